@@ -1,0 +1,1 @@
+"""Everything that touches the world: settings, store, pack files, test runners, CLI, HTTP."""

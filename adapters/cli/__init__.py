@@ -1,0 +1,23 @@
+"""The ``attune`` command line. Heavy imports stay inside commands so that reads start fast."""
+
+from __future__ import annotations
+
+import click
+
+from adapters.cli.pack import pack
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="attune-registry", prog_name="attune")
+def main() -> None:
+    """Attune pack registry: register automation packs, gated on their own tests.
+
+    \b
+    The store is a SQLite file under $ATTUNE_HOME (default ~/.local/share/attune);
+    set ATTUNE_DATABASE_URL=postgresql://user@host/db to use PostgreSQL.
+    """
+
+
+main.add_command(pack)
+
+__all__ = ["main"]

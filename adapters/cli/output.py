@@ -1,0 +1,55 @@
+"""Terminal output: success and error lines, tables, JSON. Plain text, no markup surprises."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+
+OK, WARN, FAIL = "✓", "⚠", "✗"
+
+
+def line(text: str = "") -> None:
+    click.echo(text)
+
+
+def note(text: str) -> None:
+    """Progress and hints: stderr, so stdout stays the command's result."""
+    click.echo(text, err=True)
+
+
+def abort(message: str, *, code: str = "BAD_REQUEST", as_json: bool = False) -> NoReturn:
+    """Report a user-facing error and exit 1."""
+    if as_json:
+        print_json({"error": message, "code": code})
+    else:
+        click.echo(f"{FAIL} Error: {message}", err=True)
+    sys.exit(1)
+
+
+def print_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    for cells in [headers, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip())
+
+
+def duration(ms: int) -> str:
+    return f"{ms / 1000:.2f} s" if ms < 60_000 else f"{ms // 60_000} min {ms % 60_000 / 1000:.0f} s"
+
+
+def percent(rate: float) -> str:
+    return f"{rate * 100:.1f}%"
+
+
+def timestamp(iso: str) -> str:
+    """``2026-11-25T12:01:02.345+00:00`` -> ``2026-11-25 12:01:02Z``."""
+    return iso[:19].replace("T", " ") + ("Z" if iso.endswith(("+00:00", "Z")) else "")

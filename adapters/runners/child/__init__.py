@@ -1,0 +1,1 @@
+"""Scripts that run inside the test process (standard library only)."""

@@ -1,0 +1,159 @@
+"""Runs a pack's unittest suite and reports every test case as a JSON line.
+
+Executed as a script inside the sandboxed test process, with the standard library only: it
+must not import the registry (the pack's own modules could shadow ours). Each case is written
+and flushed as soon as it finishes, so a suite that is killed still reports what it ran.
+
+Usage: unittest_collect.py RESULTS_FILE START_DIR TOP_DIR PATTERN [PATTERN ...]
+"""
+
+import fnmatch
+import json
+import os
+import sys
+import time
+import traceback
+import unittest
+
+MAX_MESSAGE = 8000
+
+
+class CaseReporter(unittest.TextTestResult):
+    """A unittest result that also writes one JSON line per finished test case."""
+
+    def __init__(self, stream, descriptions, verbosity, *, sink, **kwargs):
+        super().__init__(stream, descriptions, verbosity, **kwargs)
+        self.sink = sink
+        self.started = {}
+        self.sub_failures = {}
+        self.emitted = set()
+
+    def startTest(self, test):
+        self.started[test.id()] = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        # A test whose subtests failed gets no addSuccess/addFailure call of its own.
+        failures = self.sub_failures.pop(test.id(), None)
+        if failures and test.id() not in self.emitted:
+            status = "error" if any(kind == "error" for kind, _ in failures) else "failed"
+            self._emit(test, status, "\n".join(text for _, text in failures))
+        super().stopTest(test)
+
+    def _emit(self, test, status, message=None):
+        if test.id() in self.emitted:
+            return
+        self.emitted.add(test.id())
+        name = case_name(test)
+        begun = self.started.pop(test.id(), None)
+        duration = int((time.monotonic() - begun) * 1000) if begun else 0
+        if message and len(message) > MAX_MESSAGE:
+            message = "[...]\n" + message[-MAX_MESSAGE:]
+        line = {"name": name, "status": status, "duration_ms": duration, "error_message": message}
+        self.sink.write(json.dumps(line) + "\n")
+        self.sink.flush()
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._emit(test, "passed")
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._emit(test, "failed", self.failures[-1][1])
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._emit(test, "error", self.errors[-1][1])
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._emit(test, "skipped", reason)
+
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self._emit(test, "passed", "expected failure")
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self._emit(test, "failed", "unexpected success (the test is marked expectedFailure)")
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            kind = "failed" if issubclass(err[0], test.failureException) else "error"
+            text = f"{subtest.id()}\n{self._exc_info_to_string(err, test)}"
+            self.sub_failures.setdefault(test.id(), []).append((kind, text))
+
+
+def case_name(test):
+    """``module.Class.test``; import and fixture failures are named for what failed."""
+    if type(test).__name__ == "_FailedTest":
+        return f"{test._testMethodName} (failed to import)"
+    if type(test).__name__ == "_ErrorHolder":
+        return test.description
+    return test.id()
+
+
+def iter_tests(suite):
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from iter_tests(item)
+        else:
+            yield item
+
+
+def collect(start, top, patterns):
+    """Discover like ``python -m unittest discover -s START -p PATTERN -t TOP``, once per pattern."""
+    suite = unittest.TestSuite()
+    seen = set()
+    for pattern in patterns:
+        if "/" in pattern:
+            tests = load_by_path(start, top, pattern)
+        else:
+            tests = unittest.TestLoader().discover(start, pattern=pattern, top_level_dir=top)
+        for test in iter_tests(tests):
+            if test.id() not in seen:
+                seen.add(test.id())
+                suite.addTest(test)
+    return suite
+
+
+def load_by_path(start, top, pattern):
+    """A pattern with a directory part: import exactly the matching files as modules."""
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    if top not in sys.path:
+        sys.path.insert(0, top)
+    for dirpath, dirnames, filenames in os.walk(start):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            path = os.path.join(dirpath, filename)
+            relative = os.path.relpath(path, start)
+            if filename.endswith(".py") and fnmatch.fnmatch(relative, pattern):
+                module = os.path.relpath(path, top)[:-3].replace(os.sep, ".")
+                suite.addTests(loader.loadTestsFromName(module))
+    return suite
+
+
+def main(argv):
+    results_file, start, top, *patterns = argv
+    # This script's own folder is sys.path[0]; the pack's modules must win over anything here.
+    del sys.path[0]
+    with open(results_file, "w", encoding="utf-8") as sink:
+        try:
+            suite = collect(start, top, patterns)
+        except Exception:
+            sink.write(json.dumps({"name": "test discovery", "status": "error", "duration_ms": 0,
+                                   "error_message": traceback.format_exc()}) + "\n")
+            return 1
+        runner = unittest.TextTestRunner(
+            stream=sys.stderr, verbosity=1, buffer=True,
+            resultclass=lambda *args, **kwargs: CaseReporter(*args, sink=sink, **kwargs),
+        )
+        result = runner.run(suite)
+        sink.write(json.dumps({"done": True, "tests_run": result.testsRun}) + "\n")
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,38 @@
+"""Resolving a suite's paths inside the pack snapshot, never outside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SuitePathError(Exception):
+    """Raised when a suite's directory is missing or leaves the pack."""
+
+
+def suite_directory(pack_dir: str, working_dir: str) -> Path:
+    """The suite's working directory, after resolving symlinks, which must stay in the pack."""
+    root = Path(pack_dir).resolve()
+    directory = (root / working_dir).resolve()
+    if not directory.is_relative_to(root):
+        raise SuitePathError(f"working_dir {working_dir!r} resolves outside the pack")
+    if not directory.is_dir():
+        raise SuitePathError(f"working_dir {working_dir!r} is not a directory in the pack")
+    return directory
+
+
+def matching_files(directory: Path, pattern: str, root: Path) -> list[Path]:
+    """Files under ``directory`` matching ``pattern`` (a name glob matches at any depth)."""
+    candidates = directory.rglob(pattern) if "/" not in pattern else directory.glob(pattern)
+    return sorted(p for p in candidates if p.is_file() and p.resolve().is_relative_to(root))
+
+
+def top_level_dir(root: Path, start: Path) -> Path:
+    """The import root for a start directory, as ``unittest discover`` needs it.
+
+    A package is imported from above its outermost enclosing package (so ``tests/`` with an
+    ``__init__.py`` yields names like ``tests.test_x``); a plain folder is its own top level.
+    """
+    top = start
+    while (top / "__init__.py").is_file() and top != root:
+        top = top.parent
+    return top

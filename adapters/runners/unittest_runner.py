@@ -1,0 +1,75 @@
+"""The python_unittest runner: unittest discovery in a sandboxed process, one result per case."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from domain.manifest import TestSuite
+from domain.policy import suite_result
+from domain.results import SuiteResult, TestCaseResult
+
+from adapters.runners.paths import SuitePathError, matching_files, suite_directory, top_level_dir
+from adapters.runners.process import run_process, sandbox_env
+
+COLLECTOR = Path(__file__).parent / "child" / "unittest_collect.py"
+
+
+class UnittestRunner:
+    """Runs ``python -m unittest discover``-equivalent collection with a per-case reporter."""
+
+    runner_type = "python_unittest"
+
+    def run(self, suite: TestSuite, pack_dir: str) -> SuiteResult:
+        root = Path(pack_dir).resolve()
+        try:
+            start = suite_directory(pack_dir, suite.working_dir)
+        except SuitePathError as exc:
+            return self._error(suite, str(exc))
+        unmatched = [p for p in suite.test_files if not matching_files(start, p, root)]
+        if unmatched:
+            return self._error(suite, f"no test files match {unmatched[0]!r} in "
+                                      f"{suite.working_dir!r}")
+        with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
+            results = Path(private) / "results.jsonl"
+            argv = [sys.executable, str(COLLECTOR), str(results), str(start),
+                    str(top_level_dir(root, start)), *suite.test_files]
+            outcome = run_process(argv, cwd=str(root), env=sandbox_env(str(root), private),
+                                  timeout=suite.timeout_seconds)
+            cases = _read_cases(results)
+        message = None
+        if outcome.timed_out:
+            message = f"timed out after {suite.timeout_seconds} s"
+        elif not cases and outcome.exit_code:
+            message = f"the test process exited with code {outcome.exit_code} before any test ran"
+        return suite_result(
+            name=suite.name, runner_type=self.runner_type, cases=cases,
+            exit_code=outcome.exit_code, duration_ms=outcome.duration_ms,
+            timed_out=outcome.timed_out, message=message,
+            stdout=outcome.stdout, stderr=outcome.stderr,
+        )
+
+    def _error(self, suite: TestSuite, message: str) -> SuiteResult:
+        return suite_result(name=suite.name, runner_type=self.runner_type, cases=[],
+                            exit_code=None, duration_ms=0, message=message)
+
+
+def _read_cases(results: Path) -> list[TestCaseResult]:
+    cases: list[TestCaseResult] = []
+    if not results.exists():
+        return cases
+    with open(results, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill
+            if "name" in record:
+                cases.append(TestCaseResult(
+                    name=str(record["name"]), status=str(record["status"]),
+                    duration_ms=int(record.get("duration_ms") or 0),
+                    error_message=record.get("error_message"),
+                ))
+    return cases

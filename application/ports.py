@@ -1,0 +1,62 @@
+"""What the use cases need from the world, as small protocols the adapters implement."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from domain.manifest import PackManifest, TestSuite
+from domain.results import SuiteResult
+
+
+class PackSnapshot(Protocol):
+    """A private copy of a pack's files: tests run here, and its digest is what was tested."""
+
+    path: str
+    content_digest: str
+
+
+class PackSource(Protocol):
+    """A pack directory whose manifest has been read and validated."""
+
+    manifest: PackManifest
+    source_path: str
+    components: list[dict[str, Any]]
+
+    def snapshot(self) -> AbstractContextManager[PackSnapshot]:
+        """Copy the pack to a private directory, removed when the context exits."""
+        ...
+
+
+class PackLoader(Protocol):
+    def load(self, path: str) -> PackSource:
+        """Read and validate the pack at ``path``.
+
+        Raises:
+            PackDirectoryNotFoundError, ManifestNotFoundError, ManifestError.
+        """
+        ...
+
+
+class Progress(Protocol):
+    """Receives progress while suites run (the CLI draws it on stderr)."""
+
+    def suite_started(self, suite: TestSuite) -> None: ...
+
+    def suite_finished(self, result: SuiteResult) -> None: ...
+
+
+class SuiteRunner(Protocol):
+    def run(self, suite: TestSuite, pack_dir: str) -> SuiteResult:
+        """Run one suite against the pack snapshot at ``pack_dir``; never raises for test failures."""
+        ...
+
+
+class NoProgress:
+    """Progress that shows nothing."""
+
+    def suite_started(self, suite: TestSuite) -> None:
+        pass
+
+    def suite_finished(self, result: SuiteResult) -> None:
+        pass

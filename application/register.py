@@ -1,0 +1,181 @@
+"""Register a pack: validate, snapshot, test, then commit or reject (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from domain import policy
+from domain.errors import NoTestingConfigError, TestingDisabledError, TestsFailedError
+from domain.manifest import TestingConfig
+from domain.results import SuiteResult, TestResult
+
+from application.ports import NoProgress, PackLoader, PackSnapshot, PackSource, Progress, SuiteRunner
+from application.registry import PackRegistry
+
+# Time a registration may need beyond its suites' timeouts (snapshot, bookkeeping) before
+# another process may consider it abandoned and take its lease over.
+LEASE_GRACE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    """A committed registration, as the CLI and the API report it."""
+
+    registration_id: UUID
+    pack_ref: str
+    pack_version: str
+    tests_skipped: bool
+    forced: bool
+    test_result: TestResult | None
+    notification_id: int
+
+    @property
+    def all_passed(self) -> bool:
+        return self.test_result is not None and self.test_result.status == "passed"
+
+
+class RegisterPack:
+    """The register use case; its collaborators are injected by the composition root."""
+
+    def __init__(
+        self,
+        registry: PackRegistry,
+        loader: PackLoader,
+        runner: SuiteRunner,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.registry = registry
+        self.loader = loader
+        self.runner = runner
+        self.clock = clock
+
+    def __call__(
+        self,
+        path: str,
+        *,
+        force: bool = False,
+        skip_tests: bool = False,
+        requested_by: str = "cli",
+        trigger_reason: str = "register",
+        progress: Progress | None = None,
+    ) -> RegistrationOutcome:
+        """Register the pack at ``path``.
+
+        Raises:
+            RegistryError: for every refusal the user can act on (see ``domain.errors``);
+                ``TestsFailedError`` after the rejected attempt has been recorded.
+        """
+        source = self.loader.load(path)
+        manifest = source.manifest
+        self.registry.check_can_register(manifest.ref, force=force, now=self.clock())
+        testing = None if skip_tests else _required_testing(source)
+        with source.snapshot() as snapshot:
+            registration_id = self._request(source, snapshot, force, skip_tests,
+                                            requested_by, trigger_reason, testing)
+            try:
+                return self._test_and_decide(registration_id, source, snapshot, testing,
+                                             force, progress or NoProgress())
+            except TestsFailedError:
+                raise
+            except BaseException as exc:  # interrupted or crashed: never leave it in flight
+                self.registry.reject_registration(
+                    registration_id,
+                    reason="tests_not_executed",
+                    message=f"registration stopped before a decision: {exc!r}",
+                    result=None,
+                )
+                raise
+
+    def _request(
+        self,
+        source: PackSource,
+        snapshot: PackSnapshot,
+        force: bool,
+        skip_tests: bool,
+        requested_by: str,
+        trigger_reason: str,
+        testing: TestingConfig | None,
+    ) -> UUID:
+        now = self.clock()
+        budget = sum(s.timeout_seconds for s in testing.test_suites) if testing else 0
+        return self.registry.request_registration(
+            manifest=source.manifest,
+            components=source.components,
+            source_path=source.source_path,
+            content_digest=snapshot.content_digest,
+            force=force,
+            skip_tests=skip_tests,
+            trigger_reason=trigger_reason,
+            requested_by=requested_by,
+            lease_expires=now + timedelta(seconds=budget) + LEASE_GRACE,
+            now=now,
+        )
+
+    def _test_and_decide(
+        self,
+        registration_id: UUID,
+        source: PackSource,
+        snapshot: PackSnapshot,
+        testing: TestingConfig | None,
+        force: bool,
+        progress: Progress,
+    ) -> RegistrationOutcome:
+        manifest = source.manifest
+        if testing is None:
+            nid = self.registry.commit_registration(registration_id, result=None, forced=False)
+            return RegistrationOutcome(registration_id, manifest.ref, manifest.version,
+                                       tests_skipped=True, forced=False, test_result=None,
+                                       notification_id=nid)
+        result = self._run_suites(registration_id, manifest.ref, manifest.version,
+                                  testing, snapshot.path, progress)
+        if policy.accepts(result, testing) or force:
+            forced = not policy.accepts(result, testing)
+            nid = self.registry.commit_registration(registration_id, result=result,
+                                                    forced=forced)
+            return RegistrationOutcome(registration_id, manifest.ref, manifest.version,
+                                       tests_skipped=False, forced=forced, test_result=result,
+                                       notification_id=nid)
+        error = TestsFailedError(registration_id, result.to_dict())
+        self.registry.reject_registration(registration_id, reason="tests_failed",
+                                          message=str(error), result=result)
+        raise error
+
+    def _run_suites(
+        self,
+        registration_id: UUID,
+        ref: str,
+        version: str,
+        testing: TestingConfig,
+        pack_dir: str,
+        progress: Progress,
+    ) -> TestResult:
+        started_at = self.clock()
+        started = time.monotonic()
+        suites: list[SuiteResult] = []
+        for suite in testing.test_suites:
+            progress.suite_started(suite)
+            result = self.runner.run(suite, pack_dir)
+            # Recorded as soon as it finishes, so a crash later loses no finished suite.
+            self.registry.complete_suite(registration_id, result)
+            progress.suite_finished(result)
+            suites.append(result)
+        return policy.test_result(
+            pack_ref=ref,
+            pack_version=version,
+            execution_time=started_at.isoformat(),
+            suites=suites,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+
+
+def _required_testing(source: PackSource) -> TestingConfig:
+    testing = source.manifest.testing
+    if testing is None:
+        raise NoTestingConfigError(source.manifest.ref)
+    if not testing.enabled:
+        raise TestingDisabledError(source.manifest.ref)
+    return testing

@@ -1,0 +1,145 @@
+"""The event-sourced registry: registration commands on the Pack and Registration aggregates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import Environment, EnvType
+
+from domain.errors import RegistrationInProgressError
+from domain.manifest import PackManifest
+from domain.pack import Pack
+from domain.registration import Registration
+from domain.results import SuiteResult, TestResult
+
+# A concurrent writer can change the Pack stream between our read and our write; the store
+# then refuses our events. We re-read and decide again this many times before giving up.
+SAVE_ATTEMPTS = 3
+
+
+class PackRegistry(Application):
+    """Registration commands. The name is persisted (table and tracking names): never change it."""
+
+    name = "registry"
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        # Configuration comes only from the settings the adapter passes in; the library's
+        # default of also reading os.environ would let stray shell variables reconfigure it.
+        return Environment(name, {**type(self).env, **(env or {})})
+
+    def request_registration(
+        self,
+        *,
+        manifest: PackManifest,
+        components: list[dict[str, Any]],
+        source_path: str,
+        content_digest: str,
+        force: bool,
+        skip_tests: bool,
+        trigger_reason: str,
+        requested_by: str,
+        lease_expires: datetime,
+        now: datetime,
+    ) -> UUID:
+        """Open a registration, taking the ref's lease in the same transaction.
+
+        Raises:
+            PackAlreadyExistsError: the ref is active and ``force`` is false.
+            RegistrationInProgressError: another registration of the ref is running.
+        """
+        for _ in range(SAVE_ATTEMPTS):
+            pack = self._get_or_create_pack(manifest.ref)
+            registration = Registration(
+                pack_ref=manifest.ref,
+                pack_version=manifest.version,
+                label=manifest.label,
+                manifest=manifest.to_dict(),
+                components=components,
+                source_path=source_path,
+                content_digest=content_digest,
+                force=force,
+                skip_tests=skip_tests,
+                trigger_reason=trigger_reason,
+                requested_by=requested_by,
+            )
+            abandoned_id = pack.open_registration(
+                registration.id, force=force, lease_expires=lease_expires, now=now
+            )
+            touched: list[Any] = [pack, registration]
+            if abandoned_id is not None:
+                touched.append(self._abandon(abandoned_id))
+            try:
+                self.save(*touched)
+            except IntegrityError:
+                continue
+            return registration.id
+        raise RegistrationInProgressError(manifest.ref)
+
+    def check_can_register(self, ref: str, *, force: bool, now: datetime) -> None:
+        """Fail early with the error a registration of ``ref`` would get (nothing is saved)."""
+        try:
+            pack = self._get_pack(ref)
+        except AggregateNotFoundError:
+            return
+        pack.check_can_open(force=force, now=now)
+
+    def complete_suite(self, registration_id: UUID, result: SuiteResult) -> int:
+        """Record a finished suite; returns its notification id."""
+        registration = self.get_registration(registration_id)
+        registration.complete_suite(result)
+        return self.save(registration)[-1].notification.id
+
+    def commit_registration(
+        self, registration_id: UUID, *, result: TestResult | None, forced: bool
+    ) -> int:
+        """Activate the registration, replacing the ref's previous one in the same transaction."""
+        registration = self.get_registration(registration_id)
+        pack = self._get_pack(registration.pack_ref)
+        replaced = pack.activate(registration.id, registration.pack_version)
+        registration.commit(
+            summary=result.summary() if result else None,
+            forced=forced,
+            replaced_registration_id=replaced,
+        )
+        return self.save(registration, pack)[-1].notification.id
+
+    def reject_registration(
+        self, registration_id: UUID, *, reason: str, message: str, result: TestResult | None
+    ) -> int:
+        """Close the registration without activating it and release the ref's lease."""
+        registration = self.get_registration(registration_id)
+        pack = self._get_pack(registration.pack_ref)
+        registration.reject(reason=reason, message=message,
+                            summary=result.summary() if result else None)
+        pack.close_registration(registration.id)
+        return self.save(registration, pack)[-1].notification.id
+
+    def get_registration(self, registration_id: UUID) -> Registration:
+        registration = self.repository.get(registration_id)
+        assert isinstance(registration, Registration)
+        return registration
+
+    def _abandon(self, registration_id: UUID) -> Registration:
+        registration = self.get_registration(registration_id)
+        if not registration.is_finished:
+            registration.reject(
+                reason="abandoned",
+                message="the registering process stopped before finishing; its lease expired",
+                summary=None,
+            )
+        return registration
+
+    def _get_pack(self, ref: str) -> Pack:
+        pack = self.repository.get(Pack.create_id(ref))
+        assert isinstance(pack, Pack)
+        return pack
+
+    def _get_or_create_pack(self, ref: str) -> Pack:
+        try:
+            return self._get_pack(ref)
+        except AggregateNotFoundError:
+            return Pack(ref=ref)

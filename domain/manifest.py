@@ -1,0 +1,222 @@
+"""The pack.yaml model: typed fields, legacy aliases, and the rules a manifest must follow."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from domain.errors import ManifestError
+
+REF_PATTERN = re.compile(r"^[a-z][a-z0-9_-]+$")
+# Semantic Versioning 2.0.0, from semver.org's grammar (no leading zeros, optional pre-release/build).
+SEMVER_PATTERN = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+# Runner names a manifest may use, and the canonical runner each one means.
+RUNNER_ALIASES = {
+    "python_unittest": "python_unittest",
+    "unittest": "python_unittest",
+    "pytest": "pytest",
+    "shell": "shell",
+    "script": "shell",
+}
+ON_FAILURE_POLICIES = ("block", "warn", "ignore")
+MAX_TIMEOUT_SECONDS = 3600
+# Canonical field -> legacy field that older packs (and upstream's loader) use for it.
+LEGACY_ALIASES = {
+    "label": "name",
+    "conf_schema": "config_schema",
+    "meta": "metadata",
+    "tags": "keywords",
+}
+
+
+class TestSuite(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One test suite: which runner runs which files, from where, for how long."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    runner: str
+    working_dir: str = "."
+    test_files: list[str] = msgspec.field(default_factory=lambda: ["test*.py"])
+    timeout_seconds: int = 300
+
+
+class TestingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The testing section: suites in declared order and the acceptance policy."""
+
+    __test__ = False
+
+    enabled: bool = True
+    test_suites: list[TestSuite] = msgspec.field(default_factory=list)
+    min_pass_rate: float = 1.0
+    on_failure: str = "block"
+
+
+class PackManifest(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated pack.yaml. Unknown top-level keys are ignored (packs carry extras)."""
+
+    ref: str
+    version: str
+    label: str
+    description: str
+    author: str | None = None
+    email: str | None = None
+    system: bool = False
+    enabled: bool = True
+    conf_schema: dict[str, Any] = msgspec.field(default_factory=dict)
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
+    tags: list[str] = msgspec.field(default_factory=list)
+    runtime_deps: list[str] = msgspec.field(default_factory=list)
+    dependencies: list[str] = msgspec.field(default_factory=list)
+    testing: TestingConfig | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The normalised manifest as plain JSON-compatible values (what events store)."""
+        return msgspec.to_builtins(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PackManifest:
+        """Rebuild a manifest from :meth:`to_dict` output (already validated once)."""
+        return msgspec.convert(data, type=cls)
+
+
+def parse_manifest(raw: object) -> PackManifest:
+    """Validate decoded pack.yaml content and return the normalised manifest.
+
+    Raises:
+        ManifestError: naming the first offending field, e.g. ``testing.test_suites[1].runner``.
+    """
+    if not isinstance(raw, dict):
+        raise ManifestError(f"the manifest must be a mapping of fields, got {_type_name(raw)}")
+    data = _apply_aliases(raw)
+    try:
+        manifest = msgspec.convert(data, type=PackManifest, strict=True)
+    except msgspec.ValidationError as exc:
+        field, problem = _describe_validation_error(str(exc))
+        raise ManifestError(problem, field) from None
+    _check_identity(manifest)
+    if manifest.testing is not None:
+        manifest = msgspec.structs.replace(manifest, testing=_check_testing(manifest.testing))
+    return manifest
+
+
+def _apply_aliases(raw: dict[Any, Any]) -> dict[Any, Any]:
+    data = dict(raw)
+    for canonical, legacy in LEGACY_ALIASES.items():
+        if legacy not in data:
+            continue
+        legacy_value = data.pop(legacy)
+        if canonical in data and data[canonical] != legacy_value:
+            raise ManifestError(
+                f"'{canonical}' and its legacy alias '{legacy}' have different values; "
+                "remove one or make them equal",
+                canonical,
+            )
+        data[canonical] = legacy_value
+    return data
+
+
+def _check_identity(manifest: PackManifest) -> None:
+    if not REF_PATTERN.match(manifest.ref):
+        raise ManifestError(
+            f"{manifest.ref!r} is not a valid pack ref (lowercase letter first, then at least one "
+            "of a-z, 0-9, '_' or '-')",
+            "ref",
+        )
+    if not SEMVER_PATTERN.match(manifest.version):
+        raise ManifestError(
+            f"{manifest.version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)",
+            "version",
+        )
+    if not manifest.label.strip():
+        raise ManifestError("must not be empty", "label")
+
+
+def _check_testing(testing: TestingConfig) -> TestingConfig:
+    if not 0.0 <= testing.min_pass_rate <= 1.0:
+        raise ManifestError(
+            f"must be between 0.0 and 1.0, got {testing.min_pass_rate}", "testing.min_pass_rate"
+        )
+    if testing.on_failure not in ON_FAILURE_POLICIES:
+        raise ManifestError(
+            f"must be one of {', '.join(ON_FAILURE_POLICIES)}, got {testing.on_failure!r}",
+            "testing.on_failure",
+        )
+    if testing.enabled and not testing.test_suites:
+        raise ManifestError("at least one suite is required when testing is enabled",
+                            "testing.test_suites")
+    seen: set[str] = set()
+    suites = []
+    for index, suite in enumerate(testing.test_suites):
+        where = f"testing.test_suites[{index}]"
+        suites.append(_check_suite(suite, where))
+        if suite.name in seen:
+            raise ManifestError(f"duplicate suite name {suite.name!r}", f"{where}.name")
+        seen.add(suite.name)
+    return msgspec.structs.replace(testing, test_suites=suites)
+
+
+def _check_suite(suite: TestSuite, where: str) -> TestSuite:
+    if not suite.name.strip():
+        raise ManifestError("must not be empty", f"{where}.name")
+    runner = RUNNER_ALIASES.get(suite.runner)
+    if runner is None:
+        known = ", ".join(sorted(RUNNER_ALIASES))
+        raise ManifestError(f"unknown runner {suite.runner!r} (known: {known})", f"{where}.runner")
+    if not 1 <= suite.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+        raise ManifestError(
+            f"must be between 1 and {MAX_TIMEOUT_SECONDS} seconds, got {suite.timeout_seconds}",
+            f"{where}.timeout_seconds",
+        )
+    _check_relative_path(suite.working_dir, f"{where}.working_dir")
+    if not suite.test_files:
+        raise ManifestError("at least one file pattern is required", f"{where}.test_files")
+    for position, pattern in enumerate(suite.test_files):
+        _check_relative_path(pattern, f"{where}.test_files[{position}]")
+    return msgspec.structs.replace(suite, runner=runner)
+
+
+def _check_relative_path(path: str, field: str) -> None:
+    # Lexical check only; the adapter also resolves symlinks against the real pack directory.
+    parts = path.replace("\\", "/").split("/")
+    if not path.strip() or path.startswith(("/", "\\", "~")) or ".." in parts or "\0" in path:
+        raise ManifestError(f"{path!r} must be a relative path inside the pack", field)
+
+
+_PATH_SUFFIX = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+_EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
+
+
+def _describe_validation_error(message: str) -> tuple[str | None, str]:
+    """Turn msgspec's message into (field path, problem) in our own words."""
+    path = ""
+    if match := _PATH_SUFFIX.search(message):
+        path = match["path"].lstrip(".")
+        message = message[: match.start()]
+    if match := _MISSING.match(message):
+        return _join(path, match["name"]), "required field is missing"
+    if match := _UNKNOWN.match(message):
+        return _join(path, match["name"]), "unknown field"
+    if match := _EXPECTED.match(message):
+        want = match["want"].replace(" | null", " or null")
+        return path or None, f"expected {want}, got {match['got']}"
+    return path or None, message
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _type_name(value: object) -> str:
+    return {list: "a list", str: "a string", type(None): "nothing (empty file)"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,91 @@
+"""The Pack aggregate: one per ref; guards one registration in flight and which one is active."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import PackAlreadyExistsError, RegistrationInProgressError
+from domain.registration import RegistrationStateError
+
+
+class Pack(Aggregate):
+    """A pack ref. Its id derives from the ref, so two first registrations race on one stream."""
+
+    TOPIC = "attune:Pack"
+
+    @staticmethod
+    def create_id(ref: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"attune:/packs/{ref}")
+
+    @event("Created", topic="attune:Pack.Created")
+    def __init__(self, *, ref: str) -> None:
+        self.ref = ref
+        self.active_registration_id: UUID | None = None
+        self.active_version: str | None = None
+        self.in_flight: UUID | None = None
+        self.lease_expires: datetime | None = None
+
+    def open_registration(
+        self, registration_id: UUID, *, force: bool, lease_expires: datetime, now: datetime
+    ) -> UUID | None:
+        """Take the ref's lease for a new registration.
+
+        Returns:
+            The id of an abandoned registration whose expired lease was taken over, if any.
+
+        Raises:
+            PackAlreadyExistsError: the ref is active and ``force`` is false.
+            RegistrationInProgressError: another registration holds an unexpired lease.
+        """
+        self.check_can_open(force=force, now=now)
+        abandoned = self.in_flight
+        self._open(registration_id=registration_id, lease_expires=lease_expires,
+                   taken_over=abandoned)
+        return abandoned
+
+    def check_can_open(self, *, force: bool, now: datetime) -> None:
+        """Raise the error :meth:`open_registration` would raise, without changing anything."""
+        if self.active_registration_id is not None and not force:
+            raise PackAlreadyExistsError(self.ref)
+        if self.in_flight is not None and self.lease_expires and self.lease_expires > now:
+            raise RegistrationInProgressError(self.ref, self.in_flight)
+
+    @event("RegistrationOpened", topic="attune:Pack.RegistrationOpened")
+    def _open(
+        self, *, registration_id: UUID, lease_expires: datetime, taken_over: UUID | None
+    ) -> None:
+        self.in_flight = registration_id
+        self.lease_expires = lease_expires
+
+    def activate(self, registration_id: UUID, pack_version: str) -> UUID | None:
+        """Make the in-flight registration active; returns the registration it replaces."""
+        self._check_in_flight(registration_id)
+        replaced = self.active_registration_id
+        self._activate(registration_id=registration_id, pack_version=pack_version)
+        return replaced
+
+    @event("RegistrationActivated", topic="attune:Pack.RegistrationActivated")
+    def _activate(self, *, registration_id: UUID, pack_version: str) -> None:
+        self.active_registration_id = registration_id
+        self.active_version = pack_version
+        self.in_flight = None
+        self.lease_expires = None
+
+    def close_registration(self, registration_id: UUID) -> None:
+        """Release the lease without activating (the registration was rejected)."""
+        self._check_in_flight(registration_id)
+        self._close(registration_id=registration_id)
+
+    @event("RegistrationClosed", topic="attune:Pack.RegistrationClosed")
+    def _close(self, *, registration_id: UUID) -> None:
+        self.in_flight = None
+        self.lease_expires = None
+
+    def _check_in_flight(self, registration_id: UUID) -> None:
+        if self.in_flight != registration_id:
+            raise RegistrationStateError(
+                f"registration {registration_id} does not hold the lease of pack '{self.ref}'"
+            )

@@ -1,0 +1,127 @@
+"""The Registration aggregate: one attempt to register a pack, from request to outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.results import SuiteResult
+
+
+class RegistrationStateError(Exception):
+    """Raised when a command does not fit the registration's current state (a bug, not input)."""
+
+
+class Registration(Aggregate):
+    """One registration attempt. Topics are pinned: they are persisted in the event log."""
+
+    TOPIC = "attune:Registration"
+
+    class Created(Aggregate.Created):
+        # The library redefines its base Created event on every aggregate; with pinned
+        # topics it needs one too, although this aggregate creates itself with its own event.
+        TOPIC = "attune:Registration.Created"
+
+    @event("PackRegistrationRequested", topic="attune:Registration.PackRegistrationRequested")
+    def __init__(
+        self,
+        *,
+        pack_ref: str,
+        pack_version: str,
+        label: str,
+        manifest: dict[str, Any],
+        components: list[dict[str, Any]],
+        source_path: str,
+        content_digest: str,
+        force: bool,
+        skip_tests: bool,
+        trigger_reason: str,
+        requested_by: str,
+    ) -> None:
+        self.pack_ref = pack_ref
+        self.pack_version = pack_version  # never `version`: the library owns that name
+        self.label = label
+        self.manifest = manifest
+        self.components = components
+        self.source_path = source_path
+        self.content_digest = content_digest
+        self.force = force
+        self.skip_tests = skip_tests
+        self.trigger_reason = trigger_reason
+        self.requested_by = requested_by
+        self.status = "requested"
+        self.suites: list[dict[str, Any]] = []
+        self.reason: str | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in ("committed", "rejected")
+
+    def complete_suite(self, result: SuiteResult) -> None:
+        """Record one finished suite (as soon as it finishes, so a crash loses nothing)."""
+        if self.is_finished:
+            raise RegistrationStateError(f"registration {self.id} is already {self.status}")
+        self._complete_suite(**result.to_dict())
+
+    @event("TestSuiteCompleted", topic="attune:Registration.TestSuiteCompleted")
+    def _complete_suite(
+        self,
+        *,
+        name: str,
+        runner_type: str,
+        status: str,
+        total: int,
+        passed: int,
+        failed: int,
+        skipped: int,
+        duration_ms: int,
+        exit_code: int | None,
+        timed_out: bool,
+        message: str | None,
+        test_cases: list[dict[str, Any]],
+        stdout: str,
+        stderr: str,
+    ) -> None:
+        self.status = "testing"
+        self.suites.append({"name": name, "status": status, "total": total, "passed": passed})
+
+    def commit(
+        self,
+        *,
+        summary: dict[str, Any] | None,
+        forced: bool,
+        replaced_registration_id: UUID | None,
+    ) -> None:
+        """Make this registration the active one for its ref."""
+        if self.is_finished:
+            raise RegistrationStateError(f"registration {self.id} is already {self.status}")
+        self._commit(
+            summary=summary,
+            tests_skipped=self.skip_tests,
+            forced=forced,
+            replaced_registration_id=replaced_registration_id,
+        )
+
+    @event("RegistrationCommitted", topic="attune:Registration.RegistrationCommitted")
+    def _commit(
+        self,
+        *,
+        summary: dict[str, Any] | None,
+        tests_skipped: bool,
+        forced: bool,
+        replaced_registration_id: UUID | None,
+    ) -> None:
+        self.status = "committed"
+
+    def reject(self, *, reason: str, message: str, summary: dict[str, Any] | None) -> None:
+        """Close this attempt without activating it: the compensating event of the request."""
+        if self.is_finished:
+            raise RegistrationStateError(f"registration {self.id} is already {self.status}")
+        self._reject(reason=reason, message=message, summary=summary)
+
+    @event("RegistrationRejected", topic="attune:Registration.RegistrationRejected")
+    def _reject(self, *, reason: str, message: str, summary: dict[str, Any] | None) -> None:
+        self.status = "rejected"
+        self.reason = reason

@@ -1,0 +1,78 @@
+"""Test results as plain values: one case, one suite, and the whole run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+CASE_STATUSES = ("passed", "failed", "error", "skipped")
+SUITE_STATUSES = ("passed", "failed", "error")
+
+
+class TestCaseResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One test case as its runner reported it."""
+
+    __test__ = False
+
+    name: str
+    status: str  # passed | failed | error | skipped
+    duration_ms: int = 0
+    error_message: str | None = None
+
+
+class SuiteResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One suite's outcome: status, counts derived from its cases, and bounded output."""
+
+    name: str
+    runner_type: str
+    status: str  # passed | failed | error
+    total: int
+    passed: int
+    failed: int  # failures and errors
+    skipped: int
+    duration_ms: int
+    exit_code: int | None = None
+    timed_out: bool = False
+    message: str | None = None
+    test_cases: list[TestCaseResult] = msgspec.field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SuiteResult:
+        return msgspec.convert(data, type=cls)
+
+
+class TestResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The whole run of a pack's suites: the spec's ``test_result`` document."""
+
+    __test__ = False
+
+    pack_ref: str
+    pack_version: str
+    execution_time: str
+    status: str  # passed | failed | error
+    total_tests: int
+    passed: int
+    failed: int
+    skipped: int
+    pass_rate: float
+    duration_ms: int
+    test_suites: list[SuiteResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestResult:
+        return msgspec.convert(data, type=cls)
+
+    def summary(self) -> dict[str, Any]:
+        """The counts without the suites: what registration events carry."""
+        data = self.to_dict()
+        del data["test_suites"]
+        return data

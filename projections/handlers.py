@@ -1,0 +1,162 @@
+"""Event -> row handlers. Deterministic: a rebuild from the log writes identical rows."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+
+from domain.registration import Registration
+
+from projections.sql import Writer, from_json
+
+Requested = Registration.PackRegistrationRequested
+SuiteCompleted = Registration.TestSuiteCompleted
+Committed = Registration.RegistrationCommitted
+Rejected = Registration.RegistrationRejected
+
+
+@singledispatch
+def apply_event(event: Any, w: Writer) -> None:
+    """Events no read model needs (e.g. the Pack lease events) only advance the position."""
+
+
+@apply_event.register
+def registration_requested(e: Requested, w: Writer) -> None:
+    w.execute(
+        "INSERT INTO {t}pack_registration (id, pack_ref, pack_version, status, reason, force,"
+        " skip_tests, trigger_reason, requested_by, source_path, content_digest, manifest,"
+        " requested_at, finished_at) VALUES (:id, :ref, :version, 'requested', NULL, :force,"
+        " :skip, :trigger, :by, :source, :digest, :manifest, :at, NULL)",
+        {"id": str(e.originator_id), "ref": e.pack_ref, "version": e.pack_version,
+         "force": e.force, "skip": e.skip_tests, "trigger": e.trigger_reason,
+         "by": e.requested_by, "source": e.source_path, "digest": e.content_digest,
+         "manifest": w.json(e.manifest), "at": w.timestamp(e.timestamp)},
+    )
+    if e.skip_tests:
+        return
+    result = {"pack_ref": e.pack_ref, "pack_version": e.pack_version,
+              "execution_time": e.timestamp.isoformat(), "status": "running", "total_tests": 0,
+              "passed": 0, "failed": 0, "skipped": 0, "pass_rate": 0.0, "duration_ms": 0,
+              "test_suites": []}
+    w.execute(
+        "INSERT INTO {t}pack_test_execution (id, pack_id, pack_ref, pack_version,"
+        " registration_id, trigger_reason, execution_time, status, outcome, total_tests, passed,"
+        " failed, skipped, pass_rate, duration_ms, result, created) VALUES ("
+        " (SELECT COALESCE(MAX(id), 0) + 1 FROM {t}pack_test_execution),"
+        " (SELECT id FROM {t}pack_identity WHERE ref = :ref), :ref, :version, :reg, :trigger,"
+        " :at, 'running', NULL, 0, 0, 0, 0, 0.0, 0, :result, :at)",
+        {"ref": e.pack_ref, "version": e.pack_version, "reg": str(e.originator_id),
+         "trigger": e.trigger_reason, "at": w.timestamp(e.timestamp), "result": w.json(result)},
+    )
+
+
+@apply_event.register
+def suite_completed(e: SuiteCompleted, w: Writer) -> None:
+    _set_status(w, e, "testing", None)
+    row = w.one("SELECT result FROM {t}pack_test_execution WHERE registration_id = :reg",
+                {"reg": str(e.originator_id)})
+    if row is None:
+        return
+    result = from_json(row["result"])
+    suite = {key: getattr(e, key) for key in (
+        "name", "runner_type", "status", "total", "passed", "failed", "skipped", "duration_ms",
+        "exit_code", "timed_out", "message", "test_cases", "stdout", "stderr")}
+    result["test_suites"].append(suite)
+    for key in ("passed", "failed", "skipped"):
+        result[key] += suite[key]
+    result["total_tests"] += suite["total"]
+    w.execute(
+        "UPDATE {t}pack_test_execution SET total_tests = :total, passed = :passed,"
+        " failed = :failed, skipped = :skipped, result = :result WHERE registration_id = :reg",
+        {"total": result["total_tests"], "passed": result["passed"],
+         "failed": result["failed"], "skipped": result["skipped"],
+         "result": w.json(result), "reg": str(e.originator_id)},
+    )
+
+
+@apply_event.register
+def registration_committed(e: Committed, w: Writer) -> None:
+    _set_status(w, e, "committed", None)
+    reg = w.one("SELECT * FROM {t}pack_registration WHERE id = :id", {"id": str(e.originator_id)})
+    assert reg is not None, f"committed registration {e.originator_id} was never requested"
+    pack_id = _pack_identity(w, reg["pack_ref"])
+    _upsert_pack(w, e, reg, pack_id)
+    _finish_execution(w, e, e.summary, "forced" if e.forced else "committed")
+
+
+@apply_event.register
+def registration_rejected(e: Rejected, w: Writer) -> None:
+    _set_status(w, e, "rejected", e.reason)
+    _finish_execution(w, e, e.summary, "rejected")
+
+
+def _set_status(w: Writer, e: Any, status: str, reason: str | None) -> None:
+    finished = status in ("committed", "rejected")
+    w.execute(
+        "UPDATE {t}pack_registration SET status = :status, reason = :reason,"
+        " finished_at = :finished WHERE id = :id",
+        {"status": status, "reason": reason, "id": str(e.originator_id),
+         "finished": w.timestamp(e.timestamp) if finished else None},
+    )
+
+
+def _pack_identity(w: Writer, ref: str) -> int:
+    """The stable integer id of a ref, assigned in log order when it first becomes active."""
+    row = w.one("SELECT id FROM {t}pack_identity WHERE ref = :ref", {"ref": ref})
+    if row is not None:
+        return int(row["id"])
+    w.execute(
+        "INSERT INTO {t}pack_identity (ref, id)"
+        " SELECT :ref, COALESCE(MAX(id), 0) + 1 FROM {t}pack_identity",
+        {"ref": ref},
+    )
+    return _pack_identity(w, ref)
+
+
+def _upsert_pack(w: Writer, e: Committed, reg: dict[str, Any], pack_id: int) -> None:
+    m = from_json(reg["manifest"])
+    w.execute("DELETE FROM {t}pack WHERE id = :id", {"id": pack_id})
+    created = w.one("SELECT MIN(finished_at) AS first FROM {t}pack_registration"
+                    " WHERE pack_ref = :ref AND status = 'committed'", {"ref": reg["pack_ref"]})
+    w.execute(
+        "INSERT INTO {t}pack (id, ref, label, description, version, author, email, conf_schema,"
+        " config, meta, tags, runtime_deps, dependencies, system, enabled, source_path,"
+        " content_digest, registration_id, created, updated) VALUES (:id, :ref, :label,"
+        " :description, :version, :author, :email, :conf_schema, :config, :meta, :tags,"
+        " :runtime_deps, :dependencies, :system, :enabled, :source_path, :digest, :reg,"
+        " :created, :updated)",
+        {"id": pack_id, "ref": m["ref"], "label": m["label"], "description": m["description"],
+         "version": m["version"], "author": m.get("author"), "email": m.get("email"),
+         "conf_schema": w.json(m["conf_schema"]), "config": w.json(m["config"]),
+         "meta": w.json(m["meta"]), "tags": w.json(m["tags"]),
+         "runtime_deps": w.json(m["runtime_deps"]), "dependencies": w.json(m["dependencies"]),
+         "system": m["system"], "enabled": m["enabled"], "source_path": reg["source_path"],
+         "digest": reg["content_digest"], "reg": reg["id"],
+         "created": created["first"] if created and created["first"] else
+         w.timestamp(e.timestamp),
+         "updated": w.timestamp(e.timestamp)},
+    )
+
+
+def _finish_execution(w: Writer, e: Any, summary: dict[str, Any] | None, outcome: str) -> None:
+    row = w.one("SELECT result, pack_ref FROM {t}pack_test_execution WHERE registration_id = :reg",
+                {"reg": str(e.originator_id)})
+    if row is None:  # tests were skipped: nothing ran, nothing to record
+        return
+    result = from_json(row["result"])
+    if summary is not None:
+        result.update(summary)
+    else:  # stopped before a decision: keep what finished, mark the run as an error
+        result["status"] = "error"
+    identity = w.one("SELECT id FROM {t}pack_identity WHERE ref = :ref", {"ref": row["pack_ref"]})
+    w.execute(
+        "UPDATE {t}pack_test_execution SET status = :status, outcome = :outcome,"
+        " pack_id = :pack_id, total_tests = :total, passed = :passed, failed = :failed,"
+        " skipped = :skipped, pass_rate = :rate, duration_ms = :duration, result = :result"
+        " WHERE registration_id = :reg",
+        {"status": result["status"], "outcome": outcome,
+         "pack_id": identity["id"] if identity else None, "total": result["total_tests"],
+         "passed": result["passed"], "failed": result["failed"], "skipped": result["skipped"],
+         "rate": result["pass_rate"], "duration": result["duration_ms"],
+         "result": w.json(result), "reg": str(e.originator_id)},
+    )

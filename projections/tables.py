@@ -1,0 +1,80 @@
+"""Read-model tables, in the two SQL dialects we store them in."""
+
+from __future__ import annotations
+
+# {t} is replaced by the table-name prefix ("" on SQLite, "attune." on PostgreSQL);
+# {json}, {ts} and {bool} by the dialect's column types.
+TABLES = [
+    """CREATE TABLE IF NOT EXISTS {t}pack_identity (
+        ref TEXT PRIMARY KEY,
+        id INTEGER NOT NULL UNIQUE
+    )""",
+    """CREATE TABLE IF NOT EXISTS {t}pack (
+        id INTEGER PRIMARY KEY,
+        ref TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL,
+        description TEXT NOT NULL,
+        version TEXT NOT NULL,
+        author TEXT,
+        email TEXT,
+        conf_schema {json} NOT NULL,
+        config {json} NOT NULL,
+        meta {json} NOT NULL,
+        tags {json} NOT NULL,
+        runtime_deps {json} NOT NULL,
+        dependencies {json} NOT NULL,
+        system {bool} NOT NULL,
+        enabled {bool} NOT NULL,
+        source_path TEXT NOT NULL,
+        content_digest TEXT NOT NULL,
+        registration_id TEXT NOT NULL,
+        created {ts} NOT NULL,
+        updated {ts} NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS {t}pack_registration (
+        id TEXT PRIMARY KEY,
+        pack_ref TEXT NOT NULL,
+        pack_version TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        force {bool} NOT NULL,
+        skip_tests {bool} NOT NULL,
+        trigger_reason TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        content_digest TEXT NOT NULL,
+        manifest {json} NOT NULL,
+        requested_at {ts} NOT NULL,
+        finished_at {ts}
+    )""",
+    "CREATE INDEX IF NOT EXISTS pack_registration_ref_idx"
+    " ON {t}pack_registration (pack_ref, requested_at)",
+    """CREATE TABLE IF NOT EXISTS {t}pack_test_execution (
+        id INTEGER PRIMARY KEY,
+        pack_id INTEGER,
+        pack_ref TEXT NOT NULL,
+        pack_version TEXT NOT NULL,
+        registration_id TEXT UNIQUE,
+        trigger_reason TEXT NOT NULL,
+        execution_time {ts} NOT NULL,
+        status TEXT NOT NULL,
+        outcome TEXT,
+        total_tests INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        skipped INTEGER NOT NULL,
+        pass_rate DOUBLE PRECISION NOT NULL,
+        duration_ms BIGINT NOT NULL,
+        result {json} NOT NULL,
+        created {ts} NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS pack_test_execution_history_idx"
+    " ON {t}pack_test_execution (pack_ref, execution_time DESC, id DESC)",
+]
+
+READ_MODEL_TABLES = ("pack_identity", "pack", "pack_registration", "pack_test_execution")
+
+
+def create_statements(prefix: str, *, json: str, ts: str, boolean: str) -> list[str]:
+    """The CREATE statements for one dialect."""
+    return [sql.format(t=prefix, json=json, ts=ts, bool=boolean) for sql in TABLES]
