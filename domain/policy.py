@@ -16,6 +16,7 @@ def suite_result(
     exit_code: int | None,
     duration_ms: int,
     timed_out: bool = False,
+    completed: bool = True,
     message: str | None = None,
     stdout: str = "",
     stderr: str = "",
@@ -23,12 +24,14 @@ def suite_result(
     """Build a suite result whose counts and status follow from its cases and exit code.
 
     A suite passes only if at least one test ran, none failed, and the runner exited 0:
-    zero tests is not a pass, and a non-zero exit can never yield ``passed``.
+    zero tests is not a pass, and a non-zero exit can never yield ``passed``. A suite that
+    timed out or whose process ended before the runner finished (``completed=False``) is an
+    ``error`` whatever its cases say.
     """
     passed = sum(1 for case in cases if case.status == "passed")
     failed = sum(1 for case in cases if case.status in ("failed", "error"))
     skipped = sum(1 for case in cases if case.status == "skipped")
-    if timed_out or (not cases and exit_code != 0):
+    if timed_out or not completed or (not cases and exit_code != 0):
         status = "error"
     elif failed or exit_code != 0 or passed == 0:
         status = "failed"

@@ -18,6 +18,8 @@ OUTPUT_LIMIT_BYTES = 64 * 1024
 # Largest file a test may write (RLIMIT_FSIZE): enough for real suites, not for filling a disk.
 MAX_FILE_BYTES = 1024 * 1024 * 1024
 READ_CHUNK = 64 * 1024
+# How long to wait for a killed process group to be gone before moving on.
+GROUP_EXIT_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,32 @@ def _drain(stream: IO[bytes], sink: CappedOutput) -> None:
 
 
 def _kill_group(pgid: int) -> None:
+    """SIGKILL the whole group and wait until none of its processes is still running."""
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        pass
+        return
+    deadline = time.monotonic() + GROUP_EXIT_WAIT
+    while _group_has_live_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)  # SIGKILL is asynchronous: wait for the kernel to finish the job
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: the group exists as long as killpg(0) succeeds
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may contain spaces.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain.manifest import TestSuite
@@ -38,16 +39,21 @@ class UnittestRunner:
                     str(top_level_dir(root, start)), *suite.test_files]
             outcome = run_process(argv, cwd=str(root), env=sandbox_env(str(root), private),
                                   timeout=suite.timeout_seconds)
-            cases = _read_cases(results)
+            report = _read_report(results)
+        cases = report.cases
         message = None
         if outcome.timed_out:
             message = f"timed out after {suite.timeout_seconds} s"
-        elif not cases and outcome.exit_code:
-            message = f"the test process exited with code {outcome.exit_code} before any test ran"
+        elif not report.done:
+            message = (f"the test process ended (exit code {outcome.exit_code}) before the "
+                       "suite finished")
+        if report.running is not None and not report.done:
+            cases = [*cases, TestCaseResult(name=report.running, status="error",
+                                            error_message=f"{message} during this test")]
         return suite_result(
             name=suite.name, runner_type=self.runner_type, cases=cases,
             exit_code=outcome.exit_code, duration_ms=outcome.duration_ms,
-            timed_out=outcome.timed_out, message=message,
+            timed_out=outcome.timed_out, completed=report.done, message=message,
             stdout=outcome.stdout, stderr=outcome.stderr,
         )
 
@@ -56,20 +62,32 @@ class UnittestRunner:
                             exit_code=None, duration_ms=0, message=message)
 
 
-def _read_cases(results: Path) -> list[TestCaseResult]:
-    cases: list[TestCaseResult] = []
+@dataclass
+class _Report:
+    cases: list[TestCaseResult] = field(default_factory=list)
+    running: str | None = None  # announced but never finished
+    done: bool = False  # the collector got to the end of the suite
+
+
+def _read_report(results: Path) -> _Report:
+    report = _Report()
     if not results.exists():
-        return cases
+        return report
     with open(results, encoding="utf-8", errors="replace") as lines:
         for line in lines:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut short by a kill
-            if "name" in record:
-                cases.append(TestCaseResult(
+            if "started" in record:
+                report.running = str(record["started"])
+            elif "name" in record:
+                report.running = None
+                report.cases.append(TestCaseResult(
                     name=str(record["name"]), status=str(record["status"]),
                     duration_ms=int(record.get("duration_ms") or 0),
                     error_message=record.get("error_message"),
                 ))
-    return cases
+            elif record.get("done"):
+                report.done = True
+    return report

@@ -30,6 +30,9 @@ class CaseReporter(unittest.TextTestResult):
 
     def startTest(self, test):
         self.started[test.id()] = time.monotonic()
+        # Announced before it runs, so a test that hangs or kills the process can be named.
+        self.sink.write(json.dumps({"started": case_name(test)}) + "\n")
+        self.sink.flush()
         super().startTest(test)
 
     def stopTest(self, test):

@@ -1,0 +1,58 @@
+"""Shared fixtures: stores (a real SQLite file and a real PostgreSQL database) and packs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+CORE_PACK = REPO / "packs" / "core"
+# Where to create the per-session test database; trust auth on this machine's server.
+ADMIN_URL = os.environ.get("ATTUNE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database for this test session, dropped at the end; its URL without a schema."""
+    import psycopg
+
+    name = f"attune_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if _running_in_ci():
+            pytest.fail(f"CI=true but PostgreSQL is unreachable at {ADMIN_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL server at {ADMIN_URL}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a store of each kind, isolated per test (own file / own schema)."""
+    home = tmp_path / "home"
+    if request.param == "sqlite":
+        return Settings(home=home, database_url="")
+    database = request.getfixturevalue("postgres_database")
+    return Settings(home=home, database_url=f"{database}?schema=t_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", database_url="")

@@ -1,0 +1,124 @@
+"""The pack.yaml model: what it accepts, how it normalises, and how it names what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.errors import ManifestError
+from domain.manifest import parse_manifest
+from tests.packs import manifest
+
+
+def error_of(data: object) -> str:
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(data)
+    return str(caught.value)
+
+
+class TestValidManifests:
+    def test_the_spec_dialect_is_parsed_into_ordered_suites(self):
+        data = manifest("mypack")
+        data["testing"]["test_suites"].append(
+            {"name": "More", "runner": "unittest", "test_files": ["check_*.py"]})
+
+        parsed = parse_manifest(data)
+
+        assert [s.name for s in parsed.testing.test_suites] == ["Unit Tests", "More"]
+        assert parsed.testing.test_suites[1].runner == "python_unittest"  # alias normalised
+        assert parsed.testing.test_suites[1].timeout_seconds == 300
+        assert parsed.testing.min_pass_rate == 1.0 and parsed.testing.on_failure == "block"
+
+    def test_legacy_aliases_fill_the_canonical_fields(self):
+        data = manifest("legacy", testing=None)
+        data.pop("label")
+        data.update(name="Legacy", config_schema={"type": "object"}, metadata={"a": 1},
+                    keywords=["x"])
+
+        parsed = parse_manifest(data)
+
+        assert (parsed.label, parsed.conf_schema, parsed.meta, parsed.tags) == (
+            "Legacy", {"type": "object"}, {"a": 1}, ["x"])
+
+    def test_an_alias_equal_to_its_canonical_field_is_accepted(self):
+        assert parse_manifest(manifest("same", name="Same Pack")).label == "Same Pack"
+
+    def test_semver_with_pre_release_and_build_metadata_is_valid(self):
+        assert parse_manifest(manifest("sv", "2.0.0-rc.1+build.5")).version == "2.0.0-rc.1+build.5"
+
+    def test_round_trip_through_the_event_form_is_lossless(self):
+        parsed = parse_manifest(manifest("trip"))
+        assert type(parsed).from_dict(parsed.to_dict()) == parsed
+
+
+class TestInvalidManifests:
+    @pytest.mark.parametrize(("data", "expected"), [
+        ([1, 2], "Invalid pack.yaml: the manifest must be a mapping of fields, got a list"),
+        ("text", "Invalid pack.yaml: the manifest must be a mapping of fields, got a string"),
+        (None, "Invalid pack.yaml: the manifest must be a mapping of fields, got nothing (empty file)"),
+    ])
+    def test_a_manifest_that_is_not_a_mapping(self, data, expected):
+        assert error_of(data) == expected
+
+    def test_missing_required_field_is_named(self):
+        data = manifest("x1")
+        del data["description"]
+        assert error_of(data) == "Invalid pack.yaml: description: required field is missing"
+
+    @pytest.mark.parametrize("ref", ["Core", "1pack", "a", "my.pack", "pack name", ""])
+    def test_bad_refs(self, ref):
+        assert error_of(manifest(ref)).startswith(f"Invalid pack.yaml: ref: {ref!r} is not")
+
+    @pytest.mark.parametrize("version", ["1.0", "v1.0.0", "01.0.0", "1.0.0.0", "latest"])
+    def test_non_semver_versions(self, version):
+        assert error_of(manifest("ok", version)) == (
+            f"Invalid pack.yaml: version: {version!r} is not a semantic version "
+            "(MAJOR.MINOR.PATCH, e.g. 1.0.0)")
+
+    @pytest.mark.parametrize(("field", "value", "expected"), [
+        ("version", 1.0, "version: expected str, got float"),
+        ("tags", "a,b", "tags: expected array, got str"),
+        ("system", "yes", "system: expected bool, got str"),
+        ("conf_schema", [1], "conf_schema: expected object, got array"),
+    ])
+    def test_wrong_types_name_the_field(self, field, value, expected):
+        assert error_of(manifest("ok", **{field: value})) == f"Invalid pack.yaml: {expected}"
+
+    def test_conflicting_alias_names_both_fields(self):
+        assert "'label' and its legacy alias 'name' have different values" in error_of(
+            manifest("ok", name="Other"))
+
+    @pytest.mark.parametrize(("suite", "expected"), [
+        ({"runner": "mocha"}, "testing.test_suites[0].runner: unknown runner 'mocha'"),
+        ({"timeout_seconds": 0}, "testing.test_suites[0].timeout_seconds: must be between 1 and 3600"),
+        ({"timeout_seconds": 86400}, "testing.test_suites[0].timeout_seconds: must be between 1 and 3600"),
+        ({"timeout_seconds": "60"}, "testing.test_suites[0].timeout_seconds: expected int, got str"),
+        ({"timeout_seconds": True}, "testing.test_suites[0].timeout_seconds: expected int, got bool"),
+        ({"working_dir": "../outside"}, "testing.test_suites[0].working_dir: '../outside' must be a relative path inside the pack"),
+        ({"working_dir": "/etc"}, "testing.test_suites[0].working_dir: '/etc' must be a relative path"),
+        ({"test_files": ["../../*.py"]}, "testing.test_suites[0].test_files[0]: '../../*.py' must be a relative path"),
+        ({"test_files": []}, "testing.test_suites[0].test_files: at least one file pattern is required"),
+        ({"timeout": 5}, "testing.test_suites[0].timeout: unknown field"),
+    ])
+    def test_suite_errors_carry_a_field_path(self, suite, expected):
+        data = manifest("ok")
+        data["testing"]["test_suites"][0].update(suite)
+        assert error_of(data).startswith(f"Invalid pack.yaml: {expected}")
+
+    def test_duplicate_suite_names(self):
+        data = manifest("ok")
+        data["testing"]["test_suites"].append(dict(data["testing"]["test_suites"][0]))
+        assert error_of(data) == ("Invalid pack.yaml: testing.test_suites[1].name: "
+                                  "duplicate suite name 'Unit Tests'")
+
+    def test_enabled_testing_needs_a_suite(self):
+        assert error_of(manifest("ok", testing={"enabled": True, "test_suites": []})) == (
+            "Invalid pack.yaml: testing.test_suites: at least one suite is required when "
+            "testing is enabled")
+
+    def test_policy_fields_are_checked(self):
+        assert "testing.min_pass_rate: must be between 0.0 and 1.0" in error_of(
+            manifest("ok", testing={"test_suites": [{"name": "a", "runner": "unittest"}],
+                                    "min_pass_rate": 1.5}))
+        assert "testing.on_failure: must be one of block, warn, ignore" in error_of(
+            manifest("ok", testing={"test_suites": [{"name": "a", "runner": "unittest"}],
+                                    "on_failure": "shrug"}))

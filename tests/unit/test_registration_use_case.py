@@ -1,0 +1,251 @@
+"""The register use case on the in-memory event store, with fake pack files and runners."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from application.register import LEASE_GRACE, RegisterPack
+from application.registry import PackRegistry
+from domain.errors import (
+    NoTestingConfigError,
+    PackAlreadyExistsError,
+    RegistrationInProgressError,
+    TestingDisabledError,
+    TestsFailedError,
+)
+from domain.manifest import TestSuite, parse_manifest
+from domain.pack import Pack
+from domain.policy import suite_result
+from domain.results import TestCaseResult
+from tests.packs import manifest
+
+PINNED_TOPICS = {
+    "attune:Registration.PackRegistrationRequested",
+    "attune:Registration.TestSuiteCompleted",
+    "attune:Registration.RegistrationCommitted",
+    "attune:Registration.RegistrationRejected",
+    "attune:Pack.Created",
+    "attune:Pack.RegistrationOpened",
+    "attune:Pack.RegistrationActivated",
+    "attune:Pack.RegistrationClosed",
+}
+
+
+@dataclass
+class FakeSnapshot:
+    path: str = "/snapshot"
+    content_digest: str = "d" * 64
+
+
+@dataclass
+class FakePack:
+    manifest: Any
+    source_path: str = "/packs/x"
+    components: list[dict[str, Any]] = field(default_factory=list)
+
+    @contextmanager
+    def snapshot(self):
+        yield FakeSnapshot()
+
+
+class FakeLoader:
+    def __init__(self) -> None:
+        self.packs: dict[str, dict] = {}
+
+    def load(self, path: str) -> FakePack:
+        return FakePack(manifest=parse_manifest(self.packs[path]), source_path=path)
+
+
+class FakeRunner:
+    """Reports the given (passed, failed) per suite, or raises what it is told to."""
+
+    def __init__(self) -> None:
+        self.counts = (3, 0)
+        self.raise_exc: BaseException | None = None
+        self.calls: list[str] = []
+
+    def run(self, suite: TestSuite, pack_dir: str):
+        self.calls.append(suite.name)
+        if self.raise_exc:
+            raise self.raise_exc
+        passed, failed = self.counts
+        cases = [TestCaseResult(name=f"t.p{n}", status="passed") for n in range(passed)]
+        cases += [TestCaseResult(name=f"t.f{n}", status="failed", error_message="boom")
+                  for n in range(failed)]
+        return suite_result(name=suite.name, runner_type=suite.runner, cases=cases,
+                            exit_code=1 if failed else 0, duration_ms=7)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def world():
+    app = PackRegistry(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    loader, runner, clock = FakeLoader(), FakeRunner(), Clock()
+    loader.packs["/packs/mypack"] = manifest("mypack")
+    yield app, loader, runner, clock, RegisterPack(app, loader, runner, clock)
+    app.close()
+
+
+def notifications(app: PackRegistry) -> list[Any]:
+    return app.recorder.select_notifications(start=1, limit=1000)
+
+
+def topics(app: PackRegistry) -> list[str]:
+    return [n.topic for n in notifications(app)]
+
+
+class TestRegisterPack:
+    def test_passing_tests_commit_the_registration(self, world):
+        app, _, runner, _, register = world
+
+        outcome = register("/packs/mypack")
+
+        assert outcome.all_passed and not outcome.forced and not outcome.tests_skipped
+        assert (outcome.test_result.total_tests, outcome.test_result.passed) == (3, 3)
+        assert app.get_registration(outcome.registration_id).status == "committed"
+        pack = app.repository.get(Pack.create_id("mypack"))
+        assert pack.active_registration_id == outcome.registration_id and pack.in_flight is None
+        assert runner.calls == ["Unit Tests"]
+
+    def test_events_use_the_pinned_topics(self, world):
+        app, _, _, _, register = world
+        register("/packs/mypack")
+        assert set(topics(app)) == PINNED_TOPICS - {"attune:Pack.RegistrationClosed",
+                                                    "attune:Registration.RegistrationRejected"}
+
+    def test_failing_tests_reject_and_leave_nothing_active(self, world):
+        app, _, runner, _, register = world
+        runner.counts = (8, 2)
+
+        with pytest.raises(TestsFailedError) as caught:
+            register("/packs/mypack")
+
+        assert str(caught.value) == ("Pack registration failed: tests did not pass. "
+                                     "Use force=true to register anyway.")
+        rejected = app.get_registration(caught.value.registration_id)
+        assert (rejected.status, rejected.reason) == ("rejected", "tests_failed")
+        pack = app.repository.get(Pack.create_id("mypack"))
+        assert pack.active_registration_id is None and pack.in_flight is None
+        assert "attune:Registration.TestSuiteCompleted" in topics(app)
+
+    def test_force_commits_failing_tests_and_records_it(self, world):
+        app, _, runner, _, register = world
+        runner.counts = (8, 2)
+
+        outcome = register("/packs/mypack", force=True)
+
+        assert outcome.forced and not outcome.all_passed
+        assert (outcome.test_result.passed, outcome.test_result.total_tests) == (8, 10)
+        committed = [n for n in notifications(app) if n.topic.endswith("RegistrationCommitted")]
+        assert b'"forced":true' in committed[0].state
+
+    def test_skip_tests_runs_nothing(self, world):
+        _, _, runner, _, register = world
+        outcome = register("/packs/mypack", skip_tests=True)
+        assert outcome.tests_skipped and outcome.test_result is None and runner.calls == []
+
+    def test_an_active_ref_needs_force(self, world):
+        _, _, runner, _, register = world
+        register("/packs/mypack")
+
+        with pytest.raises(PackAlreadyExistsError, match="Pack 'mypack' already exists. "
+                                                         "Use force=true to reinstall."):
+            register("/packs/mypack")
+        assert runner.calls == ["Unit Tests"]  # refused before running anything
+
+    def test_forced_reregistration_replaces_the_active_one_on_commit(self, world):
+        app, loader, _, _, register = world
+        first = register("/packs/mypack")
+        loader.packs["/packs/mypack"] = manifest("mypack", "2.0.0")
+
+        second = register("/packs/mypack", force=True)
+
+        pack = app.repository.get(Pack.create_id("mypack"))
+        assert (pack.active_registration_id, pack.active_version) == (second.registration_id, "2.0.0")
+        assert first.registration_id != second.registration_id
+
+    def test_an_interrupted_forced_reregistration_keeps_the_previous_version(self, world):
+        app, loader, runner, _, register = world
+        first = register("/packs/mypack")
+        loader.packs["/packs/mypack"] = manifest("mypack", "2.0.0")
+        runner.raise_exc = KeyboardInterrupt()
+
+        with pytest.raises(KeyboardInterrupt):
+            register("/packs/mypack", force=True)
+
+        pack = app.repository.get(Pack.create_id("mypack"))
+        assert (pack.active_registration_id, pack.active_version) == (first.registration_id, "1.0.0")
+        assert pack.in_flight is None
+
+    def test_missing_or_disabled_testing_is_refused_unless_skipped(self, world):
+        _, loader, _, _, register = world
+        loader.packs["/none"] = manifest("none", testing=None)
+        loader.packs["/off"] = manifest("off", testing={"enabled": False})
+
+        with pytest.raises(NoTestingConfigError, match="No testing configuration found in "
+                                                       "pack.yaml for pack 'none'"):
+            register("/none")
+        with pytest.raises(TestingDisabledError, match="Testing is disabled for pack 'off'"):
+            register("/off")
+        assert register("/off", skip_tests=True).tests_skipped
+
+
+class TestOneRegistrationInFlight:
+    def open_lease(self, app: PackRegistry, clock: Clock, register: RegisterPack) -> None:
+        """A registration that started and never finished (its process died)."""
+        source = register.loader.load("/packs/mypack")
+        app.request_registration(
+            manifest=source.manifest, components=[], source_path="/packs/mypack",
+            content_digest="x", force=False, skip_tests=False, trigger_reason="register",
+            requested_by="ghost", lease_expires=clock.now + timedelta(seconds=60) + LEASE_GRACE,
+            now=clock.now)
+
+    def test_a_second_registration_is_refused_while_the_lease_holds(self, world):
+        app, _, _, clock, register = world
+        self.open_lease(app, clock, register)
+
+        with pytest.raises(RegistrationInProgressError, match="registration in progress"):
+            register("/packs/mypack")
+
+    def test_an_expired_lease_is_taken_over_and_the_old_attempt_recorded_abandoned(self, world):
+        app, _, _, clock, register = world
+        self.open_lease(app, clock, register)
+        stale_id = app.repository.get(Pack.create_id("mypack")).in_flight
+        clock.now += timedelta(seconds=60) + LEASE_GRACE + timedelta(seconds=1)
+
+        outcome = register("/packs/mypack")
+
+        stale = app.get_registration(stale_id)
+        assert (stale.status, stale.reason) == ("rejected", "abandoned")
+        assert app.get_registration(outcome.registration_id).status == "committed"
+
+    def test_a_writer_that_loses_the_race_rereads_and_gets_a_conflict(self, world):
+        # Another registration is saved between our read of the Pack stream and our write:
+        # the store refuses our events, and the retry sees the other registration's lease.
+        app, _, _, clock, register = world
+        racing = {"armed": True}
+        read_pack = app._get_or_create_pack
+
+        def read_then_lose_the_race(ref: str) -> Pack:
+            pack = read_pack(ref)
+            if racing.pop("armed", False):
+                self.open_lease(app, clock, register)
+            return pack
+
+        app._get_or_create_pack = read_then_lose_the_race  # type: ignore[method-assign]
+
+        with pytest.raises(RegistrationInProgressError):
+            self.open_lease(app, clock, register)
+        assert topics(app).count("attune:Registration.PackRegistrationRequested") == 1
