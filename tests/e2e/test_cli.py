@@ -1,0 +1,225 @@
+"""The ``attune`` entry point, run as a user runs it, on each store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORE_PACK
+from tests.packs import failing_tests, manifest, write_pack
+
+ATTUNE = str(Path(sys.executable).parent / "attune")
+REJECTED = ("✗ Error: Pack registration failed: tests did not pass. "
+            "Use force=true to register anyway.")
+
+
+@pytest.fixture
+def attune(settings):
+    env = {**os.environ, "ATTUNE_HOME": str(settings.home),
+           "ATTUNE_DATABASE_URL": settings.database_url}
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    run.env = env  # type: ignore[attr-defined]
+    return run
+
+
+def lines(text: str) -> list[str]:
+    return text.strip().splitlines()
+
+
+class TestRegister:
+    def test_the_core_pack_prints_the_spec_lines(self, attune):
+        done = attune("pack", "register", str(CORE_PACK))
+
+        assert done.returncode == 0, done.stderr
+        first, version, ident, verdict, tests = lines(done.stdout)
+        assert (first, version, ident, verdict) == (
+            "✓ Pack 'core' registered successfully", "Version: 0.1.0", "ID: 1",
+            "✓ All tests passed")
+        passed, total = tests.removeprefix("Tests: ").removesuffix(" passed").split("/")
+        assert passed == total and int(total) >= 20
+        assert "Running suite 'Unit Tests'" in done.stderr  # progress goes to stderr
+
+    def test_an_existing_ref_needs_force(self, attune):
+        attune("pack", "register", str(CORE_PACK), "--skip-tests")
+
+        again = attune("pack", "register", str(CORE_PACK))
+        forced = attune("pack", "register", str(CORE_PACK), "--force")
+
+        assert again.returncode == 1 and again.stdout == ""
+        assert lines(again.stderr) == [
+            "✗ Error: Pack 'core' already exists. Use force=true to reinstall."]
+        assert forced.returncode == 0 and lines(forced.stdout)[3] == "✓ All tests passed"
+
+    def test_failing_tests_reject_the_pack(self, attune, tmp_path):
+        pack = write_pack(tmp_path / "mypack", manifest("mypack"),
+                          {"test_mixed.py": failing_tests(passed=8, failed=2)})
+
+        done = attune("pack", "register", str(pack))
+
+        assert done.returncode == 1 and done.stdout == ""
+        assert lines(done.stderr)[-1] == REJECTED
+        assert "test_fail_0" in done.stderr  # the failing cases are named in the progress
+        assert attune("pack", "list").stdout.strip() == "No packs registered."
+
+    def test_force_registers_failing_tests_with_a_warning(self, attune, tmp_path):
+        pack = write_pack(tmp_path / "mypack", manifest("mypack"),
+                          {"test_mixed.py": failing_tests(passed=8, failed=2)})
+
+        done = attune("pack", "register", str(pack), "--force")
+
+        assert done.returncode == 0, done.stderr
+        assert lines(done.stdout) == ["⚠ Pack 'mypack' registered successfully",
+                                      "Version: 1.0.0", "ID: 1", "✗ Some tests failed",
+                                      "Tests: 8/10 passed"]
+
+    def test_skip_tests(self, attune, tmp_path):
+        pack = write_pack(tmp_path / "notest", manifest("notest", testing=None))
+
+        done = attune("pack", "register", str(pack), "--force", "--skip-tests")
+
+        assert done.returncode == 0, done.stderr
+        assert lines(done.stdout) == ["✓ Pack 'notest' registered successfully",
+                                      "Version: 1.0.0", "ID: 1", "Tests were skipped"]
+        history = attune("pack", "test-history", "notest")
+        assert history.stdout.strip() == "No test runs recorded for pack 'notest'."
+
+    def test_json_output_is_the_api_body(self, attune):
+        done = attune("pack", "register", str(CORE_PACK), "--json", "-q")
+
+        body = json.loads(done.stdout)
+        assert done.returncode == 0 and done.stderr == ""
+        assert body["message"] == "Pack registered successfully"
+        assert body["data"]["tests_skipped"] is False
+        assert {"id": 1, "ref": "core", "version": "0.1.0"}.items() <= body["data"]["pack"].items()
+        result = body["data"]["test_result"]
+        assert result["status"] == "passed" and result["total_tests"] == result["passed"]
+        case = result["test_suites"][0]["test_cases"][0]
+        assert set(case) == {"name", "status", "duration_ms", "error_message"}
+
+    def test_errors_in_json_mode_are_json(self, attune, tmp_path):
+        done = attune("pack", "register", str(tmp_path / "absent"), "--json")
+        assert done.returncode == 1
+        assert json.loads(done.stdout) == {
+            "error": f"Pack directory does not exist: {tmp_path / 'absent'}",
+            "code": "BAD_REQUEST"}
+
+
+class TestSpecErrors:
+    @pytest.mark.parametrize(("setup", "message"), [
+        ("absent", "Pack directory does not exist: {path}"),
+        ("empty", "pack.yaml not found in directory: {path}"),
+        ("no_testing", "No testing configuration found in pack.yaml for pack 'mypack'"),
+        ("disabled", "Testing is disabled for pack 'mypack'"),
+        ("bad_version", "Invalid pack.yaml: version: '1.0' is not a semantic version "
+                        "(MAJOR.MINOR.PATCH, e.g. 1.0.0)"),
+        ("bad_ref", "Invalid pack.yaml: ref: 'My Pack' is not a valid pack ref (lowercase "
+                    "letter first, then at least one of a-z, 0-9, '_' or '-')"),
+        ("bad_type", "Invalid pack.yaml: testing.test_suites[0].timeout_seconds: expected int, "
+                     "got str"),
+        ("broken_yaml", "Invalid pack.yaml: not valid YAML at line 2, column 15: mapping "
+                        "values are not allowed here"),
+    ])
+    def test_each_refusal_is_one_line_and_exit_1(self, attune, tmp_path, setup, message):
+        path = tmp_path / "mypack"
+        if setup == "empty":
+            path.mkdir()
+        elif setup == "no_testing":
+            write_pack(path, manifest("mypack", testing=None))
+        elif setup == "disabled":
+            write_pack(path, manifest("mypack", testing={"enabled": False}))
+        elif setup == "bad_version":
+            write_pack(path, manifest("mypack", "1.0"))
+        elif setup == "bad_ref":
+            write_pack(path, manifest("My Pack"))
+        elif setup == "bad_type":
+            data = manifest("mypack")
+            data["testing"]["test_suites"][0]["timeout_seconds"] = "60"
+            write_pack(path, data)
+        elif setup == "broken_yaml":
+            write_pack(path, "ref: mypack\nversion: 1.0.0: x\n")
+
+        done = attune("pack", "register", str(path))
+
+        assert (done.returncode, done.stdout) == (1, "")
+        assert lines(done.stderr) == [f"✗ Error: {message.format(path=path)}"]
+
+    def test_usage_errors_exit_2(self, attune):
+        assert attune("pack", "register").returncode == 2
+
+
+class TestReading:
+    def test_history_lists_every_attempt_newest_first(self, attune, tmp_path):
+        bad = write_pack(tmp_path / "mypack", manifest("mypack"),
+                         {"test_mixed.py": failing_tests(passed=3, failed=1)})
+        assert attune("pack", "register", str(bad)).returncode == 1
+        assert attune("pack", "register", str(bad), "--force").returncode == 0
+
+        done = attune("pack", "test-history", "mypack")
+
+        header, newest, oldest = lines(done.stdout)
+        assert header.split() == ["TIME", "VERSION", "TRIGGER", "TESTS", "PASS", "RATE",
+                                  "DURATION", "STATUS", "OUTCOME"]
+        assert newest.split()[2:6] + newest.split()[-2:] == [
+            "1.0.0", "register", "3/4", "75.0%", "failed", "forced"]
+        assert oldest.split()[-2:] == ["failed", "rejected"]
+        runs = json.loads(attune("pack", "test-history", "mypack", "--json").stdout)["data"]
+        assert [r["outcome"] for r in runs] == ["forced", "rejected"]
+        assert runs[0]["result"]["test_suites"][0]["failed"] == 1
+
+    def test_list_shows_active_packs(self, attune, tmp_path):
+        attune("pack", "register", str(CORE_PACK), "--skip-tests")
+        listed = lines(attune("pack", "list").stdout)
+        assert listed[0].split() == ["ID", "REF", "VERSION", "LABEL", "UPDATED"]
+        assert listed[1].split()[:5] == ["1", "core", "0.1.0", "Core", "Pack"]
+
+    def test_unknown_ref(self, attune):
+        done = attune("pack", "test-history", "nope")
+        assert (done.returncode, lines(done.stderr)) == (1, ["✗ Error: Pack 'nope' not found"])
+
+
+class TestConcurrency:
+    def test_a_second_registration_of_a_ref_in_flight_is_refused(self, attune, tmp_path):
+        started, release = tmp_path / "started", tmp_path / "release"
+        pack = write_pack(tmp_path / "slow", manifest("slow"), {"test_wait.py": f"""
+            import pathlib, time, unittest
+            class TestWait(unittest.TestCase):
+                def test_waits_for_release(self):
+                    pathlib.Path({str(started)!r}).touch()
+                    deadline = time.monotonic() + 60
+                    while not pathlib.Path({str(release)!r}).exists():
+                        self.assertLess(time.monotonic(), deadline)
+                        time.sleep(0.02)
+        """})
+        first = subprocess.Popen([ATTUNE, "pack", "register", str(pack)], env=attune.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(started, first)
+
+            second = attune("pack", "register", str(pack), "--force")
+
+            assert second.returncode == 1
+            assert "Pack 'slow' has a registration in progress" in second.stderr
+        finally:
+            release.touch()
+            out, err = first.communicate(timeout=60)
+        assert first.returncode == 0, err
+        assert lines(out)[0] == "✓ Pack 'slow' registered successfully"
+
+
+def _wait_for(path: Path, process: subprocess.Popen) -> None:
+    """Wait until the first registration's test is running (it creates ``path``)."""
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the first registration never started its tests"
+        time.sleep(0.02)
