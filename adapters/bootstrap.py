@@ -7,6 +7,7 @@ from eventsourcing.utils import Environment
 
 from application.register import RegisterPack
 from application.registry import PackRegistry
+from application.test_pack import TestPack
 from projections.view import PROJECTION_NAME, PostgresRegistryView, RegistryView, SQLiteRegistryView
 
 from adapters.packfiles import FilesystemPackLoader
@@ -18,12 +19,15 @@ from adapters.store import StoreConfig, ensure_schema, store_config
 
 def build_registry(settings: Settings | None = None) -> RegistryService:
     """A registry on the configured store, with the filesystem loader and sandboxed runners."""
-    config = store_config(settings or Settings.from_env())
+    settings = settings or Settings.from_env()
+    config = store_config(settings)
     ensure_schema(config)
     app = PackRegistry(env=config.env)
     factory, view = build_view(config)
-    register = RegisterPack(app, FilesystemPackLoader(), SandboxRunner())
-    return RegistryService(app, view, register, closers=[app.close, factory.close])
+    loader, runner = FilesystemPackLoader(), SandboxRunner()
+    return RegistryService(app, view, RegisterPack(app, loader, runner),
+                           TestPack(app, loader, runner), closers=[app.close, factory.close],
+                           jobs=settings.test_jobs)
 
 
 def build_view(config: StoreConfig) -> tuple[InfrastructureFactory, RegistryView]:

@@ -70,8 +70,30 @@ class FilesystemPackLoader:
         if not manifest_path.exists() and not manifest_path.is_symlink():
             raise ManifestNotFoundError(path)
         manifest = parse_manifest(read_yaml(manifest_path, "pack.yaml", root))
+        check_suite_paths(root, manifest)
         return LoadedPack(manifest=manifest, source_path=str(root),
                           components=read_components(root, manifest.ref))
+
+
+def check_suite_paths(root: Path, manifest: PackManifest) -> None:
+    """Suite paths must stay in the pack once symlinks are resolved (the manifest model only
+    checks them lexically). Paths that do not exist are the suite's problem at run time."""
+    if manifest.testing is None:
+        return
+    for index, suite in enumerate(manifest.testing.test_suites):
+        where = f"testing.test_suites[{index}]"
+        directory = (root / suite.working_dir).resolve()
+        if not directory.is_relative_to(root):
+            raise ManifestError(f"{suite.working_dir!r} leads outside the pack", f"{where}.working_dir")
+        if not directory.is_dir():
+            continue
+        for position, pattern in enumerate(suite.test_files):
+            candidates = directory.glob(pattern) if "/" in pattern else directory.rglob(pattern)
+            for path in candidates:
+                if not path.resolve().is_relative_to(root):
+                    raise ManifestError(
+                        f"{pattern!r} matches {path.relative_to(root).as_posix()!r}, which leads "
+                        "outside the pack", f"{where}.test_files[{position}]")
 
 
 def read_components(root: Path, pack_ref: str) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 from application.ports import Progress
 from application.register import RegisterPack, RegistrationOutcome
 from application.registry import PackRegistry
+from application.test_pack import TestPack, TestRunOutcome
 from projections.rows import PackRow, TestExecutionRow
 from projections.view import RegistryView
 
@@ -24,23 +25,44 @@ class RegistryService:
     """Runs use cases and returns only after their events are in the read models."""
 
     def __init__(self, app: PackRegistry, view: RegistryView, register_pack: RegisterPack,
-                 closers: list[Any]) -> None:
+                 test_pack: TestPack, closers: list[Any], *, jobs: int = 1) -> None:
         self.app = app
         self.view = view
         self.register_pack = register_pack
+        self.test_pack = test_pack
+        self.jobs = jobs
         self._closers = closers
 
-    def register(self, path: str, *, force: bool = False, skip_tests: bool = False,
-                 requested_by: str = "cli", progress: Progress | None = None) -> Registered:
+    def register(self, path: str, *, force: bool = False, replace: bool = False,
+                 skip_tests: bool = False,
+                 requested_by: str = "cli", progress: Progress | None = None,
+                 jobs: int | None = None) -> Registered:
         try:
-            outcome = self.register_pack(path, force=force, skip_tests=skip_tests,
-                                         requested_by=requested_by, progress=progress)
+            outcome = self.register_pack(path, force=force, replace=replace,
+                                         skip_tests=skip_tests,
+                                         requested_by=requested_by, progress=progress,
+                                         jobs=jobs or self.jobs)
         finally:
             # Rejections are history too: project whatever the attempt recorded.
             self.catch_up()
         pack = self.view.get_pack(outcome.pack_ref)
         assert pack is not None, f"pack {outcome.pack_ref!r} missing after its commit"
         return Registered(outcome=outcome, pack=pack)
+
+    def test_registered(self, ref: str, *, requested_by: str = "cli",
+                        progress: Progress | None = None,
+                        jobs: int | None = None) -> TestRunOutcome:
+        """Run an active pack's suites again; the run joins its test history."""
+        try:
+            return self.test_pack.registered(ref, requested_by=requested_by, progress=progress,
+                                             jobs=jobs or self.jobs)
+        finally:
+            self.catch_up()
+
+    def test_directory(self, path: str, *, progress: Progress | None = None,
+                       jobs: int | None = None) -> TestRunOutcome:
+        """Run the suites of a pack directory without registering or recording anything."""
+        return self.test_pack.directory(path, progress=progress, jobs=jobs or self.jobs)
 
     def catch_up(self) -> int:
         """Bring the read models up to the head of the event log."""

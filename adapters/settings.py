@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+class ConfigError(Exception):
+    """Raised when a setting cannot be used; the message never contains a secret."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the registry keeps its data and how it reaches its store."""
@@ -18,6 +22,9 @@ class Settings:
     database_url: str
     """``ATTUNE_DATABASE_URL``: ``postgresql://…`` or ``sqlite:///path``; empty means the embedded SQLite file."""
 
+    test_jobs: int = 1
+    """``ATTUNE_TEST_JOBS``: how many of a pack's suites may run at once (default 1: in order)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -26,7 +33,11 @@ class Settings:
         else:
             data = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
             home = Path(data) / "attune"
-        return cls(home=home.absolute(), database_url=env.get("ATTUNE_DATABASE_URL", "").strip())
+        jobs = env.get("ATTUNE_TEST_JOBS", "1").strip() or "1"
+        if not jobs.isdigit() or not 1 <= int(jobs) <= 64:
+            raise ConfigError(f"ATTUNE_TEST_JOBS must be a whole number from 1 to 64, got {jobs!r}")
+        return cls(home=home.absolute(), database_url=env.get("ATTUNE_DATABASE_URL", "").strip(),
+                   test_jobs=int(jobs))
 
     @property
     def sqlite_path(self) -> Path:

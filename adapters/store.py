@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from adapters.settings import Settings
+from adapters.settings import ConfigError, Settings
 
 DEFAULT_SCHEMA = "attune"
 
 
-class StoreConfigError(Exception):
+class StoreConfigError(ConfigError):
     """Raised when the database URL cannot be used; the message never contains its password."""
 
 
@@ -69,7 +70,7 @@ def _postgres(url: str) -> StoreConfig:
     schema = query.get("schema", [DEFAULT_SCHEMA])[0]
     if not dbname:
         raise StoreConfigError("ATTUNE_DATABASE_URL: the PostgreSQL URL names no database")
-    masked = url.replace(f":{parts.password}@", ":***@") if parts.password else url
+    masked = _masked(url)
     return StoreConfig(
         kind="postgres",
         env={
@@ -87,6 +88,17 @@ def _postgres(url: str) -> StoreConfig:
         },
         display=masked,
     )
+
+
+def _masked(url: str) -> str:
+    """The URL with its password (in the user part or the query) replaced by ***."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return parts._replace(netloc=netloc, query=query).geturl()
 
 
 def ensure_schema(config: StoreConfig) -> None:

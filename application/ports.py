@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from domain.manifest import PackManifest, TestSuite
-from domain.results import SuiteResult
+from domain.results import SuiteResult, TestCaseResult
 
 
 class PackSnapshot(Protocol):
@@ -43,12 +44,18 @@ class Progress(Protocol):
 
     def suite_started(self, suite: TestSuite) -> None: ...
 
+    def case_finished(self, suite: TestSuite, case: TestCaseResult) -> None: ...
+
     def suite_finished(self, result: SuiteResult) -> None: ...
 
 
 class SuiteRunner(Protocol):
-    def run(self, suite: TestSuite, pack_dir: str) -> SuiteResult:
-        """Run one suite against the pack snapshot at ``pack_dir``; never raises for test failures."""
+    def run(self, suite: TestSuite, pack_dir: str,
+            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
+        """Run one suite against the pack snapshot at ``pack_dir``; never raises for test failures.
+
+        ``on_case`` is told about cases while the suite runs, where the runner can see them.
+        """
         ...
 
 
@@ -56,6 +63,9 @@ class NoProgress:
     """Progress that shows nothing."""
 
     def suite_started(self, suite: TestSuite) -> None:
+        pass
+
+    def case_finished(self, suite: TestSuite, case: TestCaseResult) -> None:
         pass
 
     def suite_finished(self, result: SuiteResult) -> None:

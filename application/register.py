@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,11 +9,12 @@ from uuid import UUID
 
 from domain import policy
 from domain.errors import NoTestingConfigError, TestingDisabledError, TestsFailedError
-from domain.manifest import TestingConfig
-from domain.results import SuiteResult, TestResult
+from domain.manifest import PackManifest, TestingConfig
+from domain.results import TestResult
 
 from application.ports import NoProgress, PackLoader, PackSnapshot, PackSource, Progress, SuiteRunner
 from application.registry import PackRegistry
+from application.suites import run_suites
 
 # Time a registration may need beyond its suites' timeouts (snapshot, bookkeeping) before
 # another process may consider it abandoned and take its lease over.
@@ -58,12 +58,17 @@ class RegisterPack:
         path: str,
         *,
         force: bool = False,
+        replace: bool = False,
         skip_tests: bool = False,
         requested_by: str = "cli",
         trigger_reason: str = "register",
         progress: Progress | None = None,
+        jobs: int = 1,
     ) -> RegistrationOutcome:
-        """Register the pack at ``path``.
+        """Register the pack at ``path``; ``jobs`` suites may run at once.
+
+        ``force`` replaces an active pack of the same ref and commits even if tests fail (the
+        spec's meaning); ``replace`` only replaces, keeping the test gate (for upgrades in CI).
 
         Raises:
             RegistryError: for every refusal the user can act on (see ``domain.errors``);
@@ -71,14 +76,15 @@ class RegisterPack:
         """
         source = self.loader.load(path)
         manifest = source.manifest
-        self.registry.check_can_register(manifest.ref, force=force, now=self.clock())
-        testing = None if skip_tests else _required_testing(source)
+        self.registry.check_can_register(manifest.ref, replace=force or replace,
+                                         now=self.clock())
+        testing = None if skip_tests else required_testing(manifest)
         with source.snapshot() as snapshot:
-            registration_id = self._request(source, snapshot, force, skip_tests,
+            registration_id = self._request(source, snapshot, force, replace, skip_tests,
                                             requested_by, trigger_reason, testing)
             try:
                 return self._test_and_decide(registration_id, source, snapshot, testing,
-                                             force, progress or NoProgress())
+                                             force, progress or NoProgress(), jobs)
             except TestsFailedError:
                 raise
             except BaseException as exc:  # interrupted or crashed: never leave it in flight
@@ -95,6 +101,7 @@ class RegisterPack:
         source: PackSource,
         snapshot: PackSnapshot,
         force: bool,
+        replace: bool,
         skip_tests: bool,
         requested_by: str,
         trigger_reason: str,
@@ -108,6 +115,7 @@ class RegisterPack:
             source_path=source.source_path,
             content_digest=snapshot.content_digest,
             force=force,
+            replace=replace,
             skip_tests=skip_tests,
             trigger_reason=trigger_reason,
             requested_by=requested_by,
@@ -123,6 +131,7 @@ class RegisterPack:
         testing: TestingConfig | None,
         force: bool,
         progress: Progress,
+        jobs: int,
     ) -> RegistrationOutcome:
         manifest = source.manifest
         if testing is None:
@@ -130,8 +139,11 @@ class RegisterPack:
             return RegistrationOutcome(registration_id, manifest.ref, manifest.version,
                                        tests_skipped=True, forced=False, test_result=None,
                                        notification_id=nid)
-        result = self._run_suites(registration_id, manifest.ref, manifest.version,
-                                  testing, snapshot.path, progress)
+        result = run_suites(
+            self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
+            pack_version=manifest.version, started_at=self.clock(), progress=progress,
+            jobs=jobs, record=lambda suite: self.registry.complete_suite(registration_id, suite),
+        )
         if policy.accepts(result, testing) or force:
             forced = not policy.accepts(result, testing)
             nid = self.registry.commit_registration(registration_id, result=result,
@@ -144,38 +156,11 @@ class RegisterPack:
                                           message=str(error), result=result)
         raise error
 
-    def _run_suites(
-        self,
-        registration_id: UUID,
-        ref: str,
-        version: str,
-        testing: TestingConfig,
-        pack_dir: str,
-        progress: Progress,
-    ) -> TestResult:
-        started_at = self.clock()
-        started = time.monotonic()
-        suites: list[SuiteResult] = []
-        for suite in testing.test_suites:
-            progress.suite_started(suite)
-            result = self.runner.run(suite, pack_dir)
-            # Recorded as soon as it finishes, so a crash later loses no finished suite.
-            self.registry.complete_suite(registration_id, result)
-            progress.suite_finished(result)
-            suites.append(result)
-        return policy.test_result(
-            pack_ref=ref,
-            pack_version=version,
-            execution_time=started_at.isoformat(),
-            suites=suites,
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
-
-
-def _required_testing(source: PackSource) -> TestingConfig:
-    testing = source.manifest.testing
+def required_testing(manifest: PackManifest) -> TestingConfig:
+    """The testing section, which running tests needs present and enabled."""
+    testing = manifest.testing
     if testing is None:
-        raise NoTestingConfigError(source.manifest.ref)
+        raise NoTestingConfigError(manifest.ref)
     if not testing.enabled:
-        raise TestingDisabledError(source.manifest.ref)
+        raise TestingDisabledError(manifest.ref)
     return testing

@@ -10,11 +10,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import Environment, EnvType
 
-from domain.errors import RegistrationInProgressError
+from domain.errors import PackNotFoundError, RegistrationInProgressError
 from domain.manifest import PackManifest
 from domain.pack import Pack
 from domain.registration import Registration
 from domain.results import SuiteResult, TestResult
+from domain.test_run import TestRun
 
 # A concurrent writer can change the Pack stream between our read and our write; the store
 # then refuses our events. We re-read and decide again this many times before giving up.
@@ -44,11 +45,15 @@ class PackRegistry(Application):
         requested_by: str,
         lease_expires: datetime,
         now: datetime,
+        replace: bool = False,
     ) -> UUID:
         """Open a registration, taking the ref's lease in the same transaction.
 
+        ``force`` (commit whatever the tests say) implies ``replace`` (an active ref may be
+        replaced); ``replace`` alone keeps the test gate.
+
         Raises:
-            PackAlreadyExistsError: the ref is active and ``force`` is false.
+            PackAlreadyExistsError: the ref is active and neither flag is set.
             RegistrationInProgressError: another registration of the ref is running.
         """
         for _ in range(SAVE_ATTEMPTS):
@@ -67,7 +72,7 @@ class PackRegistry(Application):
                 requested_by=requested_by,
             )
             abandoned_id = pack.open_registration(
-                registration.id, force=force, lease_expires=lease_expires, now=now
+                registration.id, replace=force or replace, lease_expires=lease_expires, now=now
             )
             touched: list[Any] = [pack, registration]
             if abandoned_id is not None:
@@ -79,19 +84,20 @@ class PackRegistry(Application):
             return registration.id
         raise RegistrationInProgressError(manifest.ref)
 
-    def check_can_register(self, ref: str, *, force: bool, now: datetime) -> None:
+    def check_can_register(self, ref: str, *, replace: bool, now: datetime) -> None:
         """Fail early with the error a registration of ``ref`` would get (nothing is saved)."""
         try:
             pack = self._get_pack(ref)
         except AggregateNotFoundError:
             return
-        pack.check_can_open(force=force, now=now)
+        pack.check_can_open(replace=replace, now=now)
 
-    def complete_suite(self, registration_id: UUID, result: SuiteResult) -> int:
-        """Record a finished suite; returns its notification id."""
-        registration = self.get_registration(registration_id)
-        registration.complete_suite(result)
-        return self.save(registration)[-1].notification.id
+    def complete_suite(self, run_id: UUID, result: SuiteResult) -> int:
+        """Record a finished suite of a registration or a test run; returns its notification id."""
+        run = self.repository.get(run_id)
+        assert isinstance(run, Registration | TestRun)
+        run.complete_suite(result)
+        return self.save(run)[-1].notification.id
 
     def commit_registration(
         self, registration_id: UUID, *, result: TestResult | None, forced: bool
@@ -117,6 +123,42 @@ class PackRegistry(Application):
                             summary=result.summary() if result else None)
         pack.close_registration(registration.id)
         return self.save(registration, pack)[-1].notification.id
+
+    def active_registration(self, ref: str) -> Registration:
+        """The registration that made ``ref`` active.
+
+        Raises:
+            PackNotFoundError: no registration of ``ref`` is active.
+        """
+        try:
+            pack = self._get_pack(ref)
+        except AggregateNotFoundError:
+            raise PackNotFoundError(ref) from None
+        if pack.active_registration_id is None:
+            raise PackNotFoundError(ref)
+        return self.get_registration(pack.active_registration_id)
+
+    def start_test_run(self, registration: Registration, *, content_digest: str,
+                       requested_by: str) -> UUID:
+        """Open a manual test run of an active registration's suites."""
+        run = TestRun(
+            pack_ref=registration.pack_ref,
+            pack_version=registration.pack_version,
+            registration_id=registration.id,
+            trigger_reason="manual",
+            source_path=registration.source_path,
+            content_digest=content_digest,
+            requested_by=requested_by,
+        )
+        self.save(run)
+        return run.id
+
+    def complete_test_run(self, run_id: UUID, *, result: TestResult | None,
+                          error: str | None = None) -> int:
+        run = self.repository.get(run_id)
+        assert isinstance(run, TestRun)
+        run.complete(summary=result.summary() if result else None, error=error)
+        return self.save(run)[-1].notification.id
 
     def get_registration(self, registration_id: UUID) -> Registration:
         registration = self.repository.get(registration_id)

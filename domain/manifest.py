@@ -25,6 +25,11 @@ RUNNER_ALIASES = {
     "script": "shell",
 }
 ON_FAILURE_POLICIES = ("block", "warn", "ignore")
+# Upstream's `runners:` dialect names runner types differently.
+UPSTREAM_RUNNER_TYPES = {"unittest": "python_unittest", "pytest": "pytest", "script": "shell",
+                         "python_unittest": "python_unittest", "shell": "shell"}
+# Keys of upstream's testing section that describe nothing we act on.
+UPSTREAM_IGNORED_KEYS = ("discovery", "result_format", "result_path")
 MAX_TIMEOUT_SECONDS = 3600
 # Canonical field -> legacy field that older packs (and upstream's loader) use for it.
 LEGACY_ALIASES = {
@@ -96,6 +101,8 @@ def parse_manifest(raw: object) -> PackManifest:
     if not isinstance(raw, dict):
         raise ManifestError(f"the manifest must be a mapping of fields, got {_type_name(raw)}")
     data = _apply_aliases(raw)
+    if isinstance(data.get("testing"), dict) and "runners" in data["testing"]:
+        data["testing"] = _from_runners_dialect(data["testing"])
     try:
         manifest = msgspec.convert(data, type=PackManifest, strict=True)
     except msgspec.ValidationError as exc:
@@ -123,14 +130,70 @@ def _apply_aliases(raw: dict[Any, Any]) -> dict[Any, Any]:
     return data
 
 
+class UpstreamRunner(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One entry of upstream's ``testing.runners`` map."""
+
+    type: str
+    entry_point: str
+    timeout: int = 300
+    result_format: str = "simple"
+
+
+def _from_runners_dialect(testing: dict[Any, Any]) -> dict[Any, Any]:
+    """Rewrite upstream's ``runners: {name: {type, entry_point, timeout}}`` as test suites.
+
+    The map's order is the declared order (YAML mappings keep it), so suites run in the order
+    the author wrote them.
+    """
+    if "test_suites" in testing:
+        raise ManifestError("use either test_suites or runners, not both", "testing")
+    runners = testing["runners"]
+    if not isinstance(runners, dict):
+        raise ManifestError(f"expected object, got {_type_name(runners)}", "testing.runners")
+    suites = []
+    for name, entry in runners.items():
+        where = f"testing.runners.{name}"
+        try:
+            runner = msgspec.convert(entry, type=UpstreamRunner, strict=True)
+        except msgspec.ValidationError as exc:
+            field, problem = _describe_validation_error(str(exc))
+            raise ManifestError(problem, _join(where, field) if field else where) from None
+        suites.append(_suite_from_runner(str(name), runner, where))
+    rest = {k: v for k, v in testing.items() if k not in ("runners", *UPSTREAM_IGNORED_KEYS)}
+    return {**rest, "test_suites": suites}
+
+
+def _suite_from_runner(name: str, runner: UpstreamRunner, where: str) -> dict[str, Any]:
+    canonical = UPSTREAM_RUNNER_TYPES.get(runner.type)
+    if canonical is None:
+        known = ", ".join(sorted(UPSTREAM_RUNNER_TYPES))
+        raise ManifestError(f"unknown runner type {runner.type!r} (known: {known})",
+                            f"{where}.type")
+    if not 1 <= runner.timeout <= MAX_TIMEOUT_SECONDS:
+        raise ManifestError(
+            f"must be between 1 and {MAX_TIMEOUT_SECONDS} seconds, got {runner.timeout}",
+            f"{where}.timeout")
+    _check_relative_path(runner.entry_point, f"{where}.entry_point")
+    working_dir, files = ".", [runner.entry_point]
+    if canonical == "python_unittest":
+        # unittest discovers from a directory: split "tests/test_x.py" into dir and pattern.
+        head, _, tail = runner.entry_point.rstrip("/").rpartition("/")
+        if tail.endswith(".py"):
+            working_dir, files = head or ".", [tail]
+        else:
+            working_dir, files = runner.entry_point, ["test*.py"]
+    return {"name": name, "runner": canonical, "working_dir": working_dir, "test_files": files,
+            "timeout_seconds": runner.timeout}
+
+
 def _check_identity(manifest: PackManifest) -> None:
-    if not REF_PATTERN.match(manifest.ref):
+    if not REF_PATTERN.fullmatch(manifest.ref):
         raise ManifestError(
             f"{manifest.ref!r} is not a valid pack ref (lowercase letter first, then at least one "
             "of a-z, 0-9, '_' or '-')",
             "ref",
         )
-    if not SEMVER_PATTERN.match(manifest.version):
+    if not SEMVER_PATTERN.fullmatch(manifest.version):
         raise ManifestError(
             f"{manifest.version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)",
             "version",

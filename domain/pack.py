@@ -29,7 +29,7 @@ class Pack(Aggregate):
         self.lease_expires: datetime | None = None
 
     def open_registration(
-        self, registration_id: UUID, *, force: bool, lease_expires: datetime, now: datetime
+        self, registration_id: UUID, *, replace: bool, lease_expires: datetime, now: datetime
     ) -> UUID | None:
         """Take the ref's lease for a new registration.
 
@@ -37,18 +37,18 @@ class Pack(Aggregate):
             The id of an abandoned registration whose expired lease was taken over, if any.
 
         Raises:
-            PackAlreadyExistsError: the ref is active and ``force`` is false.
+            PackAlreadyExistsError: the ref is active and ``replace`` is false.
             RegistrationInProgressError: another registration holds an unexpired lease.
         """
-        self.check_can_open(force=force, now=now)
+        self.check_can_open(replace=replace, now=now)
         abandoned = self.in_flight
         self._open(registration_id=registration_id, lease_expires=lease_expires,
                    taken_over=abandoned)
         return abandoned
 
-    def check_can_open(self, *, force: bool, now: datetime) -> None:
+    def check_can_open(self, *, replace: bool, now: datetime) -> None:
         """Raise the error :meth:`open_registration` would raise, without changing anything."""
-        if self.active_registration_id is not None and not force:
+        if self.active_registration_id is not None and not replace:
             raise PackAlreadyExistsError(self.ref)
         if self.in_flight is not None and self.lease_expires and self.lease_expires > now:
             raise RegistrationInProgressError(self.ref, self.in_flight)

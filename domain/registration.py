@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.results import SuiteResult
+from domain.suite_event import suite_completed
 
 
 class RegistrationStateError(Exception):
@@ -65,27 +66,7 @@ class Registration(Aggregate):
             raise RegistrationStateError(f"registration {self.id} is already {self.status}")
         self._complete_suite(**result.to_dict())
 
-    @event("TestSuiteCompleted", topic="attune:Registration.TestSuiteCompleted")
-    def _complete_suite(
-        self,
-        *,
-        name: str,
-        runner_type: str,
-        status: str,
-        total: int,
-        passed: int,
-        failed: int,
-        skipped: int,
-        duration_ms: int,
-        exit_code: int | None,
-        timed_out: bool,
-        message: str | None,
-        test_cases: list[dict[str, Any]],
-        stdout: str,
-        stderr: str,
-    ) -> None:
-        self.status = "testing"
-        self.suites.append({"name": name, "status": status, "total": total, "passed": passed})
+    _complete_suite = suite_completed("attune:Registration.TestSuiteCompleted")
 
     def commit(
         self,

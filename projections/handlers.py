@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import singledispatch
 from typing import Any
 
 from domain.registration import Registration
+from domain.test_run import TestRun
 
 from projections.sql import Writer, from_json
 
-Requested = Registration.PackRegistrationRequested
-SuiteCompleted = Registration.TestSuiteCompleted
-Committed = Registration.RegistrationCommitted
-Rejected = Registration.RegistrationRejected
+SUITE_FIELDS = ("name", "runner_type", "status", "total", "passed", "failed", "skipped",
+                "duration_ms", "exit_code", "timed_out", "message", "test_cases", "stdout",
+                "stderr")
 
 
 @singledispatch
@@ -21,7 +22,7 @@ def apply_event(event: Any, w: Writer) -> None:
 
 
 @apply_event.register
-def registration_requested(e: Requested, w: Writer) -> None:
+def registration_requested(e: Registration.PackRegistrationRequested, w: Writer) -> None:
     w.execute(
         "INSERT INTO {t}pack_registration (id, pack_ref, pack_version, status, reason, force,"
         " skip_tests, trigger_reason, requested_by, source_path, content_digest, manifest,"
@@ -32,62 +33,78 @@ def registration_requested(e: Requested, w: Writer) -> None:
          "by": e.requested_by, "source": e.source_path, "digest": e.content_digest,
          "manifest": w.json(e.manifest), "at": w.timestamp(e.timestamp)},
     )
-    if e.skip_tests:
-        return
-    result = {"pack_ref": e.pack_ref, "pack_version": e.pack_version,
-              "execution_time": e.timestamp.isoformat(), "status": "running", "total_tests": 0,
-              "passed": 0, "failed": 0, "skipped": 0, "pass_rate": 0.0, "duration_ms": 0,
-              "test_suites": []}
-    w.execute(
-        "INSERT INTO {t}pack_test_execution (id, pack_id, pack_ref, pack_version,"
-        " registration_id, trigger_reason, execution_time, status, outcome, total_tests, passed,"
-        " failed, skipped, pass_rate, duration_ms, result, created) VALUES ("
-        " (SELECT COALESCE(MAX(id), 0) + 1 FROM {t}pack_test_execution),"
-        " (SELECT id FROM {t}pack_identity WHERE ref = :ref), :ref, :version, :reg, :trigger,"
-        " :at, 'running', NULL, 0, 0, 0, 0, 0.0, 0, :result, :at)",
-        {"ref": e.pack_ref, "version": e.pack_version, "reg": str(e.originator_id),
-         "trigger": e.trigger_reason, "at": w.timestamp(e.timestamp), "result": w.json(result)},
-    )
+    if not e.skip_tests:
+        _start_execution(w, str(e.originator_id), str(e.originator_id), None, e.pack_ref,
+                         e.pack_version, e.trigger_reason, e.timestamp)
 
 
 @apply_event.register
-def suite_completed(e: SuiteCompleted, w: Writer) -> None:
-    _set_status(w, e, "testing", None)
-    row = w.one("SELECT result FROM {t}pack_test_execution WHERE registration_id = :reg",
-                {"reg": str(e.originator_id)})
+def test_run_requested(e: TestRun.TestRunRequested, w: Writer) -> None:
+    _start_execution(w, str(e.originator_id), str(e.registration_id), str(e.originator_id),
+                     e.pack_ref, e.pack_version, e.trigger_reason, e.timestamp)
+
+
+@apply_event.register(Registration.TestSuiteCompleted)
+@apply_event.register(TestRun.TestSuiteCompleted)
+def suite_completed(e: Any, w: Writer) -> None:
+    if isinstance(e, Registration.TestSuiteCompleted):
+        _set_status(w, e, "testing", None)
+    row = w.one("SELECT result FROM {t}pack_test_execution WHERE run_id = :run",
+                {"run": str(e.originator_id)})
     if row is None:
         return
     result = from_json(row["result"])
-    suite = {key: getattr(e, key) for key in (
-        "name", "runner_type", "status", "total", "passed", "failed", "skipped", "duration_ms",
-        "exit_code", "timed_out", "message", "test_cases", "stdout", "stderr")}
+    suite = {key: getattr(e, key) for key in SUITE_FIELDS}
     result["test_suites"].append(suite)
     for key in ("passed", "failed", "skipped"):
         result[key] += suite[key]
     result["total_tests"] += suite["total"]
     w.execute(
         "UPDATE {t}pack_test_execution SET total_tests = :total, passed = :passed,"
-        " failed = :failed, skipped = :skipped, result = :result WHERE registration_id = :reg",
+        " failed = :failed, skipped = :skipped, result = :result WHERE run_id = :run",
         {"total": result["total_tests"], "passed": result["passed"],
          "failed": result["failed"], "skipped": result["skipped"],
-         "result": w.json(result), "reg": str(e.originator_id)},
+         "result": w.json(result), "run": str(e.originator_id)},
     )
 
 
 @apply_event.register
-def registration_committed(e: Committed, w: Writer) -> None:
+def registration_committed(e: Registration.RegistrationCommitted, w: Writer) -> None:
     _set_status(w, e, "committed", None)
     reg = w.one("SELECT * FROM {t}pack_registration WHERE id = :id", {"id": str(e.originator_id)})
     assert reg is not None, f"committed registration {e.originator_id} was never requested"
     pack_id = _pack_identity(w, reg["pack_ref"])
     _upsert_pack(w, e, reg, pack_id)
-    _finish_execution(w, e, e.summary, "forced" if e.forced else "committed")
+    _finish_execution(w, str(e.originator_id), e.summary, "forced" if e.forced else "committed")
 
 
 @apply_event.register
-def registration_rejected(e: Rejected, w: Writer) -> None:
+def registration_rejected(e: Registration.RegistrationRejected, w: Writer) -> None:
     _set_status(w, e, "rejected", e.reason)
-    _finish_execution(w, e, e.summary, "rejected")
+    _finish_execution(w, str(e.originator_id), e.summary, "rejected")
+
+
+@apply_event.register
+def test_run_completed(e: TestRun.TestRunCompleted, w: Writer) -> None:
+    _finish_execution(w, str(e.originator_id), e.summary, "manual")
+
+
+def _start_execution(w: Writer, run_id: str, registration_id: str, test_run_id: str | None,
+                     ref: str, version: str, trigger: str, at: datetime) -> None:
+    result = {"pack_ref": ref, "pack_version": version, "execution_time": at.isoformat(),
+              "status": "running", "total_tests": 0, "passed": 0, "failed": 0, "skipped": 0,
+              "pass_rate": 0.0, "duration_ms": 0, "test_suites": []}
+    w.execute(
+        "INSERT INTO {t}pack_test_execution (id, pack_id, pack_ref, pack_version, run_id,"
+        " registration_id, test_run_id, trigger_reason, execution_time, status, outcome,"
+        " total_tests, passed, failed, skipped, pass_rate, duration_ms, result, created) VALUES ("
+        " (SELECT COALESCE(MAX(id), 0) + 1 FROM {t}pack_test_execution),"
+        " (SELECT id FROM {t}pack_identity WHERE ref = :ref), :ref, :version, :run, :reg,"
+        " :test_run, :trigger, :at, 'running', NULL, 0, 0, 0, 0, 0.0, 0, :result, :at)",
+        {"ref": ref, "version": version, "run": run_id, "reg": registration_id,
+         "test_run": test_run_id, "trigger": trigger, "at": w.timestamp(at),
+         "result": w.json(result)},
+    )
 
 
 def _set_status(w: Writer, e: Any, status: str, reason: str | None) -> None:
@@ -113,7 +130,8 @@ def _pack_identity(w: Writer, ref: str) -> int:
     return _pack_identity(w, ref)
 
 
-def _upsert_pack(w: Writer, e: Committed, reg: dict[str, Any], pack_id: int) -> None:
+def _upsert_pack(w: Writer, e: Registration.RegistrationCommitted, reg: dict[str, Any],
+                 pack_id: int) -> None:
     m = from_json(reg["manifest"])
     w.execute("DELETE FROM {t}pack WHERE id = :id", {"id": pack_id})
     created = w.one("SELECT MIN(finished_at) AS first FROM {t}pack_registration"
@@ -138,9 +156,10 @@ def _upsert_pack(w: Writer, e: Committed, reg: dict[str, Any], pack_id: int) -> 
     )
 
 
-def _finish_execution(w: Writer, e: Any, summary: dict[str, Any] | None, outcome: str) -> None:
-    row = w.one("SELECT result, pack_ref FROM {t}pack_test_execution WHERE registration_id = :reg",
-                {"reg": str(e.originator_id)})
+def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
+                      outcome: str) -> None:
+    row = w.one("SELECT result, pack_ref, registration_id FROM {t}pack_test_execution"
+                " WHERE run_id = :run", {"run": run_id})
     if row is None:  # tests were skipped: nothing ran, nothing to record
         return
     result = from_json(row["result"])
@@ -148,15 +167,27 @@ def _finish_execution(w: Writer, e: Any, summary: dict[str, Any] | None, outcome
         result.update(summary)
     else:  # stopped before a decision: keep what finished, mark the run as an error
         result["status"] = "error"
+    result["test_suites"] = _in_declared_order(w, row["registration_id"], result["test_suites"])
     identity = w.one("SELECT id FROM {t}pack_identity WHERE ref = :ref", {"ref": row["pack_ref"]})
     w.execute(
         "UPDATE {t}pack_test_execution SET status = :status, outcome = :outcome,"
         " pack_id = :pack_id, total_tests = :total, passed = :passed, failed = :failed,"
         " skipped = :skipped, pass_rate = :rate, duration_ms = :duration, result = :result"
-        " WHERE registration_id = :reg",
+        " WHERE run_id = :run",
         {"status": result["status"], "outcome": outcome,
          "pack_id": identity["id"] if identity else None, "total": result["total_tests"],
          "passed": result["passed"], "failed": result["failed"], "skipped": result["skipped"],
          "rate": result["pass_rate"], "duration": result["duration_ms"],
-         "result": w.json(result), "reg": str(e.originator_id)},
+         "result": w.json(result), "run": run_id},
     )
+
+
+def _in_declared_order(w: Writer, registration_id: str,
+                       suites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Suites are recorded as they finish (in parallel runs, any order); show declared order."""
+    reg = w.one("SELECT manifest FROM {t}pack_registration WHERE id = :id",
+                {"id": registration_id})
+    testing = from_json(reg["manifest"]).get("testing") if reg else None
+    declared = [s["name"] for s in (testing or {}).get("test_suites", [])]
+    position = {name: index for index, name in enumerate(declared)}
+    return sorted(suites, key=lambda s: position.get(s["name"], len(declared)))

@@ -41,11 +41,13 @@ class TestExecutionRow(msgspec.Struct, frozen=True, kw_only=True):
     pack_id: int | None
     pack_ref: str
     pack_version: str
-    registration_id: str | None
+    run_id: str  # the registration's or the manual test run's id
+    registration_id: str  # the registration whose pack was tested
+    test_run_id: str | None  # set for manual runs
     trigger_reason: str
     execution_time: str
     status: str  # running | passed | failed | error
-    outcome: str | None  # committed | forced | rejected; None while the registration runs
+    outcome: str | None  # committed | forced | rejected | manual; None while running
     total_tests: int
     passed: int
     failed: int

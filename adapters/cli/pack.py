@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print the result as JSON (the API's body) instead of text.")
+jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
+                           help="Run up to N suites at once (default: $ATTUNE_TEST_JOBS or 1). "
+                                "Results keep the declared order.")
 
 
 @click.group()
@@ -28,30 +31,36 @@ def _registry(as_json: bool) -> Iterator[RegistryService]:
     from domain.errors import RegistryError
 
     from adapters.bootstrap import build_registry
-    from adapters.store import StoreConfigError
+    from adapters.settings import ConfigError
 
     try:
         with build_registry() as registry:
             yield registry
     except RegistryError as exc:
         output.abort(str(exc), code=exc.code, as_json=as_json)
-    except StoreConfigError as exc:
-        output.abort(str(exc), code="STORE_UNAVAILABLE", as_json=as_json)
+    except ConfigError as exc:
+        output.abort(str(exc), code="CONFIGURATION", as_json=as_json)
 
 
 @pack.command()
 @click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=str))
 @click.option("--force", is_flag=True,
               help="Replace an active pack of the same ref, and register even if tests fail.")
+@click.option("--replace", is_flag=True,
+              help="Replace an active pack of the same ref, but only if the tests pass "
+                   "(an upgrade that keeps the test gate, unlike --force).")
 @click.option("--skip-tests", is_flag=True,
               help="Do not run the pack's tests (nothing is stored as a test result).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@jobs_option
 @json_option
-def register(path: str, force: bool, skip_tests: bool, quiet: bool, as_json: bool) -> None:
+def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: bool,
+             jobs: int | None, as_json: bool) -> None:
     """Register the pack in directory PATH.
 
     Reads PATH/pack.yaml, validates it, runs the pack's test suites on a private copy and makes
-    the pack active only if they pass. Every attempt, rejected ones included, is recorded.
+    the pack active only if they pass. Every attempt that passes validation is recorded in the
+    event log, rejected ones included.
 
     \b
     Exit status: 0 registered, 1 refused or tests failed, 2 usage error.
@@ -60,8 +69,8 @@ def register(path: str, force: bool, skip_tests: bool, quiet: bool, as_json: boo
 
     with _registry(as_json) as registry:
         progress = None if quiet else SuiteProgress()
-        registered = registry.register(path, force=force, skip_tests=skip_tests,
-                                       progress=progress)
+        registered = registry.register(path, force=force, replace=replace,
+                                       skip_tests=skip_tests, progress=progress, jobs=jobs)
     outcome, row = registered.outcome, registered.pack
     if as_json:
         import msgspec
@@ -84,6 +93,58 @@ def register(path: str, force: bool, skip_tests: bool, quiet: bool, as_json: boo
     output.line(f"{output.OK} All tests passed" if outcome.all_passed
                 else f"{output.FAIL} Some tests failed")
     output.line(f"Tests: {result.passed}/{result.total_tests} passed")
+
+
+@pack.command()
+@click.argument("target")
+@click.option("-v", "--verbose", is_flag=True, help="One line per test case (✓ ✗ ○).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@jobs_option
+@json_option
+def test(target: str, verbose: bool, quiet: bool, jobs: int | None, as_json: bool) -> None:
+    """Run the test suites of a registered pack REF, or of a pack directory PATH.
+
+    A REF runs the active registration's suites on its source directory and adds the run to
+    the pack's test history (trigger "manual"). A PATH (anything containing a slash, or an
+    existing directory) is tested without registering or recording anything.
+
+    \b
+    Exit status: 0 all tests passed, 1 tests failed or could not run, 2 usage error.
+    """
+    import os
+
+    from adapters.cli.progress import SuiteProgress, suite_summary
+
+    is_path = "/" in target or os.path.isdir(target)
+    with _registry(as_json) as registry:
+        progress = None if quiet or as_json else SuiteProgress()
+        outcome = (registry.test_directory(target, progress=progress, jobs=jobs) if is_path
+                   else registry.test_registered(target, progress=progress, jobs=jobs))
+    result = outcome.result
+    if as_json:
+        output.print_json({"data": result.to_dict(),
+                           "message": "Pack tests executed successfully"})
+        if result.status != "passed":
+            raise SystemExit(1)
+        return
+    where = "directory, not recorded" if outcome.test_run_id is None else "recorded as manual run"
+    output.line(f"Testing pack '{outcome.pack_ref}' {outcome.pack_version} ({where})")
+    if outcome.source_changed:
+        output.note(f"{output.WARN} The pack's files changed since it was registered; "
+                    "these results are for the files as they are now.")
+    for suite in result.test_suites:
+        for text in suite_summary(suite, verbose=verbose):
+            output.line(text)
+    output.line(f"Total: {result.total_tests} tests, {result.passed} passed, "
+                f"{result.failed} failed, {result.skipped} skipped")
+    output.line(f"Pass rate: {output.percent(result.pass_rate)}")
+    output.line(f"Duration: {output.duration(result.duration_ms)}")
+    if result.status == "passed":
+        output.line(f"{output.OK} All tests passed: {result.passed}/{result.total_tests}")
+        return
+    output.line(f"{output.FAIL} Tests failed: {result.failed}/{result.total_tests}"
+                + (" (a suite could not run)" if result.status == "error" else ""))
+    raise SystemExit(1)
 
 
 @pack.command("list")

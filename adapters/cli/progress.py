@@ -1,9 +1,12 @@
-"""Live progress of a registration's test suites, drawn on stderr."""
+"""Live progress of test suites, drawn on stderr (stdout stays the command's result)."""
 
 from __future__ import annotations
 
+import sys
+import threading
+
 from domain.manifest import TestSuite
-from domain.results import SuiteResult
+from domain.results import SuiteResult, TestCaseResult
 
 from adapters.cli import output
 
@@ -11,23 +14,73 @@ MAX_LISTED_FAILURES = 10
 
 
 class SuiteProgress:
-    """One line when a suite starts, one when it ends, and its failing cases."""
+    """A line when a suite starts and when it ends, with its failing cases.
+
+    On a terminal, a status line counts cases as they finish; elsewhere (logs, CI) only the
+    start and end lines are printed, so logs stay readable.
+    """
+
+    def __init__(self, live: bool | None = None) -> None:
+        self.live = sys.stderr.isatty() if live is None else live
+        self.lock = threading.Lock()
+        self.counts: dict[str, list[int]] = {}
 
     def suite_started(self, suite: TestSuite) -> None:
-        output.note(f"▶ Running suite '{suite.name}' ({suite.runner}, "
-                    f"timeout {suite.timeout_seconds} s)")
+        with self.lock:
+            self.counts[suite.name] = [0, 0]
+            self._clear()
+            output.note(f"▶ Running suite '{suite.name}' ({suite.runner}, "
+                        f"timeout {suite.timeout_seconds} s)")
+
+    def case_finished(self, suite: TestSuite, case: TestCaseResult) -> None:
+        with self.lock:
+            done_failed = self.counts.setdefault(suite.name, [0, 0])
+            done_failed[0] += 1
+            done_failed[1] += case.status in ("failed", "error")
+            if self.live:
+                status = ", ".join(f"{name}: {done} done, {failed} failed"
+                                   for name, (done, failed) in self.counts.items())
+                sys.stderr.write(f"\r\x1b[2K  {status}"[:200])
+                sys.stderr.flush()
 
     def suite_finished(self, result: SuiteResult) -> None:
-        symbol = output.OK if result.status == "passed" else output.FAIL
-        counts = f"{result.passed}/{result.total} passed"
-        if result.skipped:
-            counts += f", {result.skipped} skipped"
-        output.note(f"  {symbol} {result.name}: {counts} in {output.duration(result.duration_ms)}"
-                    + (f" ({result.message})" if result.message else ""))
-        failing = [c for c in result.test_cases if c.status in ("failed", "error")]
-        for case in failing[:MAX_LISTED_FAILURES]:
-            first = (case.error_message or "").strip().splitlines()
-            reason = f": {first[-1]}" if first else ""
-            output.note(f"    {output.FAIL} {case.name}{reason}")
-        if len(failing) > MAX_LISTED_FAILURES:
-            output.note(f"    … and {len(failing) - MAX_LISTED_FAILURES} more")
+        with self.lock:
+            self.counts.pop(result.name, None)
+            self._clear()
+            for text in suite_summary(result):
+                output.note(text)
+
+    def _clear(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\x1b[2K")
+
+
+def suite_summary(result: SuiteResult, *, verbose: bool = False) -> list[str]:
+    """The end-of-suite line, then every case (verbose) or the failing ones (at most ten)."""
+    symbol = output.OK if result.status == "passed" else output.FAIL
+    counts = f"{result.passed}/{result.total} passed"
+    if result.skipped:
+        counts += f", {result.skipped} skipped"
+    lines = [f"  {symbol} {result.name}: {counts} in {output.duration(result.duration_ms)}"
+             + (f" ({result.message})" if result.message else "")]
+    if verbose:
+        for case in result.test_cases:
+            lines.append(f"    {CASE_SYMBOLS.get(case.status, '?')} {case.name}"
+                         + _reason(case, always=False))
+        return lines
+    failing = [c for c in result.test_cases if c.status in ("failed", "error")]
+    for case in failing[:MAX_LISTED_FAILURES]:
+        lines.append(f"    {output.FAIL} {case.name}{_reason(case, always=True)}")
+    if len(failing) > MAX_LISTED_FAILURES:
+        lines.append(f"    … and {len(failing) - MAX_LISTED_FAILURES} more")
+    return lines
+
+
+CASE_SYMBOLS = {"passed": output.OK, "failed": output.FAIL, "error": output.FAIL, "skipped": "○"}
+
+
+def _reason(case: TestCaseResult, *, always: bool) -> str:
+    if case.status not in ("failed", "error") and not always:
+        return ""
+    text = (case.error_message or "").strip().splitlines()
+    return f": {text[-1]}" if text else ""

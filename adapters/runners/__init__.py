@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from domain.manifest import TestSuite
 from domain.policy import suite_result
-from domain.results import SuiteResult
+from domain.results import SuiteResult, TestCaseResult
 
+from adapters.runners.pytest_runner import PytestRunner
+from adapters.runners.shell_runner import ShellRunner
 from adapters.runners.unittest_runner import UnittestRunner
 
 
@@ -13,15 +17,17 @@ class SandboxRunner:
     """Dispatches each suite to the runner its manifest names."""
 
     def __init__(self) -> None:
-        self.runners = {"python_unittest": UnittestRunner()}
+        self.runners = {"python_unittest": UnittestRunner(), "pytest": PytestRunner(),
+                        "shell": ShellRunner()}
 
-    def run(self, suite: TestSuite, pack_dir: str) -> SuiteResult:
+    def run(self, suite: TestSuite, pack_dir: str,
+            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
         runner = self.runners.get(suite.runner)
         if runner is None:
             return suite_result(name=suite.name, runner_type=suite.runner, cases=[],
                                 exit_code=None, duration_ms=0,
                                 message=f"the {suite.runner!r} runner is not available yet")
-        return runner.run(suite, pack_dir)
+        return runner.run(suite, pack_dir, on_case)
 
 
-__all__ = ["SandboxRunner", "UnittestRunner"]
+__all__ = ["PytestRunner", "SandboxRunner", "ShellRunner", "UnittestRunner"]

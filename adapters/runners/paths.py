@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -20,10 +21,28 @@ def suite_directory(pack_dir: str, working_dir: str) -> Path:
     return directory
 
 
-def matching_files(directory: Path, pattern: str, root: Path) -> list[Path]:
-    """Files under ``directory`` matching ``pattern`` (a name glob matches at any depth)."""
+def matching_paths(directory: Path, pattern: str, root: Path, *,
+                   directories: bool = False) -> list[Path]:
+    """Files under ``directory`` matching ``pattern``: a bare name glob matches at any depth,
+    a pattern with a ``/`` relative to ``directory``. Only paths that stay in the pack count."""
     candidates = directory.rglob(pattern) if "/" not in pattern else directory.glob(pattern)
-    return sorted(p for p in candidates if p.is_file() and p.resolve().is_relative_to(root))
+    return sorted(p for p in candidates
+                  if (p.is_file() or (directories and p.is_dir()))
+                  and p.resolve().is_relative_to(root))
+
+
+def discoverable_files(directory: Path, pattern: str, root: Path) -> list[Path]:
+    """What ``unittest discover`` would import for a name pattern: files in ``directory`` and in
+    sub-folders that are packages (have ``__init__.py``). A path pattern globs from the folder."""
+    if "/" in pattern:
+        return matching_paths(directory, pattern, root)
+    found: list[Path] = []
+    for folder, subfolders, _ in os.walk(directory):
+        here = Path(folder)
+        subfolders[:] = sorted(d for d in subfolders if (here / d / "__init__.py").is_file())
+        found += [p for p in sorted(here.glob(pattern))
+                  if p.is_file() and p.resolve().is_relative_to(root)]
+    return found
 
 
 def top_level_dir(root: Path, start: Path) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import resource
 import signal
@@ -18,6 +20,10 @@ OUTPUT_LIMIT_BYTES = 64 * 1024
 # Largest file a test may write (RLIMIT_FSIZE): enough for real suites, not for filling a disk.
 MAX_FILE_BYTES = 1024 * 1024 * 1024
 READ_CHUNK = 64 * 1024
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
+_PROTECTED = False
 # How long to wait for a killed process group to be gone before moving on.
 GROUP_EXIT_WAIT = 5.0
 
@@ -80,7 +86,23 @@ def sandbox_env(pack_dir: str, private_dir: str) -> dict[str, str]:
     }
 
 
+def _prctl(option: int, value: int) -> None:
+    if _LIBC is not None:
+        _LIBC.prctl(option, value, 0, 0, 0)
+
+
+def _protect_service() -> None:
+    """Make this process non-dumpable, once: a test running as the same user can then not read
+    our memory or ``/proc/<pid>/environ`` (where the database URL lives). Root still can."""
+    global _PROTECTED
+    if not _PROTECTED:
+        _prctl(PR_SET_DUMPABLE, 0)
+        _PROTECTED = True
+
+
 def _limit_child() -> None:  # runs in the child between fork and exec
+    # If the registry dies (even by SIGKILL), the test process dies with it.
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     cap = MAX_FILE_BYTES if hard == resource.RLIM_INFINITY else min(MAX_FILE_BYTES, hard)
@@ -94,6 +116,7 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
     Output is drained concurrently (a chatty test never blocks on a full pipe) and capped, so
     memory stays flat however much a test prints.
     """
+    _protect_service()
     started = time.monotonic()
     process = subprocess.Popen(
         argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

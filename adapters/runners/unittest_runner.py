@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -12,7 +13,13 @@ from domain.manifest import TestSuite
 from domain.policy import suite_result
 from domain.results import SuiteResult, TestCaseResult
 
-from adapters.runners.paths import SuitePathError, matching_files, suite_directory, top_level_dir
+from adapters.runners.follow import CaseFollower
+from adapters.runners.paths import (
+    SuitePathError,
+    discoverable_files,
+    suite_directory,
+    top_level_dir,
+)
 from adapters.runners.process import run_process, sandbox_env
 
 COLLECTOR = Path(__file__).parent / "child" / "unittest_collect.py"
@@ -23,13 +30,14 @@ class UnittestRunner:
 
     runner_type = "python_unittest"
 
-    def run(self, suite: TestSuite, pack_dir: str) -> SuiteResult:
+    def run(self, suite: TestSuite, pack_dir: str,
+            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
         root = Path(pack_dir).resolve()
         try:
             start = suite_directory(pack_dir, suite.working_dir)
         except SuitePathError as exc:
             return self._error(suite, str(exc))
-        unmatched = [p for p in suite.test_files if not matching_files(start, p, root)]
+        unmatched = [p for p in suite.test_files if not discoverable_files(start, p, root)]
         if unmatched:
             return self._error(suite, f"no test files match {unmatched[0]!r} in "
                                       f"{suite.working_dir!r}")
@@ -37,8 +45,9 @@ class UnittestRunner:
             results = Path(private) / "results.jsonl"
             argv = [sys.executable, str(COLLECTOR), str(results), str(start),
                     str(top_level_dir(root, start)), *suite.test_files]
-            outcome = run_process(argv, cwd=str(root), env=sandbox_env(str(root), private),
-                                  timeout=suite.timeout_seconds)
+            with CaseFollower(results, on_case):
+                outcome = run_process(argv, cwd=str(start), env=sandbox_env(str(root), private),
+                                      timeout=suite.timeout_seconds)
             report = _read_report(results)
         cases = report.cases
         message = None

@@ -69,7 +69,7 @@ class FakeRunner:
         self.raise_exc: BaseException | None = None
         self.calls: list[str] = []
 
-    def run(self, suite: TestSuite, pack_dir: str):
+    def run(self, suite: TestSuite, pack_dir: str, on_case=None):
         self.calls.append(suite.name)
         if self.raise_exc:
             raise self.raise_exc

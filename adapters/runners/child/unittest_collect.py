@@ -7,9 +7,9 @@ and flushed as soon as it finishes, so a suite that is killed still reports what
 Usage: unittest_collect.py RESULTS_FILE START_DIR TOP_DIR PATTERN [PATTERN ...]
 """
 
-import fnmatch
 import json
 import os
+import pathlib
 import sys
 import time
 import traceback
@@ -127,14 +127,10 @@ def load_by_path(start, top, pattern):
     suite = unittest.TestSuite()
     if top not in sys.path:
         sys.path.insert(0, top)
-    for dirpath, dirnames, filenames in os.walk(start):
-        dirnames.sort()
-        for filename in sorted(filenames):
-            path = os.path.join(dirpath, filename)
-            relative = os.path.relpath(path, start)
-            if filename.endswith(".py") and fnmatch.fnmatch(relative, pattern):
-                module = os.path.relpath(path, top)[:-3].replace(os.sep, ".")
-                suite.addTests(loader.loadTestsFromName(module))
+    for path in sorted(pathlib.Path(start).glob(pattern)):
+        if path.suffix == ".py" and path.is_file():
+            module = os.path.relpath(path, top)[:-3].replace(os.sep, ".")
+            suite.addTests(loader.loadTestsFromName(module))
     return suite
 
 

@@ -1,0 +1,69 @@
+"""Following a results file while a test process writes it, for live progress."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from domain.results import TestCaseResult
+
+POLL_SECONDS = 0.1
+
+
+class CaseFollower:
+    """Reads JSON lines as they are appended and reports each finished case.
+
+    Use as a context manager around the process run; on exit it reads what is left.
+    """
+
+    def __init__(self, path: Path, on_case: Callable[[TestCaseResult], None] | None) -> None:
+        self.path = path
+        self.on_case = on_case
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def __enter__(self) -> CaseFollower:
+        if self.on_case is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.on_case is not None:
+            self._stop.set()
+            self._thread.join()
+
+    def _follow(self) -> None:
+        handle = None
+        buffer = ""
+        try:
+            while True:
+                stopping = self._stop.is_set()
+                if handle is None and self.path.exists():
+                    handle = open(self.path, encoding="utf-8", errors="replace")  # noqa: SIM115
+                if handle is not None:
+                    buffer += handle.read()
+                    *lines, buffer = buffer.split("\n")
+                    for line in lines:
+                        self._report(line)
+                if stopping:
+                    return
+                self._stop.wait(POLL_SECONDS)
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def _report(self, line: str) -> None:
+        try:
+            record: Any = json.loads(line)
+        except json.JSONDecodeError:
+            return
+        if isinstance(record, dict) and "name" in record and "status" in record:
+            assert self.on_case is not None
+            try:
+                self.on_case(TestCaseResult(name=str(record["name"]),
+                                            status=str(record["status"])))
+            except Exception:  # noqa: BLE001 - progress display must never break a test run
+                pass

@@ -1,0 +1,107 @@
+"""The pytest runner: ``python -m pytest`` in the sandbox, per-case results from JUnit XML."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+import tempfile
+from pathlib import Path
+
+from domain.manifest import TestSuite
+from domain.policy import suite_result
+from domain.results import SuiteResult, TestCaseResult
+
+from adapters.runners.follow import CaseFollower
+from adapters.runners.junit import ReportError, read_junit
+from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
+from adapters.runners.process import run_process, sandbox_env
+
+PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
+PROGRESS_PLUGIN = "_attune_progress"
+PROGRESS_ENV = "PACK_TEST_PROGRESS_FILE"
+# pytest's exit codes that mean "the run itself went wrong", not "tests failed".
+_PYTEST_EXIT_MEANING = {2: "interrupted or collection errors", 3: "internal error",
+                        4: "usage error", 5: "no tests were collected"}
+
+
+class PytestRunner:
+    runner_type = "pytest"
+
+    def run(self, suite: TestSuite, pack_dir: str,
+            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
+        root = Path(pack_dir).resolve()
+        try:
+            start = suite_directory(pack_dir, suite.working_dir)
+        except SuitePathError as exc:
+            return self._error(suite, str(exc))
+        try:
+            targets, python_files = _targets(start, root, suite.test_files)
+        except SuitePathError as exc:
+            return self._error(suite, str(exc))
+        with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
+            report = Path(private) / "junit.xml"
+            progress_file = Path(private) / "progress.jsonl"
+            argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                    "-p", PROGRESS_PLUGIN, f"--junitxml={report}", "-o", "junit_family=xunit2",
+                    f"--rootdir={root}"]
+            if python_files:
+                argv += ["-o", f"python_files={' '.join(python_files)}"]
+            env = sandbox_env(str(root), private)
+            # Appended, so the pack's own modules win over anything in the plugin folder.
+            env["PYTHONPATH"] += os.pathsep + str(PLUGIN_DIR)
+            env[PROGRESS_ENV] = str(progress_file)
+            with CaseFollower(progress_file, on_case):
+                outcome = run_process([*argv, *targets], cwd=str(start), env=env,
+                                      timeout=suite.timeout_seconds)
+            try:
+                cases = read_junit(report)
+                report_problem = None
+            except ReportError as exc:
+                cases, report_problem = [], str(exc)
+        return suite_result(
+            name=suite.name, runner_type=self.runner_type, cases=cases,
+            exit_code=outcome.exit_code, duration_ms=outcome.duration_ms,
+            timed_out=outcome.timed_out, completed=report_problem is None,
+            message=_message(suite, outcome.timed_out, outcome.exit_code, outcome.stderr,
+                             report_problem, cases),
+            stdout=outcome.stdout, stderr=outcome.stderr,
+        )
+
+    def _error(self, suite: TestSuite, message: str) -> SuiteResult:
+        return suite_result(name=suite.name, runner_type=self.runner_type, cases=[],
+                            exit_code=None, duration_ms=0, message=message)
+
+
+def _targets(start: Path, root: Path, patterns: list[str]) -> tuple[list[str], list[str]]:
+    """What to hand pytest: name globs become its ``python_files``; paths are passed as is."""
+    name_globs = [p for p in patterns if "/" not in p and any(c in p for c in "*?[")]
+    if len(name_globs) == len(patterns):
+        for pattern in patterns:
+            if not matching_paths(start, pattern, root):
+                raise SuitePathError(f"no test files match {pattern!r} in {_rel(start, root)!r}")
+        return [str(start)], patterns
+    targets: list[str] = []
+    for pattern in patterns:
+        found = matching_paths(start, pattern, root, directories=True)
+        if not found:
+            raise SuitePathError(f"no test files match {pattern!r} in {_rel(start, root)!r}")
+        targets += [str(p) for p in found]
+    return targets, []
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() or "."
+
+
+def _message(suite: TestSuite, timed_out: bool, exit_code: int | None, stderr: str,
+             report_problem: str | None, cases: list[TestCaseResult]) -> str | None:
+    if timed_out:
+        return f"timed out after {suite.timeout_seconds} s"
+    if "No module named pytest" in stderr:
+        return "pytest is not installed in the registry's Python environment"
+    if report_problem:
+        return f"{report_problem} (pytest exit code {exit_code})"
+    if exit_code in _PYTEST_EXIT_MEANING and not any(c.status != "passed" for c in cases):
+        return f"pytest exited with code {exit_code}: {_PYTEST_EXIT_MEANING[exit_code]}"
+    return None

@@ -1,0 +1,79 @@
+"""The shell runner: runs each matched script in the sandbox and reads what it reports."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from domain.manifest import TestSuite
+from domain.policy import suite_result
+from domain.results import SuiteResult, TestCaseResult
+
+from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
+from adapters.runners.process import run_process, sandbox_env
+from adapters.runners.shell_output import cases_from_output
+
+INTERPRETERS = {".sh": ["/bin/sh"], ".bash": ["/bin/bash"], ".py": [sys.executable]}
+
+
+class ShellRunner:
+    runner_type = "shell"
+
+    def run(self, suite: TestSuite, pack_dir: str,
+            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
+        root = Path(pack_dir).resolve()
+        try:
+            start = suite_directory(pack_dir, suite.working_dir)
+            scripts = _scripts(start, root, suite.test_files)
+        except SuitePathError as exc:
+            return suite_result(name=suite.name, runner_type=self.runner_type, cases=[],
+                                exit_code=None, duration_ms=0, message=str(exc))
+        deadline = time.monotonic() + suite.timeout_seconds
+        cases: list[TestCaseResult] = []
+        stdout, stderr, exit_code, timed_out = [], [], 0, False
+        started = time.monotonic()
+        for script in scripts:
+            name = script.relative_to(root).as_posix()
+            with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
+                outcome = run_process(_command(script), cwd=str(start),
+                                      env=sandbox_env(str(root), private),
+                                      timeout=max(deadline - time.monotonic(), 0.1))
+            found = cases_from_output(outcome.stdout, outcome.stderr, outcome.exit_code, name)
+            for case in found if on_case else ():
+                on_case(case)
+            cases += found
+            stdout.append(outcome.stdout)
+            stderr.append(outcome.stderr)
+            if outcome.timed_out:
+                timed_out = True
+                break
+            exit_code = exit_code or (outcome.exit_code or 0)
+        return suite_result(
+            name=suite.name, runner_type=self.runner_type, cases=cases,
+            exit_code=None if timed_out else exit_code,
+            duration_ms=int((time.monotonic() - started) * 1000), timed_out=timed_out,
+            message=f"timed out after {suite.timeout_seconds} s" if timed_out else None,
+            stdout="\n".join(stdout), stderr="\n".join(stderr),
+        )
+
+
+def _scripts(start: Path, root: Path, patterns: list[str]) -> list[Path]:
+    scripts: list[Path] = []
+    for pattern in patterns:
+        found = matching_paths(start, pattern, root)
+        if not found:
+            where = start.relative_to(root).as_posix() or "."
+            raise SuitePathError(f"no test files match {pattern!r} in {where!r}")
+        scripts += [p for p in found if p not in scripts]
+    return scripts
+
+
+def _command(script: Path) -> list[str]:
+    """Executable scripts run as they are (their shebang decides); others by their extension."""
+    if os.access(script, os.X_OK):
+        return [str(script)]
+    return [*INTERPRETERS.get(script.suffix, ["/bin/sh"]), str(script)]

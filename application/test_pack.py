@@ -1,0 +1,82 @@
+"""Run a pack's suites outside registration: a registered pack (recorded) or a directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from domain.manifest import PackManifest
+from domain.results import TestResult
+
+from application.ports import NoProgress, PackLoader, Progress, SuiteRunner
+from application.register import required_testing
+from application.registry import PackRegistry
+from application.suites import run_suites
+
+
+@dataclass(frozen=True)
+class TestRunOutcome:
+    """What a manual run found; ``test_run_id`` is None when nothing was recorded."""
+
+    __test__ = False
+
+    pack_ref: str
+    pack_version: str
+    result: TestResult
+    test_run_id: UUID | None
+    source_changed: bool = False
+
+
+class TestPack:
+    """The manual test use case (``attune pack test``)."""
+
+    __test__ = False
+
+    def __init__(self, registry: PackRegistry, loader: PackLoader, runner: SuiteRunner,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.registry = registry
+        self.loader = loader
+        self.runner = runner
+        self.clock = clock
+
+    def registered(self, ref: str, *, requested_by: str = "cli",
+                   progress: Progress | None = None, jobs: int = 1) -> TestRunOutcome:
+        """Run the active registration's suites again on its source directory and record it.
+
+        The suites are the registered manifest's; the files are what the source directory
+        holds now, and ``source_changed`` tells whether they differ from what was registered.
+        """
+        registration = self.registry.active_registration(ref)
+        manifest = PackManifest.from_dict(registration.manifest)
+        testing = required_testing(manifest)
+        source = self.loader.load(registration.source_path)
+        with source.snapshot() as snapshot:
+            run_id = self.registry.start_test_run(
+                registration, content_digest=snapshot.content_digest, requested_by=requested_by)
+            try:
+                result = run_suites(
+                    self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
+                    pack_version=manifest.version, started_at=self.clock(),
+                    progress=progress or NoProgress(), jobs=jobs,
+                    record=lambda suite: self.registry.complete_suite(run_id, suite))
+            except BaseException as exc:
+                self.registry.complete_test_run(run_id, result=None,
+                                                error=f"stopped before the end: {exc!r}")
+                raise
+            self.registry.complete_test_run(run_id, result=result)
+        return TestRunOutcome(manifest.ref, manifest.version, result, run_id,
+                              source_changed=snapshot.content_digest != registration.content_digest)
+
+    def directory(self, path: str, *, progress: Progress | None = None,
+                  jobs: int = 1) -> TestRunOutcome:
+        """Run the suites of an unregistered pack directory; nothing is recorded."""
+        source = self.loader.load(path)
+        testing = required_testing(source.manifest)
+        with source.snapshot() as snapshot:
+            result = run_suites(
+                self.runner, testing.test_suites, snapshot.path, pack_ref=source.manifest.ref,
+                pack_version=source.manifest.version, started_at=self.clock(),
+                progress=progress or NoProgress(), jobs=jobs, record=lambda suite: None)
+        return TestRunOutcome(source.manifest.ref, source.manifest.version, result, None)
