@@ -93,6 +93,16 @@ class TestRegister:
         history = attune("pack", "test-history", "notest")
         assert history.stdout.strip() == "No test runs recorded for pack 'notest'."
 
+    def test_replace_upgrades_but_keeps_the_test_gate(self, attune, tmp_path):
+        attune("pack", "register", str(write_pack(tmp_path / "v1", manifest("app", "1.0.0"))))
+        broken = write_pack(tmp_path / "v2", manifest("app", "2.0.0"),
+                            {"test_mixed.py": failing_tests(passed=1, failed=1)})
+
+        refused = attune("pack", "register", str(broken), "--replace")
+
+        assert refused.returncode == 1 and lines(refused.stderr)[-1] == REJECTED
+        assert "1.0.0" in attune("pack", "list").stdout
+
     def test_json_output_is_the_api_body(self, attune):
         done = attune("pack", "register", str(CORE_PACK), "--json", "-q")
 
@@ -185,6 +195,40 @@ class TestReading:
     def test_unknown_ref(self, attune):
         done = attune("pack", "test-history", "nope")
         assert (done.returncode, lines(done.stderr)) == (1, ["✗ Error: Pack 'nope' not found"])
+
+
+class TestManualTests:
+    def test_testing_a_registered_pack_records_a_manual_run(self, attune):
+        attune("pack", "register", str(CORE_PACK), "-q")
+
+        done = attune("pack", "test", "core")
+
+        assert done.returncode == 0, done.stderr
+        out = lines(done.stdout)
+        assert out[0] == "Testing pack 'core' 0.1.0 (recorded as manual run)"
+        assert out[1].startswith("  ✓ Unit Tests: ") and out[-1].startswith("✓ All tests passed: ")
+        assert out[-3] == "Pass rate: 100.0%"
+        history = json.loads(attune("pack", "test-history", "core", "--json").stdout)["data"]
+        assert [r["trigger_reason"] for r in history] == ["manual", "register"]
+
+    def test_testing_a_directory_lists_failures_and_exits_1(self, attune, tmp_path):
+        pack = write_pack(tmp_path / "mypack", manifest("mypack"),
+                          {"test_mixed.py": failing_tests(passed=2, failed=1)})
+
+        done = attune("pack", "test", str(pack), "-v")
+
+        assert done.returncode == 1
+        out = lines(done.stdout)
+        assert out[0] == "Testing pack 'mypack' 1.0.0 (directory, not recorded)"
+        assert "    ✓ test_mixed.TestMixed.test_pass_0" in out
+        assert any(line.startswith("    ✗ test_mixed.TestMixed.test_fail_0: AssertionError")
+                   for line in out)
+        assert out[-1] == "✗ Tests failed: 1/3"
+        assert attune("pack", "test-history", "mypack").returncode == 1  # nothing recorded
+
+    def test_testing_an_unknown_ref(self, attune):
+        done = attune("pack", "test", "ghost")
+        assert (done.returncode, lines(done.stderr)) == (1, ["✗ Error: Pack 'ghost' not found"])
 
 
 class TestConcurrency:

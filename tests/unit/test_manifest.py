@@ -122,3 +122,54 @@ class TestInvalidManifests:
         assert "testing.on_failure: must be one of block, warn, ignore" in error_of(
             manifest("ok", testing={"test_suites": [{"name": "a", "runner": "unittest"}],
                                     "on_failure": "shrug"}))
+
+
+class TestUpstreamRunnersDialect:
+    def upstream(self, runners: object, **testing: object) -> dict:
+        return manifest("core", testing={"enabled": True, "runners": runners, **testing})
+
+    def test_runners_become_suites_in_declared_order(self):
+        parsed = parse_manifest(self.upstream({
+            "shell": {"type": "script", "entry_point": "tests/run_tests.sh", "timeout": 60},
+            "python": {"type": "unittest", "entry_point": "tests/test_actions.py"},
+            "py": {"type": "pytest", "entry_point": "tests"},
+            "all": {"type": "unittest", "entry_point": "tests"},
+        }, discovery={"method": "directory"}, result_path="r/", min_pass_rate=0.9))
+
+        suites = [(s.name, s.runner, s.working_dir, s.test_files, s.timeout_seconds)
+                  for s in parsed.testing.test_suites]
+        assert suites == [
+            ("shell", "shell", ".", ["tests/run_tests.sh"], 60),
+            ("python", "python_unittest", "tests", ["test_actions.py"], 300),
+            ("py", "pytest", ".", ["tests"], 300),
+            ("all", "python_unittest", "tests", ["test*.py"], 300),
+        ]
+        assert parsed.testing.min_pass_rate == 0.9
+
+    @pytest.mark.parametrize(("runners", "expected"), [
+        ({"x": {"type": "jest", "entry_point": "a"}},
+         "testing.runners.x.type: unknown runner type 'jest'"),
+        ({"x": {"type": "script"}}, "testing.runners.x.entry_point: required field is missing"),
+        ({"x": {"type": "script", "entry_point": "t.sh", "timeout": -5}},
+         "testing.runners.x.timeout: must be between 1 and 3600"),
+        ({"x": {"type": "script", "entry_point": "/bin/true"}},
+         "testing.runners.x.entry_point: '/bin/true' must be a relative path"),
+        ({"x": {"type": "script", "entry_point": "t.sh", "retries": 3}},
+         "testing.runners.x.retries: unknown field"),
+        ({"x": "tests/run.sh"}, "testing.runners.x: expected object, got str"),
+        (["not", "a", "map"], "testing.runners: expected object, got a list"),
+    ])
+    def test_bad_runner_entries_name_their_field(self, runners, expected):
+        assert error_of(self.upstream(runners)).startswith(f"Invalid pack.yaml: {expected}")
+
+    def test_both_dialects_at_once_are_refused(self):
+        data = manifest("core")
+        data["testing"]["runners"] = {"x": {"type": "script", "entry_point": "t.sh"}}
+        assert error_of(data) == ("Invalid pack.yaml: testing: use either test_suites or "
+                                  "runners, not both")
+
+    @pytest.mark.parametrize("field", ["ref", "version"])
+    def test_a_trailing_newline_is_not_a_valid_ref_or_version(self, field):
+        data = manifest("nlpack")
+        data[field] += "\n"
+        assert error_of(data).startswith(f"Invalid pack.yaml: {field}: ")
