@@ -31,6 +31,8 @@ def read_junit(path: Path) -> list[TestCaseResult]:
         root = ElementTree.parse(path).getroot()
     except ElementTree.ParseError as exc:
         raise ReportError(f"the JUnit report is not valid XML: {exc}") from None
+    except OSError as exc:
+        raise ReportError(f"the JUnit report cannot be read: {exc.strerror}") from None
     return [_case(element) for element in root.iter("testcase")]
 
 
@@ -43,9 +45,12 @@ def _case(element: ElementTree.Element) -> TestCaseResult:
             status = mapped
             message = _message(child)
             break
-    seconds = float(element.get("time") or 0)
+    try:
+        seconds = float(element.get("time") or 0)
+    except ValueError:
+        seconds = 0.0
     return TestCaseResult(name=f"{classname}.{name}" if classname else name, status=status,
-                          duration_ms=int(seconds * 1000), error_message=message)
+                          duration_ms=round(seconds * 1000), error_message=message)
 
 
 def _message(child: ElementTree.Element) -> str | None:

@@ -6,10 +6,14 @@ import re
 
 from domain.results import TestCaseResult
 
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# CSI sequences (colours, cursor moves), charset switches like tput's ESC ( B, and other
+# two-byte escapes.
+ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[()*+][0-9A-Za-z]|[@-Z\\-_])")
 TAP_PLAN = re.compile(r"^1\.\.(\d+)")
-TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?(.*?)\s*(?:#\s*(SKIP|TODO)\b\s*(.*))?$",
-                      re.IGNORECASE)
+# Results are lowercase in TAP ("ok", "not ok"); only the directives are case-insensitive, so a
+# log line such as "OK: setup done" is not mistaken for a result.
+TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?(.*?)\s*"
+                      r"(?:#\s*((?i:SKIP|TODO))\b\s*(.*))?$")
 SUMMARY_LABELS = {"total": "Total Tests:", "passed": "Passed:", "failed": "Failed:",
                   "skipped": "Skipped:"}
 
@@ -41,7 +45,7 @@ def parse_tap(text: str, prefix: str) -> list[TestCaseResult] | None:
         directive = (directive or "").upper()
         if directive == "SKIP":
             cases.append(TestCaseResult(name=name, status="skipped", error_message=reason or None))
-        elif verdict.lower() == "ok" or directive == "TODO":
+        elif verdict == "ok" or directive == "TODO":
             cases.append(TestCaseResult(name=name, status="passed"))
         else:
             cases.append(TestCaseResult(name=name, status="failed", error_message=reason or None))
@@ -89,9 +93,10 @@ def cases_from_output(stdout: str, stderr: str, exit_code: int | None,
                       prefix: str) -> list[TestCaseResult]:
     """TAP first, then summary lines, else one case whose status is the exit code's."""
     for parse in (parse_tap, parse_summary):
-        cases = parse(stdout, prefix) or parse(stderr, prefix)
-        if cases is not None:
-            return cases
+        for stream in (stdout, stderr):
+            cases = parse(stream, prefix)
+            if cases is not None:  # an empty list is a report too: "1..0" ran nothing
+                return cases
     if exit_code is None:
         return []
     if exit_code == 0:
