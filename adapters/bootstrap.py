@@ -8,7 +8,7 @@ from eventsourcing.utils import Environment
 from application.register import RegisterPack
 from application.registry import PackRegistry
 from application.test_pack import TestPack
-from projections.view import PROJECTION_NAME, PostgresRegistryView, RegistryView, SQLiteRegistryView
+from projections.view import PROJECTION_NAME, RegistryView
 
 from adapters.packfiles import FilesystemPackLoader
 from adapters.runners import SandboxRunner
@@ -32,5 +32,8 @@ def build_registry(settings: Settings | None = None) -> RegistryService:
 
 def build_view(config: StoreConfig) -> tuple[InfrastructureFactory, RegistryView]:
     factory = InfrastructureFactory.construct(Environment(PROJECTION_NAME, config.env))
-    view_class = PostgresRegistryView if config.is_postgres else SQLiteRegistryView
+    if config.is_postgres:
+        from projections.postgres_view import PostgresRegistryView as view_class
+    else:
+        from projections.sqlite_view import SQLiteRegistryView as view_class  # type: ignore[assignment]
     return factory, factory.tracking_recorder(view_class)  # type: ignore[type-var]

@@ -1,4 +1,4 @@
-"""The registry's read models on SQLite and PostgreSQL: catch-up projection and queries.
+"""The registry's read models: catch-up projection and queries, whatever the database.
 
 Each batch of events is applied and the tracking position recorded in one transaction, under a
 lock that admits one projector at a time, so every event is applied exactly once whichever
@@ -8,23 +8,16 @@ process catches up.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from projections.handlers import apply_event
 from projections.rows import PackRow, TestExecutionRow
-from projections.sql import Dialect, Writer, from_json, from_timestamp, postgres_dialect, sqlite_dialect
-from projections.tables import create_statements
+from projections.sql import Dialect, Writer, from_json, from_timestamp
 
 # Persisted: names the tracking table on PostgreSQL. Never change it.
 PROJECTION_NAME = "registry_views"
-# Arbitrary but fixed key of the PostgreSQL advisory lock that serialises projectors.
-PROJECTOR_LOCK_KEY = 0x617474756E65  # "attune"
 
 
 class EventLog(Protocol):
@@ -94,58 +87,6 @@ class RegistryView(TrackingRecorder, ABC):
         with self._read_transaction() as cursor:
             cursor.execute(self.dialect.sql(sql), params)
             return [dict(row) for row in cursor.fetchall()]
-
-
-class SQLiteRegistryView(SQLiteTrackingRecorder, RegistryView):
-    """Read models in the embedded SQLite file, next to the event log."""
-
-    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.dialect = sqlite_dialect()
-
-    def construct_create_table_statements(self) -> list[str]:
-        statements = super().construct_create_table_statements()
-        statements.extend(create_statements("", json="TEXT", ts="TEXT", boolean="INTEGER"))
-        return statements
-
-    @contextmanager
-    def _projection_transaction(self) -> Iterator[Any]:
-        # BEGIN IMMEDIATE takes SQLite's write lock up front, so two processes catching up
-        # at once queue here instead of both reading the same position.
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
-            try:
-                yield cursor
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.commit()
-
-    def _read_transaction(self) -> Any:
-        return self.datastore.transaction(commit=False)
-
-
-class PostgresRegistryView(PostgresTrackingRecorder, RegistryView):
-    """Read models in PostgreSQL, in the store's schema."""
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        from psycopg.sql import SQL
-
-        self.dialect = postgres_dialect(self.datastore.schema)
-        for statement in create_statements(self.dialect.prefix, json="JSONB",
-                                           ts="TIMESTAMPTZ", boolean="BOOLEAN"):
-            self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
-
-    @contextmanager
-    def _projection_transaction(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK_KEY,))
-            yield cursor
-
-    def _read_transaction(self) -> Any:
-        return self.datastore.transaction(commit=False)
 
 
 _PACK_JSON = ("conf_schema", "config", "meta", "tags", "runtime_deps", "dependencies")

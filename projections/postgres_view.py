@@ -1,0 +1,37 @@
+"""The read models in PostgreSQL, in the store's schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg.sql import SQL
+
+from projections.sql import postgres_dialect
+from projections.tables import create_statements
+from projections.view import RegistryView
+
+# Arbitrary but fixed key of the PostgreSQL advisory lock that serialises projectors.
+PROJECTOR_LOCK_KEY = 0x617474756E65  # "attune"
+
+
+class PostgresRegistryView(PostgresTrackingRecorder, RegistryView):
+    """Read models in PostgreSQL, in the store's schema."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.dialect = postgres_dialect(self.datastore.schema)
+        for statement in create_statements(self.dialect.prefix, json="JSONB",
+                                           ts="TIMESTAMPTZ", boolean="BOOLEAN"):
+            self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
+
+    @contextmanager
+    def _projection_transaction(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK_KEY,))
+            yield cursor
+
+    def _read_transaction(self) -> Any:
+        return self.datastore.transaction(commit=False)
