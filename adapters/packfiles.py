@@ -99,6 +99,7 @@ def check_suite_paths(root: Path, manifest: PackManifest) -> None:
 def read_components(root: Path, pack_ref: str) -> list[dict[str, Any]]:
     """Component definitions (actions, triggers, sensors, rules, workflows), in a stable order."""
     components: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], str] = {}
     for kind in COMPONENT_KINDS:
         folder = root / kind
         if not folder.is_dir() or not folder.resolve().is_relative_to(root):
@@ -111,7 +112,13 @@ def read_components(root: Path, pack_ref: str) -> list[dict[str, Any]]:
             definition = read_yaml(file, name, root)
             if not isinstance(definition, dict):
                 raise ManifestError("a component definition must be a mapping", source=name)
-            components.append(_component(kind, file.stem, definition, pack_ref, name))
+            component = _component(kind, file.stem, definition, pack_ref, name)
+            key = (component["kind"], component["ref"])
+            if key in seen:
+                raise ManifestError(f"{component['kind']} ref {component['ref']!r} is also "
+                                    f"defined in {seen[key]}", field="ref", source=name)
+            seen[key] = name
+            components.append(component)
     return components
 
 

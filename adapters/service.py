@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from application.ports import Progress
 from application.register import RegisterPack, RegistrationOutcome
 from application.registry import PackRegistry
 from application.test_pack import TestPack, TestRunOutcome
-from projections.rows import PackRow, TestExecutionRow
-from projections.view import RegistryView
+from domain.errors import PackNotFoundError
+from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow
+from projections.view import ProjectionStatus, RegistryView
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,15 @@ class Registered:
 
     outcome: RegistrationOutcome
     pack: PackRow
+
+
+@dataclass(frozen=True)
+class PackDetails:
+    """An active pack with its components and its latest test run."""
+
+    pack: PackRow
+    components: list[ComponentRow]
+    latest_test: TestExecutionRow | None
 
 
 class RegistryService:
@@ -75,6 +87,60 @@ class RegistryService:
     def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
         self.catch_up()
         return self.view.test_history(ref, limit=limit)
+
+    def show(self, ref: str) -> PackDetails:
+        """Raises: PackNotFoundError when ``ref`` is not active."""
+        self.catch_up()
+        pack = self.view.get_pack(ref)
+        if pack is None:
+            raise PackNotFoundError(ref)
+        latest = self.view.test_history(ref, limit=1)
+        return PackDetails(pack, self.view.components(pack.id), latest[0] if latest else None)
+
+    def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
+        """Every registration attempt of ``ref``, newest first.
+
+        Raises: PackNotFoundError when ``ref`` was never submitted.
+        """
+        self.catch_up()
+        rows = self.view.registrations(ref, limit=limit)
+        if not rows:
+            raise PackNotFoundError(ref)
+        return rows
+
+    def unregister(self, ref: str, *, actor: str) -> UUID:
+        """Deactivate ``ref`` with a compensating event; returns the registration it ends."""
+        try:
+            return self.app.unregister(ref, actor=actor, now=datetime.now(UTC))
+        finally:
+            self.catch_up()
+
+    def roll_back(self, ref: str, *, actor: str) -> PackRow:
+        """Re-activate the registration the active one replaced; returns the restored pack."""
+        try:
+            self.app.roll_back(ref, actor=actor, now=datetime.now(UTC))
+        finally:
+            self.catch_up()
+        pack = self.view.get_pack(ref)
+        assert pack is not None, f"pack {ref!r} missing after its rollback"
+        return pack
+
+    def audit(self, registration_id: UUID) -> list[dict[str, Any]]:
+        """The registration's events in order, as stored (topic and decoded state).
+
+        Raises: RegistrationNotFoundError.
+        """
+        self.app.get_registration(registration_id)  # not found -> RegistrationNotFoundError
+        stored = self.app.recorder.select_events(registration_id)
+        return [{"originator_version": event.originator_version, "topic": event.topic,
+                 "state": self.app.mapper.transcoder.decode(event.state)} for event in stored]
+
+    def projection_status(self) -> ProjectionStatus:
+        return self.view.status(self.app)
+
+    def rebuild(self, *, batch_size: int = 500) -> int:
+        """Rebuild the read models from the whole log; returns the events replayed."""
+        return self.view.rebuild(self.app, batch_size=batch_size)
 
     def knows(self, ref: str) -> bool:
         """Whether ``ref`` was ever submitted for registration."""

@@ -10,7 +10,11 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import Environment, EnvType
 
-from domain.errors import PackNotFoundError, RegistrationInProgressError
+from domain.errors import (
+    PackNotFoundError,
+    RegistrationInProgressError,
+    RegistrationNotFoundError,
+)
 from domain.manifest import PackManifest
 from domain.pack import Pack
 from domain.registration import Registration
@@ -160,10 +164,42 @@ class PackRegistry(Application):
         run.complete(summary=result.summary() if result else None, error=error)
         return self.save(run)[-1].notification.id
 
+    def roll_back(self, ref: str, *, actor: str, now: datetime) -> tuple[UUID, UUID, str]:
+        """Re-activate the registration the active one replaced, with compensating events.
+
+        Returns:
+            (rolled back registration id, restored registration id, restored version).
+        """
+        pack = self._get_active_pack(ref)
+        rolled_back, restored, version = pack.roll_back(now=now)
+        registration = self.get_registration(rolled_back)
+        registration.roll_back(reason="rollback", actor=actor, restored_registration_id=restored)
+        self.save(registration, pack)
+        return rolled_back, restored, version
+
+    def unregister(self, ref: str, *, actor: str, now: datetime) -> UUID:
+        """Deactivate ``ref``; its registrations and test history stay in the log."""
+        pack = self._get_active_pack(ref)
+        registration = self.get_registration(pack.unregister(now=now))
+        registration.roll_back(reason="unregister", actor=actor, restored_registration_id=None)
+        self.save(registration, pack)
+        return registration.id
+
     def get_registration(self, registration_id: UUID) -> Registration:
-        registration = self.repository.get(registration_id)
-        assert isinstance(registration, Registration)
+        """Raises: RegistrationNotFoundError."""
+        try:
+            registration = self.repository.get(registration_id)
+        except AggregateNotFoundError:
+            raise RegistrationNotFoundError(registration_id) from None
+        if not isinstance(registration, Registration):
+            raise RegistrationNotFoundError(registration_id)
         return registration
+
+    def _get_active_pack(self, ref: str) -> Pack:
+        try:
+            return self._get_pack(ref)
+        except AggregateNotFoundError:
+            raise PackNotFoundError(ref) from None
 
     def _abandon(self, registration_id: UUID) -> Registration:
         registration = self.get_registration(registration_id)

@@ -91,3 +91,24 @@ class PackNotFoundError(RegistryError):
 
     def __init__(self, ref: str) -> None:
         super().__init__(f"Pack '{ref}' not found")
+
+
+class NothingToRollBackError(RegistryError):
+    """Raised when the active registration of a pack replaced no earlier one."""
+
+    code = "CONFLICT"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(
+            f"Pack '{ref}' has no earlier registration to roll back to; "
+            "use unregister to remove it"
+        )
+
+
+class RegistrationNotFoundError(RegistryError):
+    """Raised when no registration has the given id."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, registration_id: object) -> None:
+        super().__init__(f"Registration '{registration_id}' not found")

@@ -7,7 +7,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import PackAlreadyExistsError, RegistrationInProgressError
+from domain.errors import (
+    NothingToRollBackError,
+    PackAlreadyExistsError,
+    PackNotFoundError,
+    RegistrationInProgressError,
+)
 from domain.registration import RegistrationStateError
 
 
@@ -27,6 +32,8 @@ class Pack(Aggregate):
         self.active_version: str | None = None
         self.in_flight: UUID | None = None
         self.lease_expires: datetime | None = None
+        # Registrations this one replaced, most recent last: where a rollback goes back to.
+        self.previous: list[tuple[UUID, str]] = []
 
     def open_registration(
         self, registration_id: UUID, *, replace: bool, lease_expires: datetime, now: datetime
@@ -69,6 +76,8 @@ class Pack(Aggregate):
 
     @event("RegistrationActivated", topic="attune:Pack.RegistrationActivated")
     def _activate(self, *, registration_id: UUID, pack_version: str) -> None:
+        if self.active_registration_id is not None and self.active_version is not None:
+            self.previous.append((self.active_registration_id, self.active_version))
         self.active_registration_id = registration_id
         self.active_version = pack_version
         self.in_flight = None
@@ -83,6 +92,51 @@ class Pack(Aggregate):
     def _close(self, *, registration_id: UUID) -> None:
         self.in_flight = None
         self.lease_expires = None
+
+    def roll_back(self, *, now: datetime) -> tuple[UUID, UUID, str]:
+        """Re-activate the registration the active one replaced.
+
+        Returns:
+            (the registration rolled back, the one restored, the restored version).
+
+        Raises:
+            PackNotFoundError: nothing is active.
+            NothingToRollBackError: the active registration replaced none.
+            RegistrationInProgressError: a registration of the ref is running.
+        """
+        active = self._require_active(now)
+        if not self.previous:
+            raise NothingToRollBackError(self.ref)
+        restored, restored_version = self.previous[-1]
+        self._roll_back(registration_id=active, restored_registration_id=restored,
+                        restored_version=restored_version)
+        return active, restored, restored_version
+
+    @event("RolledBack", topic="attune:Pack.RolledBack")
+    def _roll_back(self, *, registration_id: UUID, restored_registration_id: UUID,
+                   restored_version: str) -> None:
+        self.previous.pop()
+        self.active_registration_id = restored_registration_id
+        self.active_version = restored_version
+
+    def unregister(self, *, now: datetime) -> UUID:
+        """Deactivate the ref; returns the registration that was active. History stays."""
+        active = self._require_active(now)
+        self._unregister(registration_id=active)
+        return active
+
+    @event("Unregistered", topic="attune:Pack.Unregistered")
+    def _unregister(self, *, registration_id: UUID) -> None:
+        self.active_registration_id = None
+        self.active_version = None
+        self.previous = []
+
+    def _require_active(self, now: datetime) -> UUID:
+        if self.active_registration_id is None:
+            raise PackNotFoundError(self.ref)
+        if self.in_flight is not None and self.lease_expires and self.lease_expires > now:
+            raise RegistrationInProgressError(self.ref, self.in_flight)
+        return self.active_registration_id
 
     def _check_in_flight(self, registration_id: UUID) -> None:
         if self.in_flight != registration_id:

@@ -58,7 +58,7 @@ class Registration(Aggregate):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in ("committed", "rejected")
+        return self.status in ("committed", "rejected", "rolled_back")
 
     def complete_suite(self, result: SuiteResult) -> None:
         """Record one finished suite (as soon as it finishes, so a crash loses nothing)."""
@@ -105,4 +105,19 @@ class Registration(Aggregate):
     @event("RegistrationRejected", topic="attune:Registration.RegistrationRejected")
     def _reject(self, *, reason: str, message: str, summary: dict[str, Any] | None) -> None:
         self.status = "rejected"
+        self.reason = reason
+
+    def roll_back(self, *, reason: str, actor: str,
+                  restored_registration_id: UUID | None) -> None:
+        """Compensate a commit: the pack stops being this registration (``reason`` is
+        ``rollback`` or ``unregister``). Nothing recorded before is changed."""
+        if self.status != "committed":
+            raise RegistrationStateError(f"registration {self.id} is {self.status}, not committed")
+        self._roll_back(reason=reason, actor=actor,
+                        restored_registration_id=restored_registration_id)
+
+    @event("RegistrationRolledBack", topic="attune:Registration.RegistrationRolledBack")
+    def _roll_back(self, *, reason: str, actor: str,
+                   restored_registration_id: UUID | None) -> None:
+        self.status = "rolled_back"
         self.reason = reason

@@ -4,7 +4,8 @@ The database-specific views live in ``projections.sqlite_view`` and ``projection
 and are imported only by the store that needs them (PostgreSQL's driver is slow to import).
 """
 
-from projections.rows import PackRow, TestExecutionRow
-from projections.view import PROJECTION_NAME, RegistryView
+from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow
+from projections.view import PROJECTION_NAME, ProjectionStatus, RegistryView
 
-__all__ = ["PROJECTION_NAME", "PackRow", "RegistryView", "TestExecutionRow"]
+__all__ = ["PROJECTION_NAME", "ComponentRow", "PackRow", "ProjectionStatus", "RegistrationRow",
+           "RegistryView", "TestExecutionRow"]

@@ -26,12 +26,13 @@ def registration_requested(e: Registration.PackRegistrationRequested, w: Writer)
     w.execute(
         "INSERT INTO {t}pack_registration (id, pack_ref, pack_version, status, reason, force,"
         " skip_tests, trigger_reason, requested_by, source_path, content_digest, manifest,"
-        " requested_at, finished_at) VALUES (:id, :ref, :version, 'requested', NULL, :force,"
-        " :skip, :trigger, :by, :source, :digest, :manifest, :at, NULL)",
+        " components, requested_at) VALUES (:id, :ref, :version, 'requested', NULL, :force,"
+        " :skip, :trigger, :by, :source, :digest, :manifest, :components, :at)",
         {"id": str(e.originator_id), "ref": e.pack_ref, "version": e.pack_version,
          "force": e.force, "skip": e.skip_tests, "trigger": e.trigger_reason,
          "by": e.requested_by, "source": e.source_path, "digest": e.content_digest,
-         "manifest": w.json(e.manifest), "at": w.timestamp(e.timestamp)},
+         "manifest": w.json(e.manifest), "components": w.json(e.components),
+         "at": w.timestamp(e.timestamp)},
     )
     if not e.skip_tests:
         _start_execution(w, str(e.originator_id), str(e.originator_id), None, e.pack_ref,
@@ -71,11 +72,34 @@ def suite_completed(e: Any, w: Writer) -> None:
 @apply_event.register
 def registration_committed(e: Registration.RegistrationCommitted, w: Writer) -> None:
     _set_status(w, e, "committed", None)
-    reg = w.one("SELECT * FROM {t}pack_registration WHERE id = :id", {"id": str(e.originator_id)})
-    assert reg is not None, f"committed registration {e.originator_id} was never requested"
-    pack_id = _pack_identity(w, reg["pack_ref"])
-    _upsert_pack(w, e, reg, pack_id)
+    w.execute("UPDATE {t}pack_registration SET forced = :forced, replaced_registration_id ="
+              " :replaced WHERE id = :id",
+              {"forced": e.forced, "id": str(e.originator_id),
+               "replaced": str(e.replaced_registration_id) if e.replaced_registration_id
+               else None})
+    _activate(w, str(e.originator_id), e.timestamp)
     _finish_execution(w, str(e.originator_id), e.summary, "forced" if e.forced else "committed")
+
+
+@apply_event.register
+def registration_rolled_back(e: Registration.RegistrationRolledBack, w: Writer) -> None:
+    restored = str(e.restored_registration_id) if e.restored_registration_id else None
+    w.execute(
+        "UPDATE {t}pack_registration SET status = 'rolled_back', reason = :reason,"
+        " rolled_back_at = :at, rolled_back_by = :actor, restored_registration_id = :restored"
+        " WHERE id = :id",
+        {"reason": e.reason, "at": w.timestamp(e.timestamp), "actor": e.actor,
+         "restored": restored, "id": str(e.originator_id)},
+    )
+    if restored is not None:
+        _activate(w, restored, e.timestamp)
+        return
+    row = w.one("SELECT pack_ref FROM {t}pack_registration WHERE id = :id",
+                {"id": str(e.originator_id)})
+    assert row is not None, f"rolled back registration {e.originator_id} was never requested"
+    pack_id = _pack_identity(w, row["pack_ref"])
+    w.execute("DELETE FROM {t}pack_component WHERE pack_id = :id", {"id": pack_id})
+    w.execute("DELETE FROM {t}pack WHERE id = :id", {"id": pack_id})
 
 
 @apply_event.register
@@ -130,12 +154,31 @@ def _pack_identity(w: Writer, ref: str) -> int:
     return _pack_identity(w, ref)
 
 
-def _upsert_pack(w: Writer, e: Registration.RegistrationCommitted, reg: dict[str, Any],
-                 pack_id: int) -> None:
+def _activate(w: Writer, registration_id: str, at: datetime) -> None:
+    """Make the pack row and its components those of a (committed) registration."""
+    reg = w.one("SELECT * FROM {t}pack_registration WHERE id = :id", {"id": registration_id})
+    assert reg is not None, f"activated registration {registration_id} was never requested"
+    pack_id = _pack_identity(w, reg["pack_ref"])
+    _upsert_pack(w, at, reg, pack_id)
+    w.execute("DELETE FROM {t}pack_component WHERE pack_id = :id", {"id": pack_id})
+    for component in from_json(reg["components"]):
+        w.execute(
+            "INSERT INTO {t}pack_component (pack_id, kind, ref, label, description,"
+            " entry_point, definition) VALUES (:pack_id, :kind, :ref, :label, :description,"
+            " :entry_point, :definition) ON CONFLICT (pack_id, kind, ref) DO NOTHING",
+            {"pack_id": pack_id, "kind": component["kind"], "ref": component["ref"],
+             "label": component["label"], "description": component["description"],
+             "entry_point": component["entry_point"],
+             "definition": w.json(component["definition"])},
+        )
+
+
+def _upsert_pack(w: Writer, at: datetime, reg: dict[str, Any], pack_id: int) -> None:
     m = from_json(reg["manifest"])
     w.execute("DELETE FROM {t}pack WHERE id = :id", {"id": pack_id})
     created = w.one("SELECT MIN(finished_at) AS first FROM {t}pack_registration"
-                    " WHERE pack_ref = :ref AND status = 'committed'", {"ref": reg["pack_ref"]})
+                    " WHERE pack_ref = :ref AND status IN ('committed', 'rolled_back')",
+                    {"ref": reg["pack_ref"]})
     w.execute(
         "INSERT INTO {t}pack (id, ref, label, description, version, author, email, conf_schema,"
         " config, meta, tags, runtime_deps, dependencies, system, enabled, source_path,"
@@ -150,9 +193,8 @@ def _upsert_pack(w: Writer, e: Registration.RegistrationCommitted, reg: dict[str
          "runtime_deps": w.json(m["runtime_deps"]), "dependencies": w.json(m["dependencies"]),
          "system": m["system"], "enabled": m["enabled"], "source_path": reg["source_path"],
          "digest": reg["content_digest"], "reg": reg["id"],
-         "created": created["first"] if created and created["first"] else
-         w.timestamp(e.timestamp),
-         "updated": w.timestamp(e.timestamp)},
+         "created": created["first"] if created and created["first"] else w.timestamp(at),
+         "updated": w.timestamp(at)},
     )
 
 

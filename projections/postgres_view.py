@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Identifier
 
 from projections.sql import postgres_dialect
 from projections.tables import create_statements
@@ -35,3 +35,8 @@ class PostgresRegistryView(PostgresTrackingRecorder, RegistryView):
 
     def _read_transaction(self) -> Any:
         return self.datastore.transaction(commit=False)
+
+    def _forget_position(self, cursor: Any, application_name: str) -> None:
+        cursor.execute(SQL("DELETE FROM {}.{} WHERE application_name = %s").format(
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
+            (application_name,))

@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from projections.sql import from_json, from_timestamp
+
 
 class PackRow(msgspec.Struct, frozen=True, kw_only=True):
     """An active pack (the ``pack`` table)."""
@@ -32,6 +34,41 @@ class PackRow(msgspec.Struct, frozen=True, kw_only=True):
     updated: str
 
 
+class ComponentRow(msgspec.Struct, frozen=True, kw_only=True):
+    """An action, trigger, sensor, rule or workflow of an active pack."""
+
+    pack_id: int
+    kind: str
+    ref: str
+    label: str
+    description: str
+    entry_point: str | None
+    definition: dict[str, Any]
+
+
+class RegistrationRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One registration attempt and its lifecycle (the ``pack_registration`` table)."""
+
+    id: str
+    pack_ref: str
+    pack_version: str
+    status: str  # requested | testing | committed | rejected | rolled_back
+    reason: str | None  # tests_failed | tests_not_executed | abandoned | rollback | unregister
+    force: bool
+    skip_tests: bool
+    forced: bool | None  # committed although its tests did not pass
+    trigger_reason: str
+    requested_by: str
+    source_path: str
+    content_digest: str
+    replaced_registration_id: str | None
+    requested_at: str
+    finished_at: str | None
+    rolled_back_at: str | None
+    rolled_back_by: str | None
+    restored_registration_id: str | None
+
+
 class TestExecutionRow(msgspec.Struct, frozen=True, kw_only=True):
     """One test run of a pack (the ``pack_test_execution`` table), rejected ones included."""
 
@@ -56,3 +93,37 @@ class TestExecutionRow(msgspec.Struct, frozen=True, kw_only=True):
     duration_ms: int
     result: dict[str, Any]
     created: str
+
+
+def pack_row(row: dict[str, Any]) -> PackRow:
+    for key in ("conf_schema", "config", "meta", "tags", "runtime_deps", "dependencies"):
+        row[key] = from_json(row[key])
+    for key in ("system", "enabled"):
+        row[key] = bool(row[key])
+    for key in ("created", "updated"):
+        row[key] = from_timestamp(row[key])
+    return PackRow(**row)
+
+
+def component_row(row: dict[str, Any]) -> ComponentRow:
+    row["definition"] = from_json(row["definition"])
+    return ComponentRow(**row)
+
+
+def registration_row(row: dict[str, Any]) -> RegistrationRow:
+    for key in ("manifest", "components"):
+        del row[key]
+    for key in ("force", "skip_tests"):
+        row[key] = bool(row[key])
+    row["forced"] = None if row["forced"] is None else bool(row["forced"])
+    for key in ("requested_at", "finished_at", "rolled_back_at"):
+        row[key] = from_timestamp(row[key])
+    return RegistrationRow(**row)
+
+
+def execution_row(row: dict[str, Any]) -> TestExecutionRow:
+    row["result"] = from_json(row["result"])
+    row["execution_time"] = from_timestamp(row["execution_time"])
+    row["created"] = from_timestamp(row["created"])
+    row["pass_rate"] = float(row["pass_rate"])
+    return TestExecutionRow(**row)

@@ -41,3 +41,6 @@ class SQLiteRegistryView(SQLiteTrackingRecorder, RegistryView):
 
     def _read_transaction(self) -> Any:
         return self.datastore.transaction(commit=False)
+
+    def _forget_position(self, cursor: Any, application_name: str) -> None:
+        cursor.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))

@@ -44,8 +44,24 @@ TABLES = [
         source_path TEXT NOT NULL,
         content_digest TEXT NOT NULL,
         manifest {json} NOT NULL,
+        components {json} NOT NULL,
+        forced {bool},
+        replaced_registration_id TEXT,
         requested_at {ts} NOT NULL,
-        finished_at {ts}
+        finished_at {ts},
+        rolled_back_at {ts},
+        rolled_back_by TEXT,
+        restored_registration_id TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS {t}pack_component (
+        pack_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        label TEXT NOT NULL,
+        description TEXT NOT NULL,
+        entry_point TEXT,
+        definition {json} NOT NULL,
+        PRIMARY KEY (pack_id, kind, ref)
     )""",
     "CREATE INDEX IF NOT EXISTS pack_registration_ref_idx"
     " ON {t}pack_registration (pack_ref, requested_at)",
@@ -74,7 +90,9 @@ TABLES = [
     " ON {t}pack_test_execution (pack_ref, execution_time DESC, id DESC)",
 ]
 
-READ_MODEL_TABLES = ("pack_identity", "pack", "pack_registration", "pack_test_execution")
+# Every read-model table, in the order a rebuild empties them.
+READ_MODEL_TABLES = ("pack_component", "pack", "pack_identity", "pack_test_execution",
+                     "pack_registration")
 
 
 def create_statements(prefix: str, *, json: str, ts: str, boolean: str) -> list[str]:

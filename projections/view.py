@@ -1,4 +1,4 @@
-"""The registry's read models: catch-up projection and queries, whatever the database.
+"""The registry's read models: catch-up projection, rebuild, and queries, whatever the database.
 
 Each batch of events is applied and the tracking position recorded in one transaction, under a
 lock that admits one projector at a time, so every event is applied exactly once whichever
@@ -8,13 +8,24 @@ process catches up.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from projections.handlers import apply_event
-from projections.rows import PackRow, TestExecutionRow
-from projections.sql import Dialect, Writer, from_json, from_timestamp
+from projections.rows import (
+    ComponentRow,
+    PackRow,
+    RegistrationRow,
+    TestExecutionRow,
+    component_row,
+    execution_row,
+    pack_row,
+    registration_row,
+)
+from projections.sql import Dialect, Writer
+from projections.tables import READ_MODEL_TABLES
 
 # Persisted: names the tracking table on PostgreSQL. Never change it.
 PROJECTION_NAME = "registry_views"
@@ -26,6 +37,19 @@ class EventLog(Protocol):
     name: str
     recorder: Any
     mapper: Any
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    """How far the read models are behind the event log."""
+
+    name: str
+    log_head: int
+    position: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.log_head - self.position, 0)
 
 
 class RegistryView(TrackingRecorder, ABC):
@@ -41,33 +65,70 @@ class RegistryView(TrackingRecorder, ABC):
     def _read_transaction(self) -> Any:
         """A read-only transaction."""
 
+    @abstractmethod
+    def _forget_position(self, cursor: Any, application_name: str) -> None:
+        """Delete the tracking row of ``application_name`` (inside a projection transaction)."""
+
     def project(self, log: EventLog, *, batch_size: int = 500) -> int:
-        """Apply every event recorded after the current position; returns how many."""
+        """Apply every event recorded after the current position, one batch per transaction.
+
+        Returns:
+            How many events were applied.
+        """
         applied = 0
         while True:
             with self._projection_transaction() as cursor:
-                start = self._max_tracking_id(log.name, cursor) or 0
-                notifications = log.recorder.select_notifications(
-                    start=start, limit=batch_size, inclusive_of_start=False
-                )
-                if not notifications:
-                    return applied
-                writer = Writer(cursor, self.dialect)
-                for notification in notifications:
-                    apply_event(log.mapper.to_domain_event(notification), writer)
-                self._insert_tracking(cursor, Tracking(log.name, notifications[-1].id))
-            applied += len(notifications)
+                batch = self._apply_batches(cursor, log, batch_size, max_batches=1)
+            if not batch:
+                return applied
+            applied += batch
 
-    def position(self, application_name: str) -> int:
-        return self.max_tracking_id(application_name) or 0
+    def rebuild(self, log: EventLog, *, batch_size: int = 500) -> int:
+        """Empty the read models and replay the whole log, in one transaction.
+
+        Readers keep seeing the old rows until the new ones commit, and other projectors wait
+        on the lock, so a rebuild is safe while the service runs.
+        """
+        with self._projection_transaction() as cursor:
+            for table in READ_MODEL_TABLES:
+                cursor.execute(self.dialect.sql(f"DELETE FROM {{t}}{table}"))
+            self._forget_position(cursor, log.name)
+            return self._apply_batches(cursor, log, batch_size, max_batches=None)
+
+    def _apply_batches(self, cursor: Any, log: EventLog, batch_size: int,
+                       max_batches: int | None) -> int:
+        start = self._max_tracking_id(log.name, cursor) or 0
+        applied = batches = 0
+        writer = Writer(cursor, self.dialect)
+        while max_batches is None or batches < max_batches:
+            notifications = log.recorder.select_notifications(
+                start=start, limit=batch_size, inclusive_of_start=False)
+            if not notifications:
+                break
+            for notification in notifications:
+                apply_event(log.mapper.to_domain_event(notification), writer)
+            start = notifications[-1].id
+            self._insert_tracking(cursor, Tracking(log.name, start))
+            applied += len(notifications)
+            batches += 1
+        return applied
+
+    def status(self, log: EventLog) -> ProjectionStatus:
+        return ProjectionStatus(name=PROJECTION_NAME,
+                                log_head=log.recorder.max_notification_id() or 0,
+                                position=self.max_tracking_id(log.name) or 0)
 
     def list_packs(self) -> list[PackRow]:
-        rows = self._select("SELECT * FROM {t}pack ORDER BY ref", {})
-        return [_pack_row(row) for row in rows]
+        return [pack_row(r) for r in self._select("SELECT * FROM {t}pack ORDER BY ref", {})]
 
     def get_pack(self, ref: str) -> PackRow | None:
         rows = self._select("SELECT * FROM {t}pack WHERE ref = :ref", {"ref": ref})
-        return _pack_row(rows[0]) if rows else None
+        return pack_row(rows[0]) if rows else None
+
+    def components(self, pack_id: int) -> list[ComponentRow]:
+        rows = self._select("SELECT * FROM {t}pack_component WHERE pack_id = :id"
+                            " ORDER BY kind, ref", {"id": pack_id})
+        return [component_row(r) for r in rows]
 
     def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
         """Test runs of ``ref``, newest first, rejected and in-progress ones included."""
@@ -76,35 +137,26 @@ class RegistryView(TrackingRecorder, ABC):
             " ORDER BY execution_time DESC, id DESC LIMIT :limit",
             {"ref": ref, "limit": limit},
         )
-        return [_execution_row(row) for row in rows]
+        return [execution_row(r) for r in rows]
+
+    def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
+        """Every registration attempt of ``ref``, newest first."""
+        rows = self._select(
+            "SELECT * FROM {t}pack_registration WHERE pack_ref = :ref"
+            " ORDER BY requested_at DESC, id DESC LIMIT :limit", {"ref": ref, "limit": limit})
+        return [registration_row(r) for r in rows]
 
     def has_history(self, ref: str) -> bool:
         rows = self._select("SELECT 1 AS x FROM {t}pack_registration WHERE pack_ref = :ref"
                             " LIMIT 1", {"ref": ref})
         return bool(rows)
 
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of every read model in a stable order (for comparing rebuilds)."""
+        return {table: self._select(f"SELECT * FROM {{t}}{table} ORDER BY 1, 2, 3", {})
+                for table in READ_MODEL_TABLES}
+
     def _select(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._read_transaction() as cursor:
             cursor.execute(self.dialect.sql(sql), params)
             return [dict(row) for row in cursor.fetchall()]
-
-
-_PACK_JSON = ("conf_schema", "config", "meta", "tags", "runtime_deps", "dependencies")
-
-
-def _pack_row(row: dict[str, Any]) -> PackRow:
-    for key in _PACK_JSON:
-        row[key] = from_json(row[key])
-    for key in ("system", "enabled"):
-        row[key] = bool(row[key])
-    for key in ("created", "updated"):
-        row[key] = from_timestamp(row[key])
-    return PackRow(**row)
-
-
-def _execution_row(row: dict[str, Any]) -> TestExecutionRow:
-    row["result"] = from_json(row["result"])
-    row["execution_time"] = from_timestamp(row["execution_time"])
-    row["created"] = from_timestamp(row["created"])
-    row["pass_rate"] = float(row["pass_rate"])
-    return TestExecutionRow(**row)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from adapters.cli.audit import audit
 from adapters.cli.pack import pack
+from adapters.cli.projections import projections, projector
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +20,7 @@ def main() -> None:
     """
 
 
-main.add_command(pack)
+for command in (pack, audit, projections, projector):
+    main.add_command(command)
 
 __all__ = ["main"]

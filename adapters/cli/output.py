@@ -53,3 +53,9 @@ def percent(rate: float) -> str:
 def timestamp(iso: str) -> str:
     """``2026-11-25T12:01:02.345+00:00`` -> ``2026-11-25 12:01:02Z``."""
     return iso[:19].replace("T", " ") + ("Z" if iso.endswith(("+00:00", "Z")) else "")
+
+
+def shorten(text: str, width: int) -> str:
+    """The first line of ``text``, cut to ``width`` characters with an ellipsis."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= width else first[: width - 1].rstrip() + "…"

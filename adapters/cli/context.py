@@ -1,0 +1,46 @@
+"""What every command shares: the registry session, common options, and who is acting."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import click
+
+from adapters.cli import output
+
+if TYPE_CHECKING:
+    from adapters.service import RegistryService
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print the result as JSON (the API's body) instead of text.")
+jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
+                           help="Run up to N suites at once (default: $ATTUNE_TEST_JOBS or 1). "
+                                "Results keep the declared order.")
+
+
+@contextmanager
+def registry_session(as_json: bool) -> Iterator[RegistryService]:
+    """The configured registry; user-facing errors become one line (or JSON) and exit 1."""
+    from domain.errors import RegistryError
+
+    from adapters.bootstrap import build_registry
+    from adapters.settings import ConfigError
+
+    try:
+        with build_registry() as registry:
+            yield registry
+    except RegistryError as exc:
+        output.abort(str(exc), code=exc.code, as_json=as_json)
+    except ConfigError as exc:
+        output.abort(str(exc), code="CONFIGURATION", as_json=as_json)
+
+
+def actor() -> str:
+    """Who is acting, as recorded in events: the local user of the CLI."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"

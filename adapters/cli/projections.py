@@ -1,0 +1,82 @@
+"""``attune projections …`` and ``attune projector``: the read side's position and upkeep."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from adapters.cli import output
+from adapters.cli.context import json_option, registry_session
+
+batch_option = click.option("--batch-size", type=click.IntRange(1, 100_000), default=500,
+                            show_default=True, help="Events applied per transaction.")
+
+
+@click.group()
+def projections() -> None:
+    """Inspect and rebuild the read models (projections of the event log)."""
+
+
+@projections.command()
+@json_option
+def status(as_json: bool) -> None:
+    """Show the log head, the read models' position, and how far behind they are."""
+    with registry_session(as_json) as registry:
+        state = registry.projection_status()
+    if as_json:
+        output.print_json({"data": [{"name": state.name, "position": state.position,
+                                     "log_head": state.log_head, "lag": state.lag}]})
+        return
+    output.table(["PROJECTION", "POSITION", "LOG HEAD", "LAG"],
+                 [[state.name, str(state.position), str(state.log_head), str(state.lag)]])
+
+
+@projections.command()
+@batch_option
+@json_option
+def rebuild(batch_size: int, as_json: bool) -> None:
+    """Rebuild every read model from the whole event log.
+
+    Runs in one transaction: readers see the old rows until the rebuilt ones commit, and
+    projectors wait meanwhile, so it is safe while the service runs.
+    """
+    with registry_session(as_json) as registry:
+        started = time.monotonic()
+        replayed = registry.rebuild(batch_size=batch_size)
+        seconds = time.monotonic() - started
+        state = registry.projection_status()
+    if as_json:
+        output.print_json({"data": {"events": replayed, "seconds": round(seconds, 3),
+                                    "position": state.position}})
+        return
+    output.line(f"{output.OK} Rebuilt the read models from {replayed} events in {seconds:.2f} s "
+                f"(position {state.position})")
+
+
+@click.command()
+@batch_option
+@click.option("--idle", type=click.FloatRange(0.05, 60), default=1.0, show_default=True,
+              help="Seconds between checks for new events when idle (PostgreSQL is woken "
+                   "at once by notifications).")
+def projector(batch_size: int, idle: float) -> None:
+    """Follow the event log and keep the read models current, until interrupted.
+
+    One projector is active per store; start more as hot standbys: they take over when the
+    active one stops. Commands keep projecting their own events either way.
+    """
+    import signal
+    import threading
+
+    from adapters.projector import Projector, projector_lock
+    from adapters.settings import Settings
+    from adapters.store import store_config
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with registry_session(False) as registry:
+        settings = Settings.from_env()
+        lock = projector_lock(settings, store_config(settings), registry, stop)
+        Projector(registry, lock, batch_size=batch_size, idle_seconds=idle).run(
+            stop, report=lambda message: output.note(f"projector: {message}"))

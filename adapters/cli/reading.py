@@ -1,0 +1,125 @@
+"""``attune pack list|show|history|test-history``: what the registry knows, from its read models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from adapters.cli import output
+from adapters.cli.context import json_option, registry_session
+
+
+@click.command("list")
+@json_option
+def list_packs(as_json: bool) -> None:
+    """List the active packs."""
+    with registry_session(as_json) as registry:
+        packs = registry.list_packs()
+    if as_json:
+        import msgspec
+
+        output.print_json({"data": msgspec.to_builtins(packs)})
+        return
+    if not packs:
+        output.line("No packs registered.")
+        return
+    output.table(["ID", "REF", "VERSION", "LABEL", "UPDATED"],
+                 [[str(p.id), p.ref, p.version, p.label, output.timestamp(p.updated)]
+                  for p in packs])
+
+
+@click.command("test-history")
+@click.argument("ref")
+@click.option("-n", "--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="How many runs to show, newest first.")
+@json_option
+def test_history(ref: str, limit: int, as_json: bool) -> None:
+    """Show the test runs of pack REF, newest first, rejected attempts included."""
+    with registry_session(as_json) as registry:
+        runs = registry.test_history(ref, limit=limit)
+        known = bool(runs) or registry.knows(ref)
+    if not known:
+        output.abort(f"Pack '{ref}' not found", code="NOT_FOUND", as_json=as_json)
+    if as_json:
+        import msgspec
+
+        output.print_json({"data": msgspec.to_builtins(runs)})
+        return
+    if not runs:
+        output.line(f"No test runs recorded for pack '{ref}'.")
+        return
+    output.table(
+        ["TIME", "VERSION", "TRIGGER", "TESTS", "PASS RATE", "DURATION", "STATUS", "OUTCOME"],
+        [_history_cells(run) for run in runs],
+    )
+
+
+def _history_cells(run: Any) -> list[str]:
+    return [
+        output.timestamp(run.execution_time), run.pack_version, run.trigger_reason,
+        f"{run.passed}/{run.total_tests}", output.percent(run.pass_rate),
+        output.duration(run.duration_ms), run.status, run.outcome or "in progress",
+    ]
+
+
+@click.command()
+@click.argument("ref")
+@json_option
+def show(ref: str, as_json: bool) -> None:
+    """Show active pack REF: its manifest fields, components and latest test run."""
+    with registry_session(as_json) as registry:
+        details = registry.show(ref)
+    if as_json:
+        import msgspec
+
+        output.print_json({"data": msgspec.to_builtins(details)})
+        return
+    pack = details.pack
+    output.line(f"Pack '{pack.ref}' {pack.version} (ID {pack.id})")
+    for label, value in (("Label", pack.label), ("Description", pack.description),
+                         ("Author", pack.author), ("Email", pack.email),
+                         ("Tags", ", ".join(pack.tags)), ("Source", pack.source_path),
+                         ("Digest", f"sha256:{pack.content_digest}"),
+                         ("Registration", pack.registration_id),
+                         ("Registered", output.timestamp(pack.created)),
+                         ("Updated", output.timestamp(pack.updated))):
+        if value:
+            output.line(f"{label}: {value}")
+    output.line(f"Components ({len(details.components)}):")
+    for component in details.components:
+        output.line(f"  {component.kind:<9} {component.ref:<28} "
+                    f"{output.shorten(component.description, 60)}".rstrip())
+    latest = details.latest_test
+    if latest is None:
+        output.line("Latest test run: none")
+        return
+    output.line(f"Latest test run: {output.timestamp(latest.execution_time)} "
+                f"{latest.trigger_reason}, {latest.passed}/{latest.total_tests} passed "
+                f"({output.percent(latest.pass_rate)}), {latest.status}, "
+                f"{latest.outcome or 'in progress'}")
+
+
+@click.command()
+@click.argument("ref")
+@click.option("-n", "--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="How many registrations to show, newest first.")
+@json_option
+def history(ref: str, limit: int, as_json: bool) -> None:
+    """Show every registration attempt of REF, newest first: status, who, when, flags."""
+    with registry_session(as_json) as registry:
+        rows = registry.registrations(ref, limit=limit)
+    if as_json:
+        import msgspec
+
+        output.print_json({"data": msgspec.to_builtins(rows)})
+        return
+    output.table(["REQUESTED", "VERSION", "STATUS", "REASON", "BY", "FLAGS", "REGISTRATION"],
+                 [[output.timestamp(r.requested_at), r.pack_version, r.status, r.reason or "-",
+                   r.requested_by, _flags(r), r.id] for r in rows])
+
+
+def _flags(row: Any) -> str:
+    flags = [name for name, on in (("force", row.force), ("skip-tests", row.skip_tests),
+                                   ("forced", row.forced)) if on]
+    return ",".join(flags) or "-"

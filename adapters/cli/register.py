@@ -1,0 +1,62 @@
+"""``attune pack register``: validate, test and activate a pack."""
+
+from __future__ import annotations
+
+import click
+
+from adapters.cli import output
+from adapters.cli.context import actor, jobs_option, json_option, registry_session
+
+
+@click.command()
+@click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=str))
+@click.option("--force", is_flag=True,
+              help="Replace an active pack of the same ref, and register even if tests fail.")
+@click.option("--replace", is_flag=True,
+              help="Replace an active pack of the same ref, but only if the tests pass "
+                   "(an upgrade that keeps the test gate, unlike --force).")
+@click.option("--skip-tests", is_flag=True,
+              help="Do not run the pack's tests (nothing is stored as a test result).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@jobs_option
+@json_option
+def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: bool,
+             jobs: int | None, as_json: bool) -> None:
+    """Register the pack in directory PATH.
+
+    Reads PATH/pack.yaml, validates it, runs the pack's test suites on a private copy and makes
+    the pack active only if they pass. Every attempt that passes validation is recorded in the
+    event log, rejected ones included.
+
+    \b
+    Exit status: 0 registered, 1 refused or tests failed, 2 usage error.
+    """
+    from adapters.cli.progress import SuiteProgress
+
+    with registry_session(as_json) as registry:
+        progress = None if quiet else SuiteProgress()
+        registered = registry.register(path, force=force, replace=replace,
+                                       skip_tests=skip_tests, progress=progress, jobs=jobs,
+                                       requested_by=actor())
+    outcome, row = registered.outcome, registered.pack
+    if as_json:
+        import msgspec
+
+        result = outcome.test_result.to_dict() if outcome.test_result else None
+        output.print_json({
+            "data": {"pack": msgspec.to_builtins(row), "test_result": result,
+                     "tests_skipped": outcome.tests_skipped},
+            "message": "Pack registered successfully",
+        })
+        return
+    symbol = output.OK if outcome.tests_skipped or outcome.all_passed else output.WARN
+    output.line(f"{symbol} Pack '{row.ref}' registered successfully")
+    output.line(f"Version: {row.version}")
+    output.line(f"ID: {row.id}")
+    result = outcome.test_result
+    if result is None:
+        output.line("Tests were skipped")
+        return
+    output.line(f"{output.OK} All tests passed" if outcome.all_passed
+                else f"{output.FAIL} Some tests failed")
+    output.line(f"Tests: {result.passed}/{result.total_tests} passed")

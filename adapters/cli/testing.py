@@ -1,0 +1,61 @@
+"""``attune pack test``: run a pack's suites outside registration."""
+
+from __future__ import annotations
+
+import click
+
+from adapters.cli import output
+from adapters.cli.context import actor, jobs_option, json_option, registry_session
+
+
+@click.command()
+@click.argument("target")
+@click.option("-v", "--verbose", is_flag=True, help="One line per test case (✓ ✗ ○).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@jobs_option
+@json_option
+def test(target: str, verbose: bool, quiet: bool, jobs: int | None, as_json: bool) -> None:
+    """Run the test suites of a registered pack REF, or of a pack directory PATH.
+
+    A REF runs the active registration's suites on its source directory and adds the run to
+    the pack's test history (trigger "manual"). A PATH (anything containing a slash, or an
+    existing directory) is tested without registering or recording anything.
+
+    \b
+    Exit status: 0 all tests passed, 1 tests failed or could not run, 2 usage error.
+    """
+    import os
+
+    from adapters.cli.progress import SuiteProgress, suite_summary
+
+    is_path = "/" in target or os.path.isdir(target)
+    with registry_session(as_json) as registry:
+        progress = None if quiet or as_json else SuiteProgress()
+        outcome = (registry.test_directory(target, progress=progress, jobs=jobs) if is_path
+                   else registry.test_registered(target, progress=progress, jobs=jobs,
+                                                 requested_by=actor()))
+    result = outcome.result
+    if as_json:
+        output.print_json({"data": result.to_dict(),
+                           "message": "Pack tests executed successfully"})
+        if result.status != "passed":
+            raise SystemExit(1)
+        return
+    where = "directory, not recorded" if outcome.test_run_id is None else "recorded as manual run"
+    output.line(f"Testing pack '{outcome.pack_ref}' {outcome.pack_version} ({where})")
+    if outcome.source_changed:
+        output.note(f"{output.WARN} The pack's files changed since it was registered; "
+                    "these results are for the files as they are now.")
+    for suite in result.test_suites:
+        for text in suite_summary(suite, verbose=verbose):
+            output.line(text)
+    output.line(f"Total: {result.total_tests} tests, {result.passed} passed, "
+                f"{result.failed} failed, {result.skipped} skipped")
+    output.line(f"Pass rate: {output.percent(result.pass_rate)}")
+    output.line(f"Duration: {output.duration(result.duration_ms)}")
+    if result.status == "passed":
+        output.line(f"{output.OK} All tests passed: {result.passed}/{result.total_tests}")
+        return
+    output.line(f"{output.FAIL} Tests failed: {result.failed}/{result.total_tests}"
+                + (" (a suite could not run)" if result.status == "error" else ""))
+    raise SystemExit(1)
