@@ -153,7 +153,7 @@ class RegistryView(TrackingRecorder, ABC):
 
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Every row of every read model in a stable order (for comparing rebuilds)."""
-        return {table: self._select(f"SELECT * FROM {{t}}{table} ORDER BY 1, 2, 3", {})
+        return {table: self._select(f"SELECT * FROM {{t}}{table} ORDER BY 1, 2", {})
                 for table in READ_MODEL_TABLES}
 
     def _select(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:

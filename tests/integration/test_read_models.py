@@ -1,0 +1,158 @@
+"""Read models: compensating events, components, audit, and rebuilds that match byte for byte."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.bootstrap import build_registry
+from domain.errors import (
+    NothingToRollBackError,
+    PackNotFoundError,
+    RegistrationNotFoundError,
+    TestsFailedError,
+)
+from tests.conftest import CORE_PACK
+from tests.packs import failing_tests, manifest, write_pack
+
+
+@pytest.fixture
+def registry(settings):
+    with build_registry(settings) as service:
+        yield service
+
+
+def with_action(pack, name):
+    (pack / "actions").mkdir(exist_ok=True)
+    (pack / "actions" / f"{name}.yaml").write_text(
+        f"name: {name}\nref: app.{name}\ndescription: the {name} action\nentry_point: {name}.sh\n")
+    return pack
+
+
+def mixed_history(registry, tmp_path):
+    """Commits, a rejection, a forced run, a manual run, skips, an abandoned attempt,
+    a rollback and an unregister, across three refs."""
+    v1 = with_action(write_pack(tmp_path / "app1", manifest("app", "1.0.0")), "deploy")
+    with_action(v1, "notify")
+    v2 = with_action(write_pack(tmp_path / "app2", manifest("app", "2.0.0"),
+                                {"test_mixed.py": failing_tests(passed=3, failed=1)}), "deploy")
+    registry.register(str(v1))
+    with pytest.raises(TestsFailedError):
+        registry.register(str(v2), replace=True)
+    registry.register(str(v2), force=True)
+    registry.test_registered("app")
+    registry.roll_back("app", actor="auditor")
+    registry.register(str(CORE_PACK), skip_tests=True)
+    registry.register(str(CORE_PACK), force=True)
+    registry.unregister("core", actor="auditor")
+    # A registration whose process died: its lease expires and the next one takes over.
+    other = write_pack(tmp_path / "other", manifest("other"))
+    source = registry.register_pack.loader.load(str(other))
+    registry.app.request_registration(
+        manifest=source.manifest, components=[], source_path=str(other), content_digest="x",
+        force=False, skip_tests=False, trigger_reason="register", requested_by="ghost",
+        lease_expires=datetime.now(UTC) - timedelta(seconds=1), now=datetime.now(UTC))
+    registry.register(str(other))
+
+
+class TestCompensatingEvents:
+    def test_rollback_restores_the_replaced_version_and_its_components(self, registry, tmp_path):
+        v1 = with_action(with_action(write_pack(tmp_path / "v1", manifest("app", "1.0.0")),
+                                     "deploy"), "notify")
+        v2 = with_action(write_pack(tmp_path / "v2", manifest("app", "2.0.0")), "deploy")
+        first = registry.register(str(v1)).pack
+        second = registry.register(str(v2), replace=True).pack
+        assert [c.ref for c in registry.show("app").components] == ["app.deploy"]
+
+        restored = registry.roll_back("app", actor="ops")
+
+        assert (restored.version, restored.id, restored.registration_id) == (
+            "1.0.0", first.id, first.registration_id)
+        assert [c.ref for c in registry.show("app").components] == ["app.deploy", "app.notify"]
+        [newest, oldest] = registry.registrations("app")
+        assert (newest.id, newest.status, newest.reason, newest.rolled_back_by) == (
+            second.registration_id, "rolled_back", "rollback", "ops")
+        assert newest.restored_registration_id == first.registration_id
+        assert oldest.status == "committed"
+        with pytest.raises(NothingToRollBackError):
+            registry.roll_back("app", actor="ops")
+
+    def test_unregister_hides_the_pack_but_keeps_its_history(self, registry):
+        registry.register(str(CORE_PACK))
+
+        ended = registry.unregister("core", actor="ops")
+
+        assert registry.list_packs() == []
+        with pytest.raises(PackNotFoundError):
+            registry.show("core")
+        [row] = registry.registrations("core")
+        assert (row.id, row.status, row.reason) == (str(ended), "rolled_back", "unregister")
+        assert len(registry.test_history("core")) == 1
+        with pytest.raises(PackNotFoundError):
+            registry.unregister("core", actor="ops")
+        # Registering again is a fresh start under the same stable id.
+        assert registry.register(str(CORE_PACK), skip_tests=True).pack.id == 1
+
+    def test_components_removed_from_the_pack_disappear_on_reregistration(self, registry,
+                                                                          tmp_path):
+        pack = with_action(with_action(write_pack(tmp_path / "p", manifest("app")), "a"), "b")
+        registry.register(str(pack))
+        (pack / "actions" / "b.yaml").unlink()
+
+        registry.register(str(pack), replace=True)
+
+        assert [c.ref for c in registry.show("app").components] == ["app.a"]
+
+    def test_an_abandoned_registration_is_recorded_as_such(self, registry, tmp_path):
+        mixed_history(registry, tmp_path)
+        reasons = [(r.requested_by, r.status, r.reason) for r in registry.registrations("other")]
+        assert reasons[-1] == ("ghost", "rejected", "abandoned")
+
+
+class TestAudit:
+    def test_a_registration_reads_back_as_its_events_in_order(self, registry, tmp_path):
+        pack = write_pack(tmp_path / "p", manifest("app"),
+                          {"test_mixed.py": failing_tests(passed=1, failed=1)})
+        with pytest.raises(TestsFailedError) as caught:
+            registry.register(str(pack))
+
+        events = registry.audit(caught.value.registration_id)
+
+        assert [(e["originator_version"], e["topic"]) for e in events] == [
+            (1, "attune:Registration.PackRegistrationRequested"),
+            (2, "attune:Registration.TestSuiteCompleted"),
+            (3, "attune:Registration.RegistrationRejected")]
+        assert events[2]["state"]["reason"] == "tests_failed"
+        assert events[0]["state"]["manifest"]["ref"] == "app"
+
+    def test_unknown_registration(self, registry):
+        from uuid import uuid4
+
+        with pytest.raises(RegistrationNotFoundError):
+            registry.audit(uuid4())
+
+
+class TestRebuild:
+    def test_a_rebuild_after_a_mixed_history_yields_identical_rows(self, registry, tmp_path):
+        mixed_history(registry, tmp_path)
+        registry.catch_up()
+        live = registry.view.snapshot()
+        assert live["pack_test_execution"] and live["pack_component"] and live["pack"]
+
+        replayed = registry.rebuild(batch_size=7)
+
+        assert replayed == registry.projection_status().log_head
+        assert registry.view.snapshot() == live
+        assert registry.projection_status().lag == 0
+
+    def test_status_reports_lag_until_caught_up(self, registry):
+        registry.register(str(CORE_PACK), skip_tests=True)
+        registry.app.unregister("core", actor="ops", now=datetime.now(UTC))  # not projected
+
+        behind = registry.projection_status()
+        registry.catch_up()
+        current = registry.projection_status()
+
+        assert behind.lag == 2 and current.lag == 0
+        assert current.position == current.log_head == behind.log_head
