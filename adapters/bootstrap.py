@@ -27,7 +27,7 @@ def build_registry(settings: Settings | None = None) -> RegistryService:
     loader, runner = FilesystemPackLoader(), SandboxRunner()
     return RegistryService(app, view, RegisterPack(app, loader, runner),
                            TestPack(app, loader, runner), closers=[app.close, factory.close],
-                           jobs=settings.test_jobs)
+                           default_jobs=lambda: settings.test_jobs)
 
 
 def build_view(config: StoreConfig) -> tuple[InfrastructureFactory, RegistryView]:

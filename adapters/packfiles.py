@@ -8,7 +8,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,18 @@ class Snapshot:
     content_digest: str
 
 
+@contextmanager
+def snapshot_of(source: Path, name: str) -> Iterator[Snapshot]:
+    """A private copy of ``source`` in a fresh temporary directory, removed on exit."""
+    staging = tempfile.mkdtemp(prefix=f"attune-{name}-")
+    try:
+        target = Path(staging) / "pack"
+        digest = copy_tree(source, target)
+        yield Snapshot(path=str(target), content_digest=digest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 @dataclass(frozen=True)
 class LoadedPack:
     """A pack directory whose manifest and component files were read and validated."""
@@ -47,15 +59,8 @@ class LoadedPack:
     source_path: str
     components: list[dict[str, Any]] = field(default_factory=list)
 
-    @contextmanager
-    def snapshot(self) -> Iterator[Snapshot]:
-        staging = tempfile.mkdtemp(prefix=f"attune-{self.manifest.ref}-")
-        try:
-            target = Path(staging) / "pack"
-            digest = copy_tree(Path(self.source_path), target)
-            yield Snapshot(path=str(target), content_digest=digest)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        return snapshot_of(Path(self.source_path), self.manifest.ref)
 
 
 class FilesystemPackLoader:
@@ -73,6 +78,12 @@ class FilesystemPackLoader:
         check_suite_paths(root, manifest)
         return LoadedPack(manifest=manifest, source_path=str(root),
                           components=read_components(root, manifest.ref))
+
+    def snapshot(self, path: str) -> AbstractContextManager[Snapshot]:
+        directory = Path(path)
+        if not directory.is_dir():
+            raise PackDirectoryNotFoundError(path)
+        return snapshot_of(directory.resolve(), directory.name)
 
 
 def check_suite_paths(root: Path, manifest: PackManifest) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,12 +38,13 @@ class RegistryService:
     """Runs use cases and returns only after their events are in the read models."""
 
     def __init__(self, app: PackRegistry, view: RegistryView, register_pack: RegisterPack,
-                 test_pack: TestPack, closers: list[Any], *, jobs: int = 1) -> None:
+                 test_pack: TestPack, closers: list[Any], *,
+                 default_jobs: Callable[[], int] = lambda: 1) -> None:
         self.app = app
         self.view = view
         self.register_pack = register_pack
         self.test_pack = test_pack
-        self.jobs = jobs
+        self.default_jobs = default_jobs
         self._closers = closers
 
     def register(self, path: str, *, force: bool = False, replace: bool = False,
@@ -53,7 +55,7 @@ class RegistryService:
             outcome = self.register_pack(path, force=force, replace=replace,
                                          skip_tests=skip_tests,
                                          requested_by=requested_by, progress=progress,
-                                         jobs=jobs or self.jobs)
+                                         jobs=jobs or self.default_jobs())
         finally:
             # Rejections are history too: project whatever the attempt recorded.
             self.catch_up()
@@ -67,14 +69,14 @@ class RegistryService:
         """Run an active pack's suites again; the run joins its test history."""
         try:
             return self.test_pack.registered(ref, requested_by=requested_by, progress=progress,
-                                             jobs=jobs or self.jobs)
+                                             jobs=jobs or self.default_jobs())
         finally:
             self.catch_up()
 
     def test_directory(self, path: str, *, progress: Progress | None = None,
                        jobs: int | None = None) -> TestRunOutcome:
         """Run the suites of a pack directory without registering or recording anything."""
-        return self.test_pack.directory(path, progress=progress, jobs=jobs or self.jobs)
+        return self.test_pack.directory(path, progress=progress, jobs=jobs or self.default_jobs())
 
     def catch_up(self) -> int:
         """Bring the read models up to the head of the event log."""

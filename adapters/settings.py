@@ -11,6 +11,8 @@ from pathlib import Path
 class ConfigError(Exception):
     """Raised when a setting cannot be used; the message never contains a secret."""
 
+    code = "CONFIGURATION"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -22,7 +24,7 @@ class Settings:
     database_url: str
     """``ATTUNE_DATABASE_URL``: ``postgresql://…`` or ``sqlite:///path``; empty means the embedded SQLite file."""
 
-    test_jobs: int = 1
+    test_jobs_setting: str = "1"
     """``ATTUNE_TEST_JOBS``: how many of a pack's suites may run at once (default 1: in order)."""
 
     @classmethod
@@ -33,11 +35,16 @@ class Settings:
         else:
             data = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
             home = Path(data) / "attune"
-        jobs = env.get("ATTUNE_TEST_JOBS", "1").strip() or "1"
+        return cls(home=home.absolute(), database_url=env.get("ATTUNE_DATABASE_URL", "").strip(),
+                   test_jobs_setting=env.get("ATTUNE_TEST_JOBS", "1").strip() or "1")
+
+    @property
+    def test_jobs(self) -> int:
+        """Checked when tests run, so a bad value does not break commands that run none."""
+        jobs = self.test_jobs_setting
         if not jobs.isdigit() or not 1 <= int(jobs) <= 64:
             raise ConfigError(f"ATTUNE_TEST_JOBS must be a whole number from 1 to 64, got {jobs!r}")
-        return cls(home=home.absolute(), database_url=env.get("ATTUNE_DATABASE_URL", "").strip(),
-                   test_jobs=int(jobs))
+        return int(jobs)
 
     @property
     def sqlite_path(self) -> Path:

@@ -15,6 +15,8 @@ DEFAULT_SCHEMA = "attune"
 class StoreConfigError(ConfigError):
     """Raised when the database URL cannot be used; the message never contains its password."""
 
+    code = "STORE_UNAVAILABLE"
+
 
 @dataclass(frozen=True)
 class StoreConfig:

@@ -38,6 +38,14 @@ class PackLoader(Protocol):
         """
         ...
 
+    def snapshot(self, path: str) -> AbstractContextManager[PackSnapshot]:
+        """Copy the directory at ``path`` as it is, without reading its manifest.
+
+        Raises:
+            PackDirectoryNotFoundError.
+        """
+        ...
+
 
 class Progress(Protocol):
     """Receives progress while suites run (the CLI draws it on stderr)."""
@@ -56,6 +64,10 @@ class SuiteRunner(Protocol):
 
         ``on_case`` is told about cases while the suite runs, where the runner can see them.
         """
+        ...
+
+    def cancel(self) -> None:
+        """Stop every suite still running (the caller was interrupted); they report errors."""
         ...
 
 

@@ -71,6 +71,7 @@ class PackRegistry(Application):
                 source_path=source_path,
                 content_digest=content_digest,
                 force=force,
+                replace=force or replace,
                 skip_tests=skip_tests,
                 trigger_reason=trigger_reason,
                 requested_by=requested_by,

@@ -41,17 +41,24 @@ def run_suites(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending: dict[Future[SuiteResult], int] = {}
         queue = list(enumerate(suites))
-        while queue or pending:
-            while queue and len(pending) < max(1, jobs):
-                index, suite = queue.pop(0)
-                pending[pool.submit(run_one, suite)] = index
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                index = pending.pop(future)
-                result = future.result()
-                record(result)
-                progress.suite_finished(result)
-                results[index] = result
+        try:
+            while queue or pending:
+                while queue and len(pending) < max(1, jobs):
+                    index, suite = queue.pop(0)
+                    pending[pool.submit(run_one, suite)] = index
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    result = future.result()
+                    record(result)
+                    progress.suite_finished(result)
+                    results[index] = result
+        except BaseException:
+            # Interrupted (Ctrl-C) or failed: the suites still running must not outlive us,
+            # and the pool can only shut down once they have stopped.
+            queue.clear()
+            runner.cancel()
+            raise
     return policy.test_result(
         pack_ref=pack_ref,
         pack_version=pack_version,

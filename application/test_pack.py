@@ -51,8 +51,7 @@ class TestPack:
         registration = self.registry.active_registration(ref)
         manifest = PackManifest.from_dict(registration.manifest)
         testing = required_testing(manifest)
-        source = self.loader.load(registration.source_path)
-        with source.snapshot() as snapshot:
+        with self.loader.snapshot(registration.source_path) as snapshot:
             run_id = self.registry.start_test_run(
                 registration, content_digest=snapshot.content_digest, requested_by=requested_by)
             try:

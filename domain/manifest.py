@@ -150,6 +150,9 @@ def _from_runners_dialect(testing: dict[Any, Any]) -> dict[Any, Any]:
     runners = testing["runners"]
     if not isinstance(runners, dict):
         raise ManifestError(f"expected object, got {_type_name(runners)}", "testing.runners")
+    if not runners and testing.get("enabled", True) is not False:
+        raise ManifestError("at least one runner is required when testing is enabled",
+                            "testing.runners")
     suites = []
     for name, entry in runners.items():
         where = f"testing.runners.{name}"

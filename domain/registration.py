@@ -37,6 +37,7 @@ class Registration(Aggregate):
         source_path: str,
         content_digest: str,
         force: bool,
+        replace: bool,
         skip_tests: bool,
         trigger_reason: str,
         requested_by: str,
@@ -49,6 +50,7 @@ class Registration(Aggregate):
         self.source_path = source_path
         self.content_digest = content_digest
         self.force = force
+        self.replace = replace
         self.skip_tests = skip_tests
         self.trigger_reason = trigger_reason
         self.requested_by = requested_by

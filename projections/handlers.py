@@ -25,11 +25,12 @@ def apply_event(event: Any, w: Writer) -> None:
 def registration_requested(e: Registration.PackRegistrationRequested, w: Writer) -> None:
     w.execute(
         "INSERT INTO {t}pack_registration (id, pack_ref, pack_version, status, reason, force,"
-        " skip_tests, trigger_reason, requested_by, source_path, content_digest, manifest,"
-        " components, requested_at) VALUES (:id, :ref, :version, 'requested', NULL, :force,"
-        " :skip, :trigger, :by, :source, :digest, :manifest, :components, :at)",
+        " replace_active, skip_tests, trigger_reason, requested_by, source_path, content_digest,"
+        " manifest, components, requested_at) VALUES (:id, :ref, :version, 'requested', NULL,"
+        " :force, :replace, :skip, :trigger, :by, :source, :digest, :manifest, :components,"
+        " :at)",
         {"id": str(e.originator_id), "ref": e.pack_ref, "version": e.pack_version,
-         "force": e.force, "skip": e.skip_tests, "trigger": e.trigger_reason,
+         "force": e.force, "replace": e.replace, "skip": e.skip_tests, "trigger": e.trigger_reason,
          "by": e.requested_by, "source": e.source_path, "digest": e.content_digest,
          "manifest": w.json(e.manifest), "components": w.json(e.components),
          "at": w.timestamp(e.timestamp)},
@@ -110,7 +111,7 @@ def registration_rejected(e: Registration.RegistrationRejected, w: Writer) -> No
 
 @apply_event.register
 def test_run_completed(e: TestRun.TestRunCompleted, w: Writer) -> None:
-    _finish_execution(w, str(e.originator_id), e.summary, "manual")
+    _finish_execution(w, str(e.originator_id), e.summary, "manual", error=e.error)
 
 
 def _start_execution(w: Writer, run_id: str, registration_id: str, test_run_id: str | None,
@@ -199,7 +200,7 @@ def _upsert_pack(w: Writer, at: datetime, reg: dict[str, Any], pack_id: int) -> 
 
 
 def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
-                      outcome: str) -> None:
+                      outcome: str, *, error: str | None = None) -> None:
     row = w.one("SELECT result, pack_ref, registration_id FROM {t}pack_test_execution"
                 " WHERE run_id = :run", {"run": run_id})
     if row is None:  # tests were skipped: nothing ran, nothing to record
@@ -209,6 +210,8 @@ def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
         result.update(summary)
     else:  # stopped before a decision: keep what finished, mark the run as an error
         result["status"] = "error"
+    if error:
+        result["error"] = error
     result["test_suites"] = _in_declared_order(w, row["registration_id"], result["test_suites"])
     identity = w.one("SELECT id FROM {t}pack_identity WHERE ref = :ref", {"ref": row["pack_ref"]})
     w.execute(

@@ -23,9 +23,14 @@ class PostgresRegistryView(PostgresTrackingRecorder, RegistryView):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.dialect = postgres_dialect(self.datastore.schema)
-        for statement in create_statements(self.dialect.prefix, json="JSONB",
-                                           ts="TIMESTAMPTZ", boolean="BOOLEAN"):
+        self.read_model_ddl = create_statements(self.dialect.prefix, json="JSONB",
+                                                ts="TIMESTAMPTZ", boolean="BOOLEAN")
+        for statement in self.read_model_ddl:
             self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.upgrade_read_models()
 
     @contextmanager
     def _projection_transaction(self) -> Iterator[Any]:
@@ -36,7 +41,12 @@ class PostgresRegistryView(PostgresTrackingRecorder, RegistryView):
     def _read_transaction(self) -> Any:
         return self.datastore.transaction(commit=False)
 
-    def _forget_position(self, cursor: Any, application_name: str) -> None:
-        cursor.execute(SQL("DELETE FROM {}.{} WHERE application_name = %s").format(
-            Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
-            (application_name,))
+    def _forget_position(self, cursor: Any, application_name: str | None) -> None:
+        table = SQL("{}.{}").format(Identifier(self.datastore.schema),
+                                    Identifier(self.tracking_table_name))
+        if application_name is None:  # keep the library's own migration marker
+            cursor.execute(SQL("DELETE FROM {} WHERE application_name != '__migration__'")
+                           .format(table))
+        else:
+            cursor.execute(SQL("DELETE FROM {} WHERE application_name = %s").format(table),
+                           (application_name,))

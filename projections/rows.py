@@ -55,6 +55,7 @@ class RegistrationRow(msgspec.Struct, frozen=True, kw_only=True):
     status: str  # requested | testing | committed | rejected | rolled_back
     reason: str | None  # tests_failed | tests_not_executed | abandoned | rollback | unregister
     force: bool
+    replace_active: bool  # allowed to replace an active registration (--replace or --force)
     skip_tests: bool
     forced: bool | None  # committed although its tests did not pass
     trigger_reason: str
@@ -113,7 +114,7 @@ def component_row(row: dict[str, Any]) -> ComponentRow:
 def registration_row(row: dict[str, Any]) -> RegistrationRow:
     for key in ("manifest", "components"):
         del row[key]
-    for key in ("force", "skip_tests"):
+    for key in ("force", "replace_active", "skip_tests"):
         row[key] = bool(row[key])
     row["forced"] = None if row["forced"] is None else bool(row["forced"])
     for key in ("requested_at", "finished_at", "rolled_back_at"):

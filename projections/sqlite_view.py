@@ -21,9 +21,12 @@ class SQLiteRegistryView(SQLiteTrackingRecorder, RegistryView):
         self.dialect = sqlite_dialect()
 
     def construct_create_table_statements(self) -> list[str]:
-        statements = super().construct_create_table_statements()
-        statements.extend(create_statements("", json="TEXT", ts="TEXT", boolean="INTEGER"))
-        return statements
+        self.read_model_ddl = create_statements("", json="TEXT", ts="TEXT", boolean="INTEGER")
+        return [*super().construct_create_table_statements(), *self.read_model_ddl]
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.upgrade_read_models()
 
     @contextmanager
     def _projection_transaction(self) -> Iterator[Any]:
@@ -42,5 +45,8 @@ class SQLiteRegistryView(SQLiteTrackingRecorder, RegistryView):
     def _read_transaction(self) -> Any:
         return self.datastore.transaction(commit=False)
 
-    def _forget_position(self, cursor: Any, application_name: str) -> None:
-        cursor.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
+    def _forget_position(self, cursor: Any, application_name: str | None) -> None:
+        if application_name is None:  # keep the library's own migration marker
+            cursor.execute("DELETE FROM tracking WHERE application_name != '__migration__'")
+        else:
+            cursor.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))

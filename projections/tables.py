@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+# Bump when a table's shape or a handler's output changes: stores with another version drop
+# their read models and rebuild them from the event log (the log is the truth).
+READ_MODEL_VERSION = 3
+
 # {t} is replaced by the table-name prefix ("" on SQLite, "attune." on PostgreSQL);
 # {json}, {ts} and {bool} by the dialect's column types.
 TABLES = [
+    """CREATE TABLE IF NOT EXISTS {t}read_model_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS {t}pack_identity (
         ref TEXT PRIMARY KEY,
         id INTEGER NOT NULL UNIQUE
@@ -38,6 +46,7 @@ TABLES = [
         status TEXT NOT NULL,
         reason TEXT,
         force {bool} NOT NULL,
+        replace_active {bool} NOT NULL,
         skip_tests {bool} NOT NULL,
         trigger_reason TEXT NOT NULL,
         requested_by TEXT NOT NULL,

@@ -25,7 +25,7 @@ from projections.rows import (
     registration_row,
 )
 from projections.sql import Dialect, Writer
-from projections.tables import READ_MODEL_TABLES
+from projections.tables import READ_MODEL_TABLES, READ_MODEL_VERSION
 
 # Persisted: names the tracking table on PostgreSQL. Never change it.
 PROJECTION_NAME = "registry_views"
@@ -66,8 +66,34 @@ class RegistryView(TrackingRecorder, ABC):
         """A read-only transaction."""
 
     @abstractmethod
-    def _forget_position(self, cursor: Any, application_name: str) -> None:
-        """Delete the tracking row of ``application_name`` (inside a projection transaction)."""
+    def _forget_position(self, cursor: Any, application_name: str | None) -> None:
+        """Delete the tracking row of ``application_name``, or of every application when None
+        (inside a projection transaction)."""
+
+    read_model_ddl: list[str]
+
+    def upgrade_read_models(self) -> bool:
+        """Drop read models made by another version of the code, so they are rebuilt.
+
+        Returns:
+            Whether the read models were reset (the next catch-up replays the whole log).
+        """
+        with self._projection_transaction() as cursor:
+            cursor.execute(self.dialect.sql(
+                "SELECT value FROM {t}read_model_meta WHERE key = 'version'"))
+            row = cursor.fetchone()
+            if row is not None and str(dict(row)["value"]) == str(READ_MODEL_VERSION):
+                return False
+            for table in READ_MODEL_TABLES:
+                cursor.execute(self.dialect.sql(f"DROP TABLE IF EXISTS {{t}}{table}"))
+            for statement in self.read_model_ddl:
+                cursor.execute(statement)
+            self._forget_position(cursor, None)
+            cursor.execute(self.dialect.sql("DELETE FROM {t}read_model_meta"))
+            cursor.execute(self.dialect.sql(
+                "INSERT INTO {t}read_model_meta (key, value) VALUES ('version', :v)"),
+                {"v": str(READ_MODEL_VERSION)})
+            return row is not None
 
     def project(self, log: EventLog, *, batch_size: int = 500) -> int:
         """Apply every event recorded after the current position, one batch per transaction.

@@ -35,7 +35,7 @@ def registry_session(as_json: bool) -> Iterator[RegistryService]:
     except RegistryError as exc:
         output.abort(str(exc), code=exc.code, as_json=as_json)
     except ConfigError as exc:
-        output.abort(str(exc), code="CONFIGURATION", as_json=as_json)
+        output.abort(str(exc), code=exc.code, as_json=as_json)
 
 
 def actor() -> str:

@@ -20,8 +20,9 @@ class SuiteProgress:
     start and end lines are printed, so logs stay readable.
     """
 
-    def __init__(self, live: bool | None = None) -> None:
+    def __init__(self, live: bool | None = None, *, end_lines: bool = True) -> None:
         self.live = sys.stderr.isatty() if live is None else live
+        self.end_lines = end_lines
         self.lock = threading.Lock()
         self.counts: dict[str, list[int]] = {}
 
@@ -47,7 +48,7 @@ class SuiteProgress:
         with self.lock:
             self.counts.pop(result.name, None)
             self._clear()
-            for text in suite_summary(result):
+            for text in suite_summary(result) if self.end_lines else ():
                 output.note(text)
 
     def _clear(self) -> None:

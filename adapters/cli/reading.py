@@ -120,6 +120,7 @@ def history(ref: str, limit: int, as_json: bool) -> None:
 
 
 def _flags(row: Any) -> str:
-    flags = [name for name, on in (("force", row.force), ("skip-tests", row.skip_tests),
-                                   ("forced", row.forced)) if on]
+    flags = [name for name, on in (("force", row.force),
+                                   ("replace", row.replace_active and not row.force),
+                                   ("skip-tests", row.skip_tests), ("forced", row.forced)) if on]
     return ",".join(flags) or "-"

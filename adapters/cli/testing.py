@@ -18,19 +18,18 @@ def test(target: str, verbose: bool, quiet: bool, jobs: int | None, as_json: boo
     """Run the test suites of a registered pack REF, or of a pack directory PATH.
 
     A REF runs the active registration's suites on its source directory and adds the run to
-    the pack's test history (trigger "manual"). A PATH (anything containing a slash, or an
-    existing directory) is tested without registering or recording anything.
+    the pack's test history (trigger "manual"). A PATH (anything containing a slash, such as
+    ./core or packs/core, or . and ..) is tested without registering or recording anything.
 
     \b
     Exit status: 0 all tests passed, 1 tests failed or could not run, 2 usage error.
     """
-    import os
-
     from adapters.cli.progress import SuiteProgress, suite_summary
 
-    is_path = "/" in target or os.path.isdir(target)
+    is_path = "/" in target or target in (".", "..")
     with registry_session(as_json) as registry:
-        progress = None if quiet or as_json else SuiteProgress()
+        # The results go to stdout right after; progress only shows what is happening.
+        progress = None if quiet or as_json else SuiteProgress(end_lines=False)
         outcome = (registry.test_directory(target, progress=progress, jobs=jobs) if is_path
                    else registry.test_registered(target, progress=progress, jobs=jobs,
                                                  requested_by=actor()))

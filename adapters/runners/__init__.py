@@ -8,6 +8,7 @@ from domain.manifest import TestSuite
 from domain.policy import suite_result
 from domain.results import SuiteResult, TestCaseResult
 
+from adapters.runners.process import kill_all
 from adapters.runners.pytest_runner import PytestRunner
 from adapters.runners.shell_runner import ShellRunner
 from adapters.runners.unittest_runner import UnittestRunner
@@ -28,6 +29,9 @@ class SandboxRunner:
                                 exit_code=None, duration_ms=0,
                                 message=f"the {suite.runner!r} runner is not available yet")
         return runner.run(suite, pack_dir, on_case)
+
+    def cancel(self) -> None:
+        kill_all()
 
 
 __all__ = ["PytestRunner", "SandboxRunner", "ShellRunner", "UnittestRunner"]

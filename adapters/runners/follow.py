@@ -1,10 +1,11 @@
-"""Following a results file while a test process writes it, for live progress."""
+"""Results files that test processes write as JSON lines: following them live, reading them after."""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,36 @@ class CaseFollower:
                                             status=str(record["status"])))
             except Exception:  # noqa: BLE001 - progress display must never break a test run
                 pass
+
+
+@dataclass
+class CaseReport:
+    """What a collector wrote: finished cases, the case it was in, whether it got to the end."""
+
+    cases: list[TestCaseResult] = field(default_factory=list)
+    running: str | None = None  # announced but never finished
+    done: bool = False  # the collector got to the end of the suite
+
+
+def read_report(results: Path) -> CaseReport:
+    report = CaseReport()
+    if not results.exists():
+        return report
+    with open(results, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill
+            if "started" in record:
+                report.running = str(record["started"])
+            elif "name" in record:
+                report.running = None
+                report.cases.append(TestCaseResult(
+                    name=str(record["name"]), status=str(record["status"]),
+                    duration_ms=int(record.get("duration_ms") or 0),
+                    error_message=record.get("error_message"),
+                ))
+            elif record.get("done"):
+                report.done = True
+    return report

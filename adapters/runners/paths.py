@@ -21,11 +21,13 @@ def suite_directory(pack_dir: str, working_dir: str) -> Path:
     return directory
 
 
-def matching_paths(directory: Path, pattern: str, root: Path, *,
-                   directories: bool = False) -> list[Path]:
-    """Files under ``directory`` matching ``pattern``: a bare name glob matches at any depth,
-    a pattern with a ``/`` relative to ``directory``. Only paths that stay in the pack count."""
-    candidates = directory.rglob(pattern) if "/" not in pattern else directory.glob(pattern)
+def matching_paths(directory: Path, pattern: str, root: Path, *, directories: bool = False,
+                   recursive: bool = True) -> list[Path]:
+    """Files under ``directory`` matching ``pattern``: a bare name glob matches at any depth
+    (only in ``directory`` itself unless ``recursive``), a pattern with a ``/`` relative to
+    ``directory``. Only paths that stay in the pack count."""
+    deep = recursive and "/" not in pattern
+    candidates = directory.rglob(pattern) if deep else directory.glob(pattern)
     return sorted(p for p in candidates
                   if (p.is_file() or (directories and p.is_dir()))
                   and p.resolve().is_relative_to(root))

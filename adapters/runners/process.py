@@ -101,12 +101,29 @@ def _protect_service() -> None:
 
 
 def _limit_child() -> None:  # runs in the child between fork and exec
-    # If the registry dies (even by SIGKILL), the test process dies with it.
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # If the registry dies (even by SIGKILL), the supervisor shell hears of it (see SUPERVISOR).
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     cap = MAX_FILE_BYTES if hard == resource.RLIM_INFINITY else min(MAX_FILE_BYTES, hard)
     resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+
+# The test runs under a tiny shell that is its process group's leader. If the registry dies,
+# even by SIGKILL, the kernel sends that shell SIGTERM (PR_SET_PDEATHSIG), and its trap kills
+# the whole group: the test and everything it started. The shell exits with the test's status.
+SUPERVISOR = ["/bin/sh", "-c", 'trap "kill -KILL 0" TERM; "$@" & wait $!', "attune-suite"]
+
+_live_groups: set[int] = set()
+_live_lock = threading.Lock()
+
+
+def kill_all() -> None:
+    """Kill every test process group still running (the registry is being interrupted)."""
+    with _live_lock:
+        groups = list(_live_groups)
+    for pgid in groups:
+        _kill_group(pgid)
 
 
 def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: float,
@@ -119,9 +136,12 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
     _protect_service()
     started = time.monotonic()
     process = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_limit_child,
+        [*SUPERVISOR, *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=_limit_child,
     )
+    with _live_lock:
+        _live_groups.add(process.pid)
     stdout, stderr = CappedOutput(output_limit), CappedOutput(output_limit)
     assert process.stdout is not None and process.stderr is not None
     readers = [threading.Thread(target=_drain, args=(process.stdout, stdout), daemon=True),
@@ -137,6 +157,8 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
         # Also after a normal exit: children the test left running in its group die with it.
         _kill_group(process.pid)
         process.wait()
+        with _live_lock:
+            _live_groups.discard(process.pid)
     for reader in readers:
         reader.join(timeout=5)
     process.stdout.close()

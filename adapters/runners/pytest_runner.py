@@ -12,7 +12,7 @@ from domain.manifest import TestSuite
 from domain.policy import suite_result
 from domain.results import SuiteResult, TestCaseResult
 
-from adapters.runners.follow import CaseFollower
+from adapters.runners.follow import CaseFollower, read_report
 from adapters.runners.junit import ReportError, read_junit
 from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
 from adapters.runners.process import run_process, sandbox_env
@@ -58,7 +58,9 @@ class PytestRunner:
                 cases = read_junit(report)
                 report_problem = None
             except ReportError as exc:
-                cases, report_problem = [], str(exc)
+                # Killed before pytest wrote its report: fall back to what the plugin saw.
+                cases, report_problem = _progress_cases(progress_file, outcome.timed_out,
+                                                        suite.timeout_seconds), str(exc)
         return suite_result(
             name=suite.name, runner_type=self.runner_type, cases=cases,
             exit_code=outcome.exit_code, duration_ms=outcome.duration_ms,
@@ -71,6 +73,16 @@ class PytestRunner:
     def _error(self, suite: TestSuite, message: str) -> SuiteResult:
         return suite_result(name=suite.name, runner_type=self.runner_type, cases=[],
                             exit_code=None, duration_ms=0, message=message)
+
+
+def _progress_cases(path: Path, timed_out: bool, timeout: int) -> list[TestCaseResult]:
+    seen = read_report(path)
+    cases = list(seen.cases)
+    if seen.running is not None:
+        why = f"timed out after {timeout} s" if timed_out else "the test process ended"
+        cases.append(TestCaseResult(name=seen.running, status="error",
+                                    error_message=f"{why} during this test"))
+    return cases
 
 
 def _targets(start: Path, root: Path, patterns: list[str]) -> tuple[list[str], list[str]]:

@@ -64,7 +64,8 @@ class ShellRunner:
 def _scripts(start: Path, root: Path, patterns: list[str]) -> list[Path]:
     scripts: list[Path] = []
     for pattern in patterns:
-        found = matching_paths(start, pattern, root)
+        # Scripts are named, not discovered: a bare name matches in the working_dir only.
+        found = matching_paths(start, pattern, root, recursive=False)
         if not found:
             where = start.relative_to(root).as_posix() or "."
             raise SuitePathError(f"no test files match {pattern!r} in {where!r}")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain.manifest import TestSuite
 from domain.policy import suite_result
 from domain.results import SuiteResult, TestCaseResult
 
-from adapters.runners.follow import CaseFollower
+from adapters.runners.follow import CaseFollower, read_report
 from adapters.runners.paths import (
     SuitePathError,
     discoverable_files,
@@ -48,7 +46,7 @@ class UnittestRunner:
             with CaseFollower(results, on_case):
                 outcome = run_process(argv, cwd=str(start), env=sandbox_env(str(root), private),
                                       timeout=suite.timeout_seconds)
-            report = _read_report(results)
+            report = read_report(results)
         cases = report.cases
         message = None
         if outcome.timed_out:
@@ -69,34 +67,3 @@ class UnittestRunner:
     def _error(self, suite: TestSuite, message: str) -> SuiteResult:
         return suite_result(name=suite.name, runner_type=self.runner_type, cases=[],
                             exit_code=None, duration_ms=0, message=message)
-
-
-@dataclass
-class _Report:
-    cases: list[TestCaseResult] = field(default_factory=list)
-    running: str | None = None  # announced but never finished
-    done: bool = False  # the collector got to the end of the suite
-
-
-def _read_report(results: Path) -> _Report:
-    report = _Report()
-    if not results.exists():
-        return report
-    with open(results, encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a kill
-            if "started" in record:
-                report.running = str(record["started"])
-            elif "name" in record:
-                report.running = None
-                report.cases.append(TestCaseResult(
-                    name=str(record["name"]), status=str(record["status"]),
-                    duration_ms=int(record.get("duration_ms") or 0),
-                    error_message=record.get("error_message"),
-                ))
-            elif record.get("done"):
-                report.done = True
-    return report

@@ -226,6 +226,15 @@ class TestManualTests:
         assert out[-1] == "✗ Tests failed: 1/3"
         assert attune("pack", "test-history", "mypack").returncode == 1  # nothing recorded
 
+    def test_a_bare_word_is_a_ref_and_a_path_needs_a_slash(self, attune, tmp_path):
+        write_pack(tmp_path / "core", manifest("core"))
+        as_ref = subprocess.run([ATTUNE, "pack", "test", "core"], env=attune.env, cwd=tmp_path,
+                                capture_output=True, text=True)
+        as_path = subprocess.run([ATTUNE, "pack", "test", "./core"], env=attune.env,
+                                 cwd=tmp_path, capture_output=True, text=True)
+        assert lines(as_ref.stderr) == ["✗ Error: Pack 'core' not found"]
+        assert as_path.returncode == 0 and "(directory, not recorded)" in as_path.stdout
+
     def test_testing_an_unknown_ref(self, attune):
         done = attune("pack", "test", "ghost")
         assert (done.returncode, lines(done.stderr)) == (1, ["✗ Error: Pack 'ghost' not found"])
@@ -267,3 +276,86 @@ def _wait_for(path: Path, process: subprocess.Popen) -> None:
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the first registration never started its tests"
         time.sleep(0.02)
+
+
+class TestLifecycleAndAudit:
+    def test_show_history_rollback_unregister_and_audit(self, attune, tmp_path):
+        v1 = write_pack(tmp_path / "v1", manifest("app", "1.0.0"))
+        v2 = write_pack(tmp_path / "v2", manifest("app", "2.0.0"))
+        attune("pack", "register", str(v1), "-q")
+        attune("pack", "register", str(v2), "--replace", "-q")
+
+        shown = lines(attune("pack", "show", "app").stdout)
+        rolled = attune("pack", "rollback", "app")
+        history = json.loads(attune("pack", "history", "app", "--json").stdout)["data"]
+        gone = attune("pack", "unregister", "app")
+        audit = json.loads(attune("audit", history[0]["id"], "--json").stdout)["data"]
+
+        assert shown[0] == "Pack 'app' 2.0.0 (ID 1)" and "Components (0):" in shown
+        assert any(line.startswith("Latest test run: ") for line in shown)
+        assert lines(rolled.stdout)[:2] == ["✓ Pack 'app' rolled back to version 1.0.0", "ID: 1"]
+        assert [(h["pack_version"], h["status"], h["reason"]) for h in history] == [
+            ("2.0.0", "rolled_back", "rollback"), ("1.0.0", "committed", None)]
+        assert history[0]["rolled_back_by"].startswith("cli:")
+        assert gone.returncode == 0 and lines(gone.stdout)[0] == "✓ Pack 'app' unregistered"
+        assert attune("pack", "list").stdout.strip() == "No packs registered."
+        assert [e["topic"] for e in audit["events"]] == [
+            "attune:Registration.PackRegistrationRequested",
+            "attune:Registration.TestSuiteCompleted",
+            "attune:Registration.RegistrationCommitted",
+            "attune:Registration.RegistrationRolledBack"]
+        text = attune("audit", history[0]["id"]).stdout
+        assert f"Registration {history[0]['id']}: 4 events" in text
+
+    def test_projections_status_and_rebuild(self, attune):
+        attune("pack", "register", str(CORE_PACK), "--skip-tests")
+
+        status = lines(attune("projections", "status").stdout)
+        rebuilt = attune("projections", "rebuild")
+
+        assert status[0].split() == ["PROJECTION", "POSITION", "LOG", "HEAD", "LAG"]
+        name, position, head, lag = status[1].split()
+        assert (name, position == head, lag) == ("registry_views", True, "0")
+        assert lines(rebuilt.stdout)[0].startswith(f"✓ Rebuilt the read models from {head} "
+                                                   "events in ")
+
+    def test_refusals_of_lifecycle_commands(self, attune):
+        assert lines(attune("pack", "rollback", "nope").stderr) == [
+            "✗ Error: Pack 'nope' not found"]
+        attune("pack", "register", str(CORE_PACK), "--skip-tests")
+        assert lines(attune("pack", "rollback", "core").stderr) == [
+            "✗ Error: Pack 'core' has no earlier registration to roll back to; use unregister "
+            "to remove it"]
+        missing = attune("audit", "00000000-0000-0000-0000-000000000000")
+        assert lines(missing.stderr) == [
+            "✗ Error: Registration '00000000-0000-0000-0000-000000000000' not found"]
+
+
+class TestInterruption:
+    def test_ctrl_c_stops_the_suites_and_records_the_attempt(self, attune, tmp_path):
+        import signal
+
+        started, pid_file = tmp_path / "started", tmp_path / "child.pid"
+        pack = write_pack(tmp_path / "stuck", manifest("stuck"), {"test_stuck.py": f"""
+            import pathlib, subprocess, threading, unittest
+            class TestStuck(unittest.TestCase):
+                def test_waits_forever(self):
+                    child = subprocess.Popen(["sleep", "300"])
+                    pathlib.Path({str(pid_file)!r}).write_text(str(child.pid))
+                    pathlib.Path({str(started)!r}).touch()
+                    threading.Event().wait()
+        """})
+        run = subprocess.Popen([ATTUNE, "pack", "register", str(pack), "--jobs", "2"],
+                               env=attune.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        _wait_for(started, run)
+
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=30)
+
+        assert run.returncode != 0
+        child = int(pid_file.read_text())
+        assert not Path(f"/proc/{child}").exists() or Path(
+            f"/proc/{child}/stat").read_text().split()[2] == "Z"
+        history = json.loads(attune("pack", "history", "stuck", "--json").stdout)["data"]
+        assert (history[0]["status"], history[0]["reason"]) == ("rejected", "tests_not_executed")

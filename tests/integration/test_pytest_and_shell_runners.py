@@ -100,13 +100,17 @@ class TestPytestRunner:
         result = run(suite("pytest", ".", patterns=("tests/test_a.py",)), str(tmp_path))
         assert [c.name for c in result.test_cases] == ["tests.test_a.test_a"]
 
-    def test_a_hanging_test_times_out(self, tmp_path):
+    def test_a_hanging_test_times_out_keeping_finished_cases_and_naming_the_culprit(
+            self, tmp_path):
         write(tmp_path / "tests" / "test_hang.py", """
             import threading
-            def test_hangs(): threading.Event().wait()
+            def test_a_quick(): pass
+            def test_b_hangs(): threading.Event().wait()
         """)
         result = run(suite("pytest", timeout=3), str(tmp_path))
         assert (result.status, result.message) == ("error", "timed out after 3 s")
+        assert [(c.name, c.status) for c in result.test_cases] == [
+            ("tests.test_hang.test_a_quick", "passed"), ("tests.test_hang.test_b_hangs", "error")]
 
     def test_no_tests_collected_is_not_a_pass(self, tmp_path):
         write(tmp_path / "tests" / "test_empty.py", "VALUE = 1\n")
@@ -191,6 +195,12 @@ class TestShellRunner:
         result = run(suite("shell", patterns=("*.sh",), timeout=2), str(tmp_path))
         assert (result.status, result.timed_out) == ("error", True)
         assert "never" not in result.stdout
+
+    def test_a_bare_script_name_matches_in_the_working_dir_only(self, tmp_path):
+        write(tmp_path / "run_tests.sh", 'echo "1..1"; echo "ok 1 - top"\n')
+        write(tmp_path / "vendor" / "lib" / "run_tests.sh", "exit 1\n")
+        result = run(suite("shell", ".", patterns=("run_tests.sh",)), str(tmp_path))
+        assert [c.name for c in result.test_cases] == ["run_tests.sh: top"]
 
     def test_scripts_run_in_the_working_dir(self, tmp_path):
         write(tmp_path / "tests" / "where.sh", 'echo "1..1"; [ -f where.sh ] && echo "ok 1 - cwd"\n')

@@ -156,3 +156,22 @@ class TestRebuild:
 
         assert behind.lag == 2 and current.lag == 0
         assert current.position == current.log_head == behind.log_head
+
+
+class TestReadModelVersion:
+    def test_read_models_of_another_version_are_dropped_and_rebuilt(self, settings, tmp_path):
+        with build_registry(settings) as registry:
+            mixed_history(registry, tmp_path)
+            registry.catch_up()
+            expected = registry.view.snapshot()
+            # Pretend an older release made these tables, with a row it no longer would.
+            with registry.view._projection_transaction() as cursor:
+                cursor.execute(registry.view.dialect.sql(
+                    "UPDATE {t}read_model_meta SET value = '0' WHERE key = 'version'"))
+                cursor.execute(registry.view.dialect.sql(
+                    "INSERT INTO {t}pack_identity (ref, id) VALUES ('stale', 99)"))
+
+        with build_registry(settings) as reopened:
+            assert reopened.projection_status().position == 0  # reset, not yet replayed
+            reopened.catch_up()
+            assert reopened.view.snapshot() == expected

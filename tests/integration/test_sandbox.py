@@ -86,3 +86,36 @@ class TestEnvironment:
 
     def test_core_dumps_are_off(self, tmp_path):
         assert run("ulimit -c", tmp_path).stdout.strip() == "0"
+
+
+class TestRegistryDeath:
+    def test_the_whole_test_tree_dies_with_the_registry_even_on_sigkill(self, tmp_path):
+        import signal
+        import subprocess
+        import sys
+        import time
+
+        pid_file = tmp_path / "grandchild.pid"
+        # A stand-in registry process running a test that backgrounds a long-lived child.
+        registry = subprocess.Popen([sys.executable, "-c", f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from adapters.runners.process import run_process, sandbox_env
+import os
+os.makedirs({str(tmp_path / 'p')!r}, exist_ok=True)
+run_process(["/bin/sh", "-c", "sleep 300 & echo $! > {pid_file}; wait"], cwd={str(tmp_path)!r},
+            env=sandbox_env({str(tmp_path)!r}, {str(tmp_path / 'p')!r}), timeout=300)
+"""])
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert time.monotonic() < deadline and registry.poll() is None
+            time.sleep(0.02)
+        grandchild = int(pid_file.read_text())
+
+        registry.send_signal(signal.SIGKILL)
+        registry.wait()
+
+        deadline = time.monotonic() + 10
+        while alive(grandchild):
+            assert time.monotonic() < deadline, "the test's child outlived the registry"
+            time.sleep(0.02)

@@ -173,3 +173,9 @@ class TestUpstreamRunnersDialect:
         data = manifest("nlpack")
         data[field] += "\n"
         assert error_of(data).startswith(f"Invalid pack.yaml: {field}: ")
+
+
+def test_an_empty_runners_map_names_the_runners_field():
+    data = manifest("core", testing={"enabled": True, "runners": {}})
+    assert error_of(data) == ("Invalid pack.yaml: testing.runners: at least one runner is "
+                              "required when testing is enabled")

@@ -69,6 +69,9 @@ class FakeRunner:
         self.raise_exc: BaseException | None = None
         self.calls: list[str] = []
 
+    def cancel(self) -> None:
+        self.cancelled = True
+
     def run(self, suite: TestSuite, pack_dir: str, on_case=None):
         self.calls.append(suite.name)
         if self.raise_exc:

@@ -1,12 +1,14 @@
-"""pytest plugin loaded into pack test runs: one JSON line per finished test, for live progress.
+"""pytest plugin loaded into pack test runs: one JSON line per test as it starts and ends.
 
-Standard library and pytest hooks only; the file to write comes from PACK_TEST_PROGRESS_FILE. The
-JUnit report stays the source of truth for results; this only drives the progress display.
+Standard library and pytest hooks only; the file to write comes from PACK_TEST_PROGRESS_FILE.
+The JUnit report is the source of truth for results; these lines drive the progress display and
+stand in for the report when the run is killed before pytest could write it.
 """
 
 import json
 import os
 
+MAX_MESSAGE = 8000
 _sink = None
 
 
@@ -17,14 +19,35 @@ def pytest_configure(config):
         _sink = open(path, "a", encoding="utf-8")  # noqa: SIM115
 
 
-def pytest_runtest_logreport(report):
-    if _sink is None:
-        return
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        status = "passed" if report.passed else "skipped" if report.skipped else (
-            "failed" if report.when == "call" else "error")
-        _sink.write(json.dumps({"name": report.nodeid, "status": status}) + "\n")
+def _name(nodeid):
+    """``tests/test_x.py::TestC::test_y`` -> ``tests.test_x.TestC.test_y``, as in the JUnit report."""
+    path, _, rest = nodeid.partition("::")
+    module = path[:-3] if path.endswith(".py") else path
+    return ".".join([module.replace("/", "."), *filter(None, rest.split("::"))])
+
+
+def _write(record):
+    if _sink is not None:
+        _sink.write(json.dumps(record) + "\n")
         _sink.flush()
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _write({"started": _name(nodeid)})
+
+
+def pytest_runtest_logreport(report):
+    failed_outside_call = report.failed and report.when != "call"
+    if report.when == "call" or failed_outside_call or (report.when == "setup" and report.skipped):
+        if report.passed:
+            status = "passed"
+        elif report.skipped:
+            status = "skipped"
+        else:
+            status = "failed" if report.when == "call" else "error"
+        message = None if report.passed else str(report.longrepr)[-MAX_MESSAGE:]
+        _write({"name": _name(report.nodeid), "status": status,
+                "duration_ms": int(report.duration * 1000), "error_message": message})
 
 
 def pytest_unconfigure(config):
