@@ -72,14 +72,17 @@ def suite_completed(e: Any, w: Writer) -> None:
 
 @apply_event.register
 def registration_committed(e: Registration.RegistrationCommitted, w: Writer) -> None:
-    _set_status(w, e, "committed", None)
-    w.execute("UPDATE {t}pack_registration SET forced = :forced, replaced_registration_id ="
-              " :replaced WHERE id = :id",
-              {"forced": e.forced, "id": str(e.originator_id),
-               "replaced": str(e.replaced_registration_id) if e.replaced_registration_id
-               else None})
-    _activate(w, str(e.originator_id), e.timestamp)
-    _finish_execution(w, str(e.originator_id), e.summary, "forced" if e.forced else "committed")
+    reg = w.one(
+        "UPDATE {t}pack_registration SET status = 'committed', reason = NULL,"
+        " finished_at = :at, forced = :forced, replaced_registration_id = :replaced"
+        " WHERE id = :id RETURNING *",
+        {"at": w.timestamp(e.timestamp), "forced": e.forced, "id": str(e.originator_id),
+         "replaced": str(e.replaced_registration_id) if e.replaced_registration_id else None})
+    assert reg is not None, f"committed registration {e.originator_id} was never requested"
+    _activate(w, reg, e.timestamp)
+    if not e.tests_skipped:
+        _finish_execution(w, str(e.originator_id), e.summary,
+                          "forced" if e.forced else "committed", manifest=reg["manifest"])
 
 
 @apply_event.register
@@ -93,7 +96,9 @@ def registration_rolled_back(e: Registration.RegistrationRolledBack, w: Writer) 
          "restored": restored, "id": str(e.originator_id)},
     )
     if restored is not None:
-        _activate(w, restored, e.timestamp)
+        reg = w.one("SELECT * FROM {t}pack_registration WHERE id = :id", {"id": restored})
+        assert reg is not None, f"restored registration {restored} was never requested"
+        _activate(w, reg, e.timestamp)
         return
     row = w.one("SELECT pack_ref FROM {t}pack_registration WHERE id = :id",
                 {"id": str(e.originator_id)})
@@ -155,14 +160,13 @@ def _pack_identity(w: Writer, ref: str) -> int:
     return _pack_identity(w, ref)
 
 
-def _activate(w: Writer, registration_id: str, at: datetime) -> None:
-    """Make the pack row and its components those of a (committed) registration."""
-    reg = w.one("SELECT * FROM {t}pack_registration WHERE id = :id", {"id": registration_id})
-    assert reg is not None, f"activated registration {registration_id} was never requested"
+def _activate(w: Writer, reg: dict[str, Any], at: datetime) -> None:
+    """Make the pack row and its components those of a (committed) registration row."""
     pack_id = _pack_identity(w, reg["pack_ref"])
     _upsert_pack(w, at, reg, pack_id)
+    components = from_json(reg["components"])
     w.execute("DELETE FROM {t}pack_component WHERE pack_id = :id", {"id": pack_id})
-    for component in from_json(reg["components"]):
+    for component in components:
         w.execute(
             "INSERT INTO {t}pack_component (pack_id, kind, ref, label, description,"
             " entry_point, definition) VALUES (:pack_id, :kind, :ref, :label, :description,"
@@ -174,33 +178,35 @@ def _activate(w: Writer, registration_id: str, at: datetime) -> None:
         )
 
 
+_PACK_COLUMNS = ("ref", "label", "description", "version", "author", "email", "conf_schema",
+                 "config", "meta", "tags", "runtime_deps", "dependencies", "system", "enabled",
+                 "source_path", "content_digest", "registration_id", "updated")
+
+
 def _upsert_pack(w: Writer, at: datetime, reg: dict[str, Any], pack_id: int) -> None:
+    """One statement: ``created`` is kept from the row it replaces (set when the ref became
+    active, again after an unregister), everything else comes from the registration."""
     m = from_json(reg["manifest"])
-    w.execute("DELETE FROM {t}pack WHERE id = :id", {"id": pack_id})
-    created = w.one("SELECT MIN(finished_at) AS first FROM {t}pack_registration"
-                    " WHERE pack_ref = :ref AND status IN ('committed', 'rolled_back')",
-                    {"ref": reg["pack_ref"]})
     w.execute(
         "INSERT INTO {t}pack (id, ref, label, description, version, author, email, conf_schema,"
         " config, meta, tags, runtime_deps, dependencies, system, enabled, source_path,"
         " content_digest, registration_id, created, updated) VALUES (:id, :ref, :label,"
         " :description, :version, :author, :email, :conf_schema, :config, :meta, :tags,"
         " :runtime_deps, :dependencies, :system, :enabled, :source_path, :digest, :reg,"
-        " :created, :updated)",
+        " :updated, :updated) ON CONFLICT (id) DO UPDATE SET "
+        + ", ".join(f"{column} = excluded.{column}" for column in _PACK_COLUMNS),
         {"id": pack_id, "ref": m["ref"], "label": m["label"], "description": m["description"],
          "version": m["version"], "author": m.get("author"), "email": m.get("email"),
          "conf_schema": w.json(m["conf_schema"]), "config": w.json(m["config"]),
          "meta": w.json(m["meta"]), "tags": w.json(m["tags"]),
          "runtime_deps": w.json(m["runtime_deps"]), "dependencies": w.json(m["dependencies"]),
          "system": m["system"], "enabled": m["enabled"], "source_path": reg["source_path"],
-         "digest": reg["content_digest"], "reg": reg["id"],
-         "created": created["first"] if created and created["first"] else w.timestamp(at),
-         "updated": w.timestamp(at)},
+         "digest": reg["content_digest"], "reg": reg["id"], "updated": w.timestamp(at)},
     )
 
 
 def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
-                      outcome: str, *, error: str | None = None) -> None:
+                      outcome: str, *, error: str | None = None, manifest: Any = None) -> None:
     row = w.one("SELECT result, pack_ref, registration_id FROM {t}pack_test_execution"
                 " WHERE run_id = :run", {"run": run_id})
     if row is None:  # tests were skipped: nothing ran, nothing to record
@@ -212,7 +218,8 @@ def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
         result["status"] = "error"
     if error:
         result["error"] = error
-    result["test_suites"] = _in_declared_order(w, row["registration_id"], result["test_suites"])
+    result["test_suites"] = _in_declared_order(w, row["registration_id"], result["test_suites"],
+                                               manifest)
     identity = w.one("SELECT id FROM {t}pack_identity WHERE ref = :ref", {"ref": row["pack_ref"]})
     w.execute(
         "UPDATE {t}pack_test_execution SET status = :status, outcome = :outcome,"
@@ -227,12 +234,16 @@ def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
     )
 
 
-def _in_declared_order(w: Writer, registration_id: str,
-                       suites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _in_declared_order(w: Writer, registration_id: str, suites: list[dict[str, Any]],
+                       manifest: Any = None) -> list[dict[str, Any]]:
     """Suites are recorded as they finish (in parallel runs, any order); show declared order."""
-    reg = w.one("SELECT manifest FROM {t}pack_registration WHERE id = :id",
-                {"id": registration_id})
-    testing = from_json(reg["manifest"]).get("testing") if reg else None
+    if len(suites) < 2:
+        return suites
+    if manifest is None:
+        reg = w.one("SELECT manifest FROM {t}pack_registration WHERE id = :id",
+                    {"id": registration_id})
+        manifest = reg["manifest"] if reg else None
+    testing = from_json(manifest).get("testing") if manifest else None
     declared = [s["name"] for s in (testing or {}).get("test_suites", [])]
     position = {name: index for index, name in enumerate(declared)}
     return sorted(suites, key=lambda s: position.get(s["name"], len(declared)))
