@@ -12,8 +12,8 @@ from application.ports import Progress
 from application.register import RegisterPack, RegistrationOutcome
 from application.registry import PackRegistry
 from application.test_pack import TestPack, TestRunOutcome
-from domain.errors import PackNotFoundError
-from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow
+from domain.errors import PackNotFoundError, TokenNotFoundError
+from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow, TokenRow
 from projections.view import ProjectionStatus, RegistryView
 
 
@@ -136,6 +136,40 @@ class RegistryService:
         stored = self.app.recorder.select_events(registration_id)
         return [{"originator_version": event.originator_version, "topic": event.topic,
                  "state": self.app.mapper.transcoder.decode(event.state)} for event in stored]
+
+    def create_token(self, name: str, scope: str, *, actor: str) -> tuple[str, TokenRow]:
+        """Issue a token; returns its text (shown once, never stored) and its public row."""
+        from adapters.tokens import format_token, mint
+
+        secret, secret_hash = mint()
+        token_id = self.app.issue_token(name=name, scope=scope, secret_hash=secret_hash,
+                                        issued_by=actor)
+        self.catch_up()
+        row = next(t for t in self.view.tokens() if t.id == str(token_id))
+        return format_token(token_id, secret), row
+
+    def list_tokens(self) -> list[TokenRow]:
+        self.catch_up()
+        return self.view.tokens()
+
+    def revoke_token(self, name_or_id: str, *, actor: str) -> TokenRow:
+        """Revoke by id, or by name when exactly one live token has it.
+
+        Raises: TokenNotFoundError (also when a name is ambiguous).
+        """
+        live = [t for t in self.list_tokens() if t.revoked_at is None]
+        matches = [t for t in live if name_or_id in (t.id, t.name)]
+        if len(matches) != 1:
+            raise TokenNotFoundError(name_or_id)
+        self.app.revoke_token(UUID(matches[0].id), actor=actor)
+        self.catch_up()
+        return next(t for t in self.view.tokens() if t.id == matches[0].id)
+
+    def authenticate(self, token: str | None, scope: str) -> str:
+        """Who the bearer of ``token`` is, if it allows ``scope`` (see adapters.tokens)."""
+        from adapters.tokens import authenticate
+
+        return authenticate(self.app, token, scope)
 
     def projection_status(self) -> ProjectionStatus:
         return self.view.status(self.app)

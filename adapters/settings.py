@@ -24,6 +24,10 @@ class Settings:
     database_url: str
     """``ATTUNE_DATABASE_URL``: ``postgresql://…`` or ``sqlite:///path``; empty means the embedded SQLite file."""
 
+    pack_roots: tuple[Path, ...] = ()
+    """``ATTUNE_PACK_ROOTS`` (os.pathsep-separated): the only directories the HTTP API registers
+    packs from. Default: ``$ATTUNE_HOME/packs``."""
+
     test_jobs_setting: str = "1"
     """``ATTUNE_TEST_JOBS``: how many of a pack's suites may run at once (default 1: in order)."""
 
@@ -35,7 +39,10 @@ class Settings:
         else:
             data = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
             home = Path(data) / "attune"
+        roots = [Path(p).expanduser().absolute()
+                 for p in env.get("ATTUNE_PACK_ROOTS", "").split(os.pathsep) if p.strip()]
         return cls(home=home.absolute(), database_url=env.get("ATTUNE_DATABASE_URL", "").strip(),
+                   pack_roots=tuple(roots) or (home.absolute() / "packs",),
                    test_jobs_setting=env.get("ATTUNE_TEST_JOBS", "1").strip() or "1")
 
     @property

@@ -14,12 +14,14 @@ from domain.errors import (
     PackNotFoundError,
     RegistrationInProgressError,
     RegistrationNotFoundError,
+    TokenNotFoundError,
 )
 from domain.manifest import PackManifest
 from domain.pack import Pack
 from domain.registration import Registration
 from domain.results import SuiteResult, TestResult
 from domain.test_run import TestRun
+from domain.token import ApiToken
 
 # A concurrent writer can change the Pack stream between our read and our write; the store
 # then refuses our events. We re-read and decide again this many times before giving up.
@@ -185,6 +187,32 @@ class PackRegistry(Application):
         registration.roll_back(reason="unregister", actor=actor, restored_registration_id=None)
         self.save(registration, pack)
         return registration.id
+
+    def issue_token(self, *, name: str, scope: str, secret_hash: str, issued_by: str) -> UUID:
+        """Record a new API token (only the hash of its secret). Raises: InvalidScopeError."""
+        token = ApiToken.issue(name=name, scope=scope, secret_hash=secret_hash,
+                               issued_by=issued_by)
+        self.save(token)
+        return token.id
+
+    def revoke_token(self, token_id: UUID, *, actor: str) -> None:
+        """Raises: TokenNotFoundError, TokenRevokedError."""
+        token = self.get_token(token_id)
+        token.revoke(actor=actor)
+        self.save(token)
+
+    def get_token(self, token_id: UUID) -> ApiToken:
+        """Read from the event log itself, so a revocation counts from the next request on.
+
+        Raises: TokenNotFoundError.
+        """
+        try:
+            token = self.repository.get(token_id)
+        except AggregateNotFoundError:
+            raise TokenNotFoundError(str(token_id)) from None
+        if not isinstance(token, ApiToken):
+            raise TokenNotFoundError(str(token_id))
+        return token
 
     def get_registration(self, registration_id: UUID) -> Registration:
         """Raises: RegistrationNotFoundError."""

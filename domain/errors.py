@@ -112,3 +112,12 @@ class RegistrationNotFoundError(RegistryError):
 
     def __init__(self, registration_id: object) -> None:
         super().__init__(f"Registration '{registration_id}' not found")
+
+
+class TokenNotFoundError(RegistryError):
+    """Raised when no API token has the given name or id."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, name_or_id: str) -> None:
+        super().__init__(f"Token '{name_or_id}' not found")

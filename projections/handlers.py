@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.registration import Registration
 from domain.test_run import TestRun
+from domain.token import ApiToken
 
 from projections.sql import Writer, from_json
 
@@ -117,6 +118,20 @@ def registration_rejected(e: Registration.RegistrationRejected, w: Writer) -> No
 @apply_event.register
 def test_run_completed(e: TestRun.TestRunCompleted, w: Writer) -> None:
     _finish_execution(w, str(e.originator_id), e.summary, "manual", error=e.error)
+
+
+@apply_event.register
+def token_issued(e: ApiToken.TokenIssued, w: Writer) -> None:
+    w.execute("INSERT INTO {t}api_token (id, name, scope, issued_by, issued_at) VALUES"
+              " (:id, :name, :scope, :by, :at)",
+              {"id": str(e.originator_id), "name": e.name, "scope": e.scope, "by": e.issued_by,
+               "at": w.timestamp(e.timestamp)})
+
+
+@apply_event.register
+def token_revoked(e: ApiToken.TokenRevoked, w: Writer) -> None:
+    w.execute("UPDATE {t}api_token SET revoked_at = :at, revoked_by = :actor WHERE id = :id",
+              {"at": w.timestamp(e.timestamp), "actor": e.actor, "id": str(e.originator_id)})
 
 
 def _start_execution(w: Writer, run_id: str, registration_id: str, test_run_id: str | None,

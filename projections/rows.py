@@ -96,6 +96,24 @@ class TestExecutionRow(msgspec.Struct, frozen=True, kw_only=True):
     created: str
 
 
+class TokenRow(msgspec.Struct, frozen=True, kw_only=True):
+    """An API token's public facts (never its secret or hash)."""
+
+    id: str
+    name: str
+    scope: str
+    issued_by: str
+    issued_at: str
+    revoked_at: str | None
+    revoked_by: str | None
+
+
+def token_row(row: dict[str, Any]) -> TokenRow:
+    for key in ("issued_at", "revoked_at"):
+        row[key] = from_timestamp(row[key])
+    return TokenRow(**row)
+
+
 def pack_row(row: dict[str, Any]) -> PackRow:
     for key in ("conf_schema", "config", "meta", "tags", "runtime_deps", "dependencies"):
         row[key] = from_json(row[key])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Bump when a table's shape or a handler's output changes: stores with another version drop
 # their read models and rebuild them from the event log (the log is the truth).
-READ_MODEL_VERSION = 3
+READ_MODEL_VERSION = 4
 
 # {t} is replaced by the table-name prefix ("" on SQLite, "attune." on PostgreSQL);
 # {json}, {ts} and {bool} by the dialect's column types.
@@ -95,13 +95,22 @@ TABLES = [
         result {json} NOT NULL,
         created {ts} NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS {t}api_token (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        issued_by TEXT NOT NULL,
+        issued_at {ts} NOT NULL,
+        revoked_at {ts},
+        revoked_by TEXT
+    )""",
     "CREATE INDEX IF NOT EXISTS pack_test_execution_history_idx"
     " ON {t}pack_test_execution (pack_ref, execution_time DESC, id DESC)",
 ]
 
 # Every read-model table, in the order a rebuild empties them.
 READ_MODEL_TABLES = ("pack_component", "pack", "pack_identity", "pack_test_execution",
-                     "pack_registration")
+                     "pack_registration", "api_token")
 
 
 def create_statements(prefix: str, *, json: str, ts: str, boolean: str) -> list[str]:

@@ -7,6 +7,8 @@ import click
 from adapters.cli.audit import audit
 from adapters.cli.pack import pack
 from adapters.cli.projections import projections, projector
+from adapters.cli.serve import serve
+from adapters.cli.tokens import token
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,7 +22,7 @@ def main() -> None:
     """
 
 
-for command in (pack, audit, projections, projector):
+for command in (pack, audit, projections, projector, token, serve):
     main.add_command(command)
 
 __all__ = ["main"]

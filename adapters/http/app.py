@@ -1,0 +1,74 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from domain.errors import RegistryError
+
+from adapters.http.errors import http_error, internal_error, registry_error, validation_error
+from adapters.http.packs import PackController
+from adapters.http.registrations import RegistrationController, health
+from adapters.service import RegistryService
+from adapters.settings import Settings
+
+# Request bodies are small JSON documents; anything larger is refused with 413.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None,
+               registry: RegistryService | None = None) -> Litestar:
+    """The API. With no ``registry`` given, one is built from ``settings`` at startup."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if registry is not None:
+            app.state.registry = registry
+            yield
+            return
+        from adapters.bootstrap import build_registry
+
+        with build_registry(settings) as built:
+            app.state.registry = built
+            yield
+
+    def provide_registry(state: State) -> RegistryService:
+        return state.registry  # type: ignore[no-any-return]
+
+    api = Router(path="/api/v1", route_handlers=[PackController, RegistrationController, health])
+    return Litestar(
+        route_handlers=[api],
+        lifespan=[lifespan],
+        state=State({"pack_roots": settings.pack_roots}),
+        dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
+        exception_handlers={
+            RegistryError: registry_error,
+            ValidationException: validation_error,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="Attune pack registry", version="1.0.0", path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        debug=False,
+    )
+
+
+def app_from_env() -> Any:
+    """ASGI entry point for servers: ``adapters.http.app:app_from_env`` (a factory)."""
+    return create_app()

@@ -1,0 +1,23 @@
+"""Bearer-token guards: ``read`` for queries, ``write`` for commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from adapters.service import RegistryService
+
+
+def requires(scope: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A guard admitting requests whose bearer token allows ``scope``; it records who acts."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        service: RegistryService = connection.app.state.registry
+        actor = service.authenticate(token.strip() if scheme.lower() == "bearer" else None, scope)
+        connection.state.actor = actor
+
+    return guard

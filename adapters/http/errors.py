@@ -1,0 +1,51 @@
+"""One place that turns every failure into ``{"error": str, "code": str}`` and a status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from domain.errors import RegistryError
+
+from adapters.http.schemas import ErrorBody
+
+STATUS_BY_CODE = {"BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
+                  "CONFLICT": 409, "NOT_IMPLEMENTED": 501}
+CODE_BY_STATUS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+                  405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE",
+                  415: "UNSUPPORTED_MEDIA_TYPE", 422: "VALIDATION_ERROR",
+                  429: "TOO_MANY_REQUESTS", 501: "NOT_IMPLEMENTED",
+                  503: "SERVICE_UNAVAILABLE"}
+
+log = logging.getLogger("attune.http")
+
+
+def error_response(status: int, message: str, code: str | None = None,
+                   details: list[dict[str, Any]] | None = None) -> Response[ErrorBody]:
+    return Response(ErrorBody(error=message, code=code or CODE_BY_STATUS.get(status, "ERROR"),
+                              details=details), status_code=status)
+
+
+def registry_error(_: Request[Any, Any, Any], exc: RegistryError) -> Response[ErrorBody]:
+    return error_response(STATUS_BY_CODE.get(exc.code, 400), str(exc), exc.code)
+
+
+def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+    details = exc.extra if isinstance(exc.extra, list) else None
+    if details:  # well-formed but wrong: name each field
+        fields = ", ".join(str(d.get("key", "?")) for d in details if isinstance(d, dict))
+        return error_response(422, f"Invalid request: {fields}", "VALIDATION_ERROR", details)
+    return error_response(400, f"Invalid request: {exc.detail}", "BAD_REQUEST")
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    return error_response(exc.status_code, str(exc.detail))
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    # Logged for operators; the client gets no stack trace and no internals.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "Internal server error", "INTERNAL_SERVER_ERROR")

@@ -1,0 +1,159 @@
+"""``/api/v1/packs``: register, read, test and unregister packs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import Parameter
+
+from domain.errors import PackNotFoundError, RegistryError
+
+from adapters.http.auth import requires
+from adapters.http.schemas import (
+    InstallRequest,
+    PackDetails,
+    PackEnvelope,
+    PackPage,
+    Registered,
+    RegisteredEnvelope,
+    RegisterRequest,
+    RegistrationPage,
+    RolledBackEnvelope,
+    TestExecutionEnvelope,
+    TestExecutionPage,
+    TestRunEnvelope,
+    Unregistered,
+    UnregisteredEnvelope,
+    pagination,
+)
+from adapters.service import RegistryService
+
+Page = Annotated[int, Parameter(ge=1, le=1_000_000, description="Page number, from 1.")]
+PageSize = Annotated[int, Parameter(ge=1, le=100, description="Items per page (at most 100).")]
+
+
+class OutsidePackRootsError(RegistryError):
+    """Raised when a path to register is not under the server's pack roots (HTTP 403)."""
+
+    code = "FORBIDDEN"
+
+
+class NotImplementedYetError(RegistryError):
+    code = "NOT_IMPLEMENTED"
+
+
+class PackController(Controller):
+    path = "/packs"
+    tags = ["packs"]
+    security = [{"BearerToken": []}]
+
+    @post("/register", status_code=201, guards=[requires("write")], sync_to_thread=True,
+          operation_id="registerPack", summary="Register a pack directory, gated on its tests")
+    def register(self, data: RegisterRequest, request: Request[Any, Any, Any],
+                 registry: NamedDependency[RegistryService]) -> RegisteredEnvelope:
+        """Validate, test on a private copy and activate; failing tests give 400 unless forced."""
+        _check_pack_root(data.path, request.app.state.pack_roots)
+        done = registry.register(data.path, force=data.force, replace=data.replace,
+                                 skip_tests=data.skip_tests, requested_by=request.state.actor)
+        return RegisteredEnvelope(
+            data=Registered(pack=done.pack, test_result=done.outcome.test_result,
+                            tests_skipped=done.outcome.tests_skipped),
+            message="Pack registered successfully")
+
+    @post("/install", status_code=501, guards=[requires("write")], sync_to_thread=False,
+          operation_id="installPack", summary="Install a pack from a remote source (not yet)")
+    def install(self, data: InstallRequest) -> None:
+        raise NotImplementedYetError("Remote pack installation is not implemented yet")
+
+    @get("/", guards=[requires("read")], sync_to_thread=True, operation_id="listPacks",
+         summary="List active packs")
+    def list_packs(self, registry: NamedDependency[RegistryService], page: Page = 1,
+                   page_size: PageSize = 50) -> PackPage:
+        registry.catch_up()
+        rows = registry.view.list_packs(limit=page_size, offset=(page - 1) * page_size)
+        return PackPage(data=rows, pagination=pagination(page, page_size,
+                                                         registry.view.count_packs()))
+
+    @get("/{ref:str}", guards=[requires("read")], sync_to_thread=True, operation_id="getPack",
+         summary="An active pack with its components and latest test run")
+    def get_pack(self, ref: str, registry: NamedDependency[RegistryService]) -> PackEnvelope:
+        details = registry.show(ref)
+        return PackEnvelope(data=PackDetails(pack=details.pack, components=details.components,
+                                             latest_test=details.latest_test))
+
+    @delete("/{ref:str}", status_code=200, guards=[requires("write")], sync_to_thread=True,
+            operation_id="unregisterPack", summary="Unregister (a compensating event)")
+    def unregister(self, ref: str, request: Request[Any, Any, Any],
+                   registry: NamedDependency[RegistryService]) -> UnregisteredEnvelope:
+        ended = registry.unregister(ref, actor=request.state.actor)
+        return UnregisteredEnvelope(data=Unregistered(ref=ref, registration_id=str(ended)),
+                                    message=f"Pack '{ref}' unregistered")
+
+    @post("/{ref:str}/rollback", status_code=200, guards=[requires("write")],
+          sync_to_thread=True, operation_id="rollBackPack",
+          summary="Re-activate the registration the active one replaced")
+    def roll_back(self, ref: str, request: Request[Any, Any, Any],
+                  registry: NamedDependency[RegistryService]) -> RolledBackEnvelope:
+        pack = registry.roll_back(ref, actor=request.state.actor)
+        return RolledBackEnvelope(data=pack, message=f"Pack '{ref}' rolled back to {pack.version}")
+
+    @post("/{ref:str}/test", status_code=200, guards=[requires("write")], sync_to_thread=True,
+          operation_id="testPack", summary="Run an active pack's suites again (recorded)")
+    def test(self, ref: str, request: Request[Any, Any, Any],
+             registry: NamedDependency[RegistryService]) -> TestRunEnvelope:
+        """Answers 200 with the result whether or not the tests pass."""
+        outcome = registry.test_registered(ref, requested_by=request.state.actor)
+        return TestRunEnvelope(data=outcome.result, message="Pack tests executed successfully")
+
+    @get("/{ref:str}/tests", guards=[requires("read")], sync_to_thread=True,
+         operation_id="listPackTests", summary="Test history, newest first")
+    def tests(self, ref: str, registry: NamedDependency[RegistryService], page: Page = 1,
+              page_size: PageSize = 50, status: str | None = None,
+              trigger_reason: str | None = None) -> TestExecutionPage:
+        registry.catch_up()
+        view = registry.view
+        total = view.count_test_history(ref, status=status, trigger_reason=trigger_reason)
+        if total == 0 and not view.has_history(ref):
+            raise PackNotFoundError(ref)
+        rows = view.test_history(ref, limit=page_size, offset=(page - 1) * page_size,
+                                 status=status, trigger_reason=trigger_reason)
+        return TestExecutionPage(data=rows, pagination=pagination(page, page_size, total))
+
+    @get("/{ref:str}/tests/latest", guards=[requires("read")], sync_to_thread=True,
+         operation_id="latestPackTest", summary="The newest test run")
+    def latest_test(self, ref: str,
+                    registry: NamedDependency[RegistryService]) -> TestExecutionEnvelope:
+        rows = registry.test_history(ref, limit=1)
+        if not rows:
+            raise NoTestResultsError(ref)
+        return TestExecutionEnvelope(data=rows[0])
+
+    @get("/{ref:str}/registrations", guards=[requires("read")], sync_to_thread=True,
+         operation_id="listPackRegistrations", summary="Every registration attempt, newest first")
+    def registrations(self, ref: str, registry: NamedDependency[RegistryService],
+                      page: Page = 1, page_size: PageSize = 50) -> RegistrationPage:
+        registry.catch_up()
+        total = registry.view.count_registrations(ref)
+        if total == 0:
+            raise PackNotFoundError(ref)
+        rows = registry.view.registrations(ref, limit=page_size, offset=(page - 1) * page_size)
+        return RegistrationPage(data=rows, pagination=pagination(page, page_size, total))
+
+
+class NoTestResultsError(RegistryError):
+    code = "NOT_FOUND"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"No test results found for pack '{ref}'")
+
+
+def _check_pack_root(path: str, roots: tuple[Path, ...]) -> None:
+    """The server only reads packs under its configured roots (symlinks resolved)."""
+    resolved = Path(path).expanduser().resolve()
+    if not any(resolved.is_relative_to(root.resolve()) for root in roots):
+        listed = ", ".join(str(root) for root in roots)
+        raise OutsidePackRootsError(
+            f"Path {path} is outside the server's pack roots: {listed}")

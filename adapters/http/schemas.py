@@ -1,0 +1,141 @@
+"""Request and response bodies of the HTTP API (msgspec structs; the OpenAPI schema follows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from domain.results import TestResult
+from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow
+
+
+class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Register the pack directory at ``path`` (under one of the server's pack roots)."""
+
+    path: str
+    force: bool = False
+    skip_tests: bool = False
+    replace: bool = False
+
+
+class InstallRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Install a pack from a remote source (not implemented yet)."""
+
+    source: str
+    ref_spec: str | None = None
+    force: bool = False
+    skip_tests: bool = False
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every error: a message a person can act on and a stable code; field errors in details."""
+
+    error: str
+    code: str
+    details: list[dict[str, Any]] | None = None
+
+
+class Pagination(msgspec.Struct):
+    page: int
+    page_size: int
+    total_items: int
+    total_pages: int
+
+
+class Registered(msgspec.Struct):
+    pack: PackRow
+    test_result: TestResult | None
+    tests_skipped: bool
+
+
+class RegisteredEnvelope(msgspec.Struct):
+    data: Registered
+    message: str
+
+
+class PackDetails(msgspec.Struct):
+    pack: PackRow
+    components: list[ComponentRow]
+    latest_test: TestExecutionRow | None
+
+
+class PackEnvelope(msgspec.Struct):
+    data: PackDetails
+
+
+class PackPage(msgspec.Struct):
+    data: list[PackRow]
+    pagination: Pagination
+
+
+class TestRunEnvelope(msgspec.Struct):
+    __test__ = False
+
+    data: TestResult
+    message: str
+
+
+class TestExecutionEnvelope(msgspec.Struct):
+    __test__ = False
+
+    data: TestExecutionRow
+
+
+class TestExecutionPage(msgspec.Struct):
+    __test__ = False
+
+    data: list[TestExecutionRow]
+    pagination: Pagination
+
+
+class RegistrationPage(msgspec.Struct):
+    data: list[RegistrationRow]
+    pagination: Pagination
+
+
+class StoredEvent(msgspec.Struct):
+    originator_version: int
+    topic: str
+    state: dict[str, Any]
+
+
+class RegistrationDetails(msgspec.Struct):
+    registration: RegistrationRow
+    events: list[StoredEvent]
+
+
+class RegistrationEnvelope(msgspec.Struct):
+    data: RegistrationDetails
+
+
+class Unregistered(msgspec.Struct):
+    ref: str
+    registration_id: str
+
+
+class UnregisteredEnvelope(msgspec.Struct):
+    data: Unregistered
+    message: str
+
+
+class RolledBackEnvelope(msgspec.Struct):
+    data: PackRow
+    message: str
+
+
+class Health(msgspec.Struct):
+    status: str
+    store: str
+    log_head: int
+    projection_position: int
+    projection_lag: int
+
+
+class HealthEnvelope(msgspec.Struct):
+    data: Health
+
+
+def pagination(page: int, page_size: int, total: int) -> Pagination:
+    return Pagination(page=page, page_size=page_size, total_items=total,
+                      total_pages=max((total + page_size - 1) // page_size, 1))
