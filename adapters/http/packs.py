@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from domain.errors import PackNotFoundError, RegistryError
 
@@ -31,8 +31,9 @@ from adapters.http.schemas import (
 )
 from adapters.service import RegistryService
 
-Page = Annotated[int, Parameter(ge=1, le=1_000_000, description="Page number, from 1.")]
-PageSize = Annotated[int, Parameter(ge=1, le=100, description="Items per page (at most 100).")]
+Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="Page number, from 1.")]
+PageSize = Annotated[int, QueryParameter(ge=1, le=100,
+                                         description="Items per page (at most 100).")]
 
 
 class OutsidePackRootsError(RegistryError):
@@ -52,7 +53,7 @@ class PackController(Controller):
 
     @post("/register", status_code=201, guards=[requires("write")], sync_to_thread=True,
           operation_id="registerPack", summary="Register a pack directory, gated on its tests")
-    def register(self, data: RegisterRequest, request: Request[Any, Any, Any],
+    def register(self, data: JSONBody[RegisterRequest], request: Request[Any, Any, Any],
                  registry: NamedDependency[RegistryService]) -> RegisteredEnvelope:
         """Validate, test on a private copy and activate; failing tests give 400 unless forced."""
         _check_pack_root(data.path, request.app.state.pack_roots)
@@ -65,7 +66,7 @@ class PackController(Controller):
 
     @post("/install", status_code=501, guards=[requires("write")], sync_to_thread=False,
           operation_id="installPack", summary="Install a pack from a remote source (not yet)")
-    def install(self, data: InstallRequest) -> None:
+    def install(self, data: JSONBody[InstallRequest]) -> None:
         raise NotImplementedYetError("Remote pack installation is not implemented yet")
 
     @get("/", guards=[requires("read")], sync_to_thread=True, operation_id="listPacks",
@@ -79,14 +80,14 @@ class PackController(Controller):
 
     @get("/{ref:str}", guards=[requires("read")], sync_to_thread=True, operation_id="getPack",
          summary="An active pack with its components and latest test run")
-    def get_pack(self, ref: str, registry: NamedDependency[RegistryService]) -> PackEnvelope:
+    def get_pack(self, ref: FromPath[str], registry: NamedDependency[RegistryService]) -> PackEnvelope:
         details = registry.show(ref)
         return PackEnvelope(data=PackDetails(pack=details.pack, components=details.components,
                                              latest_test=details.latest_test))
 
     @delete("/{ref:str}", status_code=200, guards=[requires("write")], sync_to_thread=True,
             operation_id="unregisterPack", summary="Unregister (a compensating event)")
-    def unregister(self, ref: str, request: Request[Any, Any, Any],
+    def unregister(self, ref: FromPath[str], request: Request[Any, Any, Any],
                    registry: NamedDependency[RegistryService]) -> UnregisteredEnvelope:
         ended = registry.unregister(ref, actor=request.state.actor)
         return UnregisteredEnvelope(data=Unregistered(ref=ref, registration_id=str(ended)),
@@ -95,14 +96,14 @@ class PackController(Controller):
     @post("/{ref:str}/rollback", status_code=200, guards=[requires("write")],
           sync_to_thread=True, operation_id="rollBackPack",
           summary="Re-activate the registration the active one replaced")
-    def roll_back(self, ref: str, request: Request[Any, Any, Any],
+    def roll_back(self, ref: FromPath[str], request: Request[Any, Any, Any],
                   registry: NamedDependency[RegistryService]) -> RolledBackEnvelope:
         pack = registry.roll_back(ref, actor=request.state.actor)
         return RolledBackEnvelope(data=pack, message=f"Pack '{ref}' rolled back to {pack.version}")
 
     @post("/{ref:str}/test", status_code=200, guards=[requires("write")], sync_to_thread=True,
           operation_id="testPack", summary="Run an active pack's suites again (recorded)")
-    def test(self, ref: str, request: Request[Any, Any, Any],
+    def test(self, ref: FromPath[str], request: Request[Any, Any, Any],
              registry: NamedDependency[RegistryService]) -> TestRunEnvelope:
         """Answers 200 with the result whether or not the tests pass."""
         outcome = registry.test_registered(ref, requested_by=request.state.actor)
@@ -110,9 +111,9 @@ class PackController(Controller):
 
     @get("/{ref:str}/tests", guards=[requires("read")], sync_to_thread=True,
          operation_id="listPackTests", summary="Test history, newest first")
-    def tests(self, ref: str, registry: NamedDependency[RegistryService], page: Page = 1,
-              page_size: PageSize = 50, status: str | None = None,
-              trigger_reason: str | None = None) -> TestExecutionPage:
+    def tests(self, ref: FromPath[str], registry: NamedDependency[RegistryService], page: Page = 1,
+              page_size: PageSize = 50, status: FromQuery[str | None] = None,
+              trigger_reason: FromQuery[str | None] = None) -> TestExecutionPage:
         registry.catch_up()
         view = registry.view
         total = view.count_test_history(ref, status=status, trigger_reason=trigger_reason)
@@ -124,7 +125,7 @@ class PackController(Controller):
 
     @get("/{ref:str}/tests/latest", guards=[requires("read")], sync_to_thread=True,
          operation_id="latestPackTest", summary="The newest test run")
-    def latest_test(self, ref: str,
+    def latest_test(self, ref: FromPath[str],
                     registry: NamedDependency[RegistryService]) -> TestExecutionEnvelope:
         rows = registry.test_history(ref, limit=1)
         if not rows:
@@ -133,7 +134,7 @@ class PackController(Controller):
 
     @get("/{ref:str}/registrations", guards=[requires("read")], sync_to_thread=True,
          operation_id="listPackRegistrations", summary="Every registration attempt, newest first")
-    def registrations(self, ref: str, registry: NamedDependency[RegistryService],
+    def registrations(self, ref: FromPath[str], registry: NamedDependency[RegistryService],
                       page: Page = 1, page_size: PageSize = 50) -> RegistrationPage:
         registry.catch_up()
         total = registry.view.count_registrations(ref)

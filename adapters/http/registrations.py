@@ -6,6 +6,7 @@ from uuid import UUID
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from domain.errors import RegistrationNotFoundError
 
@@ -27,7 +28,7 @@ class RegistrationController(Controller):
 
     @get("/{registration_id:uuid}", guards=[requires("read")], sync_to_thread=True,
          operation_id="getRegistration", summary="A registration and its events, as stored")
-    def get_registration(self, registration_id: UUID,
+    def get_registration(self, registration_id: FromPath[UUID],
                          registry: NamedDependency[RegistryService]) -> RegistrationEnvelope:
         events = registry.audit(registration_id)
         registry.catch_up()
