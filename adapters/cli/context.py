@@ -23,15 +23,23 @@ jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=N
 
 @contextmanager
 def registry_session(as_json: bool) -> Iterator[RegistryService]:
-    """The configured registry; user-facing errors become one line (or JSON) and exit 1."""
+    """The configured registry (local store, or the API with --api-url); user-facing errors
+    become one line (or JSON) and exit 1."""
     from domain.errors import RegistryError
 
     from adapters.bootstrap import build_registry
     from adapters.settings import ConfigError
 
+    options = click.get_current_context().find_root().params
     try:
-        with build_registry() as registry:
-            yield registry
+        if options.get("api_url"):
+            from adapters.cli.remote import RemoteRegistry
+
+            with RemoteRegistry(options["api_url"], options.get("token")) as remote:
+                yield remote  # type: ignore[misc]
+        else:
+            with build_registry() as registry:
+                yield registry
     except RegistryError as exc:
         output.abort(str(exc), code=exc.code, as_json=as_json)
     except ConfigError as exc:

@@ -1,0 +1,58 @@
+"""A real `attune serve` process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.bootstrap import build_registry
+
+ATTUNE = str(Path(sys.executable).parent / "attune")
+
+
+@dataclass
+class Server:
+    url: str
+    write_token: str
+    read_token: str
+    root: Path
+    env: dict[str, str]
+
+
+@pytest.fixture
+def server(settings, tmp_path):
+    """`attune serve` on a free port over this test's store, with pack root tmp/packs."""
+    root = tmp_path / "packs"
+    root.mkdir()
+    with build_registry(settings) as registry:
+        write, _ = registry.create_token("writer", "write", actor="test")
+        read, _ = registry.create_token("reader", "read", actor="test")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "ATTUNE_HOME": str(settings.home),
+           "ATTUNE_DATABASE_URL": settings.database_url, "ATTUNE_PACK_ROOTS": str(root)}
+    process = subprocess.Popen([ATTUNE, "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/api/v1/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None, "no server"
+                time.sleep(0.05)
+        yield Server(url, write, read, root, env)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
