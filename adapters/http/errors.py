@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from domain.errors import RegistryError
 
@@ -21,6 +22,17 @@ CODE_BY_STATUS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404
                   503: "SERVICE_UNAVAILABLE"}
 
 log = logging.getLogger("attune.http")
+
+
+def documented_errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries saying that these statuses answer with the error body."""
+    return {status: ResponseSpec(data_container=ErrorBody, generate_examples=False,
+                                 description=CODE_BY_STATUS.get(status, "Error"))
+            for status in statuses}
+
+
+# Every endpoint may answer these; the handlers add their own.
+COMMON_ERRORS = (400, 401, 403, 404, 405, 413, 422)
 
 
 def error_response(status: int, message: str, code: str | None = None,

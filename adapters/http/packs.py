@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from domain.errors import PackNotFoundError, RegistryError
 
 from adapters.http.auth import requires
+from adapters.http.errors import COMMON_ERRORS, documented_errors
 from adapters.http.schemas import (
     InstallRequest,
     PackDetails,
@@ -36,6 +37,9 @@ PageSize = Annotated[int, QueryParameter(ge=1, le=100,
                                          description="Items per page (at most 100).")]
 
 
+ERRORS = documented_errors(*COMMON_ERRORS, 409, 501)
+
+
 class OutsidePackRootsError(RegistryError):
     """Raised when a path to register is not under the server's pack roots (HTTP 403)."""
 
@@ -51,7 +55,7 @@ class PackController(Controller):
     tags = ["packs"]
     security = [{"BearerToken": []}]
 
-    @post("/register", status_code=201, guards=[requires("write")], sync_to_thread=True,
+    @post("/register", responses=ERRORS, status_code=201, guards=[requires("write")], sync_to_thread=True,
           operation_id="registerPack", summary="Register a pack directory, gated on its tests")
     def register(self, data: JSONBody[RegisterRequest], request: Request[Any, Any, Any],
                  registry: NamedDependency[RegistryService]) -> RegisteredEnvelope:
@@ -64,12 +68,12 @@ class PackController(Controller):
                             tests_skipped=done.outcome.tests_skipped),
             message="Pack registered successfully")
 
-    @post("/install", status_code=501, guards=[requires("write")], sync_to_thread=False,
+    @post("/install", responses=ERRORS, status_code=501, guards=[requires("write")], sync_to_thread=False,
           operation_id="installPack", summary="Install a pack from a remote source (not yet)")
     def install(self, data: JSONBody[InstallRequest]) -> None:
         raise NotImplementedYetError("Remote pack installation is not implemented yet")
 
-    @get("/", guards=[requires("read")], sync_to_thread=True, operation_id="listPacks",
+    @get("/", responses=ERRORS, guards=[requires("read")], sync_to_thread=True, operation_id="listPacks",
          summary="List active packs")
     def list_packs(self, registry: NamedDependency[RegistryService], page: Page = 1,
                    page_size: PageSize = 50) -> PackPage:
@@ -78,14 +82,14 @@ class PackController(Controller):
         return PackPage(data=rows, pagination=pagination(page, page_size,
                                                          registry.view.count_packs()))
 
-    @get("/{ref:str}", guards=[requires("read")], sync_to_thread=True, operation_id="getPack",
+    @get("/{ref:str}", responses=ERRORS, guards=[requires("read")], sync_to_thread=True, operation_id="getPack",
          summary="An active pack with its components and latest test run")
     def get_pack(self, ref: FromPath[str], registry: NamedDependency[RegistryService]) -> PackEnvelope:
         details = registry.show(ref)
         return PackEnvelope(data=PackDetails(pack=details.pack, components=details.components,
                                              latest_test=details.latest_test))
 
-    @delete("/{ref:str}", status_code=200, guards=[requires("write")], sync_to_thread=True,
+    @delete("/{ref:str}", responses=ERRORS, status_code=200, guards=[requires("write")], sync_to_thread=True,
             operation_id="unregisterPack", summary="Unregister (a compensating event)")
     def unregister(self, ref: FromPath[str], request: Request[Any, Any, Any],
                    registry: NamedDependency[RegistryService]) -> UnregisteredEnvelope:
@@ -93,7 +97,7 @@ class PackController(Controller):
         return UnregisteredEnvelope(data=Unregistered(ref=ref, registration_id=str(ended)),
                                     message=f"Pack '{ref}' unregistered")
 
-    @post("/{ref:str}/rollback", status_code=200, guards=[requires("write")],
+    @post("/{ref:str}/rollback", responses=ERRORS, status_code=200, guards=[requires("write")],
           sync_to_thread=True, operation_id="rollBackPack",
           summary="Re-activate the registration the active one replaced")
     def roll_back(self, ref: FromPath[str], request: Request[Any, Any, Any],
@@ -101,7 +105,7 @@ class PackController(Controller):
         pack = registry.roll_back(ref, actor=request.state.actor)
         return RolledBackEnvelope(data=pack, message=f"Pack '{ref}' rolled back to {pack.version}")
 
-    @post("/{ref:str}/test", status_code=200, guards=[requires("write")], sync_to_thread=True,
+    @post("/{ref:str}/test", responses=ERRORS, status_code=200, guards=[requires("write")], sync_to_thread=True,
           operation_id="testPack", summary="Run an active pack's suites again (recorded)")
     def test(self, ref: FromPath[str], request: Request[Any, Any, Any],
              registry: NamedDependency[RegistryService]) -> TestRunEnvelope:
@@ -109,7 +113,7 @@ class PackController(Controller):
         outcome = registry.test_registered(ref, requested_by=request.state.actor)
         return TestRunEnvelope(data=outcome.result, message="Pack tests executed successfully")
 
-    @get("/{ref:str}/tests", guards=[requires("read")], sync_to_thread=True,
+    @get("/{ref:str}/tests", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
          operation_id="listPackTests", summary="Test history, newest first")
     def tests(self, ref: FromPath[str], registry: NamedDependency[RegistryService], page: Page = 1,
               page_size: PageSize = 50, status: FromQuery[str | None] = None,
@@ -123,7 +127,7 @@ class PackController(Controller):
                                  status=status, trigger_reason=trigger_reason)
         return TestExecutionPage(data=rows, pagination=pagination(page, page_size, total))
 
-    @get("/{ref:str}/tests/latest", guards=[requires("read")], sync_to_thread=True,
+    @get("/{ref:str}/tests/latest", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
          operation_id="latestPackTest", summary="The newest test run")
     def latest_test(self, ref: FromPath[str],
                     registry: NamedDependency[RegistryService]) -> TestExecutionEnvelope:
@@ -132,7 +136,7 @@ class PackController(Controller):
             raise NoTestResultsError(ref)
         return TestExecutionEnvelope(data=rows[0])
 
-    @get("/{ref:str}/registrations", guards=[requires("read")], sync_to_thread=True,
+    @get("/{ref:str}/registrations", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
          operation_id="listPackRegistrations", summary="Every registration attempt, newest first")
     def registrations(self, ref: FromPath[str], registry: NamedDependency[RegistryService],
                       page: Page = 1, page_size: PageSize = 50) -> RegistrationPage:

@@ -11,6 +11,7 @@ from litestar.params import FromPath
 from domain.errors import RegistrationNotFoundError
 
 from adapters.http.auth import requires
+from adapters.http.errors import COMMON_ERRORS, documented_errors
 from adapters.http.schemas import (
     Health,
     HealthEnvelope,
@@ -26,7 +27,7 @@ class RegistrationController(Controller):
     tags = ["registrations"]
     security = [{"BearerToken": []}]
 
-    @get("/{registration_id:uuid}", guards=[requires("read")], sync_to_thread=True,
+    @get("/{registration_id:uuid}", responses=documented_errors(*COMMON_ERRORS), guards=[requires("read")], sync_to_thread=True,
          operation_id="getRegistration", summary="A registration and its events, as stored")
     def get_registration(self, registration_id: FromPath[UUID],
                          registry: NamedDependency[RegistryService]) -> RegistrationEnvelope:
@@ -39,7 +40,7 @@ class RegistrationController(Controller):
             registration=row, events=[StoredEvent(**event) for event in events]))
 
 
-@get("/health", tags=["health"], sync_to_thread=True, operation_id="health",
+@get("/health", responses=documented_errors(*COMMON_ERRORS), tags=["health"], sync_to_thread=True, operation_id="health",
      summary="Store reachable and projection lag (no token needed)")
 def health(registry: NamedDependency[RegistryService]) -> HealthEnvelope:
     status = registry.projection_status()
