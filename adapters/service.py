@@ -55,7 +55,7 @@ class RegistryService:
             outcome = self.register_pack(path, force=force, replace=replace,
                                          skip_tests=skip_tests,
                                          requested_by=requested_by, progress=progress,
-                                         jobs=jobs or self.default_jobs())
+                                         jobs=jobs or (1 if skip_tests else self.default_jobs()))
         finally:
             # Rejections are history too: project whatever the attempt recorded.
             self.catch_up()

@@ -13,6 +13,7 @@ from eventsourcing.utils import Environment, EnvType
 from domain.errors import (
     PackNotFoundError,
     RegistrationInProgressError,
+    ConcurrentChangeError,
     RegistrationNotFoundError,
     TokenNotFoundError,
 )
@@ -32,6 +33,9 @@ class PackRegistry(Application):
     """Registration commands. The name is persisted (table and tracking names): never change it."""
 
     name = "registry"
+    # A Pack stream grows by two events per registration of its ref; snapshots keep loading it
+    # cheap however long its history gets. (Registrations and tokens stay short: no snapshots.)
+    snapshotting_intervals = {Pack: 50}
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         # Configuration comes only from the settings the adapter passes in; the library's
@@ -177,7 +181,7 @@ class PackRegistry(Application):
         rolled_back, restored, version = pack.roll_back(now=now)
         registration = self.get_registration(rolled_back)
         registration.roll_back(reason="rollback", actor=actor, restored_registration_id=restored)
-        self.save(registration, pack)
+        self._save_or_conflict(ref, registration, pack)
         return rolled_back, restored, version
 
     def unregister(self, ref: str, *, actor: str, now: datetime) -> UUID:
@@ -185,8 +189,14 @@ class PackRegistry(Application):
         pack = self._get_active_pack(ref)
         registration = self.get_registration(pack.unregister(now=now))
         registration.roll_back(reason="unregister", actor=actor, restored_registration_id=None)
-        self.save(registration, pack)
+        self._save_or_conflict(ref, registration, pack)
         return registration.id
+
+    def _save_or_conflict(self, ref: str, *aggregates: Any) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:  # another command changed the pack meanwhile: nothing was saved
+            raise ConcurrentChangeError(ref) from None
 
     def issue_token(self, *, name: str, scope: str, secret_hash: str, issued_by: str) -> UUID:
         """Record a new API token (only the hash of its secret). Raises: InvalidScopeError."""

@@ -121,3 +121,13 @@ class TokenNotFoundError(RegistryError):
 
     def __init__(self, name_or_id: str) -> None:
         super().__init__(f"Token '{name_or_id}' not found")
+
+
+class ConcurrentChangeError(RegistryError):
+    """Raised when another command changed the same pack at the same moment (nothing saved)."""
+
+    code = "CONFLICT"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"Pack '{ref}' was changed by another command at the same time; "
+                         "nothing was done, try again")

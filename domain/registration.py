@@ -37,10 +37,10 @@ class Registration(Aggregate):
         source_path: str,
         content_digest: str,
         force: bool,
-        replace: bool,
         skip_tests: bool,
         trigger_reason: str,
         requested_by: str,
+        replace: bool = False,  # added after the first events were recorded: old ones lack it
     ) -> None:
         self.pack_ref = pack_ref
         self.pack_version = pack_version  # never `version`: the library owns that name

@@ -31,7 +31,12 @@ def abort(message: str, *, code: str = "BAD_REQUEST", as_json: bool = False) -> 
 
 
 def print_json(document: Any) -> None:
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(value: Any) -> str:
+    # Timestamps as ISO 8601 like everywhere else in our JSON; UUIDs and the rest as text.
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

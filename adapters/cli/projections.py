@@ -75,8 +75,16 @@ def projector(batch_size: int, idle: float) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    from eventsourcing.persistence import PersistenceError
+
+    from adapters.projector import ProjectorLockLost
+
     with registry_session(False) as registry:
         settings = Settings.from_env()
         lock = projector_lock(settings, store_config(settings), registry, stop)
-        Projector(registry, lock, batch_size=batch_size, idle_seconds=idle).run(
-            stop, report=lambda message: output.note(f"projector: {message}"))
+        try:
+            Projector(registry, lock, batch_size=batch_size, idle_seconds=idle).run(
+                stop, report=lambda message: output.note(f"projector: {message}"))
+        except (ProjectorLockLost, PersistenceError, OSError) as exc:
+            # A supervisor (systemd, a container runtime) restarts us; a standby takes over.
+            output.abort(f"projector stopped: {exc}", code="STORE_UNAVAILABLE")

@@ -101,7 +101,7 @@ def _protect_service() -> None:
 
 
 def _limit_child() -> None:  # runs in the child between fork and exec
-    # If the registry dies (even by SIGKILL), the supervisor shell hears of it (see SUPERVISOR).
+    # If the registry dies (even by SIGKILL), the supervisor hears of it (see SUPERVISOR).
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
@@ -109,10 +109,9 @@ def _limit_child() -> None:  # runs in the child between fork and exec
     resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
 
 
-# The test runs under a tiny shell that is its process group's leader. If the registry dies,
-# even by SIGKILL, the kernel sends that shell SIGTERM (PR_SET_PDEATHSIG), and its trap kills
-# the whole group: the test and everything it started. The shell exits with the test's status.
-SUPERVISOR = ["/bin/sh", "-c", 'trap "kill -KILL 0" TERM; "$@" & wait $!', "attune-suite"]
+# The test runs under a small supervisor that leads its process group: if the registry dies,
+# even by SIGKILL, the supervisor is told (PR_SET_PDEATHSIG) and kills the whole group.
+SUPERVISOR = [sys.executable, "-I", str(Path(__file__).parent / "child" / "supervise.py")]
 
 _live_groups: set[int] = set()
 _live_lock = threading.Lock()

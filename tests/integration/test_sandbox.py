@@ -119,3 +119,13 @@ run_process(["/bin/sh", "-c", "sleep 300 & echo $! > {pid_file}; wait"], cwd={st
         while alive(grandchild):
             assert time.monotonic() < deadline, "the test's child outlived the registry"
             time.sleep(0.02)
+
+
+class TestSignals:
+    def test_a_test_killed_by_a_signal_reports_that_signal(self, tmp_path):
+        assert run("kill -KILL $$", tmp_path).exit_code == -9
+
+    def test_tests_start_with_the_default_interrupt_handling(self, tmp_path):
+        outcome = run('python -c "import signal; print(signal.getsignal(signal.SIGINT))"',
+                      tmp_path)
+        assert "default_int_handler" in outcome.stdout
