@@ -5,14 +5,10 @@ from __future__ import annotations
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
-from application.register import RegisterPack
 from application.registry import PackRegistry
-from application.test_pack import TestPack
 from projections.view import PROJECTION_NAME, RegistryView
 
-from adapters.packfiles import FilesystemPackLoader
-from adapters.runners import SandboxRunner
-from adapters.service import RegistryService
+from adapters.service import RegistryService, UseCases
 from adapters.settings import Settings
 from adapters.store import StoreConfig, ensure_schema, store_config
 
@@ -24,10 +20,22 @@ def build_registry(settings: Settings | None = None) -> RegistryService:
     ensure_schema(config)
     app = PackRegistry(env=config.env)
     factory, view = build_view(config)
-    loader, runner = FilesystemPackLoader(), SandboxRunner()
-    return RegistryService(app, view, RegisterPack(app, loader, runner),
-                           TestPack(app, loader, runner), closers=[app.close, factory.close],
+    return RegistryService(app, view, lambda: build_use_cases(app),
+                           closers=[app.close, factory.close],
                            default_jobs=lambda: settings.test_jobs)
+
+
+def build_use_cases(app: PackRegistry) -> UseCases:
+    """The use cases that read pack files and run tests. Built on first use: reading commands
+    never import the runners, the YAML loader or the test-running code."""
+    from application.register import RegisterPack
+    from application.test_pack import TestPack
+
+    from adapters.packfiles import FilesystemPackLoader
+    from adapters.runners import SandboxRunner
+
+    loader, runner = FilesystemPackLoader(), SandboxRunner()
+    return UseCases(RegisterPack(app, loader, runner), TestPack(app, loader, runner))
 
 
 def build_view(config: StoreConfig) -> tuple[InfrastructureFactory, RegistryView]:

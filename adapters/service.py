@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from application.ports import Progress
-from application.register import RegisterPack, RegistrationOutcome
 from application.registry import PackRegistry
-from application.test_pack import TestPack, TestRunOutcome
 from domain.errors import PackNotFoundError, TokenNotFoundError
 from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow, TokenRow
 from projections.view import ProjectionStatus, RegistryView
+
+if TYPE_CHECKING:
+    from application.ports import Progress
+    from application.register import RegisterPack, RegistrationOutcome
+    from application.test_pack import TestPack, TestRunOutcome
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,14 @@ class Registered:
 
     outcome: RegistrationOutcome
     pack: PackRow
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """The use cases that read pack files and run tests (built lazily, see bootstrap)."""
+
+    register_pack: RegisterPack
+    test_pack: TestPack
 
 
 @dataclass(frozen=True)
@@ -37,15 +47,28 @@ class PackDetails:
 class RegistryService:
     """Runs use cases and returns only after their events are in the read models."""
 
-    def __init__(self, app: PackRegistry, view: RegistryView, register_pack: RegisterPack,
-                 test_pack: TestPack, closers: list[Any], *,
+    def __init__(self, app: PackRegistry, view: RegistryView,
+                 use_cases: Callable[[], UseCases], closers: list[Any], *,
                  default_jobs: Callable[[], int] = lambda: 1) -> None:
         self.app = app
         self.view = view
-        self.register_pack = register_pack
-        self.test_pack = test_pack
+        self._use_cases = use_cases
+        self._built: UseCases | None = None
         self.default_jobs = default_jobs
         self._closers = closers
+
+    @property
+    def register_pack(self) -> RegisterPack:
+        return self._cases().register_pack
+
+    @property
+    def test_pack(self) -> TestPack:
+        return self._cases().test_pack
+
+    def _cases(self) -> UseCases:
+        if self._built is None:
+            self._built = self._use_cases()
+        return self._built
 
     def register(self, path: str, *, force: bool = False, replace: bool = False,
                  skip_tests: bool = False,

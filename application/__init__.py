@@ -1,16 +1,6 @@
-"""Use cases on the event-sourced registry."""
+"""Use cases on the event-sourced registry.
 
-from application.ports import PackLoader, PackSnapshot, PackSource, Progress, SuiteRunner
-from application.register import RegisterPack, RegistrationOutcome
-from application.registry import PackRegistry
-
-__all__ = [
-    "PackLoader",
-    "PackRegistry",
-    "PackSnapshot",
-    "PackSource",
-    "Progress",
-    "RegisterPack",
-    "RegistrationOutcome",
-    "SuiteRunner",
-]
+Import from the modules themselves (``application.registry``, ``application.register``, ...):
+this package re-exports nothing, so a read-only CLI command does not pay for importing the
+test-running use cases it never calls.
+"""

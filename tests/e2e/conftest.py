@@ -40,7 +40,7 @@ def server(settings, tmp_path):
         port = probe.getsockname()[1]
     env = {**os.environ, "ATTUNE_HOME": str(settings.home),
            "ATTUNE_DATABASE_URL": settings.database_url, "ATTUNE_PACK_ROOTS": str(root)}
-    process = subprocess.Popen([ATTUNE, "serve", "--port", str(port)], env=env,
+    process = subprocess.Popen([ATTUNE, "serve", "--port", str(port), "--workers", "2"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

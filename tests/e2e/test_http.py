@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -284,39 +279,18 @@ class TestOpenApi:
 
 
 class TestRealServer:
-    def test_attune_serve_answers_on_a_real_socket(self, sqlite_settings, tmp_path):
-        root = tmp_path / "packs"
-        core = core_in(root)
-        with build_registry(sqlite_settings) as registry:
-            token, _ = registry.create_token("srv", "write", actor="test")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = {**os.environ, "ATTUNE_HOME": str(sqlite_settings.home), "ATTUNE_DATABASE_URL": "",
-               "ATTUNE_PACK_ROOTS": str(root)}
-        server = subprocess.Popen([str(Path(sys.executable).parent / "attune"), "serve",
-                                   "--port", str(port), "--workers", "2"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}/api/v1"
-        headers = {"Authorization": f"Bearer {token}"}
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"{base}/health", timeout=1)
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline and server.poll() is None
-                    time.sleep(0.05)
-            created = httpx.post(f"{base}/packs/register", json={"path": str(core)},
-                                 headers=headers, timeout=60)
-            conflict = httpx.post(f"{base}/packs/register", json={"path": str(core)},
-                                  headers=headers, timeout=60)
-            listed = httpx.get(f"{base}/packs", headers=headers, timeout=10)
-            anonymous = httpx.get(f"{base}/packs", timeout=10)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    def test_attune_serve_answers_on_a_real_socket(self, server):
+        core = core_in(server.root)
+        base = f"{server.url}/api/v1"
+        headers = {"Authorization": f"Bearer {server.write_token}"}
+
+        created = httpx.post(f"{base}/packs/register", json={"path": str(core)},
+                             headers=headers, timeout=60)
+        conflict = httpx.post(f"{base}/packs/register", json={"path": str(core)},
+                              headers=headers, timeout=60)
+        listed = httpx.get(f"{base}/packs", headers=headers, timeout=10)
+        anonymous = httpx.get(f"{base}/packs", timeout=10)
+
         assert created.status_code == 201 and created.json()["data"]["pack"]["ref"] == "core"
         assert conflict.status_code == 409
         assert [p["ref"] for p in listed.json()["data"]] == ["core"]
