@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from application.registry import PackRegistry
-from domain.errors import PackNotFoundError, TokenNotFoundError
+from domain.errors import PackNotFoundError, RegistryError, TokenNotFoundError
+from domain.token import TokenRevokedError
 from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow, TokenRow
 from projections.view import ProjectionStatus, RegistryView
 
@@ -25,6 +26,19 @@ class Registered:
 
     outcome: RegistrationOutcome
     pack: PackRow
+
+
+class InvalidTokenNameError(RegistryError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Token name {name!r} must be 1 to 100 characters")
+
+
+class TokenNameTakenError(RegistryError):
+    code = "CONFLICT"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"A live token is already called '{name}'; revoke it or pick another "
+                         "name")
 
 
 @dataclass(frozen=True)
@@ -164,6 +178,10 @@ class RegistryService:
         """Issue a token; returns its text (shown once, never stored) and its public row."""
         from adapters.tokens import format_token, mint
 
+        if not name.strip() or len(name) > 100:
+            raise InvalidTokenNameError(name)
+        if any(t.name == name and t.revoked_at is None for t in self.list_tokens()):
+            raise TokenNameTakenError(name)
         secret, secret_hash = mint()
         token_id = self.app.issue_token(name=name, scope=scope, secret_hash=secret_hash,
                                         issued_by=actor)
@@ -180,8 +198,10 @@ class RegistryService:
 
         Raises: TokenNotFoundError (also when a name is ambiguous).
         """
-        live = [t for t in self.list_tokens() if t.revoked_at is None]
-        matches = [t for t in live if name_or_id in (t.id, t.name)]
+        tokens = [t for t in self.list_tokens() if name_or_id in (t.id, t.name)]
+        matches = [t for t in tokens if t.revoked_at is None]
+        if not matches and tokens:
+            raise TokenRevokedError(tokens[0].name)
         if len(matches) != 1:
             raise TokenNotFoundError(name_or_id)
         self.app.revoke_token(UUID(matches[0].id), actor=actor)

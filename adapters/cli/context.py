@@ -22,15 +22,20 @@ jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=N
 
 
 @contextmanager
-def registry_session(as_json: bool) -> Iterator[RegistryService]:
+def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterator[RegistryService]:
     """The configured registry (local store, or the API with --api-url); user-facing errors
-    become one line (or JSON) and exit 1."""
+    become one line (or JSON) and exit 1. ``local_only`` names a command that refuses
+    remote mode."""
     from domain.errors import RegistryError
 
     from adapters.bootstrap import build_registry
     from adapters.settings import ConfigError
 
     options = click.get_current_context().find_root().params
+    if local_only and options.get("api_url"):
+        output.abort(f"`attune {local_only}` works on the local store only; run it without "
+                     "--api-url (and ATTUNE_API_URL) where the store is", code="LOCAL_ONLY",
+                     as_json=as_json)
     try:
         if options.get("api_url"):
             from adapters.cli.remote import RemoteRegistry

@@ -21,7 +21,7 @@ def unregister(ref: str, as_json: bool) -> None:
         registration_id = registry.unregister(ref, actor=actor())
     if as_json:
         output.print_json({"data": {"ref": ref, "registration_id": str(registration_id)},
-                           "message": "Pack unregistered"})
+                           "message": f"Pack '{ref}' unregistered"})
         return
     output.line(f"{output.OK} Pack '{ref}' unregistered")
     output.line(f"Registration {registration_id} rolled back; its history is kept")
@@ -41,8 +41,8 @@ def rollback(ref: str, as_json: bool) -> None:
     if as_json:
         import msgspec
 
-        output.print_json({"data": {"pack": msgspec.to_builtins(pack)},
-                           "message": "Pack rolled back"})
+        output.print_json({"data": msgspec.to_builtins(pack),
+                           "message": f"Pack '{ref}' rolled back to {pack.version}"})
         return
     output.line(f"{output.OK} Pack '{pack.ref}' rolled back to version {pack.version}")
     output.line(f"ID: {pack.id}")

@@ -22,7 +22,7 @@ def projections() -> None:
 @json_option
 def status(as_json: bool) -> None:
     """Show the log head, the read models' position, and how far behind they are."""
-    with registry_session(as_json) as registry:
+    with registry_session(as_json, local_only="projections status") as registry:
         state = registry.projection_status()
     if as_json:
         output.print_json({"data": [{"name": state.name, "position": state.position,
@@ -41,7 +41,7 @@ def rebuild(batch_size: int, as_json: bool) -> None:
     Runs in one transaction: readers see the old rows until the rebuilt ones commit, and
     projectors wait meanwhile, so it is safe while the service runs.
     """
-    with registry_session(as_json) as registry:
+    with registry_session(as_json, local_only="projections rebuild") as registry:
         started = time.monotonic()
         replayed = registry.rebuild(batch_size=batch_size)
         seconds = time.monotonic() - started
@@ -79,7 +79,7 @@ def projector(batch_size: int, idle: float) -> None:
 
     from adapters.projector import ProjectorLockLost
 
-    with registry_session(False) as registry:
+    with registry_session(False, local_only="projector") as registry:
         settings = Settings.from_env()
         lock = projector_lock(settings, store_config(settings), registry, stop)
         try:

@@ -20,7 +20,7 @@ def token() -> None:
 @json_option
 def create(name: str, scope: str, as_json: bool) -> None:
     """Create a token called NAME and print it. It is shown once: only its hash is stored."""
-    with registry_session(as_json) as registry:
+    with registry_session(as_json, local_only="token create") as registry:
         text, row = registry.create_token(name, scope, actor=actor())
     if as_json:
         import msgspec
@@ -37,7 +37,7 @@ def create(name: str, scope: str, as_json: bool) -> None:
 @json_option
 def list_tokens(as_json: bool) -> None:
     """List tokens (names, scopes, who issued them; never the secrets)."""
-    with registry_session(as_json) as registry:
+    with registry_session(as_json, local_only="token list") as registry:
         rows = registry.list_tokens()
     if as_json:
         import msgspec
@@ -57,7 +57,7 @@ def list_tokens(as_json: bool) -> None:
 @json_option
 def revoke(name_or_id: str, as_json: bool) -> None:
     """Revoke a token by NAME (if unambiguous) or ID; it stops working at once."""
-    with registry_session(as_json) as registry:
+    with registry_session(as_json, local_only="token revoke") as registry:
         row = registry.revoke_token(name_or_id, actor=actor())
     if as_json:
         import msgspec

@@ -16,11 +16,17 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from domain.errors import RegistryError
 
-from adapters.http.errors import http_error, internal_error, registry_error, validation_error
+from adapters.http.errors import (
+    config_error,
+    http_error,
+    internal_error,
+    registry_error,
+    validation_error,
+)
 from adapters.http.packs import PackController
 from adapters.http.registrations import RegistrationController, health
 from adapters.service import RegistryService
-from adapters.settings import Settings
+from adapters.settings import ConfigError, Settings
 
 # Request bodies are small JSON documents; anything larger is refused with 413.
 MAX_BODY_BYTES = 64 * 1024
@@ -54,6 +60,7 @@ def create_app(settings: Settings | None = None,
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         exception_handlers={
             RegistryError: registry_error,
+            ConfigError: config_error,
             ValidationException: validation_error,
             HTTPException: http_error,
             Exception: internal_error,

@@ -11,6 +11,8 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from domain.errors import RegistryError
 
+from adapters.settings import ConfigError
+
 from adapters.http.schemas import ErrorBody
 
 STATUS_BY_CODE = {"BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
@@ -32,7 +34,7 @@ def documented_errors(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 # Every endpoint may answer these; the handlers add their own.
-COMMON_ERRORS = (400, 401, 403, 404, 405, 413, 422)
+COMMON_ERRORS = (400, 401, 403, 404, 405, 413, 422, 503)
 
 
 def error_response(status: int, message: str, code: str | None = None,
@@ -43,6 +45,12 @@ def error_response(status: int, message: str, code: str | None = None,
 
 def registry_error(_: Request[Any, Any, Any], exc: RegistryError) -> Response[ErrorBody]:
     return error_response(STATUS_BY_CODE.get(exc.code, 400), str(exc), exc.code)
+
+
+def config_error(_: Request[Any, Any, Any], exc: ConfigError) -> Response[ErrorBody]:
+    # The server is misconfigured (or its store is down): not the client's fault, no trace.
+    log.error("configuration: %s", exc)
+    return error_response(503, str(exc), exc.code)
 
 
 def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
@@ -33,6 +33,8 @@ from adapters.http.schemas import (
 from adapters.service import RegistryService
 
 Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="Page number, from 1.")]
+RunStatus = Literal["running", "passed", "failed", "error"]
+TriggerReason = Literal["register", "install", "manual"]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100,
                                          description="Items per page (at most 100).")]
 
@@ -116,8 +118,8 @@ class PackController(Controller):
     @get("/{ref:str}/tests", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
          operation_id="listPackTests", summary="Test history, newest first")
     def tests(self, ref: FromPath[str], registry: NamedDependency[RegistryService], page: Page = 1,
-              page_size: PageSize = 50, status: FromQuery[str | None] = None,
-              trigger_reason: FromQuery[str | None] = None) -> TestExecutionPage:
+              page_size: PageSize = 50, status: FromQuery[RunStatus | None] = None,
+              trigger_reason: FromQuery[TriggerReason | None] = None) -> TestExecutionPage:
         registry.catch_up()
         view = registry.view
         total = view.count_test_history(ref, status=status, trigger_reason=trigger_reason)
@@ -133,7 +135,7 @@ class PackController(Controller):
                     registry: NamedDependency[RegistryService]) -> TestExecutionEnvelope:
         rows = registry.test_history(ref, limit=1)
         if not rows:
-            raise NoTestResultsError(ref)
+            raise NoTestResultsError(ref) if registry.knows(ref) else PackNotFoundError(ref)
         return TestExecutionEnvelope(data=rows[0])
 
     @get("/{ref:str}/registrations", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
