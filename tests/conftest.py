@@ -8,11 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from adapters.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 CORE_PACK = REPO / "packs" / "core"
+# The reference pack evolves: tests read its version and component count instead of pinning them.
+CORE_VERSION = yaml.safe_load((CORE_PACK / "pack.yaml").read_text())["version"]
+CORE_COMPONENTS = sum(len(list((CORE_PACK / kind).glob("*.yaml"))) for kind in
+                      ("actions", "triggers", "sensors", "rules", "workflows"))
 # Where to create the per-session test database; trust auth on this machine's server.
 ADMIN_URL = os.environ.get("ATTUNE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

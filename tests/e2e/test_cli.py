@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORE_PACK
+from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.packs import failing_tests, manifest, write_pack
 
 ATTUNE = str(Path(sys.executable).parent / "attune")
@@ -43,7 +43,7 @@ class TestRegister:
         assert done.returncode == 0, done.stderr
         first, version, ident, verdict, tests = lines(done.stdout)
         assert (first, version, ident, verdict) == (
-            "✓ Pack 'core' registered successfully", "Version: 0.1.0", "ID: 1",
+            "✓ Pack 'core' registered successfully", f"Version: {CORE_VERSION}", "ID: 1",
             "✓ All tests passed")
         passed, total = tests.removeprefix("Tests: ").removesuffix(" passed").split("/")
         assert passed == total and int(total) >= 20
@@ -110,7 +110,7 @@ class TestRegister:
         assert done.returncode == 0 and done.stderr == ""
         assert body["message"] == "Pack registered successfully"
         assert body["data"]["tests_skipped"] is False
-        assert {"id": 1, "ref": "core", "version": "0.1.0"}.items() <= body["data"]["pack"].items()
+        assert {"id": 1, "ref": "core", "version": CORE_VERSION}.items() <= body["data"]["pack"].items()
         result = body["data"]["test_result"]
         assert result["status"] == "passed" and result["total_tests"] == result["passed"]
         case = result["test_suites"][0]["test_cases"][0]
@@ -190,7 +190,7 @@ class TestReading:
         attune("pack", "register", str(CORE_PACK), "--skip-tests")
         listed = lines(attune("pack", "list").stdout)
         assert listed[0].split() == ["ID", "REF", "VERSION", "LABEL", "UPDATED"]
-        assert listed[1].split()[:5] == ["1", "core", "0.1.0", "Core", "Pack"]
+        assert listed[1].split()[:5] == ["1", "core", CORE_VERSION, "Core", "Pack"]
 
     def test_unknown_ref(self, attune):
         done = attune("pack", "test-history", "nope")
@@ -205,7 +205,7 @@ class TestManualTests:
 
         assert done.returncode == 0, done.stderr
         out = lines(done.stdout)
-        assert out[0] == "Testing pack 'core' 0.1.0 (recorded as manual run)"
+        assert out[0] == f"Testing pack 'core' {CORE_VERSION} (recorded as manual run)"
         assert out[1].startswith("  ✓ Unit Tests: ") and out[-1].startswith("✓ All tests passed: ")
         assert out[-3] == "Pass rate: 100.0%"
         history = json.loads(attune("pack", "test-history", "core", "--json").stdout)["data"]

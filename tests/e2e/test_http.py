@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 
 from adapters.bootstrap import build_registry
 from adapters.http import create_app
-from tests.conftest import CORE_PACK
+from tests.conftest import CORE_COMPONENTS, CORE_PACK, CORE_VERSION
 from tests.packs import failing_tests, manifest, write_pack
 
 REJECTED = ("Pack registration failed: tests did not pass. Use force=true to register anyway.")
@@ -61,7 +61,7 @@ class TestRegister:
         assert body["data"]["tests_skipped"] is False
         pack, result = body["data"]["pack"], body["data"]["test_result"]
         assert (pack["id"], pack["ref"], pack["version"], pack["label"]) == (
-            1, "core", "0.1.0", "Core Pack")
+            1, "core", CORE_VERSION, "Core Pack")
         assert {"pack_ref", "pack_version", "status", "total_tests", "passed", "failed",
                 "skipped", "pass_rate", "duration_ms", "test_suites"} <= set(result)
         assert result["status"] == "passed" and result["passed"] == result["total_tests"] >= 20
@@ -141,7 +141,7 @@ class TestReads:
 
         assert packs["pagination"] == {"page": 1, "page_size": 50, "total_items": 1,
                                        "total_pages": 1}
-        assert shown["pack"]["ref"] == "core" and len(shown["components"]) == 6
+        assert shown["pack"]["ref"] == "core" and len(shown["components"]) == CORE_COMPONENTS
         assert [r["trigger_reason"] for r in history["data"]] == ["manual", "register"]
         assert [r["trigger_reason"] for r in manual["data"]] == ["manual"]
         assert latest["trigger_reason"] == "manual"
@@ -199,7 +199,7 @@ class TestCommands:
         rolled = api.client.post("/api/v1/packs/core/rollback", headers=api.write)
         gone = api.client.delete("/api/v1/packs/core", headers=api.write)
 
-        assert rolled.status_code == 200 and rolled.json()["data"]["version"] == "0.1.0"
+        assert rolled.status_code == 200 and rolled.json()["data"]["version"] == CORE_VERSION
         assert gone.status_code == 200 and gone.json()["message"] == "Pack 'core' unregistered"
         assert api.get("/packs").json()["data"] == []
         statuses = [r["reason"] for r in api.get("/packs/core/registrations").json()["data"]]

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 
-from tests.conftest import CORE_PACK
+from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.e2e.conftest import ATTUNE
 from tests.packs import failing_tests, manifest, write_pack
 
@@ -34,13 +34,13 @@ class TestRemoteMode:
 
         assert registered.returncode == 0, registered.stderr
         out = lines(registered.stdout)
-        assert out[:4] == ["✓ Pack 'core' registered successfully", "Version: 0.1.0", "ID: 1",
+        assert out[:4] == ["✓ Pack 'core' registered successfully", f"Version: {CORE_VERSION}", "ID: 1",
                            "✓ All tests passed"]
         assert (again.returncode, lines(again.stderr)) == (
             1, ["✗ Error: Pack 'core' already exists. Use force=true to reinstall."])
-        assert lines(listed.stdout)[1].split()[:3] == ["1", "core", "0.1.0"]
+        assert lines(listed.stdout)[1].split()[:3] == ["1", "core", CORE_VERSION]
         assert lines(history.stdout)[1].split()[-2:] == ["passed", "committed"]
-        assert lines(shown.stdout)[0] == "Pack 'core' 0.1.0 (ID 1)"
+        assert lines(shown.stdout)[0] == f"Pack 'core' {CORE_VERSION} (ID 1)"
 
     def test_failures_and_exit_codes_match_local_mode(self, server):
         pack = write_pack(server.root / "mypack", manifest("mypack"),

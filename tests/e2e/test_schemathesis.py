@@ -26,6 +26,6 @@ def test_no_5xx_and_every_response_matches_the_schema(server, token):
          "-H", f"Authorization: Bearer {getattr(server, token)}",
          "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
          "--max-examples", "25", "--seed", "20261125", "--exclude-path", "/api/v1/packs/install"],
-        capture_output=True, text=True, timeout=900)
+        capture_output=True, text=True, timeout=900, cwd=server.root.parent)
 
     assert run.returncode == 0, run.stdout[-4000:]

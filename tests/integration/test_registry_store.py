@@ -6,7 +6,7 @@ import pytest
 
 from adapters.bootstrap import build_registry
 from domain.errors import PackAlreadyExistsError, TestsFailedError
-from tests.conftest import CORE_PACK
+from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.packs import failing_tests, manifest, write_pack
 
 
@@ -23,7 +23,7 @@ class TestRegistrationOnEachStore:
         result = registered.outcome.test_result
         assert result.status == "passed" and result.total_tests >= 20
         assert result.passed == result.total_tests
-        assert (registered.pack.id, registered.pack.ref, registered.pack.version) == (1, "core", "0.1.0")
+        assert (registered.pack.id, registered.pack.ref, registered.pack.version) == (1, "core", CORE_VERSION)
         assert len(registered.pack.content_digest) == 64
         [run] = registry.test_history("core")
         assert (run.outcome, run.status, run.total_tests, run.pack_id) == (
