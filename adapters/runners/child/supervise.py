@@ -20,7 +20,10 @@ def main(argv):
     child = subprocess.Popen(argv)
     code = child.wait()
     if code < 0:  # killed by a signal: end the same way, so the registry sees that signal
-        signal.signal(-code, signal.SIG_DFL)
+        try:
+            signal.signal(-code, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # SIGKILL and SIGSTOP have no handler to reset
         os.kill(os.getpid(), -code)
     return code
 

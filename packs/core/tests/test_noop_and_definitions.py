@@ -1,12 +1,17 @@
 """core.noop behaviour, plus consistency checks of pack.yaml and every action/trigger definition.
 
+Deeper checks of all component files (parsed with PyYAML) live in the pytest suite under
+tests/components/.
+
 The definition checks deliberately avoid PyYAML and read the files as plain text, relying on
 the simple block layout these files use (top-level `key: value` lines).
 """
 
+import ast
 import os
 import re
 import subprocess
+import sys
 import unittest
 from pathlib import Path
 
@@ -14,7 +19,9 @@ PACK_ROOT = Path(__file__).resolve().parent.parent
 ACTIONS_DIR = PACK_ROOT / "actions"
 TRIGGERS_DIR = PACK_ROOT / "triggers"
 
-EXPECTED_ACTIONS = {"echo", "noop", "sleep"}
+EXPECTED_ACTIONS = {"echo", "noop", "sleep", "http_request"}
+# The runner_type each kind of entry point needs.
+RUNNER_BY_SUFFIX = {".sh": "shell", ".py": "python"}
 EXPECTED_TRIGGERS = {"intervaltimer": "interval", "crontimer": "cron", "datetimetimer": "one_shot"}
 ACTION_KEYS = ("name", "ref", "label", "description", "enabled", "runner_type", "entry_point",
                "parameters", "output_schema", "tags")
@@ -109,13 +116,28 @@ class PackManifestTest(unittest.TestCase):
         self.assertRegex(self.fields["version"], r"^\d+\.\d+\.\d+$")
         self.assertTrue(self.fields["label"].strip())
         self.assertTrue(self.fields["description"].strip())
-        self.assertEqual(self.fields["runtime_deps"], "[shell]")
+        self.assertEqual(self.fields["runtime_deps"], "[shell, python3]")
 
     def test_testing_section_runs_these_tests(self):
         testing = "\n".join(block(self.text, "testing"))
         self.assertIn('runner: "python_unittest"', testing)
         self.assertIn('working_dir: "tests"', testing)
         self.assertIn('- "test_*.py"', testing)
+
+    def test_suites_are_declared_unit_tests_first(self):
+        testing = "\n".join(block(self.text, "testing"))
+        names = re.findall(r'- name: "([^"]+)"', testing)
+        runners = re.findall(r'runner: "([^"]+)"', testing)
+        self.assertEqual(names, ["Unit Tests", "Component Definitions", "CLI Smoke Tests"])
+        self.assertEqual(runners, ["python_unittest", "pytest", "shell"])
+
+    def test_every_declared_suite_file_exists(self):
+        tests = PACK_ROOT / "tests"
+        self.assertTrue(list(tests.glob("test_*.py")))
+        self.assertTrue(list((tests / "components").glob("test_*.py")))
+        script = tests / "run_tests.sh"
+        self.assertTrue(script.is_file())
+        self.assertTrue(os.access(script, os.X_OK), f"{script} is not executable")
 
     def test_tests_directory_is_not_a_package(self):
         self.assertFalse((PACK_ROOT / "tests" / "__init__.py").exists())
@@ -139,12 +161,14 @@ class ActionDefinitionsTest(unittest.TestCase):
                 self.assertEqual(fields["ref"], f"core.{path.stem}")
                 self.assertEqual(fields["name"], path.stem)
 
-    def test_enabled_shell_actions(self):
+    def test_enabled_actions_with_runner_matching_the_script(self):
         for path in definitions(ACTIONS_DIR):
             fields = top_level(path.read_text(encoding="utf-8"))
+            suffix = Path(fields["entry_point"]).suffix
             with self.subTest(action=path.name):
                 self.assertEqual(fields["enabled"], "true")
-                self.assertEqual(fields["runner_type"], "shell")
+                self.assertIn(suffix, RUNNER_BY_SUFFIX)
+                self.assertEqual(fields["runner_type"], RUNNER_BY_SUFFIX[suffix])
 
     def test_entry_point_exists_and_is_executable(self):
         for path in definitions(ACTIONS_DIR):
@@ -155,21 +179,48 @@ class ActionDefinitionsTest(unittest.TestCase):
                 self.assertTrue(script.is_file(), f"{script} is missing")
                 self.assertTrue(os.access(script, os.X_OK), f"{script} is not executable")
 
-    def test_scripts_are_strict_posix_shell(self):
+    def scripts(self, suffix):
+        found = []
         for path in definitions(ACTIONS_DIR):
             script = ACTIONS_DIR / top_level(path.read_text(encoding="utf-8"))["entry_point"]
+            if script.suffix == suffix:
+                found.append(script)
+        self.assertTrue(found, f"no {suffix} actions")
+        return found
+
+    def test_scripts_are_strict_posix_shell(self):
+        for script in self.scripts(".sh"):
             lines = script.read_text(encoding="utf-8").splitlines()
             with self.subTest(script=script.name):
                 self.assertEqual(lines[0], "#!/bin/sh")
                 self.assertIn("set -eu", (line.strip() for line in lines))
 
     def test_scripts_parse_with_sh(self):
-        for path in definitions(ACTIONS_DIR):
-            script = ACTIONS_DIR / top_level(path.read_text(encoding="utf-8"))["entry_point"]
+        for script in self.scripts(".sh"):
             with self.subTest(script=script.name):
                 result = subprocess.run(["sh", "-n", str(script)], env=minimal_env(),
                                         capture_output=True, encoding="utf-8", timeout=10)
                 self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_python_scripts_compile_and_run_with_env_python3(self):
+        for script in self.scripts(".py"):
+            source = script.read_text(encoding="utf-8")
+            with self.subTest(script=script.name):
+                self.assertEqual(source.splitlines()[0], "#!/usr/bin/env python3")
+                compile(source, str(script), "exec")
+
+    def test_python_scripts_import_only_the_standard_library(self):
+        for script in self.scripts(".py"):
+            tree = ast.parse(script.read_text(encoding="utf-8"))
+            modules = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom):
+                    modules.add((node.module or "").split(".")[0])
+            with self.subTest(script=script.name):
+                self.assertTrue(modules)
+                self.assertLessEqual(modules, set(sys.stdlib_module_names))
 
     def test_parameters_match_environment_contract(self):
         # Each declared parameter is read by the script as ATTUNE_ACTION_<NAME>, the script
