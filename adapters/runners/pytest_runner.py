@@ -51,6 +51,10 @@ class PytestRunner:
             # Appended, so the pack's own modules win over anything in the plugin folder.
             env["PYTHONPATH"] += os.pathsep + str(PLUGIN_DIR)
             env[PROGRESS_ENV] = str(progress_file)
+            # The registry's own environment has pytest plugins (hypothesis, anyio, ...) that are
+            # none of the pack's business and cost seconds of start-up: packs name the plugins
+            # they need with -p in their pytest configuration.
+            env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
             with CaseFollower(progress_file, on_case):
                 outcome = run_process([*argv, *targets], cwd=str(start), env=env,
                                       timeout=suite.timeout_seconds)

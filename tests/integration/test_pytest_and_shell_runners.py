@@ -107,8 +107,8 @@ class TestPytestRunner:
             def test_a_quick(): pass
             def test_b_hangs(): threading.Event().wait()
         """)
-        result = run(suite("pytest", timeout=3), str(tmp_path))
-        assert (result.status, result.message) == ("error", "timed out after 3 s")
+        result = run(suite("pytest", timeout=5), str(tmp_path))
+        assert (result.status, result.message) == ("error", "timed out after 5 s")
         assert [(c.name, c.status) for c in result.test_cases] == [
             ("tests.test_hang.test_a_quick", "passed"), ("tests.test_hang.test_b_hangs", "error")]
 
@@ -117,6 +117,13 @@ class TestPytestRunner:
         result = run(suite("pytest"), str(tmp_path))
         assert result.status != "passed" and result.total == 0
         assert result.message == "pytest exited with code 5: no tests were collected"
+
+    def test_plugins_of_the_registrys_environment_are_not_loaded(self, tmp_path):
+        write(tmp_path / "tests" / "test_plugins.py", """
+            def test_no_hypothesis_plugin(pytestconfig):
+                assert not pytestconfig.pluginmanager.has_plugin("hypothesispytest")
+        """)
+        assert run(suite("pytest"), str(tmp_path)).status == "passed"
 
     def test_cases_are_reported_while_the_suite_runs(self, tmp_path):
         write(tmp_path / "tests" / "test_many.py", """
