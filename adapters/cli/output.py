@@ -48,7 +48,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def duration(ms: int) -> str:
-    return f"{ms / 1000:.2f} s" if ms < 60_000 else f"{ms // 60_000} min {ms % 60_000 / 1000:.0f} s"
+    if ms < 59_995:  # below what would round up to 60.00 s
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes} min {seconds} s"
 
 
 def percent(rate: float) -> str:
@@ -63,4 +66,4 @@ def timestamp(iso: str) -> str:
 def shorten(text: str, width: int) -> str:
     """The first line of ``text``, cut to ``width`` characters with an ellipsis."""
     first = text.strip().splitlines()[0] if text.strip() else ""
-    return first if len(first) <= width else first[: width - 1].rstrip() + "…"
+    return first if len(first) <= width else first[: width - 1].rstrip(" .,;:") + "…"
