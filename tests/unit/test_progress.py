@@ -259,3 +259,11 @@ class TestLiveStatusLine:
             assert all(s.startswith("  Unit Tests: ") and s.endswith(" failed") for s in segments)
         else:
             assert segments == []
+
+
+@pytest.mark.parametrize(("ms", "text"), [(220, "0.22 s"), (59_994, "59.99 s"),
+                                          (59_999, "1 min 0 s"), (119_600, "2 min 0 s")])
+def test_durations_never_show_60_seconds(ms, text):
+    from adapters.cli.output import duration
+
+    assert duration(ms) == text
