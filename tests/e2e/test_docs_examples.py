@@ -6,7 +6,7 @@ stderr merged as a terminal shows them. The commands of one document run in orde
 ``bash -c``, from the repository root, in one fresh data directory (``ATTUNE_HOME``, SQLite),
 so later examples see what earlier ones did. Before comparing, both sides are normalised:
 times, durations, UUIDs, SHA-256 digests, tokens and temporary directories become
-placeholders, the repository root reads ``/work/main``, and runs of spaces inside a line
+placeholders, the repository root reads ``/opt/attune``, and runs of spaces inside a line
 count as one. A line holding only ``…`` stands for any number of lines. docs/cli.md
 ("Checked examples in the docs") describes the convention for doc writers.
 """
@@ -27,7 +27,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # How the docs spell the repository root in paths the CLI prints (e.g. `Source:`).
-DOC_REPO = "/work/main"
+DOC_REPO = "/opt/attune"
 ANY = "…"  # an expected line holding only this matches any number of lines
 COMMAND_TIMEOUT = 300
 
