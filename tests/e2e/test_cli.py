@@ -345,9 +345,11 @@ class TestInterruption:
                     pathlib.Path({str(started)!r}).touch()
                     threading.Event().wait()
         """})
+        # Default SIGINT handling even if this test runs with SIGINT ignored (a background job).
         run = subprocess.Popen([ATTUNE, "pack", "register", str(pack), "--jobs", "2"],
                                env=attune.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         _wait_for(started, run)
 
         run.send_signal(signal.SIGINT)

@@ -17,6 +17,10 @@ import sys
 
 def main(argv):
     signal.signal(signal.SIGTERM, lambda *_: os.killpg(0, signal.SIGKILL))
+    # Tests start with default signal handling even when the registry itself runs with SIGINT
+    # or SIGQUIT ignored (as a background job of a shell, under nohup, ...).
+    for signum in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
     child = subprocess.Popen(argv)
     code = child.wait()
     if code < 0:  # killed by a signal: end the same way, so the registry sees that signal
