@@ -44,7 +44,7 @@ def server(settings, tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # generous: CI machines are shared
         while True:
             try:
                 httpx.get(f"{url}/api/v1/health", timeout=1)

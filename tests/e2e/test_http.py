@@ -287,9 +287,9 @@ class TestRealServer:
         headers = {"Authorization": f"Bearer {server.write_token}"}
 
         created = httpx.post(f"{base}/packs/register", json={"path": str(core)},
-                             headers=headers, timeout=60)
+                             headers=headers, timeout=300)
         conflict = httpx.post(f"{base}/packs/register", json={"path": str(core)},
-                              headers=headers, timeout=60)
+                              headers=headers, timeout=300)
         listed = httpx.get(f"{base}/packs", headers=headers, timeout=10)
         anonymous = httpx.get(f"{base}/packs", timeout=10)
 

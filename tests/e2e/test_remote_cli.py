@@ -15,7 +15,7 @@ def remote(server, *args: str, token: str | None = None) -> subprocess.Completed
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
     env.update(ATTUNE_API_URL=server.url, ATTUNE_TOKEN=token or server.write_token,
                ATTUNE_HOME="/nonexistent-on-purpose")  # the client has no store of its own
-    return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def lines(text: str) -> list[str]:
