@@ -22,6 +22,8 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """
     import uvicorn
 
+    # Registrations keep a request open while pack tests run and load the machine; uvicorn's
+    # default 5 s worker health check would then kill busy-but-healthy workers mid-request.
     uvicorn.run("adapters.http.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level=log_level, proxy_headers=False,
-                server_header=False)
+                server_header=False, timeout_worker_healthcheck=60)
