@@ -26,17 +26,34 @@ from adapters.settings import Settings
 from domain.manifest import parse_manifest
 
 
-def write_history(registry, count: int) -> None:
-    app = registry.app
+def write_history(registry, count: int, batch: int = 50) -> None:
+    """Committed registrations, as the register use case records them, written ``batch`` at a
+    time per transaction (distinct refs within a batch, so each Pack appears once per save)."""
+    from domain.pack import Pack
+    from domain.registration import Registration
+
     now = datetime.now(UTC)
-    manifests = [parse_manifest({"ref": f"bench{n}", "version": "1.0.0", "label": "Bench",
-                                 "description": "benchmark pack"}) for n in range(200)]
-    for n in range(count):
-        registration_id = app.request_registration(
-            manifest=manifests[n % len(manifests)], components=[], source_path="/packs/bench",
-            content_digest="0" * 64, force=True, skip_tests=True, trigger_reason="register",
-            requested_by="bench", lease_expires=now + timedelta(minutes=5), now=now)
-        app.commit_registration(registration_id, result=None, forced=False)
+    refs = [f"bench{n}" for n in range(200)]
+    packs: dict[str, Pack] = {}
+    for start in range(0, count, batch):
+        touched = []
+        for n in range(start, min(start + batch, count)):
+            ref = refs[n % len(refs)]
+            manifest = parse_manifest({"ref": ref, "version": "1.0.0", "label": "Bench",
+                                       "description": "benchmark pack"})
+            pack = packs.get(ref) or Pack(ref=ref)
+            packs[ref] = pack
+            registration = Registration(
+                pack_ref=ref, pack_version="1.0.0", label="Bench", manifest=manifest.to_dict(),
+                components=[], source_path="/packs/bench", content_digest="0" * 64,
+                force=True, replace=True, skip_tests=True, trigger_reason="register",
+                requested_by="bench")
+            pack.open_registration(registration.id, replace=True,
+                                   lease_expires=now + timedelta(minutes=5), now=now)
+            replaced = pack.activate(registration.id, "1.0.0")
+            registration.commit(summary=None, forced=False, replaced_registration_id=replaced)
+            touched += [registration, pack]
+        registry.app.save(*touched)
 
 
 def measure(settings: Settings, count: int) -> dict[str, float]:
