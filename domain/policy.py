@@ -57,6 +57,12 @@ def suite_result(
     )
 
 
+def suite_error(*, name: str, runner_type: str, message: str) -> SuiteResult:
+    """A suite that could not run at all (bad path, no matching files, missing runner)."""
+    return suite_result(name=name, runner_type=runner_type, cases=[], exit_code=None,
+                        duration_ms=0, message=message)
+
+
 def _explain(passed: int, failed: int, exit_code: int | None) -> str | None:
     if failed:
         return f"{failed} test(s) failed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain.manifest import TestSuite
-from domain.policy import suite_result
+from domain.policy import suite_error
 from domain.results import SuiteResult, TestCaseResult
 
 from adapters.runners.process import kill_all
@@ -25,9 +25,8 @@ class SandboxRunner:
             on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
         runner = self.runners.get(suite.runner)
         if runner is None:
-            return suite_result(name=suite.name, runner_type=suite.runner, cases=[],
-                                exit_code=None, duration_ms=0,
-                                message=f"the {suite.runner!r} runner is not available yet")
+            return suite_error(name=suite.name, runner_type=suite.runner,
+                               message=f"the {suite.runner!r} runner is not available yet")
         return runner.run(suite, pack_dir, on_case)
 
     def cancel(self) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from domain.manifest import TestSuite
-from domain.policy import suite_result
+from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
 
 from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
@@ -30,8 +30,7 @@ class ShellRunner:
             start = suite_directory(pack_dir, suite.working_dir)
             scripts = _scripts(start, root, suite.test_files)
         except SuitePathError as exc:
-            return suite_result(name=suite.name, runner_type=self.runner_type, cases=[],
-                                exit_code=None, duration_ms=0, message=str(exc))
+            return suite_error(name=suite.name, runner_type=self.runner_type, message=str(exc))
         deadline = time.monotonic() + suite.timeout_seconds
         cases: list[TestCaseResult] = []
         stdout, stderr, exit_code, timed_out = [], [], 0, False

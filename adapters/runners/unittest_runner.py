@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from domain.manifest import TestSuite
-from domain.policy import suite_result
+from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
 
 from adapters.runners.follow import CaseFollower, read_report
@@ -65,5 +65,4 @@ class UnittestRunner:
         )
 
     def _error(self, suite: TestSuite, message: str) -> SuiteResult:
-        return suite_result(name=suite.name, runner_type=self.runner_type, cases=[],
-                            exit_code=None, duration_ms=0, message=message)
+        return suite_error(name=suite.name, runner_type=self.runner_type, message=message)
