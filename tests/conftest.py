@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,8 @@ import yaml
 
 from adapters.settings import Settings
 
+# The entry point installed next to this interpreter, as a user runs it.
+ATTUNE = str(Path(sys.executable).parent / "attune")
 REPO = Path(__file__).resolve().parent.parent
 CORE_PACK = REPO / "packs" / "core"
 # The reference pack evolves: tests read its version and component count instead of pinning them.
@@ -61,3 +65,17 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home", database_url="")
+
+
+@pytest.fixture
+def attune(settings):
+    """Run the ``attune`` entry point on this test's store; ``attune.env`` is its environment."""
+    env = {**os.environ, "ATTUNE_HOME": str(settings.home),
+           "ATTUNE_DATABASE_URL": settings.database_url}
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    run.env = env  # type: ignore[attr-defined]
+    return run

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,7 @@ import httpx
 import pytest
 
 from adapters.bootstrap import build_registry
-
-ATTUNE = str(Path(sys.executable).parent / "attune")
+from tests.conftest import ATTUNE
 
 
 @dataclass

@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORE_PACK, CORE_VERSION
+from tests.conftest import ATTUNE, CORE_PACK, CORE_VERSION
 from tests.packs import failing_tests, manifest, write_pack
 
-ATTUNE = str(Path(sys.executable).parent / "attune")
 REJECTED = ("✗ Error: Pack registration failed: tests did not pass. "
             "Use force=true to register anyway.")
-
-
-@pytest.fixture
-def attune(settings):
-    env = {**os.environ, "ATTUNE_HOME": str(settings.home),
-           "ATTUNE_DATABASE_URL": settings.database_url}
-
-    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True,
-                              timeout=timeout)
-
-    run.env = env  # type: ignore[attr-defined]
-    return run
 
 
 def lines(text: str) -> list[str]:

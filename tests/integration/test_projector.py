@@ -5,19 +5,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from adapters.bootstrap import build_registry
 from domain.manifest import parse_manifest
+from tests.conftest import ATTUNE
 from tests.packs import manifest
-
-ATTUNE = str(Path(sys.executable).parent / "attune")
 
 
 def record_registrations(registry, count: int) -> None:

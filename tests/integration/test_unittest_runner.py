@@ -33,7 +33,7 @@ def unittest_summary(pack: Path, start: str, top: str) -> dict[str, int]:
         [sys.executable, "-m", "unittest", "discover", "-s", start, "-t", top, "-p", "test_*.py"],
         cwd=pack, capture_output=True, text=True, env={"PYTHONDONTWRITEBYTECODE": "1"},
     )
-    ran = int(re.search(r"^Ran (\d+) tests?", completed.stderr, re.M).group(1))
+    ran = int(re.search(r"^Ran (\d+) tests?", completed.stderr, re.MULTILINE).group(1))
     counts = dict(re.findall(r"(failures|errors|skipped|expected failures|unexpected successes)"
                              r"=(\d+)", completed.stderr.splitlines()[-1]))
     return {"ran": ran, **{k: int(v) for k, v in counts.items()}}
