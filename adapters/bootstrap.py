@@ -6,26 +6,44 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from application.registry import PackRegistry
+from projections.tables import READ_MODEL_VERSION
 from projections.view import PROJECTION_NAME, RegistryView
 
 from adapters.service import RegistryService, UseCases
 from adapters.settings import Settings
-from adapters.store import StoreConfig, ensure_schema, store_config
+from adapters.store import (
+    StoreConfig,
+    diagnose,
+    ensure_schema,
+    is_set_up,
+    mark_set_up,
+    setup_lock,
+    store_config,
+)
 
 
 def build_registry(settings: Settings | None = None) -> RegistryService:
     """A registry on the configured store, with the filesystem loader and sandboxed runners."""
     settings = settings or Settings.from_env()
     config = store_config(settings)
-    ensure_schema(config)
-    app = PackRegistry(env=config.env)
-    factory, view = build_view(config)
-    return RegistryService(app, view, lambda: build_use_cases(app),
+    stamp = setup_stamp()
+    if is_set_up(config, stamp):
+        env = {**config.env, "CREATE_TABLE": "n"}
+        app = PackRegistry(env=env)
+        factory, view = build_view(config, env)
+    else:
+        with setup_lock(config):
+            ensure_schema(config)
+            app = PackRegistry(env=config.env)
+            factory, view = build_view(config, config.env)
+            mark_set_up(config, stamp)
+    return RegistryService(app, view, lambda: build_use_cases(app, settings),
                            closers=[app.close, factory.close],
-                           default_jobs=lambda: settings.test_jobs)
+                           default_jobs=lambda: settings.test_jobs,
+                           unavailable=lambda exc: diagnose(config, exc))
 
 
-def build_use_cases(app: PackRegistry) -> UseCases:
+def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     """The use cases that read pack files and run tests. Built on first use: reading commands
     never import the runners, the YAML loader or the test-running code."""
     from application.register import RegisterPack
@@ -34,12 +52,22 @@ def build_use_cases(app: PackRegistry) -> UseCases:
     from adapters.packfiles import FilesystemPackLoader
     from adapters.runners import SandboxRunner
 
-    loader, runner = FilesystemPackLoader(), SandboxRunner()
-    return UseCases(RegisterPack(app, loader, runner), TestPack(app, loader, runner))
+    loader, runner = FilesystemPackLoader(work_dir=settings.work_dir), SandboxRunner()
+    register = RegisterPack(app, loader, runner, lease_grace=lambda: settings.lease_grace)
+    return UseCases(register, TestPack(app, loader, runner))
 
 
-def build_view(config: StoreConfig) -> tuple[InfrastructureFactory, RegistryView]:
-    factory = InfrastructureFactory.construct(Environment(PROJECTION_NAME, config.env))
+def setup_stamp() -> str:
+    """What a PostgreSQL schema's set-up depends on: the event store library's tables and the
+    read models' version."""
+    from importlib.metadata import version
+
+    return f"eventsourcing {version('eventsourcing')}; read models {READ_MODEL_VERSION}"
+
+
+def build_view(config: StoreConfig, env: dict[str, str]
+               ) -> tuple[InfrastructureFactory, RegistryView]:
+    factory = InfrastructureFactory.construct(Environment(PROJECTION_NAME, env))
     if config.is_postgres:
         from projections.postgres_view import PostgresRegistryView as view_class
     else:

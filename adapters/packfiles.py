@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
-from domain.manifest import PackManifest, parse_manifest
+import msgspec
 
+from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
+from domain.manifest import PackManifest, parse_manifest, quoted
+
+from adapters.runners.paths import Listing, unmatched_pattern
 from adapters.yamlfile import read_yaml
 
 COMPONENT_KINDS = ("actions", "triggers", "sensors", "rules", "workflows")
 MAX_COMPONENT_FILES = 1000
+MAX_COMPONENT_BYTES = 16 * 1024 * 1024
+# Control characters, which a component file's name must not have.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A snapshot is a full copy: refuse packs that would fill the disk or take minutes to copy.
 MAX_PACK_BYTES = 512 * 1024 * 1024
 MAX_PACK_FILES = 50_000
+MAX_TREE_DEPTH = 100
 # Not pack content: version-control metadata and interpreter caches.
 SKIPPED_NAMES = frozenset({".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache"})
 
@@ -40,15 +49,74 @@ class Snapshot:
 
 
 @contextmanager
-def snapshot_of(source: Path, name: str) -> Iterator[Snapshot]:
-    """A private copy of ``source`` in a fresh temporary directory, removed on exit."""
-    staging = tempfile.mkdtemp(prefix=f"attune-{name}-")
+def snapshot_of(source: Path, name: str, work_dir: Path | None = None) -> Iterator[Snapshot]:
+    """A private copy of ``source`` in a fresh directory under ``work_dir`` (default: the
+    system's temporary directory), removed on exit.
+
+    The directory, ``attune-<pid>-<name>-XXXXXXXX``, is locked (flock) while in use; a process
+    killed with SIGKILL cannot remove it, so each new snapshot first removes those of dead
+    processes from ``work_dir`` (see :func:`sweep_snapshots`).
+    """
+    if work_dir is not None:
+        work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        sweep_snapshots(work_dir)
+    staging = tempfile.mkdtemp(prefix=f"attune-{os.getpid()}-{name[:64]}-", dir=work_dir)
+    lock = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         target = Path(staging) / "pack"
         digest = copy_tree(source, target)
         yield Snapshot(path=str(target), content_digest=digest)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(Path(staging))
+        os.close(lock)
+
+
+def sweep_snapshots(work_dir: Path) -> None:
+    """Remove the snapshots that processes killed before their cleanup left in ``work_dir``.
+
+    Only when the pid in the name is gone and the directory's lock is free: with a data
+    directory shared across pid namespaces (containers), a live owner's pid can look dead.
+    """
+    for entry in work_dir.iterdir():
+        owner = entry.name.split("-")[1] if entry.name.startswith("attune-") else ""
+        if not owner.isdigit() or _process_exists(int(owner)):
+            continue
+        try:
+            lock = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # removed meanwhile by another sweep, or not a directory
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its owner still runs
+        else:
+            remove_tree(entry)
+        finally:
+            os.close(lock)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a snapshot, also when the tests took permissions away from its directories."""
+    with suppress(OSError):
+        os.chmod(path, 0o700)
+    for dirpath, dirnames, _ in os.walk(path):
+        for name in dirnames:
+            child = os.path.join(dirpath, name)
+            if not os.path.islink(child):  # chmod follows links: never touch their targets
+                with suppress(OSError):
+                    os.chmod(child, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -58,79 +126,172 @@ class LoadedPack:
     manifest: PackManifest
     source_path: str
     components: list[dict[str, Any]] = field(default_factory=list)
+    work_dir: Path | None = None
 
     def snapshot(self) -> AbstractContextManager[Snapshot]:
-        return snapshot_of(Path(self.source_path), self.manifest.ref)
+        return snapshot_of(Path(self.source_path), self.manifest.ref, self.work_dir)
 
 
 class FilesystemPackLoader:
-    """Loads packs from local directories."""
+    """Loads packs from local directories; snapshots go under ``work_dir`` (default: $TMPDIR)."""
+
+    def __init__(self, work_dir: Path | None = None) -> None:
+        self.work_dir = work_dir
 
     def load(self, path: str) -> LoadedPack:
         directory = Path(path).expanduser()
-        if not directory.is_dir():
+        if not _is_dir(directory):
             raise PackDirectoryNotFoundError(path)
         root = directory.resolve()
         manifest_path = root / "pack.yaml"
         if not manifest_path.exists() and not manifest_path.is_symlink():
             raise ManifestNotFoundError(path)
         manifest = parse_manifest(read_yaml(manifest_path, "pack.yaml", root))
+        scan_tree(root)
         check_suite_paths(root, manifest)
         return LoadedPack(manifest=manifest, source_path=str(root),
-                          components=read_components(root, manifest.ref))
+                          components=read_components(root, manifest.ref),
+                          work_dir=self.work_dir)
 
     def snapshot(self, path: str) -> AbstractContextManager[Snapshot]:
         directory = Path(path)
-        if not directory.is_dir():
+        if not _is_dir(directory):
             raise PackDirectoryNotFoundError(path)
-        return snapshot_of(directory.resolve(), directory.name)
+        return snapshot_of(directory.resolve(), directory.name, self.work_dir)
+
+
+def _is_dir(path: Path) -> bool:
+    """``Path.is_dir`` that also says no for paths the OS cannot even look up (too long)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def scan_tree(root: Path) -> None:
+    """Refuse a pack that its snapshot would refuse, and folders nested absurdly deep, before
+    anything walks the tree (globs, the copy)."""
+    entries = total_bytes = 0
+    pending = [(root, 0)]
+    while pending:
+        folder, depth = pending.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise PackTooLargeError(f"folders are nested more than {MAX_TREE_DEPTH} levels deep",
+                                    source="pack directory")
+        try:
+            children = list(os.scandir(folder))
+        except OSError:
+            continue  # the copy skips what it cannot list, and so does the scan
+        for child in children:
+            if child.name in SKIPPED_NAMES or child.name.endswith((".pyc", ".pyo")):
+                continue
+            entries += 1
+            if entries > MAX_PACK_FILES:
+                raise PackTooLargeError(f"the pack has more than {MAX_PACK_FILES} files and "
+                                        "folders", source="pack directory")
+            if child.is_dir(follow_symlinks=False):
+                pending.append((Path(child.path), depth + 1))
+            elif child.is_file(follow_symlinks=False):
+                total_bytes += child.stat(follow_symlinks=False).st_size
+                _check_limits(0, total_bytes)
 
 
 def check_suite_paths(root: Path, manifest: PackManifest) -> None:
-    """Suite paths must stay in the pack once symlinks are resolved (the manifest model only
-    checks them lexically). Paths that do not exist are the suite's problem at run time."""
+    """Each suite's paths, against the real directory: the working_dir must be a folder in the
+    pack, no pattern may match a path that leads outside it (the manifest model only checks
+    them lexically), and each pattern must match what the suite's runner would run."""
     if manifest.testing is None:
         return
     for index, suite in enumerate(manifest.testing.test_suites):
         where = f"testing.test_suites[{index}]"
-        directory = (root / suite.working_dir).resolve()
-        if not directory.is_relative_to(root):
-            raise ManifestError(f"{suite.working_dir!r} leads outside the pack", f"{where}.working_dir")
-        if not directory.is_dir():
-            continue
+        directory = _suite_directory(root, suite.working_dir, f"{where}.working_dir")
+        listing = Listing(directory)
         for position, pattern in enumerate(suite.test_files):
-            candidates = directory.glob(pattern) if "/" in pattern else directory.rglob(pattern)
-            for path in candidates:
-                if not path.resolve().is_relative_to(root):
+            for path in listing.glob(pattern):
+                if _leads_outside(path, root):
                     raise ManifestError(
-                        f"{pattern!r} matches {path.relative_to(root).as_posix()!r}, which leads "
-                        "outside the pack", f"{where}.test_files[{position}]")
+                        f"{quoted(pattern)} matches {quoted(path.relative_to(root).as_posix())}, "
+                        "which leads outside the pack", f"{where}.test_files[{position}]")
+        unmatched = unmatched_pattern(suite.runner, directory, suite.test_files, root, listing)
+        if unmatched is not None:
+            shown = directory.relative_to(root).as_posix() or "."
+            raise ManifestError(f"{quoted(unmatched)} matches no file in {quoted(shown)}",
+                                f"{where}.test_files[{suite.test_files.index(unmatched)}]")
+
+
+def _suite_directory(root: Path, working_dir: str, field: str) -> Path:
+    try:
+        directory = (root / working_dir).resolve()
+    except RuntimeError:  # Python 3.11's report of a symlink loop
+        raise ManifestError(f"{quoted(working_dir)} is a symbolic link loop", field) from None
+    if not directory.is_relative_to(root):
+        raise ManifestError(f"{quoted(working_dir)} leads outside the pack", field)
+    if not directory.is_dir():
+        raise ManifestError(f"{quoted(working_dir)} is not a directory in the pack", field)
+    return directory
+
+
+def _leads_outside(path: Path, root: Path) -> bool:
+    try:
+        return not path.resolve().is_relative_to(root)
+    except RuntimeError:  # a symlink loop leads nowhere, and is no file to run either
+        return False
 
 
 def read_components(root: Path, pack_ref: str) -> list[dict[str, Any]]:
     """Component definitions (actions, triggers, sensors, rules, workflows), in a stable order."""
     components: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], str] = {}
+    for kind, folder, file in _component_files(root):
+        name = f"{kind}/{file.name}"
+        definition = read_yaml(file, name, root)
+        if not isinstance(definition, dict):
+            raise ManifestError("a component definition must be a mapping", source=name)
+        component = _component(kind, file.stem, definition, pack_ref, name)
+        _check_entry_point(root, folder, component["entry_point"], name)
+        key = (component["kind"], component["ref"])
+        if key in seen:
+            raise ManifestError(f"{component['kind']} ref {quoted(component['ref'])} is also "
+                                f"defined in {seen[key]}", field="ref", source=name)
+        seen[key] = name
+        components.append(component)
+    return components
+
+
+def _component_files(root: Path) -> list[tuple[str, Path, Path]]:
+    """(kind, folder, file) for every component file, within the count and size limits (their
+    definitions all go into the registration's event)."""
+    found: list[tuple[str, Path, Path]] = []
+    total_bytes = 0
     for kind in COMPONENT_KINDS:
         folder = root / kind
-        if not folder.is_dir() or not folder.resolve().is_relative_to(root):
+        if not folder.is_dir():
             continue
-        files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
-        if len(components) + len(files) > MAX_COMPONENT_FILES:
+        if not folder.resolve().is_relative_to(root):
+            raise ManifestError("a link to a folder outside the pack", source=kind)
+        try:
+            files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+        except OSError as exc:
+            raise ManifestError(f"cannot be read: {exc.strerror}", source=kind) from None
+        if len(found) + len(files) > MAX_COMPONENT_FILES:
             raise ManifestError(f"more than {MAX_COMPONENT_FILES} component files", source=kind)
         for file in files:
-            name = f"{kind}/{file.name}"
-            definition = read_yaml(file, name, root)
-            if not isinstance(definition, dict):
-                raise ManifestError("a component definition must be a mapping", source=name)
-            component = _component(kind, file.stem, definition, pack_ref, name)
-            key = (component["kind"], component["ref"])
-            if key in seen:
-                raise ManifestError(f"{component['kind']} ref {component['ref']!r} is also "
-                                    f"defined in {seen[key]}", field="ref", source=name)
-            seen[key] = name
-            components.append(component)
-    return components
+            if _CONTROL.search(file.name):  # the name becomes part of a ref and of messages
+                raise ManifestError(f"the file name {file.name!r} has a control character",
+                                    source=kind)
+            total_bytes += _size(file)
+            if total_bytes > MAX_COMPONENT_BYTES:
+                raise ManifestError(f"component files larger than {MAX_COMPONENT_BYTES // 2**20} "
+                                    "MiB together", source=kind)
+            found.append((kind, folder, file))
+    return found
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:  # reading it will say what is wrong
+        return 0
 
 
 def _component(kind: str, stem: str, definition: dict[str, Any], pack_ref: str,
@@ -146,8 +307,21 @@ def _component(kind: str, stem: str, definition: dict[str, Any], pack_ref: str,
         "label": definition.get("label") or definition.get("name") or stem,
         "description": definition.get("description", ""),
         "entry_point": definition.get("entry_point"),
-        "definition": definition,
+        # As the manifest's free-form fields are stored: YAML timestamps as ISO 8601 text.
+        "definition": msgspec.to_builtins(definition),
     }
+
+
+def _check_entry_point(root: Path, folder: Path, entry_point: str | None, source: str) -> None:
+    """An entry point is a path from the component's folder; it need not exist (yet), but it
+    must not lead out of the pack."""
+    if entry_point is None:
+        return
+    if not entry_point.strip():
+        raise ManifestError("must not be empty", field="entry_point", source=source)
+    if _leads_outside(folder / entry_point, root):
+        raise ManifestError(f"{quoted(entry_point)} leads outside the pack", field="entry_point",
+                            source=source)
 
 
 def copy_tree(source: Path, target: Path) -> str:
@@ -160,9 +334,13 @@ def copy_tree(source: Path, target: Path) -> str:
     entries: list[bytes] = []
     total_bytes = 0
     target.mkdir(parents=True)
+    # The copy's own folder, when the store's data directory is inside the pack: never copy
+    # the copy into itself.
+    staging = target.resolve().parent
     for dirpath, dirnames, filenames in os.walk(source):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_NAMES)
         here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames
+                             if d not in SKIPPED_NAMES and here / d != staging)
         relative_dir = here.relative_to(source)
         for name in dirnames:
             src = here / name

@@ -4,6 +4,9 @@ Only one projector is active per store: it holds a lock (a PostgreSQL session ad
 or a lock file next to the SQLite database); others wait as hot standbys and take over when
 the lock is released, e.g. because the active one died. Each batch is applied under the
 view's own transaction lock as well, so even a split-brain moment cannot apply a batch twice.
+
+When PostgreSQL goes away (a restart, cut connections), the projector reports it in one line,
+waits with backoff, connects again and carries on from the recorded position.
 """
 
 from __future__ import annotations
@@ -11,21 +14,22 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 from adapters.service import RegistryService
-from adapters.settings import Settings
-from adapters.store import StoreConfig
+from adapters.store import StoreConfig, StoreUnavailableError, connect
 
 # Fixed key of the session advisory lock the active projector holds (distinct from the
 # per-batch transaction lock of the view).
 ACTIVE_PROJECTOR_LOCK_KEY = 0x6174746E7072  # "attnpr"
 
-
-class ProjectorLockLost(Exception):
-    """Raised when the active projector's lock (its database session) is gone."""
+# Seconds between attempts to reach a store that went away: doubling, then every 30 s.
+RECONNECT_DELAYS = (1, 2, 4, 8, 15, 30)
 
 
 class ProjectorLock(Protocol):
@@ -36,7 +40,7 @@ class ProjectorLock(Protocol):
         ...
 
     def check(self) -> None:
-        """Raise ProjectorLockLost if the lock is no longer held."""
+        """Raise StoreUnavailableError if the lock is no longer held."""
         ...
 
     def release(self) -> None: ...
@@ -77,36 +81,46 @@ class FileProjectorLock:
 
 
 class PostgresProjectorLock:
-    """PostgreSQL: a session advisory lock on a dedicated connection that also LISTENs."""
+    """PostgreSQL: a session advisory lock on a dedicated connection that also LISTENs.
+
+    The lock lives as long as the session: any failure of the connection means it is lost,
+    and is raised as StoreUnavailableError.
+    """
 
     def __init__(self, config: StoreConfig, channel: str) -> None:
-        import psycopg
         from psycopg import sql
 
-        env = config.env
-        self.connection = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], autocommit=True,
-            connect_timeout=10)
-        self.connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        self.config = config
+        with self._session():
+            self.connection = connect(config)
+            self.connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
 
     def try_acquire(self) -> bool:
-        row = self.connection.execute("SELECT pg_try_advisory_lock(%s)",
-                                      (ACTIVE_PROJECTOR_LOCK_KEY,)).fetchone()
+        with self._session():
+            row = self.connection.execute("SELECT pg_try_advisory_lock(%s)",
+                                          (ACTIVE_PROJECTOR_LOCK_KEY,)).fetchone()
         return bool(row and row[0])
 
     def wait_for_events(self, timeout: float) -> None:
-        for _ in self.connection.notifies(timeout=timeout, stop_after=1):
-            pass
+        with self._session():
+            for _ in self.connection.notifies(timeout=timeout, stop_after=1):
+                pass
 
     def check(self) -> None:
-        try:
+        with self._session():
             self.connection.execute("SELECT 1")
-        except Exception as exc:  # noqa: BLE001 - any failure means the session is gone
-            raise ProjectorLockLost(f"lost the projector's database session: {exc}") from None
 
     def release(self) -> None:
         self.connection.close()  # ends the session and with it the advisory lock
+
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise self.config.unavailable(exc) from None
 
 
 class Projector:
@@ -129,20 +143,52 @@ class Projector:
             if stop.wait(self.idle_seconds):
                 return
         report("active")
+        applied = 0
         try:
             while not stop.is_set():
+                # Between any two batches: is the lock still ours (its session alive)?
                 self.lock.check()
-                applied = self.service.view.project(self.service.app,
-                                                    batch_size=self.batch_size)
+                batch = self.service.catch_up(batch_size=self.batch_size, max_batches=1)
+                applied += batch
+                if batch:
+                    continue
                 if applied:
                     status = self.service.projection_status()
                     report(f"applied {applied} events (position {status.position})")
+                    applied = 0
                 self.lock.wait_for_events(self.idle_seconds)
         finally:
             self.lock.release()
 
 
-def projector_lock(settings: Settings, config: StoreConfig, service: RegistryService,
+def run_projector(config: StoreConfig, open_registry: Callable[[], RegistryService],
+                  stop: threading.Event, report: Callable[[str], None], *,
+                  batch_size: int = 500, idle_seconds: float = 1.0) -> None:
+    """Run a projector until ``stop`` is set, outliving the store's outages.
+
+    Whenever the store cannot be reached or drops the connection (at start-up too), report
+    one line, wait (1, 2, 4 … 30 s), and connect from scratch: new pools, a new lock session.
+    A batch interrupted by the failure was rolled back, so the next one starts where the
+    recorded position says, and nothing is applied twice or skipped.
+    """
+    failures = 0
+    while not stop.is_set():
+        try:
+            with open_registry() as service:
+                lock = projector_lock(config, service, stop)
+                failures = 0  # connected: the next outage starts the backoff afresh
+                Projector(service, lock, batch_size=batch_size,
+                          idle_seconds=idle_seconds).run(stop, report)
+            return
+        except (StoreUnavailableError, OperationalError, InterfaceError) as exc:
+            error = exc if isinstance(exc, StoreUnavailableError) else config.unavailable(exc)
+            delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+            failures += 1
+            report(f"{error}; retrying in {delay} s")
+            stop.wait(delay)
+
+
+def projector_lock(config: StoreConfig, service: RegistryService,
                    stop: threading.Event) -> ProjectorLock:
     if config.is_postgres:
         return PostgresProjectorLock(config, service.app.recorder.channel_name)

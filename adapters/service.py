@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
-from application.registry import PackRegistry
+
+from application.registry import STORE_FAILURES, PackRegistry
 from domain.errors import PackNotFoundError, RegistryError, TokenNotFoundError
 from domain.token import TokenRevokedError
 from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow, TokenRow
@@ -18,6 +21,23 @@ if TYPE_CHECKING:
     from application.ports import Progress
     from application.register import RegisterPack, RegistrationOutcome
     from application.test_pack import TestPack, TestRunOutcome
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+
+def store_call(method: F) -> F:
+    """Report a store that cannot be reached or stopped answering as one clear error (a
+    ConfigError: exit 1 and one line on the CLI, 503 from the API), not a stack trace."""
+
+    @functools.wraps(method)
+    def call(self: RegistryService, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except STORE_FAILURES as exc:
+            raise self.unavailable(exc) from None
+
+    return cast(F, call)
 
 
 @dataclass(frozen=True)
@@ -63,13 +83,16 @@ class RegistryService:
 
     def __init__(self, app: PackRegistry, view: RegistryView,
                  use_cases: Callable[[], UseCases], closers: list[Any], *,
-                 default_jobs: Callable[[], int] = lambda: 1) -> None:
+                 default_jobs: Callable[[], int] = lambda: 1,
+                 unavailable: Callable[[Exception], Exception] = lambda exc: exc) -> None:
         self.app = app
         self.view = view
         self._use_cases = use_cases
         self._built: UseCases | None = None
         self.default_jobs = default_jobs
         self._closers = closers
+        # Turns a lost or unreachable store into the error a user sees (naming the store).
+        self.unavailable = unavailable
 
     @property
     def register_pack(self) -> RegisterPack:
@@ -84,49 +107,64 @@ class RegistryService:
             self._built = self._use_cases()
         return self._built
 
+    @store_call
     def register(self, path: str, *, force: bool = False, replace: bool = False,
                  skip_tests: bool = False,
                  requested_by: str = "cli", progress: Progress | None = None,
                  jobs: int | None = None) -> Registered:
-        try:
+        # Rejections are history too: project whatever the attempt recorded.
+        with self._then_catch_up():
             outcome = self.register_pack(path, force=force, replace=replace,
                                          skip_tests=skip_tests,
                                          requested_by=requested_by, progress=progress,
                                          jobs=jobs or (1 if skip_tests else self.default_jobs()))
-        finally:
-            # Rejections are history too: project whatever the attempt recorded.
-            self.catch_up()
         pack = self.view.get_pack(outcome.pack_ref)
         assert pack is not None, f"pack {outcome.pack_ref!r} missing after its commit"
         return Registered(outcome=outcome, pack=pack)
 
+    @store_call
     def test_registered(self, ref: str, *, requested_by: str = "cli",
                         progress: Progress | None = None,
                         jobs: int | None = None) -> TestRunOutcome:
         """Run an active pack's suites again; the run joins its test history."""
-        try:
+        with self._then_catch_up():
             return self.test_pack.registered(ref, requested_by=requested_by, progress=progress,
                                              jobs=jobs or self.default_jobs())
-        finally:
-            self.catch_up()
 
     def test_directory(self, path: str, *, progress: Progress | None = None,
                        jobs: int | None = None) -> TestRunOutcome:
         """Run the suites of a pack directory without registering or recording anything."""
         return self.test_pack.directory(path, progress=progress, jobs=jobs or self.default_jobs())
 
-    def catch_up(self) -> int:
-        """Bring the read models up to the head of the event log."""
-        return self.view.project(self.app)
+    @store_call
+    def catch_up(self, *, batch_size: int = 500, max_batches: int | None = None) -> int:
+        """Bring the read models up to the head of the event log (or ``max_batches`` closer)."""
+        return self.view.project(self.app, batch_size=batch_size, max_batches=max_batches)
 
+    @contextmanager
+    def _then_catch_up(self) -> Iterator[None]:
+        """Project what a command recorded, whether it succeeded or was refused; not when the
+        store itself failed (catching up would only wait for it again)."""
+        try:
+            yield
+        except STORE_FAILURES:
+            raise
+        except BaseException:
+            self.catch_up()
+            raise
+        self.catch_up()
+
+    @store_call
     def list_packs(self) -> list[PackRow]:
         self.catch_up()
         return self.view.list_packs()
 
+    @store_call
     def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
         self.catch_up()
         return self.view.test_history(ref, limit=limit)
 
+    @store_call
     def show(self, ref: str) -> PackDetails:
         """Raises: PackNotFoundError when ``ref`` is not active."""
         self.catch_up()
@@ -136,6 +174,7 @@ class RegistryService:
         latest = self.view.test_history(ref, limit=1)
         return PackDetails(pack, self.view.components(pack.id), latest[0] if latest else None)
 
+    @store_call
     def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
         """Every registration attempt of ``ref``, newest first.
 
@@ -147,23 +186,22 @@ class RegistryService:
             raise PackNotFoundError(ref)
         return rows
 
+    @store_call
     def unregister(self, ref: str, *, actor: str) -> UUID:
         """Deactivate ``ref`` with a compensating event; returns the registration it ends."""
-        try:
+        with self._then_catch_up():
             return self.app.unregister(ref, actor=actor, now=datetime.now(UTC))
-        finally:
-            self.catch_up()
 
+    @store_call
     def roll_back(self, ref: str, *, actor: str) -> PackRow:
         """Re-activate the registration the active one replaced; returns the restored pack."""
-        try:
+        with self._then_catch_up():
             self.app.roll_back(ref, actor=actor, now=datetime.now(UTC))
-        finally:
-            self.catch_up()
         pack = self.view.get_pack(ref)
         assert pack is not None, f"pack {ref!r} missing after its rollback"
         return pack
 
+    @store_call
     def audit(self, registration_id: UUID) -> list[dict[str, Any]]:
         """The registration's events in order, as stored (topic and decoded state).
 
@@ -174,6 +212,7 @@ class RegistryService:
         return [{"originator_version": event.originator_version, "topic": event.topic,
                  "state": self.app.mapper.transcoder.decode(event.state)} for event in stored]
 
+    @store_call
     def create_token(self, name: str, scope: str, *, actor: str) -> tuple[str, TokenRow]:
         """Issue a token; returns its text (shown once, never stored) and its public row."""
         from adapters.tokens import format_token, mint
@@ -189,10 +228,12 @@ class RegistryService:
         row = next(t for t in self.view.tokens() if t.id == str(token_id))
         return format_token(token_id, secret), row
 
+    @store_call
     def list_tokens(self) -> list[TokenRow]:
         self.catch_up()
         return self.view.tokens()
 
+    @store_call
     def revoke_token(self, name_or_id: str, *, actor: str) -> TokenRow:
         """Revoke by id, or by name when exactly one live token has it.
 
@@ -208,19 +249,23 @@ class RegistryService:
         self.catch_up()
         return next(t for t in self.view.tokens() if t.id == matches[0].id)
 
+    @store_call
     def authenticate(self, token: str | None, scope: str) -> str:
         """Who the bearer of ``token`` is, if it allows ``scope`` (see adapters.tokens)."""
         from adapters.tokens import authenticate
 
         return authenticate(self.app, token, scope)
 
+    @store_call
     def projection_status(self) -> ProjectionStatus:
         return self.view.status(self.app)
 
+    @store_call
     def rebuild(self, *, batch_size: int = 500) -> int:
         """Rebuild the read models from the whole log; returns the events replayed."""
         return self.view.rebuild(self.app, batch_size=batch_size)
 
+    @store_call
     def knows(self, ref: str) -> bool:
         """Whether ``ref`` was ever submitted for registration."""
         return self.view.has_history(ref)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+
+# A day: a lease that outlives a crashed registration longer than that helps nobody.
+MAX_LEASE_GRACE_SECONDS = 86400
 
 
 class ConfigError(Exception):
@@ -31,6 +35,10 @@ class Settings:
     test_jobs_setting: str = "1"
     """``ATTUNE_TEST_JOBS``: how many of a pack's suites may run at once (default 1: in order)."""
 
+    lease_grace_setting: str = "30"
+    """``ATTUNE_LEASE_GRACE_SECONDS``: how long a registration's lease outlasts its suites'
+    timeouts before another process may take it over (default 30)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -43,7 +51,8 @@ class Settings:
                  for p in env.get("ATTUNE_PACK_ROOTS", "").split(os.pathsep) if p.strip()]
         return cls(home=home.absolute(), database_url=env.get("ATTUNE_DATABASE_URL", "").strip(),
                    pack_roots=tuple(roots) or (home.absolute() / "packs",),
-                   test_jobs_setting=env.get("ATTUNE_TEST_JOBS", "1").strip() or "1")
+                   test_jobs_setting=env.get("ATTUNE_TEST_JOBS", "1").strip() or "1",
+                   lease_grace_setting=env.get("ATTUNE_LEASE_GRACE_SECONDS", "30").strip() or "30")
 
     @property
     def test_jobs(self) -> int:
@@ -52,6 +61,20 @@ class Settings:
         if not jobs.isdigit() or not 1 <= int(jobs) <= 64:
             raise ConfigError(f"ATTUNE_TEST_JOBS must be a whole number from 1 to 64, got {jobs!r}")
         return int(jobs)
+
+    @property
+    def lease_grace(self) -> timedelta:
+        """Checked when a registration takes its lease, like ``test_jobs``."""
+        grace = self.lease_grace_setting
+        if not grace.isdigit() or not 1 <= int(grace) <= MAX_LEASE_GRACE_SECONDS:
+            raise ConfigError("ATTUNE_LEASE_GRACE_SECONDS must be a whole number from 1 to "
+                              f"{MAX_LEASE_GRACE_SECONDS}, got {grace!r}")
+        return timedelta(seconds=int(grace))
+
+    @property
+    def work_dir(self) -> Path:
+        """Where registrations and test runs keep their pack snapshots while tests run."""
+        return self.home / "work"
 
     @property
     def sqlite_path(self) -> Path:

@@ -13,11 +13,12 @@ from domain.manifest import PackManifest, TestingConfig
 from domain.results import TestResult
 
 from application.ports import NoProgress, PackLoader, PackSnapshot, PackSource, Progress, SuiteRunner
-from application.registry import PackRegistry
+from application.registry import STORE_FAILURES, PackRegistry
 from application.suites import run_suites
 
 # Time a registration may need beyond its suites' timeouts (snapshot, bookkeeping) before
-# another process may consider it abandoned and take its lease over.
+# another process may consider it abandoned and take its lease over (the default of the
+# operator's setting).
 LEASE_GRACE = timedelta(seconds=30)
 
 
@@ -47,11 +48,14 @@ class RegisterPack:
         loader: PackLoader,
         runner: SuiteRunner,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease_grace: Callable[[], timedelta] = lambda: LEASE_GRACE,
     ) -> None:
         self.registry = registry
         self.loader = loader
         self.runner = runner
         self.clock = clock
+        # A callable, so that a bad setting fails the registrations that need it, not startup.
+        self.lease_grace = lease_grace
 
     def __call__(
         self,
@@ -74,6 +78,7 @@ class RegisterPack:
             RegistryError: for every refusal the user can act on (see ``domain.errors``);
                 ``TestsFailedError`` after the rejected attempt has been recorded.
         """
+        grace = self.lease_grace()
         source = self.loader.load(path)
         manifest = source.manifest
         self.registry.check_can_register(manifest.ref, replace=force or replace,
@@ -81,11 +86,12 @@ class RegisterPack:
         testing = None if skip_tests else required_testing(manifest)
         with source.snapshot() as snapshot:
             registration_id = self._request(source, snapshot, force, replace, skip_tests,
-                                            requested_by, trigger_reason, testing)
+                                            requested_by, trigger_reason, testing, grace)
             try:
                 return self._test_and_decide(registration_id, source, snapshot, testing,
                                              force, progress or NoProgress(), jobs)
-            except TestsFailedError:
+            except (TestsFailedError, *STORE_FAILURES):
+                # Recorded already, or the store is away: then the lease frees the ref later.
                 raise
             except BaseException as exc:  # interrupted or crashed: never leave it in flight
                 self.registry.reject_registration(
@@ -106,6 +112,7 @@ class RegisterPack:
         requested_by: str,
         trigger_reason: str,
         testing: TestingConfig | None,
+        grace: timedelta,
     ) -> UUID:
         now = self.clock()
         budget = sum(s.timeout_seconds for s in testing.test_suites) if testing else 0
@@ -119,7 +126,7 @@ class RegisterPack:
             skip_tests=skip_tests,
             trigger_reason=trigger_reason,
             requested_by=requested_by,
-            lease_expires=now + timedelta(seconds=budget) + LEASE_GRACE,
+            lease_expires=now + timedelta(seconds=budget) + grace,
             now=now,
         )
 

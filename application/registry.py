@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from eventsourcing.utils import Environment, EnvType
 
 from domain.errors import (
@@ -27,6 +27,10 @@ from domain.token import ApiToken
 # A concurrent writer can change the Pack stream between our read and our write; the store
 # then refuses our events. We re-read and decide again this many times before giving up.
 SAVE_ATTEMPTS = 3
+
+# What the store raises when it cannot be reached or a connection broke, once the library's
+# own retries gave up.
+STORE_FAILURES = (OperationalError, InterfaceError)
 
 
 class PackRegistry(Application):
@@ -89,7 +93,7 @@ class PackRegistry(Application):
             if abandoned_id is not None:
                 touched.append(self._abandon(abandoned_id))
             try:
-                self.save(*touched)
+                self._save(*touched)
             except IntegrityError:
                 continue
             return registration.id
@@ -108,7 +112,7 @@ class PackRegistry(Application):
         run = self.repository.get(run_id)
         assert isinstance(run, Registration | TestRun)
         run.complete_suite(result)
-        return self.save(run)[-1].notification.id
+        return self._save(run)
 
     def commit_registration(
         self, registration_id: UUID, *, result: TestResult | None, forced: bool
@@ -122,7 +126,7 @@ class PackRegistry(Application):
             forced=forced,
             replaced_registration_id=replaced,
         )
-        return self.save(registration, pack)[-1].notification.id
+        return self._save(registration, pack)
 
     def reject_registration(
         self, registration_id: UUID, *, reason: str, message: str, result: TestResult | None
@@ -133,7 +137,7 @@ class PackRegistry(Application):
         registration.reject(reason=reason, message=message,
                             summary=result.summary() if result else None)
         pack.close_registration(registration.id)
-        return self.save(registration, pack)[-1].notification.id
+        return self._save(registration, pack)
 
     def active_registration(self, ref: str) -> Registration:
         """The registration that made ``ref`` active.
@@ -161,7 +165,7 @@ class PackRegistry(Application):
             content_digest=content_digest,
             requested_by=requested_by,
         )
-        self.save(run)
+        self._save(run)
         return run.id
 
     def complete_test_run(self, run_id: UUID, *, result: TestResult | None,
@@ -169,7 +173,7 @@ class PackRegistry(Application):
         run = self.repository.get(run_id)
         assert isinstance(run, TestRun)
         run.complete(summary=result.summary() if result else None, error=error)
-        return self.save(run)[-1].notification.id
+        return self._save(run)
 
     def roll_back(self, ref: str, *, actor: str, now: datetime) -> tuple[UUID, UUID, str]:
         """Re-activate the registration the active one replaced, with compensating events.
@@ -194,22 +198,44 @@ class PackRegistry(Application):
 
     def _save_or_conflict(self, ref: str, *aggregates: Any) -> None:
         try:
-            self.save(*aggregates)
+            self._save(*aggregates)
         except IntegrityError:  # another command changed the pack meanwhile: nothing was saved
             raise ConcurrentChangeError(ref) from None
+
+    def _save(self, *aggregates: Any) -> int:
+        """Save ``aggregates`` in one transaction; returns the last notification id.
+
+        When the connection breaks as the commit is acknowledged, the library inserts the
+        events again and meets its own, committed ones (IntegrityError): that is a success.
+
+        Raises:
+            IntegrityError: another writer saved these aggregates first (nothing was saved).
+        """
+        try:
+            return self.save(*aggregates)[-1].notification.id
+        except IntegrityError:
+            if not all(self._is_stored(aggregate) for aggregate in aggregates):
+                raise
+            return self.recorder.max_notification_id() or 0
+
+    def _is_stored(self, aggregate: Any) -> bool:
+        """Whether the aggregate's last event, as we made it, is the stream's last one."""
+        last = self.recorder.select_events(aggregate.id, desc=True, limit=1)
+        return bool(last) and last[0].originator_version == aggregate.version and (
+            self.mapper.to_domain_event(last[0]).timestamp == aggregate.modified_on)
 
     def issue_token(self, *, name: str, scope: str, secret_hash: str, issued_by: str) -> UUID:
         """Record a new API token (only the hash of its secret). Raises: InvalidScopeError."""
         token = ApiToken.issue(name=name, scope=scope, secret_hash=secret_hash,
                                issued_by=issued_by)
-        self.save(token)
+        self._save(token)
         return token.id
 
     def revoke_token(self, token_id: UUID, *, actor: str) -> None:
         """Raises: TokenNotFoundError, TokenRevokedError."""
         token = self.get_token(token_id)
         token.revoke(actor=actor)
-        self.save(token)
+        self._save(token)
 
     def get_token(self, token_id: UUID) -> ApiToken:
         """Read from the event log itself, so a revocation counts from the next request on.

@@ -31,6 +31,12 @@ UPSTREAM_RUNNER_TYPES = {"unittest": "python_unittest", "pytest": "pytest", "scr
 # Keys of upstream's testing section that describe nothing we act on.
 UPSTREAM_IGNORED_KEYS = ("discovery", "result_format", "result_path")
 MAX_TIMEOUT_SECONDS = 3600
+# Bounds that keep validation and matching fast whatever a manifest declares.
+MAX_SUITES = 100
+MAX_PATTERNS = 100
+MAX_PATH_CHARS = 1024
+# How much of an offending value a message quotes.
+SHOWN_CHARS = 60
 # Canonical field -> legacy field that older packs (and upstream's loader) use for it.
 LEGACY_ALIASES = {
     "label": "name",
@@ -154,14 +160,18 @@ def _from_runners_dialect(testing: dict[Any, Any]) -> dict[Any, Any]:
         raise ManifestError("at least one runner is required when testing is enabled",
                             "testing.runners")
     suites = []
-    for name, entry in runners.items():
-        where = f"testing.runners.{name}"
+    for key, entry in runners.items():
+        name = str(key)
+        if not name.strip() or _CONTROL.search(name):
+            raise ManifestError(f"{quoted(name)} is not a usable runner name (it is empty or "
+                                "has a control character)", "testing.runners")
+        where = f"testing.runners.{_path_part(name)}"
         try:
             runner = msgspec.convert(entry, type=UpstreamRunner, strict=True)
         except msgspec.ValidationError as exc:
             field, problem = _describe_validation_error(str(exc))
             raise ManifestError(problem, _join(where, field) if field else where) from None
-        suites.append(_suite_from_runner(str(name), runner, where))
+        suites.append(_suite_from_runner(name, runner, where))
     rest = {k: v for k, v in testing.items() if k not in ("runners", *UPSTREAM_IGNORED_KEYS)}
     return {**rest, "test_suites": suites}
 
@@ -170,13 +180,13 @@ def _suite_from_runner(name: str, runner: UpstreamRunner, where: str) -> dict[st
     canonical = UPSTREAM_RUNNER_TYPES.get(runner.type)
     if canonical is None:
         known = ", ".join(sorted(UPSTREAM_RUNNER_TYPES))
-        raise ManifestError(f"unknown runner type {runner.type!r} (known: {known})",
+        raise ManifestError(f"unknown runner type {quoted(runner.type)} (known: {known})",
                             f"{where}.type")
     if not 1 <= runner.timeout <= MAX_TIMEOUT_SECONDS:
         raise ManifestError(
             f"must be between 1 and {MAX_TIMEOUT_SECONDS} seconds, got {runner.timeout}",
             f"{where}.timeout")
-    _check_relative_path(runner.entry_point, f"{where}.entry_point")
+    _check_pattern(runner.entry_point, f"{where}.entry_point")
     working_dir, files = ".", [runner.entry_point]
     if canonical == "python_unittest":
         # unittest discovers from a directory: split "tests/test_x.py" into dir and pattern.
@@ -192,13 +202,14 @@ def _suite_from_runner(name: str, runner: UpstreamRunner, where: str) -> dict[st
 def _check_identity(manifest: PackManifest) -> None:
     if not REF_PATTERN.fullmatch(manifest.ref):
         raise ManifestError(
-            f"{manifest.ref!r} is not a valid pack ref (lowercase letter first, then at least one "
-            "of a-z, 0-9, '_' or '-')",
+            f"{quoted(manifest.ref)} is not a valid pack ref (lowercase letter first, then at "
+            "least one of a-z, 0-9, '_' or '-')",
             "ref",
         )
     if not SEMVER_PATTERN.fullmatch(manifest.version):
         raise ManifestError(
-            f"{manifest.version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)",
+            f"{quoted(manifest.version)} is not a semantic version (MAJOR.MINOR.PATCH, e.g. "
+            "1.0.0)",
             "version",
         )
     if not manifest.label.strip():
@@ -212,30 +223,32 @@ def _check_testing(testing: TestingConfig) -> TestingConfig:
         )
     if testing.on_failure not in ON_FAILURE_POLICIES:
         raise ManifestError(
-            f"must be one of {', '.join(ON_FAILURE_POLICIES)}, got {testing.on_failure!r}",
+            f"must be one of {', '.join(ON_FAILURE_POLICIES)}, got {quoted(testing.on_failure)}",
             "testing.on_failure",
         )
     if testing.enabled and not testing.test_suites:
         raise ManifestError("at least one suite is required when testing is enabled",
                             "testing.test_suites")
+    if len(testing.test_suites) > MAX_SUITES:
+        raise ManifestError(f"more than {MAX_SUITES} suites", "testing.test_suites")
     seen: set[str] = set()
     suites = []
     for index, suite in enumerate(testing.test_suites):
         where = f"testing.test_suites[{index}]"
         suites.append(_check_suite(suite, where))
         if suite.name in seen:
-            raise ManifestError(f"duplicate suite name {suite.name!r}", f"{where}.name")
+            raise ManifestError(f"duplicate suite name {quoted(suite.name)}", f"{where}.name")
         seen.add(suite.name)
     return msgspec.structs.replace(testing, test_suites=suites)
 
 
 def _check_suite(suite: TestSuite, where: str) -> TestSuite:
-    if not suite.name.strip():
-        raise ManifestError("must not be empty", f"{where}.name")
+    _check_name(suite.name, f"{where}.name")
     runner = RUNNER_ALIASES.get(suite.runner)
     if runner is None:
         known = ", ".join(sorted(RUNNER_ALIASES))
-        raise ManifestError(f"unknown runner {suite.runner!r} (known: {known})", f"{where}.runner")
+        raise ManifestError(f"unknown runner {quoted(suite.runner)} (known: {known})",
+                            f"{where}.runner")
     if not 1 <= suite.timeout_seconds <= MAX_TIMEOUT_SECONDS:
         raise ManifestError(
             f"must be between 1 and {MAX_TIMEOUT_SECONDS} seconds, got {suite.timeout_seconds}",
@@ -244,19 +257,40 @@ def _check_suite(suite: TestSuite, where: str) -> TestSuite:
     _check_relative_path(suite.working_dir, f"{where}.working_dir")
     if not suite.test_files:
         raise ManifestError("at least one file pattern is required", f"{where}.test_files")
+    if len(suite.test_files) > MAX_PATTERNS:
+        raise ManifestError(f"more than {MAX_PATTERNS} file patterns", f"{where}.test_files")
     for position, pattern in enumerate(suite.test_files):
-        _check_relative_path(pattern, f"{where}.test_files[{position}]")
+        _check_pattern(pattern, f"{where}.test_files[{position}]")
     return msgspec.structs.replace(suite, runner=runner)
+
+
+def _check_name(name: str, field: str) -> None:
+    # Names are shown on progress lines and in field paths: one line of text.
+    if not name.strip():
+        raise ManifestError("must not be empty", field)
+    if _CONTROL.search(name):
+        raise ManifestError(f"{quoted(name)} contains a control character", field)
 
 
 def _check_relative_path(path: str, field: str) -> None:
     # Lexical check only; the adapter also resolves symlinks against the real pack directory.
+    if len(path) > MAX_PATH_CHARS:
+        raise ManifestError(f"longer than {MAX_PATH_CHARS} characters", field)
     parts = path.replace("\\", "/").split("/")
     if not path.strip() or path.startswith(("/", "\\", "~")) or ".." in parts or "\0" in path:
-        raise ManifestError(f"{path!r} must be a relative path inside the pack", field)
+        raise ManifestError(f"{quoted(path)} must be a relative path inside the pack", field)
+
+
+def _check_pattern(pattern: str, field: str) -> None:
+    _check_relative_path(pattern, field)
+    if any("**" in part and part != "**" for part in pattern.split("/")):
+        raise ManifestError(f"{quoted(pattern)} uses '**' inside a name; '**' must be a whole "
+                            "path component (as in 'tests/**/test_*.py')", field)
 
 
 _PATH_SUFFIX = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_KEY_SUFFIX = re.compile(r" - at `key` in `\$(?P<path>[^`]*)`$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
 _EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
@@ -265,6 +299,10 @@ _EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
 def _describe_validation_error(message: str) -> tuple[str | None, str]:
     """Turn msgspec's message into (field path, problem) in our own words."""
     path = ""
+    if match := _KEY_SUFFIX.search(message):
+        got = _EXPECTED.match(message[: match.start()])
+        return match["path"].lstrip(".") or None, "keys must be strings" + (
+            f", got {got['got']}" if got else "")
     if match := _PATH_SUFFIX.search(message):
         path = match["path"].lstrip(".")
         message = message[: match.start()]
@@ -283,6 +321,15 @@ def _join(path: str, name: str) -> str:
 
 
 def _type_name(value: object) -> str:
-    return {list: "a list", str: "a string", type(None): "nothing (empty file)"}.get(
-        type(value), type(value).__name__
-    )
+    return {list: "a list", str: "a string", type(None): "nothing (empty file)", int: "a number",
+            float: "a number", bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+def quoted(value: str) -> str:
+    """A value as messages quote it: on one line and cut short."""
+    return repr(value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "…")
+
+
+def _path_part(name: str) -> str:
+    """A mapping key inside a field path: as is when plain, quoted when not."""
+    return name if name.isprintable() and len(name) <= SHOWN_CHARS and name else quoted(name)

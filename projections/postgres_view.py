@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
@@ -19,6 +20,9 @@ PROJECTOR_LOCK_KEY = 0x617474756E65  # "attune"
 
 class PostgresRegistryView(PostgresTrackingRecorder, RegistryView):
     """Read models in PostgreSQL, in the store's schema."""
+
+    # The connection broke (server restart, terminated backend) or none could be had in time.
+    transient_errors = (OperationalError, InterfaceError)
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)

@@ -7,9 +7,12 @@ process catches up.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
@@ -31,6 +34,12 @@ from projections.tables import READ_MODEL_TABLES, READ_MODEL_VERSION
 
 # Persisted: names the tracking table on PostgreSQL. Never change it.
 PROJECTION_NAME = "registry_views"
+
+# Pauses before trying a transaction again after its connection broke (a database restart,
+# connections cut): five attempts in all, a few seconds, besides each wait for a connection.
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+
+T = TypeVar("T")
 
 
 class EventLog(Protocol):
@@ -58,6 +67,10 @@ class RegistryView(TrackingRecorder, ABC):
     """Read models of the registry and the position up to which they are current."""
 
     dialect: Dialect
+    # Errors after which a whole transaction may simply be run again: the connection broke,
+    # so it was rolled back, or it committed unacknowledged (a batch then finds its events
+    # already tracked, since it reads its position inside its own transaction).
+    transient_errors: tuple[type[Exception], ...] = ()
 
     @abstractmethod
     def _projection_transaction(self) -> Any:
@@ -80,11 +93,16 @@ class RegistryView(TrackingRecorder, ABC):
         Returns:
             Whether the read models were reset (the next catch-up replays the whole log).
         """
+        return self._retrying(self._upgrade_read_models)
+
+    def _upgrade_read_models(self) -> bool:
+        # Check without the write lock first: every process starts here, and on SQLite a
+        # long writer (a rebuild) must not make read commands queue for its lock.
+        if self._read_model_version(self._read_transaction()) == str(READ_MODEL_VERSION):
+            return False
         with self._projection_transaction() as cursor:
-            cursor.execute(self.dialect.sql(
-                "SELECT value FROM {t}read_model_meta WHERE key = 'version'"))
-            row = cursor.fetchone()
-            if row is not None and str(dict(row)["value"]) == str(READ_MODEL_VERSION):
+            version = self._read_model_version(nullcontext(cursor))
+            if version == str(READ_MODEL_VERSION):
                 return False
             for table in READ_MODEL_TABLES:
                 cursor.execute(self.dialect.sql(f"DROP TABLE IF EXISTS {{t}}{table}"))
@@ -95,10 +113,19 @@ class RegistryView(TrackingRecorder, ABC):
             cursor.execute(self.dialect.sql(
                 "INSERT INTO {t}read_model_meta (key, value) VALUES ('version', :v)"),
                 {"v": str(READ_MODEL_VERSION)})
-            return row is not None
+            return version is not None
 
-    def project(self, log: EventLog, *, batch_size: int = 500) -> int:
-        """Apply every event recorded after the current position, one batch per transaction.
+    def _read_model_version(self, transaction: Any) -> str | None:
+        with transaction as cursor:
+            cursor.execute(self.dialect.sql(
+                "SELECT value FROM {t}read_model_meta WHERE key = 'version'"))
+            row = cursor.fetchone()
+        return None if row is None else str(dict(row)["value"])
+
+    def project(self, log: EventLog, *, batch_size: int = 500,
+                max_batches: int | None = None) -> int:
+        """Apply the events recorded after the current position, one batch per transaction:
+        every one of them, or those of the first ``max_batches`` batches.
 
         Returns:
             How many events were applied.
@@ -106,13 +133,18 @@ class RegistryView(TrackingRecorder, ABC):
         head = log.recorder.max_notification_id() or 0
         if (self.max_tracking_id(log.name) or 0) >= head:
             return 0  # current: two cheap reads, no write lock (the common case for reads)
-        applied = 0
-        while True:
-            with self._projection_transaction() as cursor:
-                batch = self._apply_batches(cursor, log, batch_size, max_batches=1)
+        applied = batches = 0
+        while max_batches is None or batches < max_batches:
+            batch = self._retrying(lambda: self._apply_batch(log, batch_size))
             if not batch:
-                return applied
+                break
             applied += batch
+            batches += 1
+        return applied
+
+    def _apply_batch(self, log: EventLog, batch_size: int) -> int:
+        with self._projection_transaction() as cursor:
+            return self._apply_batches(cursor, log, batch_size, max_batches=1)
 
     def rebuild(self, log: EventLog, *, batch_size: int = 500) -> int:
         """Empty the read models and replay the whole log, in one transaction.
@@ -120,6 +152,9 @@ class RegistryView(TrackingRecorder, ABC):
         Readers keep seeing the old rows until the new ones commit, and other projectors wait
         on the lock, so a rebuild is safe while the service runs.
         """
+        return self._retrying(lambda: self._rebuild(log, batch_size))
+
+    def _rebuild(self, log: EventLog, batch_size: int) -> int:
         with self._projection_transaction() as cursor:
             for table in READ_MODEL_TABLES:
                 cursor.execute(self.dialect.sql(f"DELETE FROM {{t}}{table}"))
@@ -219,9 +254,21 @@ class RegistryView(TrackingRecorder, ABC):
                 for table in READ_MODEL_TABLES}
 
     def _select(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with self._read_transaction() as cursor:
-            cursor.execute(self.dialect.sql(sql), params)
-            return [dict(row) for row in cursor.fetchall()]
+        def select() -> list[dict[str, Any]]:
+            with self._read_transaction() as cursor:
+                cursor.execute(self.dialect.sql(sql), params)
+                return [dict(row) for row in cursor.fetchall()]
+
+        return self._retrying(select)
+
+    def _retrying(self, transaction: Callable[[], T]) -> T:
+        """Run ``transaction``, again after a short pause while its connection keeps breaking."""
+        for delay in RETRY_DELAYS:
+            try:
+                return transaction()
+            except self.transient_errors:
+                time.sleep(delay)
+        return transaction()
 
 
 def _history_filter(ref: str, status: str | None,

@@ -32,10 +32,8 @@ def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterato
     from adapters.settings import ConfigError
 
     options = click.get_current_context().find_root().params
-    if local_only and options.get("api_url"):
-        output.abort(f"`attune {local_only}` works on the local store only; run it without "
-                     "--api-url (and ATTUNE_API_URL) where the store is", code="LOCAL_ONLY",
-                     as_json=as_json)
+    if local_only:
+        refuse_remote(local_only, as_json)
     try:
         if options.get("api_url"):
             from adapters.cli.remote import RemoteRegistry
@@ -49,6 +47,14 @@ def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterato
         output.abort(str(exc), code=exc.code, as_json=as_json)
     except ConfigError as exc:
         output.abort(str(exc), code=exc.code, as_json=as_json)
+
+
+def refuse_remote(command: str, as_json: bool) -> None:
+    """Exit 1 if ``command``, which works on the local store only, was given an API URL."""
+    if click.get_current_context().find_root().params.get("api_url"):
+        output.abort(f"`attune {command}` works on the local store only; run it without "
+                     "--api-url (and ATTUNE_API_URL) where the store is", code="LOCAL_ONLY",
+                     as_json=as_json)
 
 
 def actor() -> str:

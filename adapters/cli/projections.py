@@ -7,7 +7,7 @@ import time
 import click
 
 from adapters.cli import output
-from adapters.cli.context import json_option, registry_session
+from adapters.cli.context import json_option, refuse_remote, registry_session
 
 batch_option = click.option("--batch-size", type=click.IntRange(1, 100_000), default=500,
                             show_default=True, help="Events applied per transaction.")
@@ -63,28 +63,28 @@ def projector(batch_size: int, idle: float) -> None:
     """Follow the event log and keep the read models current, until interrupted.
 
     One projector is active per store; start more as hot standbys: they take over when the
-    active one stops. Commands keep projecting their own events either way.
+    active one stops. Commands keep projecting their own events either way. When the store
+    cannot be reached, it says so on stderr and tries again (1, 2, 4 … 30 s apart).
     """
     import signal
     import threading
 
-    from adapters.projector import Projector, projector_lock
-    from adapters.settings import Settings
+    from eventsourcing.persistence import PersistenceError
+
+    from adapters.bootstrap import build_registry
+    from adapters.projector import run_projector
+    from adapters.settings import ConfigError, Settings
     from adapters.store import store_config
 
+    refuse_remote("projector", False)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    from eventsourcing.persistence import PersistenceError
-
-    from adapters.projector import ProjectorLockLost
-
-    with registry_session(False, local_only="projector") as registry:
-        settings = Settings.from_env()
-        lock = projector_lock(settings, store_config(settings), registry, stop)
-        try:
-            Projector(registry, lock, batch_size=batch_size, idle_seconds=idle).run(
-                stop, report=lambda message: output.note(f"projector: {message}"))
-        except (ProjectorLockLost, PersistenceError, OSError) as exc:
-            # A supervisor (systemd, a container runtime) restarts us; a standby takes over.
-            output.abort(f"projector stopped: {exc}", code="STORE_UNAVAILABLE")
+    settings = Settings.from_env()
+    try:
+        # Store outages are retried inside; a setting that cannot work ends the command.
+        run_projector(store_config(settings), lambda: build_registry(settings), stop,
+                      report=lambda message: output.note(f"projector: {message}"),
+                      batch_size=batch_size, idle_seconds=idle)
+    except (ConfigError, PersistenceError, OSError) as exc:
+        output.abort(f"projector stopped: {exc}", code=getattr(exc, "code", "STORE_UNAVAILABLE"))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.exceptions import ClientException
 from litestar.handlers.base import BaseRouteHandler
 
 from adapters.service import RegistryService
@@ -15,7 +16,10 @@ def requires(scope: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRo
     """A guard admitting requests whose bearer token allows ``scope``; it records who acts."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        sent = connection.headers.getall("authorization", [])
+        if len(sent) > 1:  # a proxy may have checked one and we would read another
+            raise ClientException(f"Send one Authorization header, not {len(sent)}")
+        scheme, _, token = (sent[0] if sent else "").partition(" ")
         service: RegistryService = connection.app.state.registry
         actor = service.authenticate(token.strip() if scheme.lower() == "bearer" else None, scope)
         connection.state.actor = actor

@@ -11,6 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from domain.errors import RegistryError
 
+from adapters.service import STORE_FAILURES
 from adapters.settings import ConfigError
 
 from adapters.http.schemas import ErrorBody
@@ -56,9 +57,17 @@ def config_error(_: Request[Any, Any, Any], exc: ConfigError) -> Response[ErrorB
 def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     details = exc.extra if isinstance(exc.extra, list) else None
     if details:  # well-formed but wrong: name each field
-        fields = ", ".join(str(d.get("key", "?")) for d in details if isinstance(d, dict))
+        fields = ", ".join(_problem(d) for d in details if isinstance(d, dict))
         return error_response(422, f"Invalid request: {fields}", "VALIDATION_ERROR", details)
     return error_response(400, f"Invalid request: {exc.detail}", "BAD_REQUEST")
+
+
+def _problem(detail: dict[str, Any]) -> str:
+    # The key `data` is the body as a whole (an unknown or a missing field, not an object):
+    # msgspec's message names the field where the key cannot.
+    if detail.get("key") == "data" and detail.get("source") == "body":
+        return str(detail.get("message", "data"))
+    return str(detail.get("key", "?"))
 
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
@@ -66,6 +75,12 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorB
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    if isinstance(exc, STORE_FAILURES):
+        # The store broke between the service's own checks and a read: the client may retry.
+        log.error("store unavailable on %s %s: %s", request.method, request.url.path,
+                  type(exc).__name__)
+        return error_response(503, "The store is unavailable; try again shortly",
+                              "STORE_UNAVAILABLE")
     # Logged for operators; the client gets no stack trace and no internals.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "Internal server error", "INTERNAL_SERVER_ERROR")

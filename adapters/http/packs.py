@@ -10,8 +10,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from domain.errors import PackNotFoundError, RegistryError
+from domain.manifest import REF_PATTERN
 
 from adapters.http.auth import requires
+from adapters.http.body import json_body
 from adapters.http.errors import COMMON_ERRORS, documented_errors
 from adapters.http.schemas import (
     InstallRequest,
@@ -40,6 +42,7 @@ PageSize = Annotated[int, QueryParameter(ge=1, le=100,
 
 
 ERRORS = documented_errors(*COMMON_ERRORS, 409, 501)
+BODY_ERRORS = documented_errors(*COMMON_ERRORS, 409, 415, 501)
 
 
 class OutsidePackRootsError(RegistryError):
@@ -52,12 +55,28 @@ class NotImplementedYetError(RegistryError):
     code = "NOT_IMPLEMENTED"
 
 
+class InvalidPackPathError(RegistryError):
+    """Raised when a path to register cannot name a directory at all (NUL, name too long...)."""
+
+
+async def ref_that_can_exist(request: Request[Any, Any, Any]) -> None:
+    """A ref that no manifest can declare is not found, and the store is not asked: PostgreSQL
+    refuses a NUL in a query parameter with an error."""
+    ref = request.path_params.get("ref")
+    if ref is not None and not REF_PATTERN.fullmatch(ref):
+        raise PackNotFoundError(ref)
+
+
 class PackController(Controller):
     path = "/packs"
     tags = ["packs"]
     security = [{"BearerToken": []}]
+    # Runs after the guards. A handler's own hook replaces it: those that take a body have no
+    # ref and check their body instead.
+    before_request = ref_that_can_exist
 
-    @post("/register", responses=ERRORS, status_code=201, guards=[requires("write")], sync_to_thread=True,
+    @post("/register", responses=BODY_ERRORS, status_code=201, guards=[requires("write")],
+          before_request=json_body(RegisterRequest), sync_to_thread=True,
           operation_id="registerPack", summary="Register a pack directory, gated on its tests")
     def register(self, data: JSONBody[RegisterRequest], request: Request[Any, Any, Any],
                  registry: NamedDependency[RegistryService]) -> RegisteredEnvelope:
@@ -70,7 +89,8 @@ class PackController(Controller):
                             tests_skipped=done.outcome.tests_skipped),
             message="Pack registered successfully")
 
-    @post("/install", responses=ERRORS, status_code=501, guards=[requires("write")], sync_to_thread=False,
+    @post("/install", responses=BODY_ERRORS, status_code=501, guards=[requires("write")],
+          before_request=json_body(InstallRequest), sync_to_thread=False,
           operation_id="installPack", summary="Install a pack from a remote source (not yet)")
     def install(self, data: JSONBody[InstallRequest]) -> None:
         raise NotImplementedYetError("Remote pack installation is not implemented yet")
@@ -159,8 +179,17 @@ class NoTestResultsError(RegistryError):
 
 def _check_pack_root(path: str, roots: tuple[Path, ...]) -> None:
     """The server only reads packs under its configured roots (symlinks resolved)."""
-    resolved = Path(path).expanduser().resolve()
+    if "\x00" in path:
+        raise InvalidPackPathError("Path must not contain NUL characters")
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, ~user without a home
+        raise InvalidPackPathError(f"Path {path} cannot be resolved: {exc}") from None
     if not any(resolved.is_relative_to(root.resolve()) for root in roots):
         listed = ", ".join(str(root) for root in roots)
         raise OutsidePackRootsError(
             f"Path {path} is outside the server's pack roots: {listed}")
+    try:
+        resolved.exists()
+    except OSError as exc:  # a name too long for the filesystem: say so before loading
+        raise InvalidPackPathError(f"Path {path} cannot be used: {exc.strerror}") from None

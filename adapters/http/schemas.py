@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -13,7 +13,7 @@ from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecuti
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Register the pack directory at ``path`` (under one of the server's pack roots)."""
 
-    path: str
+    path: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]  # Linux's PATH_MAX
     force: bool = False
     skip_tests: bool = False
     replace: bool = False

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -24,8 +26,21 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
 _PROTECTED = False
+# A runner that reads results from the output (shell) must not lose a result line in the part
+# of a flood that is dropped: it names its lines, and they are kept apart, whole, up to these
+# limits (a longer line is not a result; more result lines than that is not a real suite, and
+# each becomes a recorded test case).
+MAX_RESULT_LINE = 64 * 1024
+MAX_RESULT_LINES = 50_000
+MAX_RESULT_BYTES = 4 * 1024 * 1024
 # How long to wait for a killed process group to be gone before moving on.
 GROUP_EXIT_WAIT = 5.0
+# How long to keep reading output once the test's group is dead: a process that escaped the
+# supervisor may hold the pipes open forever.
+DRAIN_WAIT = 5.0
+# How long the supervisor gets to kill the test's tree (daemonised processes included) when it
+# is stopped, before its group is SIGKILLed outright.
+SUPERVISOR_STOP_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,11 @@ class ProcessOutcome:
     duration_ms: int
     stdout: str
     stderr: str
+    # The lines of each stream that match run_process's ``keep`` (None if not asked for), and
+    # whether all of them fitted in the limits (MAX_RESULT_LINES, MAX_RESULT_BYTES).
+    stdout_lines: str | None = None
+    stderr_lines: str | None = None
+    lines_complete: bool = True
 
 
 class CappedOutput:
@@ -65,6 +85,60 @@ class CappedOutput:
         if not self.dropped:
             return head + tail
         return f"{head}\n[... {self.dropped} bytes of output dropped ...]\n{tail}"
+
+
+class LineSieve:
+    """Keeps every line of a stream that matches ``pattern`` (a multi-line regex matching whole
+    lines), in order, however much else the stream carries."""
+
+    def __init__(self, pattern: re.Pattern[bytes]) -> None:
+        self.pattern = pattern
+        self.kept = bytearray()
+        self.lines = 0
+        self.complete = True  # False once more lines matched than the limits keep
+        self._line = bytearray()  # the unfinished last line
+        self._too_long = False  # inside a line longer than MAX_RESULT_LINE: not a result
+
+    def feed(self, chunk: bytes) -> None:
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            self._hold(chunk)
+            return
+        start = chunk.index(b"\n") + 1 if self._too_long else 0
+        lines = bytes(self._line) + chunk[start:end + 1]
+        self._line.clear()
+        self._too_long = False
+        self._sift(lines)
+        self._hold(chunk[end + 1:])
+
+    def close(self) -> None:
+        """The stream ended: its last line may lack a newline."""
+        if not self._too_long:
+            self._sift(bytes(self._line))
+        self._line.clear()
+
+    def text(self) -> str:
+        return self.kept.decode("utf-8", "replace")
+
+    def _hold(self, piece: bytes) -> None:
+        if self._too_long:
+            return
+        self._line += piece
+        if len(self._line) > MAX_RESULT_LINE:
+            self._line.clear()
+            self._too_long = True
+
+    def _sift(self, lines: bytes) -> None:
+        for match in self.pattern.finditer(lines):
+            line = match.group(0).rstrip(b"\n")
+            if len(line) > MAX_RESULT_LINE:
+                continue  # as when it arrives in pieces: too long to be a result
+            line += b"\n"
+            if self.lines == MAX_RESULT_LINES or len(self.kept) + len(line) > MAX_RESULT_BYTES:
+                self.complete = False
+                return
+            self.kept += line
+            self.lines += 1
 
 
 def sandbox_env(pack_dir: str, private_dir: str) -> dict[str, str]:
@@ -104,13 +178,14 @@ def _limit_child() -> None:  # runs in the child between fork and exec
     # If the registry dies (even by SIGKILL), the supervisor hears of it (see SUPERVISOR).
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     cap = MAX_FILE_BYTES if hard == resource.RLIM_INFINITY else min(MAX_FILE_BYTES, hard)
     resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
 
 
-# The test runs under a small supervisor that leads its process group: if the registry dies,
-# even by SIGKILL, the supervisor is told (PR_SET_PDEATHSIG) and kills the whole group.
+# The test runs under a small supervisor that leads its process group and is the subreaper of
+# everything the test starts: when the test ends, on SIGTERM, or if the registry dies, even by
+# SIGKILL (PR_SET_PDEATHSIG), it kills the test's whole tree, daemonised processes included.
 SUPERVISOR = [sys.executable, "-I", str(Path(__file__).parent / "child" / "supervise.py")]
 
 _live_groups: set[int] = set()
@@ -118,19 +193,23 @@ _live_lock = threading.Lock()
 
 
 def kill_all() -> None:
-    """Kill every test process group still running (the registry is being interrupted)."""
+    """Stop every test process tree still running (the registry is being interrupted)."""
     with _live_lock:
         groups = list(_live_groups)
+    for pgid in groups:  # all at once: each supervisor cleans up in parallel
+        _signal_supervisor(pgid)
     for pgid in groups:
-        _kill_group(pgid)
+        _stop_tree(pgid, signalled=True)
 
 
 def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: float,
-                output_limit: int = OUTPUT_LIMIT_BYTES) -> ProcessOutcome:
+                output_limit: int = OUTPUT_LIMIT_BYTES,
+                keep: re.Pattern[bytes] | None = None) -> ProcessOutcome:
     """Run ``argv`` to completion or until ``timeout``; then kill its whole process group.
 
     Output is drained concurrently (a chatty test never blocks on a full pipe) and capped, so
-    memory stays flat however much a test prints.
+    memory stays flat however much a test prints. The lines matching ``keep`` are also kept
+    whole, wherever they are (see LineSieve).
     """
     _protect_service()
     started = time.monotonic()
@@ -142,9 +221,13 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
     with _live_lock:
         _live_groups.add(process.pid)
     stdout, stderr = CappedOutput(output_limit), CappedOutput(output_limit)
+    sieves = (LineSieve(keep), LineSieve(keep)) if keep is not None else (None, None)
     assert process.stdout is not None and process.stderr is not None
-    readers = [threading.Thread(target=_drain, args=(process.stdout, stdout), daemon=True),
-               threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True)]
+    stop_reading = threading.Event()
+    readers = [threading.Thread(target=_drain, daemon=True,
+                                args=(process.stdout, stdout, sieves[0], stop_reading)),
+               threading.Thread(target=_drain, daemon=True,
+                                args=(process.stderr, stderr, sieves[1], stop_reading))]
     for reader in readers:
         reader.start()
     timed_out = False
@@ -153,30 +236,75 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
     except subprocess.TimeoutExpired:
         timed_out = True
     finally:
+        if process.poll() is None:  # timed out or interrupted: the supervisor kills the tree
+            _stop_tree(process.pid)
         # Also after a normal exit: children the test left running in its group die with it.
         _kill_group(process.pid)
         process.wait()
         with _live_lock:
             _live_groups.discard(process.pid)
+    deadline = time.monotonic() + DRAIN_WAIT
     for reader in readers:
-        reader.join(timeout=5)
+        reader.join(timeout=max(deadline - time.monotonic(), 0))
+    stop_reading.set()
+    for reader in readers:
+        reader.join()
     process.stdout.close()
     process.stderr.close()
+    lines = [_close(sieve) for sieve in sieves]
     return ProcessOutcome(
         exit_code=None if timed_out else process.returncode,
         timed_out=timed_out,
         duration_ms=int((time.monotonic() - started) * 1000),
         stdout=stdout.text(),
         stderr=stderr.text(),
+        stdout_lines=lines[0],
+        stderr_lines=lines[1],
+        lines_complete=all(sieve.complete for sieve in sieves if sieve is not None),
     )
 
 
-def _drain(stream: IO[bytes], sink: CappedOutput) -> None:
+def _drain(stream: IO[bytes], sink: CappedOutput, sieve: LineSieve | None,
+           stop: threading.Event) -> None:
+    """Read until end of file, or until ``stop``: never block for good on a pipe that a
+    process outside our control keeps open (closing it under a blocked read would hang)."""
+    fd = stream.fileno()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while not stop.is_set():
+        if not poller.poll(100):
+            continue
+        chunk = os.read(fd, READ_CHUNK)
+        if not chunk:
+            return
+        sink.feed(chunk)
+        if sieve is not None:
+            sieve.feed(chunk)
+
+
+def _close(sieve: LineSieve | None) -> str | None:
+    if sieve is None:
+        return None
+    sieve.close()
+    return sieve.text()
+
+
+def _signal_supervisor(pgid: int) -> None:
     try:
-        while chunk := stream.read1(READ_CHUNK):  # type: ignore[attr-defined]
-            sink.feed(chunk)
-    except (OSError, ValueError):
-        pass  # the pipe was closed under us after a kill
+        os.kill(pgid, signal.SIGTERM)  # the group leader is the supervisor
+    except ProcessLookupError:
+        pass
+
+
+def _stop_tree(pgid: int, *, signalled: bool = False) -> None:
+    """Have the supervisor kill the test's tree, daemonised processes included (only it can
+    find those: they left the group); SIGKILL the group if it does not finish in time."""
+    if not signalled:
+        _signal_supervisor(pgid)
+    deadline = time.monotonic() + SUPERVISOR_STOP_WAIT
+    while _group_has_live_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _kill_group(pgid)
 
 
 def _kill_group(pgid: int) -> None:

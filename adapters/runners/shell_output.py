@@ -16,6 +16,10 @@ TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?(.*?)\s*"
                       r"(?:#\s*((?i:SKIP|TODO))\b\s*(.*))?$")
 SUMMARY_LABELS = {"total": "Total Tests:", "passed": "Passed:", "failed": "Failed:",
                   "skipped": "Skipped:"}
+# Every raw output line the parsers below could use (a superset: they decide), so that these
+# lines can be kept from all of a script's output, not only from its capped head and tail.
+RESULT_LINES = re.compile(rb"(?m)^(?:[ \t\r]|\x1b[^A-Za-z\n]*[A-Za-z])*"
+                          rb"(?:ok|not ok|1\.\.|Total Tests:|Passed:|Failed:|Skipped:).*$")
 
 
 def strip_ansi(text: str) -> str:

@@ -14,8 +14,14 @@ from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
 
 from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
-from adapters.runners.process import run_process, sandbox_env
-from adapters.runners.shell_output import cases_from_output
+from adapters.runners.process import (
+    MAX_RESULT_BYTES,
+    MAX_RESULT_LINES,
+    ProcessOutcome,
+    run_process,
+    sandbox_env,
+)
+from adapters.runners.shell_output import RESULT_LINES, cases_from_output
 
 INTERPRETERS = {".sh": ["/bin/sh"], ".bash": ["/bin/bash"], ".py": [sys.executable]}
 
@@ -40,8 +46,9 @@ class ShellRunner:
             with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
                 outcome = run_process(_command(script), cwd=str(start),
                                       env=sandbox_env(str(root), private),
-                                      timeout=max(deadline - time.monotonic(), 0.1))
-            found = cases_from_output(outcome.stdout, outcome.stderr, outcome.exit_code, name)
+                                      timeout=max(deadline - time.monotonic(), 0.1),
+                                      keep=RESULT_LINES)
+            found = _cases(outcome, name, suite.timeout_seconds)
             for case in found if on_case else ():
                 on_case(case)
             cases += found
@@ -58,6 +65,22 @@ class ShellRunner:
             message=f"timed out after {suite.timeout_seconds} s" if timed_out else None,
             stdout="\n".join(stdout), stderr="\n".join(stderr),
         )
+
+
+def _cases(outcome: ProcessOutcome, name: str, timeout: int) -> list[TestCaseResult]:
+    """Results from every result line the script printed, also those in the part of a flood
+    that the kept output drops; a script that hung or printed too many results is named."""
+    assert outcome.stdout_lines is not None and outcome.stderr_lines is not None
+    found = cases_from_output(outcome.stdout_lines, outcome.stderr_lines, outcome.exit_code,
+                              name)
+    if not outcome.lines_complete:
+        found.append(TestCaseResult(name=name, status="error", error_message=(
+            f"more than {MAX_RESULT_LINES} result lines (or {MAX_RESULT_BYTES // 2**20} MiB); "
+            "the rest was not read")))
+    if outcome.timed_out and not any(c.status in ("failed", "error") for c in found):
+        found.append(TestCaseResult(name=name, status="error",
+                                    error_message=f"timed out after {timeout} s in this script"))
+    return found
 
 
 def _scripts(start: Path, root: Path, patterns: list[str]) -> list[Path]:

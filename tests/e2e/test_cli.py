@@ -147,6 +147,14 @@ class TestSpecErrors:
         assert (done.returncode, done.stdout) == (1, "")
         assert lines(done.stderr) == [f"✗ Error: {message.format(path=path)}"]
 
+    def test_a_path_too_long_to_look_up_does_not_exist(self, attune, tmp_path):
+        path = tmp_path / ("a" * 300)  # ENAMETOOLONG, which Path.is_dir() lets through
+
+        done = attune("pack", "register", str(path))
+
+        assert (done.returncode, done.stdout) == (1, "")
+        assert lines(done.stderr) == [f"✗ Error: Pack directory does not exist: {path}"]
+
     def test_usage_errors_exit_2(self, attune):
         assert attune("pack", "register").returncode == 2
 

@@ -74,6 +74,11 @@ class TestRunAndDecision:
         assert accepts(run(suite(passed=2)), TESTING)
         assert not accepts(run(suite(exit_code=1, passed=9, failed=1)), TESTING)
 
+    def test_one_failure_among_many_tests_is_not_rounded_away(self):
+        result = run(suite(exit_code=1, passed=49_999, failed=1))
+        assert result.pass_rate == 1.0  # as displayed, rounded to 4 decimals
+        assert not accepts(result, TESTING)
+
     def test_min_pass_rate_tolerates_counted_failures_only(self):
         lenient = TestingConfig(test_suites=TESTING.test_suites, min_pass_rate=0.8)
         assert accepts(run(suite(exit_code=1, passed=9, failed=1)), lenient)

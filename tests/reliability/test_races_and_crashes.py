@@ -1,0 +1,423 @@
+"""Races and crashes with real `attune` processes on both stores: several registrations of one
+ref at once, and a registering process killed with SIGKILL in the middle of its tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.bootstrap import build_registry
+from adapters.settings import Settings
+from adapters.store import store_config
+from domain.pack import Pack
+from tests.conftest import ATTUNE
+from tests.packs import manifest, write_pack
+
+pytestmark = pytest.mark.reliability
+
+RACERS = 5
+REF = "race"
+# Short, so that the lease of a killed registration (this + the grace) expires quickly, yet
+# long enough for a loaded machine to start the test before the suite times out.
+SUITE_TIMEOUT = 6
+IN_PROGRESS = ("✗ Error: Pack '{ref}' has a registration in progress ({id}); "
+               "try again when it finishes")
+
+# Python source for pack tests: start a daemon (double fork + setsid, so outside the test's
+# process group and session; it keeps the test's stdout and stderr open) and return its pid.
+DAEMON = """
+def start_daemon():
+    import os
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.write(write, str(os.getpid()).encode())
+            os.execvp("sleep", ["sleep", "300"])
+        os._exit(0)
+    os.close(write)
+    pid = int(os.read(read, 32))
+    os.wait()  # the intermediate process
+    return pid
+"""
+
+# A unittest module that starts a child and a daemon, writes their pids and its own to
+# GATE/pids.json, then blocks until GATE/release exists. Needs GATE defined before it.
+TREE_AND_GATE = DAEMON + """
+import json, os, subprocess, time, unittest
+
+def write_pids(**pids):
+    pids["test"] = os.getpid()
+    (GATE / "pids.tmp").write_text(json.dumps(pids))
+    (GATE / "pids.tmp").replace(GATE / "pids.json")
+
+class TestGate(unittest.TestCase):
+    def test_waits_for_release(self):
+        child = subprocess.Popen(["sleep", "300"])
+        write_pids(child=child.pid, daemon=start_daemon())
+        deadline = time.monotonic() + 120
+        while not (GATE / "release").exists():
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+"""
+
+
+def gated_tests(gate: Path) -> dict[str, str]:
+    return {"test_gate.py": f"import pathlib\nGATE = pathlib.Path({str(gate)!r})\n"
+                            + TREE_AND_GATE}
+
+
+def gated_pack(directory: Path, version: str, gate: Path, timeout: int = 60) -> Path:
+    data = manifest(REF, version)
+    data["testing"]["test_suites"][0]["timeout_seconds"] = timeout
+    return write_pack(directory, data, gated_tests(gate))
+
+
+def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([ATTUNE, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def data(done: subprocess.CompletedProcess[str]) -> Any:
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["data"]
+
+
+def wait_until(condition: Callable[[], bool], what: str, *,
+               watch: Sequence[subprocess.Popen[str]] = (), timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` at the deadline, or as soon as
+    a watched process, which should still be running, has ended."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        ended = [p for p in watch if p.poll() is not None]
+        if ended:
+            pytest.fail(f"{what}: a process ended first: {[p.communicate() for p in ended]}")
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (dead, not yet reaped by its parent) does not."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def wait_past(moment: datetime) -> None:
+    """Wait until the wall clock is past a recorded moment (a lease expiry)."""
+    while (left := (moment - datetime.now(UTC)).total_seconds()) >= 0:
+        time.sleep(min(left + 0.01, 0.5))
+
+
+def store_facts(settings: Settings, ref: str) -> dict[str, Any]:
+    """What the event log says, read from the store itself, not from the read models."""
+    with build_registry(settings) as registry:
+        events = registry.app.recorder.select_notifications(start=1, limit=1_000_000)
+        pack = registry.app.repository.get(Pack.create_id(ref))
+        rows = registry.view.snapshot()
+    by_originator: dict[Any, list[str]] = {}
+    for event in events:
+        by_originator.setdefault(event.originator_id, []).append(event.topic)
+    pack_topics = by_originator.pop(Pack.create_id(ref))
+    registrations = {str(k): v for k, v in by_originator.items() if v[0] == REQUESTED}
+    return {
+        "pack_topics": pack_topics,
+        "registrations": registrations,
+        "others": len(by_originator) - len(registrations),  # aggregates of neither kind
+        "in_flight": pack.in_flight,
+        "lease_expires": pack.lease_expires,
+        "active": (str(pack.active_registration_id), pack.active_version),
+        "rows": rows,
+    }
+
+
+def start_together(settings: Settings, count: int,
+                   *args: str, env: dict[str, str]) -> list[subprocess.Popen[str]]:
+    """Start ``count`` attune processes held at a gate in the store, and open it when all are
+    there. On PostgreSQL the gate is just before the save, so all of them pass their checks and
+    race for the ref at the store itself; SQLite's one lock can only hold them at start-up."""
+    if settings.database_url:
+        return _start_at_postgres_gates(settings, count, args, env)
+    import sqlite3
+
+    # SQLite has one lock for everything, taken by the first write at start-up (before the
+    # checks): open the gate when all of them have the database open and wait for it.
+    conn = sqlite3.connect(settings.sqlite_path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        racers = [start(env, *args) for _ in range(count)]
+        wait_until(lambda: all(has_open(p.pid, settings.sqlite_path) for p in racers),
+                   "every registration waiting for the store", watch=racers)
+        conn.rollback()
+    finally:
+        conn.close()
+    return racers
+
+
+class Postgres:
+    """A connection to the test store's database, beside the registry's own."""
+
+    def __init__(self, settings: Settings) -> None:
+        import psycopg
+
+        db = store_config(settings).env
+        self.events = f'"{db["POSTGRES_SCHEMA"]}".registry_events'
+        self.conn = psycopg.connect(host=db["POSTGRES_HOST"], port=db["POSTGRES_PORT"],
+                                    dbname=db["POSTGRES_DBNAME"], user=db["POSTGRES_USER"],
+                                    autocommit=True)
+
+    def waiting(self, wait_event: str = "%") -> int:
+        """Sessions of this database waiting for a lock (``relation``, ``advisory``; any)."""
+        return self.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event LIKE %s", (wait_event,)).fetchone()[0]
+
+
+def _start_at_postgres_gates(settings: Settings, count: int, args: Sequence[str],
+                             env: dict[str, str]) -> list[subprocess.Popen[str]]:
+    """Every insert into the event table takes an EXCLUSIVE lock on it, which a ROW SHARE
+    lock blocks, and nothing else: holding one, all processes start (a set-up store needs no
+    start-up DDL), check, snapshot and queue to save; then they are released together."""
+    gate, monitor = Postgres(settings), Postgres(settings)
+    work = settings.home / "work"
+    with gate.conn, monitor.conn, gate.conn.transaction():
+        gate.conn.execute(f"LOCK TABLE {gate.events} IN ROW SHARE MODE")
+        racers = [start(env, *args) for _ in range(count)]
+        wait_until(lambda: monitor.waiting("relation") == count,
+                   "every registration queued at its save", watch=racers)
+        assert work.is_dir() and len(list(work.iterdir())) == count  # all past their checks
+    return racers
+
+
+def has_open(pid: int, path: Path) -> bool:
+    try:
+        return any(Path(f"/proc/{pid}/fd/{fd}").resolve() == path.resolve()
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except FileNotFoundError:
+        return False
+
+
+def assert_rebuild_is_identical(settings: Settings, env: dict[str, str]) -> None:
+    with build_registry(settings) as registry:
+        before = registry.view.snapshot()
+    rebuilt = run(env, "projections", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    with build_registry(settings) as registry:
+        assert registry.view.snapshot() == before
+
+
+REQUESTED, SUITE, COMMITTED = (f"attune:Registration.{name}" for name in (
+    "PackRegistrationRequested", "TestSuiteCompleted", "RegistrationCommitted"))
+OPENED, ACTIVATED = "attune:Pack.RegistrationOpened", "attune:Pack.RegistrationActivated"
+
+
+class TestConcurrentRegistrations:
+    @pytest.mark.parametrize(("active", "flags"), [
+        (None, ()), (None, ("--force",)), ("1.0.0", ("--replace",)), ("1.0.0", ("--force",)),
+    ], ids=["first", "first-force", "upgrade-replace", "upgrade-force"])
+    def test_exactly_one_of_several_registrations_of_a_ref_wins(self, attune, settings,
+                                                                 tmp_path, active, flags):
+        self.race(attune, settings, tmp_path, active, flags,
+                  lambda args: start_together(settings, RACERS, *args, env=attune.env))
+
+    @pytest.mark.parametrize("settings", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                             indirect=True)
+    def test_processes_starting_together_on_a_new_schema_all_answer(self, attune, settings):
+        # Each would create the event store's tables and functions; PostgreSQL refuses
+        # concurrent CREATE OR REPLACE FUNCTION unless start-up is serialised.
+        racers = [start(attune.env, "pack", "list", "--json") for _ in range(RACERS)]
+        outputs = [p.communicate(timeout=120) for p in racers]
+
+        assert [p.returncode for p in racers] == [0] * RACERS, outputs
+        assert all(json.loads(out) == {"data": []} for out, _ in outputs)
+
+    @pytest.mark.parametrize("settings", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                             indirect=True)
+    def test_a_set_up_store_starts_without_ddl_so_a_waiting_writer_blocks_no_reader(
+            self, attune, settings):
+        assert attune("pack", "list").returncode == 0  # sets the schema up
+        gate = Postgres(settings)
+        with gate.conn, gate.conn.transaction():
+            gate.conn.execute(f"LOCK TABLE {gate.events} IN EXCLUSIVE MODE")  # as a save does
+
+            listed = attune("pack", "list", "--json", timeout=30)
+
+        assert (listed.returncode, json.loads(listed.stdout)) == (0, {"data": []})
+
+    def race(self, attune, settings: Settings, tmp_path: Path, active: str | None,
+             flags: Sequence[str],
+             start_racers: Callable[[Sequence[str]], list[subprocess.Popen[str]]]) -> None:
+        gate = tmp_path / "gate"
+        gate.mkdir()
+        assert attune("pack", "list").returncode == 0  # the store exists before the race
+        if active:
+            v1 = write_pack(tmp_path / "v1", manifest(REF, active))
+            assert attune("pack", "register", str(v1), "--skip-tests").returncode == 0
+        pack = gated_pack(tmp_path / "v2", "2.0.0", gate)
+
+        racers = start_racers(["pack", "register", str(pack), "-q", *flags])
+        try:
+            # The winner's test blocks until the losers have given up.
+            wait_until(lambda: sum(p.poll() is not None for p in racers) >= RACERS - 1
+                       and (gate / "pids.json").exists(),
+                       "one registration testing, the others ended")
+        finally:
+            (gate / "release").touch()
+            outputs = [p.communicate(timeout=120) for p in racers]
+
+        codes = [p.returncode for p in racers]
+        assert sorted(codes) == [0] + [1] * (RACERS - 1), outputs
+        winner_out, _ = outputs[codes.index(0)]
+        history = data(attune("pack", "history", REF, "--json"))
+        winner = history[0]["id"]
+        assert winner_out.splitlines()[:2] == [f"✓ Pack '{REF}' registered successfully",
+                                               "Version: 2.0.0"]
+        for code, (out, err) in zip(codes, outputs, strict=True):
+            if code == 1:  # every loser: one line naming the registration that holds the ref
+                assert (out, err.splitlines()) == ("", [IN_PROGRESS.format(ref=REF, id=winner)])
+        expected = [("2.0.0", "committed")] + ([(active, "committed")] if active else [])
+        assert [(h["pack_version"], h["status"]) for h in history] == expected
+        assert [(p["ref"], p["version"], p["registration_id"])
+                for p in data(attune("pack", "list", "--json"))] == [(REF, "2.0.0", winner)]
+
+        facts = store_facts(settings, REF)
+        # No loser left a trace in the log: no Registration aggregate, no Pack event.
+        assert list(facts["registrations"]) == [h["id"] for h in reversed(history)]
+        assert facts["others"] == 0
+        assert facts["registrations"][winner] == [REQUESTED, SUITE, COMMITTED]
+        assert facts["pack_topics"] == ["attune:Pack.Created"] + [OPENED, ACTIVATED] * len(expected)
+        assert (facts["in_flight"], facts["active"]) == (None, (winner, "2.0.0"))
+        rows = facts["rows"]
+        assert len(rows["pack_registration"]) == len(expected)
+        assert [r["registration_id"] for r in rows["pack_test_execution"]] == [winner]
+        assert_rebuild_is_identical(settings, attune.env)
+
+
+class TestKilledRegistration:
+    @pytest.mark.parametrize("upgrade", [False, True], ids=["first", "upgrade"])
+    def test_a_registration_killed_mid_test_is_abandoned_after_its_lease(
+            self, attune, settings, tmp_path, upgrade):
+        env = {**attune.env, "ATTUNE_LEASE_GRACE_SECONDS": "1"}
+        gate = tmp_path / "gate"
+        gate.mkdir()
+        if upgrade:
+            v1 = write_pack(tmp_path / "v1", manifest(REF, "1.0.0"))
+            assert run(env, "pack", "register", str(v1), "--skip-tests").returncode == 0
+        active_before = data(run(env, "pack", "list", "--json"))
+        pack = gated_pack(tmp_path / "v2", "2.0.0", gate, timeout=SUITE_TIMEOUT)
+        work = settings.home / "work"
+        replace = ("--replace",) if upgrade else ()
+
+        registering = start(env, "pack", "register", str(pack), *replace)
+        wait_until((gate / "pids.json").exists, "the test never started", watch=[registering])
+        pids = json.loads((gate / "pids.json").read_text())
+        [snapshot] = work.iterdir()
+        assert snapshot.name.startswith(f"attune-{registering.pid}-{REF}-")
+        registering.send_signal(signal.SIGKILL)
+        registering.wait()
+
+        # The test, its child and its daemon die with the registry (the supervisor kills them).
+        wait_until(lambda: not any(alive(pid) for pid in pids.values()),
+                   f"test processes {pids} outlived the killed registry", timeout=15)
+        (gate / "release").touch()  # from now on the pack's test passes at once
+        facts = store_facts(settings, REF)
+        killed = str(facts["in_flight"])
+        assert data(run(env, "pack", "list", "--json")) == active_before  # nothing half active
+        in_flight = data(run(env, "pack", "history", REF, "--json"))[0]
+        assert (in_flight["id"], in_flight["status"]) == (killed, "requested")
+        # The lease: the suite's timeout plus ATTUNE_LEASE_GRACE_SECONDS, from the request.
+        lease = facts["lease_expires"] - datetime.fromisoformat(in_flight["requested_at"])
+        assert SUITE_TIMEOUT + 0.5 < lease.total_seconds() <= SUITE_TIMEOUT + 1
+
+        refused = run(env, "pack", "register", str(pack), *replace)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.stderr.splitlines() == [IN_PROGRESS.format(ref=REF, id=killed)]
+
+        wait_past(facts["lease_expires"])  # the recorded lease: suite timeout + 1 s of grace
+        retried = run(env, "pack", "register", str(pack), "-q", *replace)
+
+        assert retried.returncode == 0, retried.stderr
+        assert retried.stdout.splitlines()[0] == f"✓ Pack '{REF}' registered successfully"
+        history = data(run(env, "pack", "history", REF, "--json"))
+        assert [(h["pack_version"], h["status"], h["reason"]) for h in history] == [
+            ("2.0.0", "committed", None), ("2.0.0", "rejected", "abandoned"),
+        ] + ([("1.0.0", "committed", None)] if upgrade else [])
+        assert history[1]["id"] == killed
+        assert store_facts(settings, REF)["registrations"][killed] == [
+            REQUESTED, "attune:Registration.RegistrationRejected"]
+        assert list(work.iterdir()) == []  # the killed run's snapshot was swept
+        assert_rebuild_is_identical(settings, env)
+
+    def test_a_bad_lease_grace_is_refused_before_anything_is_recorded(self, attune, tmp_path):
+        pack = write_pack(tmp_path / "pack", manifest(REF))
+
+        for value in ("0", "soon", "86401"):
+            env = {**attune.env, "ATTUNE_LEASE_GRACE_SECONDS": value}
+            refused = run(env, "pack", "register", str(pack), "--skip-tests")
+
+            assert (refused.returncode, refused.stdout) == (1, "")
+            assert refused.stderr.splitlines() == [(
+                "✗ Error: ATTUNE_LEASE_GRACE_SECONDS must be a whole number from 1 to 86400, "
+                f"got {value!r}")]
+        assert attune("pack", "history", REF).returncode == 1  # never submitted
+        assert not (Path(attune.env["ATTUNE_HOME"]) / "work").exists()
+
+
+class TestSnapshotSweep:
+    @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+    def test_only_snapshots_of_dead_processes_are_swept(self, attune, settings, tmp_path):
+        work = settings.home / "work"
+        dead_pid = subprocess.Popen(["true"])
+        dead_pid.wait()
+        dead = work / f"attune-{dead_pid.pid}-{REF}-abcd1234"
+        live = work / f"attune-{os.getpid()}-{REF}-efgh5678"
+        unrelated = work / "notes"
+        for directory in (dead / "pack" / "locked", live / "pack", unrelated):
+            directory.mkdir(parents=True)
+        (dead / "pack" / "locked" / "file").write_text("left behind")
+        (dead / "pack" / "locked").chmod(0)  # a test took its own permissions away
+        pack = write_pack(tmp_path / "pack", manifest(REF))
+
+        done = attune("pack", "register", str(pack), "--skip-tests")
+
+        assert done.returncode == 0, done.stderr
+        assert sorted(p.name for p in work.iterdir()) == sorted([live.name, unrelated.name])
+
+    @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+    def test_a_snapshot_in_use_by_a_process_elsewhere_is_kept(self, attune, settings, tmp_path):
+        # A data directory shared across pid namespaces: the owner's pid looks dead from here,
+        # but it holds the snapshot's lock.
+        import fcntl
+
+        work = settings.home / "work"
+        dead_pid = subprocess.Popen(["true"])
+        dead_pid.wait()
+        busy = work / f"attune-{dead_pid.pid}-{REF}-ijkl9012"
+        busy.mkdir(parents=True)
+        lock = os.open(busy, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            pack = write_pack(tmp_path / "pack", manifest(REF))
+
+            done = attune("pack", "register", str(pack), "--skip-tests")
+
+            assert done.returncode == 0, done.stderr
+            assert [p.name for p in work.iterdir()] == [busy.name]
+        finally:
+            os.close(lock)
