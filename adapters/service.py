@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
-
 from application.registry import STORE_FAILURES, PackRegistry
-from domain.errors import PackNotFoundError, RegistryError, TokenNotFoundError
+from domain.errors import RegistryError, TokenNotFoundError
 from domain.token import TokenRevokedError
-from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow, TokenRow
+from projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
 from projections.view import ProjectionStatus, RegistryView
+
+from adapters.reads import PackDetails, Reads
 
 if TYPE_CHECKING:
     from application.ports import Progress
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from application.test_pack import TestPack, TestRunOutcome
 
 F = TypeVar("F", bound=Callable[..., Any])
-
 
 
 def store_call(method: F) -> F:
@@ -69,15 +69,6 @@ class UseCases:
     test_pack: TestPack
 
 
-@dataclass(frozen=True)
-class PackDetails:
-    """An active pack with its components and its latest test run."""
-
-    pack: PackRow
-    components: list[ComponentRow]
-    latest_test: TestExecutionRow | None
-
-
 class RegistryService:
     """Runs use cases and returns only after their events are in the read models."""
 
@@ -87,6 +78,7 @@ class RegistryService:
                  unavailable: Callable[[Exception], Exception] = lambda exc: exc) -> None:
         self.app = app
         self.view = view
+        self.reads = Reads(view)
         self._use_cases = use_cases
         self._built: UseCases | None = None
         self.default_jobs = default_jobs
@@ -157,34 +149,24 @@ class RegistryService:
     @store_call
     def list_packs(self) -> list[PackRow]:
         self.catch_up()
-        return self.view.list_packs()
+        return self.reads.list_packs()
 
     @store_call
     def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
         self.catch_up()
-        return self.view.test_history(ref, limit=limit)
+        return self.reads.test_history(ref, limit=limit)
 
     @store_call
     def show(self, ref: str) -> PackDetails:
         """Raises: PackNotFoundError when ``ref`` is not active."""
         self.catch_up()
-        pack = self.view.get_pack(ref)
-        if pack is None:
-            raise PackNotFoundError(ref)
-        latest = self.view.test_history(ref, limit=1)
-        return PackDetails(pack, self.view.components(pack.id), latest[0] if latest else None)
+        return self.reads.show(ref)
 
     @store_call
     def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
-        """Every registration attempt of ``ref``, newest first.
-
-        Raises: PackNotFoundError when ``ref`` was never submitted.
-        """
+        """Raises: PackNotFoundError when ``ref`` was never submitted."""
         self.catch_up()
-        rows = self.view.registrations(ref, limit=limit)
-        if not rows:
-            raise PackNotFoundError(ref)
-        return rows
+        return self.reads.registrations(ref, limit=limit)
 
     @store_call
     def unregister(self, ref: str, *, actor: str) -> UUID:
@@ -268,7 +250,7 @@ class RegistryService:
     @store_call
     def knows(self, ref: str) -> bool:
         """Whether ``ref`` was ever submitted for registration."""
-        return self.view.has_history(ref)
+        return self.reads.knows(ref)
 
     def close(self) -> None:
         for close in reversed(self._closers):

@@ -22,14 +22,15 @@ jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=N
 
 
 @contextmanager
-def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterator[RegistryService]:
+def registry_session(as_json: bool, *, local_only: str | None = None,
+                     reads_only: bool = False) -> Iterator[RegistryService]:
     """The configured registry (local store, or the API with --api-url); user-facing errors
     become one line (or JSON) and exit 1. ``local_only`` names a command that refuses
-    remote mode."""
+    remote mode. A ``reads_only`` command gets plain queries on current SQLite read models
+    when it can (no event store start-up: see ``adapters.quick_reads``)."""
     from domain.errors import RegistryError
 
-    from adapters.bootstrap import build_registry
-    from adapters.settings import ConfigError
+    from adapters.settings import ConfigError, Settings
 
     options = click.get_current_context().find_root().params
     if local_only:
@@ -40,9 +41,19 @@ def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterato
 
             with RemoteRegistry(options["api_url"], options.get("token")) as remote:
                 yield remote  # type: ignore[misc]
-        else:
-            with build_registry() as registry:
-                yield registry
+            return
+        settings = Settings.from_env()
+        if reads_only:
+            from adapters.quick_reads import quick_reads
+
+            with quick_reads(settings) as reads:
+                if reads is not None:
+                    yield reads  # type: ignore[misc]
+                    return
+        from adapters.bootstrap import build_registry
+
+        with build_registry(settings) as registry:
+            yield registry
     except RegistryError as exc:
         output.abort(str(exc), code=exc.code, as_json=as_json)
     except ConfigError as exc:

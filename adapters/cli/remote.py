@@ -112,7 +112,7 @@ class RemoteRegistry:
     def show(self, ref: str) -> Any:
         from projections.rows import ComponentRow, PackRow, TestExecutionRow
 
-        from adapters.service import PackDetails
+        from adapters.reads import PackDetails
 
         data = self._call("GET", f"/packs/{ref}")["data"]
         latest = data["latest_test"]

@@ -1,0 +1,75 @@
+"""Reading commands on the embedded store without starting the event-sourced application.
+
+`attune pack list` and friends only need rows of the read models. Building the application
+means importing the event store library and creating every aggregate and event class, which
+costs several times Python's own start-up. When the SQLite read models are current (same
+read-model version, tracking position at the head of the log), the rows are read here over a
+plain read-only connection, in one read transaction; otherwise the caller takes the full path,
+which catches up first. PostgreSQL always takes the full path: its driver's import alone
+outweighs what this saves.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from projections.queries import ReadModelQueries
+from projections.tables import READ_MODEL_VERSION
+
+from adapters.reads import Reads
+from adapters.settings import Settings
+
+# Persisted names: the event log's application (``PackRegistry.name``) as the tracking table
+# records it, and the library's SQLite tables.
+LOG_NAME = "registry"
+EVENTS_TABLE, TRACKING_TABLE = "stored_events", "tracking"
+
+
+class SQLiteReadModels(ReadModelQueries):
+    """The read-model queries on one SQLite connection, inside one read transaction."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def _select(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.connection.execute(sql.replace("{t}", ""), params)]
+
+    def is_current(self) -> bool:
+        version = self._one("SELECT value FROM read_model_meta WHERE key = 'version'")
+        head = self._one(f"SELECT MAX(rowid) FROM {EVENTS_TABLE}") or 0
+        position = self._one(f"SELECT MAX(notification_id) FROM {TRACKING_TABLE}"
+                             " WHERE application_name = :name", {"name": LOG_NAME}) or 0
+        return str(version) == str(READ_MODEL_VERSION) and position >= head
+
+    def _one(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        row = self.connection.execute(sql, params or {}).fetchone()
+        return None if row is None else row[0]
+
+
+@contextmanager
+def quick_reads(settings: Settings) -> Iterator[Reads | None]:
+    """Reads on current SQLite read models, or None: the caller must use the full registry
+    (PostgreSQL, no store yet, read models behind or from another version)."""
+    if settings.database_url or not settings.sqlite_path.is_file():
+        yield None
+        return
+    try:
+        connection = sqlite3.connect(f"{settings.sqlite_path.as_uri()}?mode=ro", uri=True,
+                                     isolation_level=None, timeout=30)
+    except sqlite3.Error:
+        yield None
+        return
+    try:
+        connection.row_factory = sqlite3.Row
+        connection.execute("BEGIN")  # one snapshot for the check and the queries (WAL)
+        view = SQLiteReadModels(connection)
+        try:
+            current = view.is_current()
+        except sqlite3.Error:  # tables missing or unreadable: the full path creates/reports
+            current = False
+        yield Reads(view) if current else None
+    finally:
+        connection.close()
