@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
-
 from application.registry import STORE_FAILURES, PackRegistry
 from domain.errors import PackNotFoundError, RegistryError, TokenNotFoundError
 from domain.token import TokenRevokedError
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     from application.test_pack import TestPack, TestRunOutcome
 
 F = TypeVar("F", bound=Callable[..., Any])
-
 
 
 def store_call(method: F) -> F:
