@@ -31,6 +31,7 @@ def build_registry(settings: Settings | None = None) -> RegistryService:
         env = {**config.env, "CREATE_TABLE": "n"}
         app = PackRegistry(env=env)
         factory, view = build_view(config, env)
+        view.upgrade_read_models()  # one read when current; a rebuild if another version
     else:
         with setup_lock(config):
             ensure_schema(config)
