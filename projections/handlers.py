@@ -36,6 +36,9 @@ def registration_requested(e: Registration.PackRegistrationRequested, w: Writer)
          "manifest": w.json(e.manifest), "components": w.json(e.components),
          "at": w.timestamp(e.timestamp)},
     )
+    w.execute(
+        "INSERT INTO {t}pack_registration_count AS c (pack_ref, n) VALUES (:ref, 1)"
+        " ON CONFLICT (pack_ref) DO UPDATE SET n = c.n + 1", {"ref": e.pack_ref})
     if not e.skip_tests:
         _start_execution(w, str(e.originator_id), str(e.originator_id), None, e.pack_ref,
                          e.pack_version, e.trigger_reason, e.timestamp)
@@ -150,6 +153,7 @@ def _start_execution(w: Writer, run_id: str, registration_id: str, test_run_id: 
          "test_run": test_run_id, "trigger": trigger, "at": w.timestamp(at),
          "result": w.json(result)},
     )
+    _count_run(w, ref, "running", trigger, 1)
 
 
 def _set_status(w: Writer, e: Any, status: str, reason: str | None) -> None:
@@ -222,8 +226,8 @@ def _upsert_pack(w: Writer, at: datetime, reg: dict[str, Any], pack_id: int) -> 
 
 def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
                       outcome: str, *, error: str | None = None, manifest: Any = None) -> None:
-    row = w.one("SELECT result, pack_ref, registration_id FROM {t}pack_test_execution"
-                " WHERE run_id = :run", {"run": run_id})
+    row = w.one("SELECT result, pack_ref, registration_id, status, trigger_reason"
+                " FROM {t}pack_test_execution WHERE run_id = :run", {"run": run_id})
     if row is None:  # tests were skipped: nothing ran, nothing to record
         return
     result = from_json(row["result"])
@@ -247,6 +251,18 @@ def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
          "rate": result["pass_rate"], "duration": result["duration_ms"],
          "result": w.json(result), "run": run_id},
     )
+    if result["status"] != row["status"]:  # the run moves to its final status's count
+        _count_run(w, row["pack_ref"], row["status"], row["trigger_reason"], -1)
+        _count_run(w, row["pack_ref"], result["status"], row["trigger_reason"], 1)
+
+
+def _count_run(w: Writer, ref: str, status: str, trigger: str, delta: int) -> None:
+    """Keep ``pack_test_count`` equal to the rows of ``pack_test_execution`` it counts."""
+    w.execute(
+        "INSERT INTO {t}pack_test_count AS c (pack_ref, status, trigger_reason, n)"
+        " VALUES (:ref, :status, :trigger, :delta)"
+        " ON CONFLICT (pack_ref, status, trigger_reason) DO UPDATE SET n = c.n + :delta",
+        {"ref": ref, "status": status, "trigger": trigger, "delta": delta})
 
 
 def _in_declared_order(w: Writer, registration_id: str, suites: list[dict[str, Any]],

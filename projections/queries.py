@@ -7,21 +7,41 @@ command can run them on a plain database connection (see ``adapters.quick_reads`
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, NamedTuple
 
 from projections.rows import (
     ComponentRow,
     PackRow,
     RegistrationRow,
+    TestExecutionJsonRow,
     TestExecutionRow,
     TokenRow,
     component_row,
+    execution_json_row,
     execution_row,
     pack_row,
     registration_row,
     token_row,
 )
 from projections.tables import READ_MODEL_TABLES
+
+# pack_test_execution's columns, with ``result`` as its JSON text on both stores (PostgreSQL
+# would otherwise decode its JSONB into Python objects).
+_EXECUTION_JSON_COLUMNS = (
+    "id, pack_id, pack_ref, pack_version, run_id, registration_id, test_run_id, trigger_reason,"
+    " execution_time, status, outcome, total_tests, passed, failed, skipped, pass_rate,"
+    " duration_ms, CAST(result AS TEXT) AS result, created")
+
+# Columns that order each table's rows completely, where the first two do not.
+_SNAPSHOT_ORDER = {"pack_test_count": "1, 2, 3"}
+
+
+class SortKey(NamedTuple):
+    """Where a newest-first page ends: the time and id of its last row. The next page starts
+    below it (keyset pagination), which costs the same at any depth, unlike an offset."""
+
+    time: str  # ISO 8601, as the rows carry it
+    id: Any  # int for test runs, str for registrations
 
 
 class ReadModelQueries(ABC):
@@ -49,37 +69,59 @@ class ReadModelQueries(ABC):
         return [component_row(r) for r in rows]
 
     def test_history(self, ref: str, *, limit: int = 50, offset: int = 0,
-                     status: str | None = None,
+                     after: SortKey | None = None, status: str | None = None,
                      trigger_reason: str | None = None) -> list[TestExecutionRow]:
-        """Test runs of ``ref``, newest first, rejected and in-progress ones included."""
+        """Test runs of ``ref``, newest first, rejected and in-progress ones included: from
+        ``offset``, or those older than ``after``."""
+        sql, params = self._history_page("*", ref, limit, offset, after, status, trigger_reason)
+        return [execution_row(r) for r in self._select(sql, params)]
+
+    def test_history_json(self, ref: str, *, limit: int = 50, offset: int = 0,
+                          after: SortKey | None = None, status: str | None = None,
+                          trigger_reason: str | None = None) -> list[TestExecutionJsonRow]:
+        """``test_history`` with each ``result`` left as the stored JSON (for responses)."""
+        sql, params = self._history_page(_EXECUTION_JSON_COLUMNS, ref, limit, offset, after,
+                                         status, trigger_reason)
+        return [execution_json_row(r) for r in self._select(sql, params)]
+
+    def _history_page(self, columns: str, ref: str, limit: int, offset: int,
+                      after: SortKey | None, status: str | None,
+                      trigger_reason: str | None) -> tuple[str, dict[str, Any]]:
         where, params = _history_filter(ref, status, trigger_reason)
-        rows = self._select(
-            f"SELECT * FROM {{t}}pack_test_execution WHERE {where}"
-            " ORDER BY execution_time DESC, id DESC LIMIT :limit OFFSET :offset",
-            {**params, "limit": limit, "offset": offset},
-        )
-        return [execution_row(r) for r in rows]
+        if after is not None:
+            where += " AND " + _older_than("execution_time")
+            params.update(after_time=self._timestamp(after.time), after_id=after.id)
+        sql = (f"SELECT {columns} FROM {{t}}pack_test_execution WHERE {where}"
+               " ORDER BY execution_time DESC, id DESC LIMIT :limit OFFSET :offset")
+        return sql, {**params, "limit": limit, "offset": offset}
 
     def count_test_history(self, ref: str, *, status: str | None = None,
                            trigger_reason: str | None = None) -> int:
+        """How many runs ``test_history`` has with these filters, from the per-ref counts the
+        projection keeps (a few rows, however long the history)."""
         where, params = _history_filter(ref, status, trigger_reason)
-        rows = self._select(f"SELECT COUNT(*) AS n FROM {{t}}pack_test_execution WHERE {where}",
+        rows = self._select(f"SELECT SUM(n) AS n FROM {{t}}pack_test_count WHERE {where}",
                             params)
-        return int(rows[0]["n"])
+        return int(rows[0]["n"] or 0)
 
-    def registrations(self, ref: str, *, limit: int = 50,
-                      offset: int = 0) -> list[RegistrationRow]:
-        """Every registration attempt of ``ref``, newest first."""
+    def registrations(self, ref: str, *, limit: int = 50, offset: int = 0,
+                      after: SortKey | None = None) -> list[RegistrationRow]:
+        """Every registration attempt of ``ref``, newest first: from ``offset``, or those
+        older than ``after``."""
+        where, params = "pack_ref = :ref", {"ref": ref}
+        if after is not None:
+            where += " AND " + _older_than("requested_at")
+            params.update(after_time=self._timestamp(after.time), after_id=after.id)
         rows = self._select(
-            "SELECT * FROM {t}pack_registration WHERE pack_ref = :ref"
+            f"SELECT * FROM {{t}}pack_registration WHERE {where}"
             " ORDER BY requested_at DESC, id DESC LIMIT :limit OFFSET :offset",
-            {"ref": ref, "limit": limit, "offset": offset})
+            {**params, "limit": limit, "offset": offset})
         return [registration_row(r) for r in rows]
 
     def count_registrations(self, ref: str) -> int:
-        rows = self._select("SELECT COUNT(*) AS n FROM {t}pack_registration WHERE pack_ref = :ref",
+        rows = self._select("SELECT n FROM {t}pack_registration_count WHERE pack_ref = :ref",
                             {"ref": ref})
-        return int(rows[0]["n"])
+        return int(rows[0]["n"]) if rows else 0
 
     def get_registration(self, registration_id: str) -> RegistrationRow | None:
         rows = self._select("SELECT * FROM {t}pack_registration WHERE id = :id",
@@ -95,10 +137,22 @@ class ReadModelQueries(ABC):
                             " LIMIT 1", {"ref": ref})
         return bool(rows)
 
+    def _timestamp(self, iso: str) -> Any:
+        """A timestamp as a query parameter: SQLite stores the ISO text itself."""
+        return iso
+
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Every row of every read model in a stable order (for comparing rebuilds)."""
-        return {table: self._select(f"SELECT * FROM {{t}}{table} ORDER BY 1, 2", {})
+        return {table: self._select(f"SELECT * FROM {{t}}{table}"
+                                    f" ORDER BY {_SNAPSHOT_ORDER.get(table, '1, 2')}", {})
                 for table in READ_MODEL_TABLES}
+
+
+def _older_than(time_column: str) -> str:
+    # Spelled out rather than as a row comparison: the first term is a range on the history
+    # index on both stores; the second only sorts out rows sharing the boundary's time.
+    return (f"{time_column} <= :after_time"
+            f" AND ({time_column} < :after_time OR id < :after_id)")
 
 
 def _history_filter(ref: str, status: str | None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -96,6 +96,40 @@ class TestExecutionRow(msgspec.Struct, frozen=True, kw_only=True):
     created: str
 
 
+# A JSON object exactly as the store holds it, spliced into an encoded response without being
+# decoded and encoded again. The metadata documents it (in the API's OpenAPI schema) as the
+# object it is, like a ``dict[str, Any]`` field.
+JsonObjectText = Annotated[msgspec.Raw, msgspec.Meta(extra_json_schema={
+    "extra": {"type": "object", "additional_properties": {}}})]
+
+
+class TestExecutionJsonRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A ``TestExecutionRow`` whose ``result`` is the stored JSON, not decoded: the API's test
+    history sends it on as is (decoding and re-encoding it was most of the cost of a page)."""
+
+    __test__ = False
+
+    id: int
+    pack_id: int | None
+    pack_ref: str
+    pack_version: str
+    run_id: str
+    registration_id: str
+    test_run_id: str | None
+    trigger_reason: str
+    execution_time: str
+    status: str
+    outcome: str | None
+    total_tests: int
+    passed: int
+    failed: int
+    skipped: int
+    pass_rate: float
+    duration_ms: int
+    result: JsonObjectText
+    created: str
+
+
 class TokenRow(msgspec.Struct, frozen=True, kw_only=True):
     """An API token's public facts (never its secret or hash)."""
 
@@ -142,7 +176,17 @@ def registration_row(row: dict[str, Any]) -> RegistrationRow:
 
 def execution_row(row: dict[str, Any]) -> TestExecutionRow:
     row["result"] = from_json(row["result"])
+    return TestExecutionRow(**_execution_fields(row))
+
+
+def execution_json_row(row: dict[str, Any]) -> TestExecutionJsonRow:
+    """From a row whose ``result`` was selected as text (on PostgreSQL: cast from JSONB)."""
+    row["result"] = msgspec.Raw(row["result"])
+    return TestExecutionJsonRow(**_execution_fields(row))
+
+
+def _execution_fields(row: dict[str, Any]) -> dict[str, Any]:
     row["execution_time"] = from_timestamp(row["execution_time"])
     row["created"] = from_timestamp(row["created"])
     row["pass_rate"] = float(row["pass_rate"])
-    return TestExecutionRow(**row)
+    return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Bump when a table's shape or a handler's output changes: stores with another version drop
 # their read models and rebuild them from the event log (the log is the truth).
-READ_MODEL_VERSION = 4
+READ_MODEL_VERSION = 5
 
 # {t} is replaced by the table-name prefix ("" on SQLite, "attune." on PostgreSQL);
 # {json}, {ts} and {bool} by the dialect's column types.
@@ -72,8 +72,9 @@ TABLES = [
         definition {json} NOT NULL,
         PRIMARY KEY (pack_id, kind, ref)
     )""",
-    "CREATE INDEX IF NOT EXISTS pack_registration_ref_idx"
-    " ON {t}pack_registration (pack_ref, requested_at)",
+    # Serves a ref's registrations newest first, and the keyset (cursor) pages through them.
+    ("CREATE INDEX IF NOT EXISTS pack_registration_history_idx"
+     " ON {t}pack_registration (pack_ref, requested_at DESC, id DESC)"),
     """CREATE TABLE IF NOT EXISTS {t}pack_test_execution (
         id INTEGER PRIMARY KEY,
         pack_id INTEGER,
@@ -104,13 +105,36 @@ TABLES = [
         revoked_at {ts},
         revoked_by TEXT
     )""",
-    "CREATE INDEX IF NOT EXISTS pack_test_execution_history_idx"
-    " ON {t}pack_test_execution (pack_ref, execution_time DESC, id DESC)",
+    # A ref's test history newest first, one index per filter combination of the API, so that
+    # a page (first or deep, by cursor) reads only its own rows however long the history is.
+    ("CREATE INDEX IF NOT EXISTS pack_test_execution_history_idx"
+     " ON {t}pack_test_execution (pack_ref, execution_time DESC, id DESC)"),
+    ("CREATE INDEX IF NOT EXISTS pack_test_execution_status_idx"
+     " ON {t}pack_test_execution (pack_ref, status, execution_time DESC, id DESC)"),
+    ("CREATE INDEX IF NOT EXISTS pack_test_execution_trigger_idx"
+     " ON {t}pack_test_execution (pack_ref, trigger_reason, execution_time DESC, id DESC)"),
+    ("CREATE INDEX IF NOT EXISTS pack_test_execution_status_trigger_idx"
+     " ON {t}pack_test_execution"
+     " (pack_ref, status, trigger_reason, execution_time DESC, id DESC)"),
+    # How many runs each ref has, per status and trigger: totals without counting rows. The
+    # handlers keep it in step with pack_test_execution, in the same transaction.
+    """CREATE TABLE IF NOT EXISTS {t}pack_test_count (
+        pack_ref TEXT NOT NULL,
+        status TEXT NOT NULL,
+        trigger_reason TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (pack_ref, status, trigger_reason)
+    )""",
+    """CREATE TABLE IF NOT EXISTS {t}pack_registration_count (
+        pack_ref TEXT PRIMARY KEY,
+        n BIGINT NOT NULL
+    )""",
 ]
 
 # Every read-model table, in the order a rebuild empties them.
 READ_MODEL_TABLES = ("pack_component", "pack", "pack_identity", "pack_test_execution",
-                     "pack_registration", "api_token")
+                     "pack_test_count", "pack_registration", "pack_registration_count",
+                     "api_token")
 
 
 def create_statements(prefix: str, *, json: str, ts: str, boolean: str) -> list[str]:

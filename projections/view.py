@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -172,6 +173,9 @@ class RegistryView(TrackingRecorder, ReadModelQueries, ABC):
         return ProjectionStatus(name=PROJECTION_NAME,
                                 log_head=log.recorder.max_notification_id() or 0,
                                 position=self.max_tracking_id(log.name) or 0)
+
+    def _timestamp(self, iso: str) -> Any:
+        return self.dialect.timestamp(datetime.fromisoformat(iso))
 
     def _select(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         def select() -> list[dict[str, Any]]:

@@ -124,15 +124,26 @@ class RemoteRegistry:
     def registrations(self, ref: str, *, limit: int = 50) -> list[Any]:
         from projections.rows import RegistrationRow
 
-        body = self._call("GET", f"/packs/{ref}/registrations",
-                          params={"page_size": min(limit, 100)})
-        return msgspec.convert(body["data"], type=list[RegistrationRow])
+        return msgspec.convert(self._newest(f"/packs/{ref}/registrations", limit),
+                               type=list[RegistrationRow])
 
     def test_history(self, ref: str, *, limit: int = 50) -> list[Any]:
         from projections.rows import TestExecutionRow
 
-        body = self._call("GET", f"/packs/{ref}/tests", params={"page_size": min(limit, 100)})
-        return msgspec.convert(body["data"], type=list[TestExecutionRow])
+        return msgspec.convert(self._newest(f"/packs/{ref}/tests", limit),
+                               type=list[TestExecutionRow])
+
+    def _newest(self, url: str, limit: int) -> list[Any]:
+        """The first ``limit`` items of a list endpoint, page after page by cursor."""
+        items: list[Any] = []
+        params: dict[str, Any] = {}
+        while True:
+            params["page_size"] = min(limit - len(items), 100)
+            body = self._call("GET", url, params=params)
+            items += body["data"]
+            params["cursor"] = body["pagination"]["next_cursor"]
+            if len(items) >= limit or params["cursor"] is None:
+                return items
 
     def knows(self, ref: str) -> bool:
         return True  # the API answers 404 itself for refs it never saw

@@ -11,9 +11,11 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from domain.errors import PackNotFoundError, RegistryError
 from domain.manifest import REF_PATTERN
+from projections.queries import SortKey
 
 from adapters.http.auth import requires
 from adapters.http.body import json_body
+from adapters.http.cursor import REGISTRATION_CURSOR, RUN_CURSOR, next_cursor, page_start
 from adapters.http.errors import COMMON_ERRORS, documented_errors
 from adapters.http.schemas import (
     InstallRequest,
@@ -30,6 +32,7 @@ from adapters.http.schemas import (
     TestRunEnvelope,
     Unregistered,
     UnregisteredEnvelope,
+    cursor_pagination,
     pagination,
 )
 from adapters.service import RegistryService
@@ -39,6 +42,9 @@ RunStatus = Literal["running", "passed", "failed", "error"]
 TriggerReason = Literal["register", "install", "manual"]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100,
                                          description="Items per page (at most 100).")]
+Cursor = Annotated[str | None, QueryParameter(
+    description="Start after the page that answered with this `pagination.next_cursor` "
+                "(opaque). Costs the same at any depth, unlike `page`; not with `page`.")]
 
 
 ERRORS = documented_errors(*COMMON_ERRORS, 409, 501)
@@ -137,17 +143,25 @@ class PackController(Controller):
 
     @get("/{ref:str}/tests", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
          operation_id="listPackTests", summary="Test history, newest first")
-    def tests(self, ref: FromPath[str], registry: NamedDependency[RegistryService], page: Page = 1,
-              page_size: PageSize = 50, status: FromQuery[RunStatus | None] = None,
+    def tests(self, ref: FromPath[str], request: Request[Any, Any, Any],
+              registry: NamedDependency[RegistryService], page: Page = 1,
+              page_size: PageSize = 50, cursor: Cursor = None,
+              status: FromQuery[RunStatus | None] = None,
               trigger_reason: FromQuery[TriggerReason | None] = None) -> TestExecutionPage:
+        after, page = page_start(request, cursor, page, RUN_CURSOR)
         registry.catch_up()
         view = registry.view
         total = view.count_test_history(ref, status=status, trigger_reason=trigger_reason)
         if total == 0 and not view.has_history(ref):
             raise PackNotFoundError(ref)
-        rows = view.test_history(ref, limit=page_size, offset=(page - 1) * page_size,
-                                 status=status, trigger_reason=trigger_reason)
-        return TestExecutionPage(data=rows, pagination=pagination(page, page_size, total))
+        # One row more than the page says whether there is a next one.
+        rows = view.test_history_json(ref, limit=page_size + 1,
+                                      offset=_offset(after, page, page_size), after=after,
+                                      status=status, trigger_reason=trigger_reason)
+        following = next_cursor(rows, page_size, page,
+                                lambda row: SortKey(row.execution_time, row.id))
+        return TestExecutionPage(data=rows[:page_size],
+                                 pagination=cursor_pagination(page, page_size, total, following))
 
     @get("/{ref:str}/tests/latest", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
          operation_id="latestPackTest", summary="The newest test run")
@@ -160,14 +174,25 @@ class PackController(Controller):
 
     @get("/{ref:str}/registrations", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
          operation_id="listPackRegistrations", summary="Every registration attempt, newest first")
-    def registrations(self, ref: FromPath[str], registry: NamedDependency[RegistryService],
-                      page: Page = 1, page_size: PageSize = 50) -> RegistrationPage:
+    def registrations(self, ref: FromPath[str], request: Request[Any, Any, Any],
+                      registry: NamedDependency[RegistryService], page: Page = 1,
+                      page_size: PageSize = 50, cursor: Cursor = None) -> RegistrationPage:
+        after, page = page_start(request, cursor, page, REGISTRATION_CURSOR)
         registry.catch_up()
         total = registry.view.count_registrations(ref)
         if total == 0:
             raise PackNotFoundError(ref)
-        rows = registry.view.registrations(ref, limit=page_size, offset=(page - 1) * page_size)
-        return RegistrationPage(data=rows, pagination=pagination(page, page_size, total))
+        rows = registry.view.registrations(ref, limit=page_size + 1,
+                                           offset=_offset(after, page, page_size), after=after)
+        following = next_cursor(rows, page_size, page,
+                                lambda row: SortKey(row.requested_at, row.id))
+        return RegistrationPage(data=rows[:page_size],
+                                pagination=cursor_pagination(page, page_size, total, following))
+
+
+def _offset(after: SortKey | None, page: int, page_size: int) -> int:
+    """A cursor says where the page starts; a page number counts rows from the newest."""
+    return 0 if after is not None else (page - 1) * page_size
 
 
 class NoTestResultsError(RegistryError):

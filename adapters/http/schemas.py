@@ -7,7 +7,13 @@ from typing import Annotated, Any
 import msgspec
 
 from domain.results import TestResult
-from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow
+from projections.rows import (
+    ComponentRow,
+    PackRow,
+    RegistrationRow,
+    TestExecutionJsonRow,
+    TestExecutionRow,
+)
 
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -41,6 +47,16 @@ class Pagination(msgspec.Struct):
     page_size: int
     total_items: int
     total_pages: int
+
+
+class CursorPagination(msgspec.Struct):
+    """``Pagination`` of the lists that can also be walked by cursor (keyset pagination)."""
+
+    page: int
+    page_size: int
+    total_items: int
+    total_pages: int
+    next_cursor: str | None  # the ``cursor`` of the next page; None on the last page
 
 
 class Registered(msgspec.Struct):
@@ -85,13 +101,13 @@ class TestExecutionEnvelope(msgspec.Struct):
 class TestExecutionPage(msgspec.Struct):
     __test__ = False
 
-    data: list[TestExecutionRow]
-    pagination: Pagination
+    data: list[TestExecutionJsonRow]
+    pagination: CursorPagination
 
 
 class RegistrationPage(msgspec.Struct):
     data: list[RegistrationRow]
-    pagination: Pagination
+    pagination: CursorPagination
 
 
 class StoredEvent(msgspec.Struct):
@@ -138,4 +154,14 @@ class HealthEnvelope(msgspec.Struct):
 
 def pagination(page: int, page_size: int, total: int) -> Pagination:
     return Pagination(page=page, page_size=page_size, total_items=total,
-                      total_pages=max((total + page_size - 1) // page_size, 1))
+                      total_pages=_pages(total, page_size))
+
+
+def cursor_pagination(page: int, page_size: int, total: int,
+                      next_cursor: str | None) -> CursorPagination:
+    return CursorPagination(page=page, page_size=page_size, total_items=total,
+                            total_pages=_pages(total, page_size), next_cursor=next_cursor)
+
+
+def _pages(total: int, page_size: int) -> int:
+    return max((total + page_size - 1) // page_size, 1)

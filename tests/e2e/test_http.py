@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 import yaml
 from litestar.testing import TestClient
@@ -14,7 +15,7 @@ from litestar.testing import TestClient
 from adapters.bootstrap import build_registry
 from adapters.http import create_app
 from tests.conftest import CORE_COMPONENTS, CORE_PACK, CORE_VERSION
-from tests.packs import failing_tests, manifest, write_pack
+from tests.packs import PASSING_TEST, failing_tests, manifest, write_pack
 
 REJECTED = ("Pack registration failed: tests did not pass. Use force=true to register anyway.")
 
@@ -161,11 +162,98 @@ class TestReads:
         too_big = api.get("/packs", params={"page_size": 101})
 
         assert first["pagination"] == {"page": 1, "page_size": 2, "total_items": 3,
-                                       "total_pages": 2}
+                                       "total_pages": 2,
+                                       "next_cursor": first["pagination"]["next_cursor"]}
+        assert first["pagination"]["next_cursor"] and second["pagination"]["next_cursor"] is None
         ids = [r["id"] for r in first["data"] + second["data"]]
         assert ids == sorted(ids, reverse=True) and len(ids) == 3
         assert too_big.status_code == 422 and too_big.json()["code"] == "VALIDATION_ERROR"
         assert too_big.json()["details"][0]["key"] == "page_size"
+
+    def walk(self, api, url, **params):
+        """Every page of a list, following next_cursor from the first page."""
+        pages = [api.get(url, params=params).json()]
+        while cursor := pages[-1]["pagination"]["next_cursor"]:
+            pages.append(api.get(url, params={**params, "cursor": cursor}).json())
+        return pages
+
+    def test_a_cursor_walks_the_whole_history_and_the_last_page_says_so(self, api):
+        api.register(write_pack(api.root / "mypack", manifest("mypack")))
+        for _ in range(4):
+            api.client.post("/api/v1/packs/mypack/test", headers=api.write)
+        everything = api.get("/packs/mypack/tests").json()["data"]
+
+        pages = self.walk(api, "/packs/mypack/tests", page_size=2)
+        manual = self.walk(api, "/packs/mypack/tests", page_size=3, trigger_reason="manual")
+        by_offset = api.get("/packs/mypack/tests", params={"page": 2, "page_size": 2}).json()
+
+        assert len(everything) == 5
+        assert [r["id"] for p in pages for r in p["data"]] == [r["id"] for r in everything]
+        assert [(p["pagination"]["page"], len(p["data"])) for p in pages] == [(1, 2), (2, 2),
+                                                                              (3, 1)]
+        assert {(p["pagination"]["total_items"], p["pagination"]["total_pages"])
+                for p in pages} == {(5, 3)}
+        assert pages[1]["data"] == by_offset["data"]
+        assert by_offset["pagination"]["next_cursor"] == pages[1]["pagination"]["next_cursor"]
+        assert [[r["trigger_reason"] for r in p["data"]] for p in manual] == [["manual"] * 3,
+                                                                             ["manual"]]
+        assert manual[0]["pagination"]["total_items"] == 4
+
+    def test_a_cursor_walks_the_registrations(self, api):
+        pack = write_pack(api.root / "mypack", manifest("mypack"))
+        api.register(pack, skip_tests=True)
+        for _ in range(2):
+            api.register(pack, skip_tests=True, replace=True)
+        everything = api.get("/packs/mypack/registrations").json()["data"]
+
+        pages = self.walk(api, "/packs/mypack/registrations", page_size=2)
+
+        assert [r["id"] for p in pages for r in p["data"]] == [r["id"] for r in everything]
+        assert [(p["pagination"]["page"], len(p["data"])) for p in pages] == [(1, 2), (2, 1)]
+        assert pages[0]["pagination"]["total_items"] == 3
+
+    def test_a_foreign_or_malformed_cursor_or_one_with_page_is_a_400(self, api):
+        pack = write_pack(api.root / "mypack", manifest("mypack"))
+        api.register(pack)
+        api.register(pack, replace=True)
+        registrations = api.get("/packs/mypack/registrations", params={"page_size": 1}).json()
+        tests = api.get("/packs/mypack/tests", params={"page_size": 1}).json()
+        invalid = {"error": "Invalid cursor: pass the next_cursor of a previous page back "
+                            "unchanged", "code": "BAD_REQUEST"}
+
+        for url, cursor in [("/packs/mypack/tests", "nope!"), ("/packs/mypack/tests", ""),
+                            ("/packs/mypack/tests", "WzEsMiwzXQ"),  # [1,2,3]
+                            ("/packs/mypack/tests", "x" * 600),
+                            # A registrations cursor carries a text id, not a run's number.
+                            ("/packs/mypack/tests", registrations["pagination"]["next_cursor"]),
+                            ("/packs/mypack/registrations", tests["pagination"]["next_cursor"])]:
+            refused = api.get(url, params={"cursor": cursor})
+            assert (refused.status_code, refused.json()) == (400, invalid), (url, cursor)
+        both = api.get("/packs/mypack/tests", params={"page": 1,
+                                                      "cursor": tests["pagination"]["next_cursor"]})
+        assert (both.status_code, both.json()) == (400, {
+            "error": "Pass either page or cursor, not both", "code": "BAD_REQUEST"})
+
+    def test_the_history_sends_the_stored_results_as_the_decoded_rows_would_read(self, api):
+        # Non-ASCII and quotes in a failure message: escaped differently in the stored JSON
+        # text than in a fresh encoding, equal once parsed.
+        unicode_failure = PASSING_TEST + """
+    def test_names(self):
+        self.assertEqual("été \\"☃\\"", "winter", "café 😀")
+"""
+        pack = write_pack(api.root / "mypack", manifest("mypack"),
+                          {"test_math.py": unicode_failure})
+        api.register(pack, force=True)
+        api.client.post("/api/v1/packs/mypack/test", headers=api.write)
+        view = api.client.app.state.registry.view
+
+        sent = api.get("/packs/mypack/tests").json()["data"]
+        decoded = msgspec.to_builtins(view.test_history("mypack"))
+
+        assert sent == decoded and len(sent) == 2
+        [suite] = sent[0]["result"]["test_suites"]
+        assert "AssertionError: 'été \"☃\"' != 'winter'" in suite["test_cases"][-1]["error_message"]
+        assert "café 😀" in suite["test_cases"][-1]["error_message"]
 
     def test_unknown_things_are_404s(self, api):
         assert api.get("/packs/nope").json() == {"error": "Pack 'nope' not found",
@@ -271,6 +359,18 @@ class TestOpenApi:
                     schema["paths"])
         assert schema["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
         assert api.client.get("/schema").status_code == 200
+
+    def test_the_test_history_rows_are_documented_like_every_other_test_run(self, api):
+        components = api.client.get("/schema/openapi.json").json()["components"]["schemas"]
+        page = components["TestExecutionPage"]["properties"]
+        listed = components[page["data"]["items"]["$ref"].rsplit("/", 1)[1]]
+        latest = components["TestExecutionRow"]
+
+        # The list sends `result` as stored, undecoded: its schema is still the object's.
+        assert listed["properties"]["result"] == {"type": "object", "additionalProperties": {}}
+        assert (listed["properties"], listed["required"]) == (latest["properties"],
+                                                              latest["required"])
+        assert page["pagination"]["$ref"].endswith("/CursorPagination")
 
 
 class TestRealServer:

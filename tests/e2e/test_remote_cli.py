@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 
+from adapters.bootstrap import build_registry
 from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.e2e.conftest import ATTUNE
+from tests.history import insert_runs
 from tests.packs import failing_tests, manifest, write_pack
 
 
@@ -62,6 +66,26 @@ class TestRemoteMode:
         assert (unknown.returncode, lines(unknown.stderr)) == (
             1, ["✗ Error: Pack 'nope' not found"])
         assert as_reader.returncode == 1 and "needs 'write'" in as_reader.stderr
+
+    def test_a_history_longer_than_a_page_is_fetched_up_to_the_limit(self, server, settings,
+                                                                     attune):
+        pack = write_pack(server.root / "mypack", manifest("mypack"))
+        assert remote(server, "pack", "register", str(pack), "--skip-tests").returncode == 0
+        # More runs than one API page holds (100), written straight into the read model.
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        with build_registry(settings) as registry:
+            insert_runs(registry.view, "mypack",
+                        [start + timedelta(minutes=m) for m in range(230)], first_id=1)
+
+        limited = remote(server, "pack", "test-history", "mypack", "--limit", "150", "--json")
+        everything = remote(server, "pack", "test-history", "mypack", "--limit", "1000",
+                            "--json")
+        local = attune("pack", "test-history", "mypack", "--limit", "150", "--json")
+
+        assert limited.returncode == 0, limited.stderr
+        assert [r["id"] for r in json.loads(limited.stdout)["data"]] == list(range(230, 80, -1))
+        assert len(json.loads(everything.stdout)["data"]) == 230
+        assert limited.stdout == local.stdout
 
     def test_local_only_commands_and_a_bad_token_say_so(self, server):
         tokens = remote(server, "token", "list")

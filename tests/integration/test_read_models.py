@@ -13,7 +13,9 @@ from domain.errors import (
     RegistrationNotFoundError,
     TestsFailedError,
 )
+from projections.queries import SortKey
 from tests.conftest import CORE_PACK
+from tests.history import insert_runs
 from tests.packs import failing_tests, manifest, write_pack
 
 
@@ -156,6 +158,67 @@ class TestRebuild:
 
         assert behind.lag == 2 and current.lag == 0
         assert current.position == current.log_head == behind.log_head
+
+
+class TestHistoryCounts:
+    """Totals come from per-ref counts the handlers keep, never from counting the rows."""
+
+    @staticmethod
+    def counted(view):
+        return {(r["pack_ref"], r["status"], r["trigger_reason"]): int(r["n"])
+                for r in view._select("SELECT * FROM {t}pack_test_count WHERE n <> 0", {})}
+
+    @staticmethod
+    def rows(view):
+        return {(r["pack_ref"], r["status"], r["trigger_reason"]): int(r["n"])
+                for r in view._select("SELECT pack_ref, status, trigger_reason, COUNT(*) AS n"
+                                      " FROM {t}pack_test_execution"
+                                      " GROUP BY pack_ref, status, trigger_reason", {})}
+
+    def test_counts_equal_the_rows_after_a_mixed_history_and_after_a_rebuild(self, registry,
+                                                                             tmp_path):
+        mixed_history(registry, tmp_path)
+        live = self.counted(registry.view)
+        # Every run started as `running` and moved to its final status's count.
+        assert live == self.rows(registry.view)
+        assert {status for _, status, _ in live} >= {"passed", "failed", "error"}
+        assert {trigger for _, _, trigger in live} == {"register", "manual"}
+
+        registry.rebuild(batch_size=7)
+
+        assert self.counted(registry.view) == live == self.rows(registry.view)
+
+    def test_every_filtered_total_is_the_length_of_its_history(self, registry, tmp_path):
+        mixed_history(registry, tmp_path)
+        view = registry.view
+
+        for ref in ("app", "core", "other", "never"):
+            for status in (None, "running", "passed", "failed", "error"):
+                for trigger in (None, "register", "manual"):
+                    rows = view.test_history(ref, limit=1000, status=status,
+                                             trigger_reason=trigger)
+                    assert view.count_test_history(ref, status=status,
+                                                   trigger_reason=trigger) == len(rows)
+            assert view.count_registrations(ref) == len(view.registrations(ref, limit=1000))
+        assert view.count_registrations("app") == 3
+
+
+class TestKeysetPages:
+    def test_pages_after_a_sort_key_match_offset_pages_even_when_times_tie(self, registry):
+        # Seven runs, three of them at the same instant: the id breaks the tie.
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        times = [start + timedelta(seconds=s) for s in (0, 1, 1, 1, 2, 3, 3)]
+        insert_runs(registry.view, "tied", times)
+        by_offset = [r.id for r in registry.view.test_history("tied", limit=100)]
+
+        walked, after = [], None
+        while page := registry.view.test_history("tied", limit=2, after=after):
+            walked += [r.id for r in page]
+            after = SortKey(page[-1].execution_time, page[-1].id)
+
+        assert walked == by_offset == sorted(by_offset, key=lambda i: (times[i - 1000], i),
+                                             reverse=True)
+        assert registry.view.count_test_history("tied") == 7
 
 
 class TestReadModelVersion:

@@ -241,6 +241,11 @@ def query(url: str, key: str) -> Probe:
     return Probe("GET", f"{API}{url}", 422, f"Invalid request: {key}", auth="read")
 
 
+def cursor(url: str) -> Probe:
+    return Probe("GET", f"{API}{url}", 400, "Invalid cursor: pass the next_cursor of a previous "
+                 "page back unchanged", auth="read")
+
+
 QUERIES = {
     "page=-1": query("/packs?page=-1", "page"),
     "page=0": query("/packs?page=0", "page"),
@@ -256,6 +261,23 @@ QUERIES = {
     "unknown status": query("/packs/mypack/tests?status=bogus", "status"),
     "status=%00": query("/packs/mypack/tests?status=%00", "status"),
     "unknown trigger_reason": query("/packs/mypack/tests?trigger_reason=cron", "trigger_reason"),
+    # Cursors are ours and opaque: anything else is a 400 saying so, before the store is asked.
+    "cursor not base64": cursor("/packs/mypack/tests?cursor=%00"),
+    "cursor empty": cursor("/packs/mypack/tests?cursor="),
+    "cursor of JSON null": cursor("/packs/mypack/tests?cursor=bnVsbA"),
+    # ["2026-01-01T00:00:00",1,2]: a time without its UTC offset.
+    "cursor with a naive time": cursor("/packs/mypack/tests?cursor="
+                                       "WyIyMDI2LTAxLTAxVDAwOjAwOjAwIiwxLDJd"),
+    "cursor of page 1": cursor("/packs/mypack/tests?cursor="
+                               "WyIyMDI2LTAxLTAxVDAwOjAwOjAwWiIsMSwxXQ"),  # [..."Z",1,1]
+    "cursor of a huge id": cursor("/packs/mypack/tests?cursor=WyIyMDI2LTAxLTAxVDAwOjAwOjAwWiIs"
+                                  "MTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMCwyXQ"),  # id 10**30
+    "cursor of a NUL id": cursor("/packs/mypack/registrations?cursor="
+                                 "WyIyMDI2LTAxLTAxVDAwOjAwOjAwWiIsIlx1MDAwMCIsMl0"),
+    "cursor 60 KB": cursor("/packs/mypack/registrations?cursor=" + "A" * 60_000),
+    "cursor and page": Probe("GET", f"{API}/packs/mypack/tests?page=2&cursor="
+                             "WyIyMDI2LTAxLTAxVDAwOjAwOjAwWiIsMSwyXQ", 400,
+                             "Pass either page or cursor, not both", auth="read"),
 }
 
 REF_ROUTES = [("GET", ""), ("GET", "/tests"), ("GET", "/tests/latest"), ("GET", "/registrations"),
