@@ -70,10 +70,8 @@ class RegistrationRow(msgspec.Struct, frozen=True, kw_only=True):
     restored_registration_id: str | None
 
 
-class TestExecutionRow(msgspec.Struct, frozen=True, kw_only=True):
-    """One test run of a pack (the ``pack_test_execution`` table), rejected ones included."""
-
-    __test__ = False
+class _TestExecutionFields(msgspec.Struct, frozen=True, kw_only=True):
+    """The columns of ``pack_test_execution`` before its ``result`` document."""
 
     id: int
     pack_id: int | None
@@ -92,6 +90,13 @@ class TestExecutionRow(msgspec.Struct, frozen=True, kw_only=True):
     skipped: int
     pass_rate: float
     duration_ms: int
+
+
+class TestExecutionRow(_TestExecutionFields, frozen=True, kw_only=True):
+    """One test run of a pack (the ``pack_test_execution`` table), rejected ones included."""
+
+    __test__ = False
+
     result: dict[str, Any]
     created: str
 
@@ -103,29 +108,12 @@ JsonObjectText = Annotated[msgspec.Raw, msgspec.Meta(extra_json_schema={
     "extra": {"type": "object", "additional_properties": {}}})]
 
 
-class TestExecutionJsonRow(msgspec.Struct, frozen=True, kw_only=True):
+class TestExecutionJsonRow(_TestExecutionFields, frozen=True, kw_only=True):
     """A ``TestExecutionRow`` whose ``result`` is the stored JSON, not decoded: the API's test
     history sends it on as is (decoding and re-encoding it was most of the cost of a page)."""
 
     __test__ = False
 
-    id: int
-    pack_id: int | None
-    pack_ref: str
-    pack_version: str
-    run_id: str
-    registration_id: str
-    test_run_id: str | None
-    trigger_reason: str
-    execution_time: str
-    status: str
-    outcome: str | None
-    total_tests: int
-    passed: int
-    failed: int
-    skipped: int
-    pass_rate: float
-    duration_ms: int
     result: JsonObjectText
     created: str
 
