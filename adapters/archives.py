@@ -25,7 +25,7 @@ from typing import IO
 from domain.errors import RegistryError
 from domain.manifest import quoted
 
-from adapters.packfiles import remove_tree
+from adapters.packfiles import claim_empty_dir, clear_dir
 
 # Below this many bytes written, a high compression ratio is normal (a small file of blanks).
 RATIO_FLOOR = 1024 * 1024
@@ -106,7 +106,7 @@ def extract_archive(archive: Path, target: Path,
                                      "top-level folder")
         return ExtractedArchive(root=target, stripped_folder=stripped)
     except BaseException as exc:
-        _clean(target, created)
+        clear_dir(target, created)
         if isinstance(exc, OSError):
             raise ArchiveError(name, f"cannot be extracted: {exc.strerror or exc}") from exc
         raise
@@ -114,25 +114,10 @@ def extract_archive(archive: Path, target: Path,
 
 def _prepare_target(target: Path, name: str) -> bool:
     """Whether ``target`` was created here (and so is to be removed on failure)."""
-    try:
-        target.mkdir(mode=0o700)
-        return True
-    except FileExistsError:
-        if not target.is_dir() or target.is_symlink() or any(target.iterdir()):
-            raise ArchiveError(name, f"target {str(target)!r} is not an empty "
-                                     "directory") from None
-        return False
-
-
-def _clean(target: Path, created: bool) -> None:
-    if created:
-        remove_tree(target)
-        return
-    for child in target.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            remove_tree(child)
-        else:
-            child.unlink()
+    created = claim_empty_dir(target)
+    if created is None:
+        raise ArchiveError(name, f"target {str(target)!r} is not an empty directory")
+    return created
 
 
 class _Budget:

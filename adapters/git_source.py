@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from domain.errors import RegistryError
 from domain.manifest import quoted
 
-from adapters.packfiles import remove_tree
+from adapters.packfiles import claim_empty_dir, clear_dir, remove_tree
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 # scheme://userinfo@ : the userinfo (user, password or token) is what gets masked.
@@ -82,7 +82,7 @@ def fetch_git(source: str, target: Path, ref: str | None = None,
         commit = _fetch(git, url, ref)
         git.run("-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit)
     except BaseException:
-        _clean(target, created)
+        clear_dir(target, created)
         raise
     remove_tree(target / ".git")
     return FetchedSource(path=target, commit=commit, source=redact_url(source), ref=ref)
@@ -117,22 +117,10 @@ def _secrets(url: str) -> list[str]:
 
 
 def _prepare_target(target: Path) -> bool:
-    try:
-        target.mkdir(mode=0o700)
-        return True
-    except FileExistsError:
-        if not target.is_dir() or target.is_symlink() or any(target.iterdir()):
-            raise GitSourceError(f"Target {str(target)!r} is not an empty "
-                                 "directory") from None
-        return False
-
-
-def _clean(target: Path, created: bool) -> None:
-    if created:
-        remove_tree(target)
-        return
-    for child in target.iterdir():
-        remove_tree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    created = claim_empty_dir(target)
+    if created is None:
+        raise GitSourceError(f"Target {str(target)!r} is not an empty directory")
+    return created
 
 
 def _fetch(git: _Git, url: str, ref: str | None) -> str:

@@ -106,6 +106,30 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
+def claim_empty_dir(target: Path) -> bool | None:
+    """Make ``target`` a directory to fill: True if created here, False if it was an empty
+    directory already, None if it cannot be used (a file, a link, or not empty)."""
+    try:
+        target.mkdir(mode=0o700)
+        return True
+    except FileExistsError:
+        if not target.is_dir() or target.is_symlink() or any(target.iterdir()):
+            return None
+        return False
+
+
+def clear_dir(target: Path, created: bool) -> None:
+    """Undo a failed fill of ``target``: remove it if it was created, else empty it."""
+    if created:
+        remove_tree(target)
+        return
+    for child in target.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            remove_tree(child)
+        else:
+            child.unlink()
+
+
 def remove_tree(path: Path) -> None:
     """Remove a snapshot, also when the tests took permissions away from its directories."""
     with suppress(OSError):
