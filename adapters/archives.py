@@ -1,7 +1,4 @@
-"""Safe extraction of pack archives (.tar, .tar.gz/.tgz, .tar.bz2, .tar.xz and .zip).
-
-Groundwork for ``attune pack install``: nothing calls it yet.
-"""
+"""Safe extraction of pack archives (.tar, .tar.gz/.tgz, .tar.bz2, .tar.xz and .zip)."""
 
 from __future__ import annotations
 
@@ -70,8 +67,8 @@ class ExtractedArchive:
     stripped_folder: str | None
 
 
-def extract_archive(archive: Path, target: Path,
-                    limits: ArchiveLimits = DEFAULT_LIMITS) -> ExtractedArchive:
+def extract_archive(archive: Path, target: Path, limits: ArchiveLimits = DEFAULT_LIMITS, *,
+                    name: str | None = None) -> ExtractedArchive:
     """Extract ``archive`` into ``target`` and return where its pack.yaml is.
 
     The kind is read from the file's first bytes, not its name. Regular files and folders are
@@ -86,12 +83,13 @@ def extract_archive(archive: Path, target: Path,
         archive: the archive file.
         target: a directory that does not exist yet or is empty.
         limits: size, count, ratio and path limits.
+        name: what messages call the archive (default: its file name).
 
     Raises:
         ArchiveError: on any refusal; ``target`` is then removed (if this call created it) or
             left empty.
     """
-    name = archive.name
+    name = name or archive.name
     created = _prepare_target(target, name)
     try:
         budget = _Budget(name, limits, archive.stat().st_size)

@@ -47,15 +47,21 @@ def build_registry(settings: Settings | None = None) -> RegistryService:
 def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     """The use cases that read pack files and run tests. Built on first use: reading commands
     never import the runners, the YAML loader or the test-running code."""
+    from application.install import InstallPack
     from application.register import RegisterPack
     from application.test_pack import TestPack
 
+    from adapters.install_sources import SourceFetcher
+    from adapters.installed_packs import InstalledPackStore
     from adapters.packfiles import FilesystemPackLoader
     from adapters.runners import SandboxRunner
 
     loader, runner = FilesystemPackLoader(work_dir=settings.work_dir), SandboxRunner()
     register = RegisterPack(app, loader, runner, lease_grace=lambda: settings.lease_grace)
-    return UseCases(register, TestPack(app, loader, runner))
+    install = InstallPack(register,
+                          SourceFetcher(settings.work_dir, lambda: settings.fetch_timeout),
+                          InstalledPackStore(settings.installed_dir, settings.work_dir))
+    return UseCases(register, TestPack(app, loader, runner), install)
 
 
 def setup_stamp() -> str:

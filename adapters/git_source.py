@@ -1,7 +1,4 @@
-"""Fetching a pack from a git repository at a ref, with the ``git`` command.
-
-Groundwork for ``attune pack install``: nothing calls it yet.
-"""
+"""Fetching a pack from a git repository at a ref, with the ``git`` command."""
 
 from __future__ import annotations
 

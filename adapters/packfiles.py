@@ -10,7 +10,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,11 +51,20 @@ class Snapshot:
 @contextmanager
 def snapshot_of(source: Path, name: str, work_dir: Path | None = None) -> Iterator[Snapshot]:
     """A private copy of ``source`` in a fresh directory under ``work_dir`` (default: the
-    system's temporary directory), removed on exit.
+    system's temporary directory), removed on exit (see :func:`private_dir`)."""
+    with private_dir(work_dir, name) as staging:
+        target = staging / "pack"
+        digest = copy_tree(source, target)
+        yield Snapshot(path=str(target), content_digest=digest)
 
-    The directory, ``attune-<pid>-<name>-XXXXXXXX``, is locked (flock) while in use; a process
-    killed with SIGKILL cannot remove it, so each new snapshot first removes those of dead
-    processes from ``work_dir`` (see :func:`sweep_snapshots`).
+
+@contextmanager
+def private_dir(work_dir: Path | None, name: str) -> Iterator[Path]:
+    """A fresh directory ``attune-<pid>-<name>-XXXXXXXX`` under ``work_dir``, removed on exit.
+
+    It is locked (flock) while in use; a process killed with SIGKILL cannot remove it, so each
+    new one first removes those of dead processes from ``work_dir`` (see
+    :func:`sweep_snapshots`).
     """
     if work_dir is not None:
         work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -64,9 +73,7 @@ def snapshot_of(source: Path, name: str, work_dir: Path | None = None) -> Iterat
     lock = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        target = Path(staging) / "pack"
-        digest = copy_tree(source, target)
-        yield Snapshot(path=str(target), content_digest=digest)
+        yield Path(staging)
     finally:
         remove_tree(Path(staging))
         os.close(lock)
@@ -355,40 +362,55 @@ def copy_tree(source: Path, target: Path) -> str:
     bit and content hash (or link target). Sockets, FIFOs and devices are not pack content and
     are skipped, so copying can never block on them.
     """
+    target.mkdir(parents=True)
+    return digest_of(_walk_tree(source, target))
+
+
+def tree_entries(source: Path) -> list[bytes]:
+    """The digest's entries for the files at ``source`` as they are now (nothing is copied):
+    ``path NUL kind NUL hash-or-link-target LF``, kind ``f``, ``x`` (executable) or ``l``."""
+    return _walk_tree(source, None)
+
+
+def digest_of(entries: list[bytes]) -> str:
+    digest = hashlib.sha256()
+    for entry in sorted(entries):
+        digest.update(entry)
+    return digest.hexdigest()
+
+
+def _walk_tree(source: Path, target: Path | None) -> list[bytes]:
+    """Each pack file's digest entry, copying it under ``target`` unless that is None."""
     entries: list[bytes] = []
     total_bytes = 0
-    target.mkdir(parents=True)
     # The copy's own folder, when the store's data directory is inside the pack: never copy
     # the copy into itself.
-    staging = target.resolve().parent
+    staging = target.resolve().parent if target is not None else None
     for dirpath, dirnames, filenames in os.walk(source):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames
                              if d not in SKIPPED_NAMES and here / d != staging)
         relative_dir = here.relative_to(source)
+        into = target / relative_dir if target is not None else None
         for name in dirnames:
             src = here / name
             if src.is_symlink():  # os.walk lists links to directories as directories
-                entries.append(_copy_link(src, target / relative_dir / name, relative_dir / name))
-            else:
-                (target / relative_dir / name).mkdir()
+                entries.append(_copy_link(src, into and into / name, relative_dir / name))
+            elif into is not None:
+                (into / name).mkdir()
         dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
         for name in sorted(filenames):
             if name.endswith((".pyc", ".pyo")):
                 continue
-            src, dst, rel = here / name, target / relative_dir / name, relative_dir / name
+            src, rel = here / name, relative_dir / name
             info = src.lstat()
             if stat.S_ISLNK(info.st_mode):
-                entries.append(_copy_link(src, dst, rel))
+                entries.append(_copy_link(src, into and into / name, rel))
             elif stat.S_ISREG(info.st_mode):
                 total_bytes += info.st_size
                 _check_limits(len(entries) + 1, total_bytes)
-                entries.append(_copy_file(src, dst, rel, info.st_mode))
-    entries.sort()
-    digest = hashlib.sha256()
-    for entry in entries:
-        digest.update(entry)
-    return digest.hexdigest()
+                entries.append(_copy_file(src, into and into / name, rel, info.st_mode))
+    return entries
 
 
 def _check_limits(files: int, total_bytes: int) -> None:
@@ -400,19 +422,22 @@ def _check_limits(files: int, total_bytes: int) -> None:
                                 source="pack directory")
 
 
-def _copy_file(src: Path, dst: Path, rel: Path, mode: int) -> bytes:
+def _copy_file(src: Path, dst: Path | None, rel: Path, mode: int) -> bytes:
     content_hash = hashlib.sha256()
-    with open(src, "rb") as reader, open(dst, "wb") as writer:
+    with open(src, "rb") as reader, (open(dst, "wb") if dst else nullcontext()) as writer:
         while chunk := reader.read(1 << 20):
             content_hash.update(chunk)
-            writer.write(chunk)
+            if writer is not None:
+                writer.write(chunk)
     executable = bool(mode & stat.S_IXUSR)
-    os.chmod(dst, 0o755 if executable else 0o644)
+    if dst is not None:
+        os.chmod(dst, 0o755 if executable else 0o644)
     kind = "x" if executable else "f"
     return f"{rel.as_posix()}\0{kind}\0{content_hash.hexdigest()}\n".encode()
 
 
-def _copy_link(src: Path, dst: Path, rel: Path) -> bytes:
+def _copy_link(src: Path, dst: Path | None, rel: Path) -> bytes:
     link_target = os.readlink(src)
-    os.symlink(link_target, dst)
+    if dst is not None:
+        os.symlink(link_target, dst)
     return f"{rel.as_posix()}\0l\0{link_target}\n".encode()

@@ -16,9 +16,10 @@ from domain.token import TokenRevokedError
 from projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
 from projections.view import ProjectionStatus, RegistryView
 
-from adapters.reads import PackDetails, Reads
+from adapters.reads import PackDetails, Reads, Verification
 
 if TYPE_CHECKING:
+    from application.install import InstallPack
     from application.ports import Progress
     from application.register import RegisterPack, RegistrationOutcome
     from application.test_pack import TestPack, TestRunOutcome
@@ -67,6 +68,7 @@ class UseCases:
 
     register_pack: RegisterPack
     test_pack: TestPack
+    install_pack: InstallPack
 
 
 class RegistryService:
@@ -91,6 +93,10 @@ class RegistryService:
         return self._cases().register_pack
 
     @property
+    def install_pack(self) -> InstallPack:
+        return self._cases().install_pack
+
+    @property
     def test_pack(self) -> TestPack:
         return self._cases().test_pack
 
@@ -113,6 +119,26 @@ class RegistryService:
         pack = self.view.get_pack(outcome.pack_ref)
         assert pack is not None, f"pack {outcome.pack_ref!r} missing after its commit"
         return Registered(outcome=outcome, pack=pack)
+
+    @store_call
+    def install(self, source: str, *, ref: str | None = None, force: bool = False,
+                replace: bool = False, skip_tests: bool = False, requested_by: str = "cli",
+                progress: Progress | None = None, jobs: int | None = None) -> Registered:
+        """Fetch ``source`` (at git ``ref``) into the managed store and register it."""
+        with self._then_catch_up():
+            outcome = self.install_pack(source, ref=ref, force=force, replace=replace,
+                                        skip_tests=skip_tests, requested_by=requested_by,
+                                        progress=progress,
+                                        jobs=jobs or (1 if skip_tests else self.default_jobs()))
+        pack = self.view.get_pack(outcome.pack_ref)
+        assert pack is not None, f"pack {outcome.pack_ref!r} missing after its commit"
+        return Registered(outcome=outcome, pack=pack)
+
+    @store_call
+    def verify(self, ref: str) -> Verification:
+        """Raises: PackNotFoundError when ``ref`` is not active."""
+        self.catch_up()
+        return self.reads.verify(ref)
 
     @store_call
     def test_registered(self, ref: str, *, requested_by: str = "cli",

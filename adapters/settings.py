@@ -10,6 +10,7 @@ from pathlib import Path
 
 # A day: a lease that outlives a crashed registration longer than that helps nobody.
 MAX_LEASE_GRACE_SECONDS = 86400
+MAX_FETCH_TIMEOUT_SECONDS = 3600
 
 
 class ConfigError(Exception):
@@ -39,6 +40,10 @@ class Settings:
     """``ATTUNE_LEASE_GRACE_SECONDS``: how long a registration's lease outlasts its suites'
     timeouts before another process may take it over (default 30)."""
 
+    fetch_timeout_setting: str = "300"
+    """``ATTUNE_FETCH_TIMEOUT_SECONDS``: how long ``attune pack install`` may take to fetch its
+    source (a git fetch or an archive download), in whole seconds (default 300)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -52,7 +57,9 @@ class Settings:
         return cls(home=home.absolute(), database_url=env.get("ATTUNE_DATABASE_URL", "").strip(),
                    pack_roots=tuple(roots) or (home.absolute() / "packs",),
                    test_jobs_setting=env.get("ATTUNE_TEST_JOBS", "1").strip() or "1",
-                   lease_grace_setting=env.get("ATTUNE_LEASE_GRACE_SECONDS", "30").strip() or "30")
+                   lease_grace_setting=env.get("ATTUNE_LEASE_GRACE_SECONDS", "30").strip() or "30",
+                   fetch_timeout_setting=(env.get("ATTUNE_FETCH_TIMEOUT_SECONDS", "300").strip()
+                                          or "300"))
 
     @property
     def test_jobs(self) -> int:
@@ -70,6 +77,20 @@ class Settings:
             raise ConfigError("ATTUNE_LEASE_GRACE_SECONDS must be a whole number from 1 to "
                               f"{MAX_LEASE_GRACE_SECONDS}, got {grace!r}")
         return timedelta(seconds=int(grace))
+
+    @property
+    def fetch_timeout(self) -> float:
+        """Checked when an install fetches, like ``test_jobs``."""
+        seconds = self.fetch_timeout_setting
+        if not seconds.isdigit() or not 1 <= int(seconds) <= MAX_FETCH_TIMEOUT_SECONDS:
+            raise ConfigError("ATTUNE_FETCH_TIMEOUT_SECONDS must be a whole number from 1 to "
+                              f"{MAX_FETCH_TIMEOUT_SECONDS}, got {seconds!r}")
+        return float(seconds)
+
+    @property
+    def installed_dir(self) -> Path:
+        """The managed pack store: the files of installed packs, ``<ref>/<version>-<digest>``."""
+        return self.home / "installed"
 
     @property
     def work_dir(self) -> Path:

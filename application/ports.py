@@ -47,6 +47,43 @@ class PackLoader(Protocol):
         ...
 
 
+class FetchedPack(Protocol):
+    """A pack fetched from an install source into a private directory."""
+
+    path: str
+    origin: dict[str, Any]
+    """Where it came from, as recorded in the registration: ``type`` (git, archive or
+    directory), ``source`` (credentials masked), and per type ``ref``, ``commit`` or
+    ``archive_sha256``."""
+
+
+class PackFetcher(Protocol):
+    def fetch(self, source: str, ref: str | None) -> AbstractContextManager[FetchedPack]:
+        """Fetch ``source`` (at git ``ref``) into a private directory, removed on exit.
+
+        Raises:
+            RegistryError: the source cannot be fetched, or is refused (unsafe archive...).
+        """
+        ...
+
+
+class InstalledPacks(Protocol):
+    """The managed pack store: installed packs' files, one immutable directory per content."""
+
+    def path_for(self, ref: str, version: str, content_digest: str) -> str:
+        """Where the files of this content of ``ref`` live once installed."""
+        ...
+
+    def keep(self, snapshot: PackSnapshot, path: str) -> bool:
+        """Copy the snapshot's files to ``path`` (atomically: all of them or none); False
+        if ``path`` already holds that content, which is then left as it is."""
+        ...
+
+    def discard(self, path: str) -> None:
+        """Remove the files that ``keep`` put at ``path``."""
+        ...
+
+
 class Progress(Protocol):
     """Receives progress while suites run (the CLI draws it on stderr)."""
 

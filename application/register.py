@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from domain import policy
@@ -12,7 +13,15 @@ from domain.errors import NoTestingConfigError, TestingDisabledError, TestsFaile
 from domain.manifest import PackManifest, TestingConfig
 from domain.results import TestResult
 
-from application.ports import NoProgress, PackLoader, PackSnapshot, PackSource, Progress, SuiteRunner
+from application.ports import (
+    InstalledPacks,
+    NoProgress,
+    PackLoader,
+    PackSnapshot,
+    PackSource,
+    Progress,
+    SuiteRunner,
+)
 from application.registry import STORE_FAILURES, PackRegistry
 from application.suites import run_suites
 
@@ -68,11 +77,18 @@ class RegisterPack:
         trigger_reason: str = "register",
         progress: Progress | None = None,
         jobs: int = 1,
+        origin: dict[str, Any] | None = None,
+        install_to: InstalledPacks | None = None,
     ) -> RegistrationOutcome:
         """Register the pack at ``path``; ``jobs`` suites may run at once.
 
         ``force`` replaces an active pack of the same ref and commits even if tests fail (the
         spec's meaning); ``replace`` only replaces, keeping the test gate (for upgrades in CI).
+
+        With ``install_to`` (an install), the pack's files are copied into the managed store
+        once the ref's lease is held and before tests run; the registration records that copy
+        as its source, and ``origin`` says where the files came from. A refused attempt
+        removes the copy again.
 
         Raises:
             RegistryError: for every refusal the user can act on (see ``domain.errors``);
@@ -85,13 +101,25 @@ class RegisterPack:
                                          now=self.clock())
         testing = None if skip_tests else required_testing(manifest)
         with source.snapshot() as snapshot:
-            registration_id = self._request(source, snapshot, force, replace, skip_tests,
-                                            requested_by, trigger_reason, testing, grace)
+            source_path = source.source_path
+            if install_to is not None:
+                source_path = install_to.path_for(manifest.ref, manifest.version,
+                                                  snapshot.content_digest)
+            registration_id = self._request(source, snapshot, source_path, origin, force,
+                                            replace, skip_tests, requested_by, trigger_reason,
+                                            testing, grace)
+            kept = False
             try:
+                # Under the lease: no other attempt on this ref can be placing or removing it.
+                kept = install_to is not None and install_to.keep(snapshot, source_path)
                 return self._test_and_decide(registration_id, source, snapshot, testing,
                                              force, progress or NoProgress(), jobs)
-            except (TestsFailedError, *STORE_FAILURES):
-                # Recorded already, or the store is away: then the lease frees the ref later.
+            except STORE_FAILURES:
+                # The outcome is unknown (the lease frees the ref later): keep the files, as
+                # the registration may yet be the active one.
+                raise
+            except TestsFailedError:
+                self._discard(install_to, source_path, kept)  # rejected and recorded already
                 raise
             except BaseException as exc:  # interrupted or crashed: never leave it in flight
                 self.registry.reject_registration(
@@ -100,12 +128,20 @@ class RegisterPack:
                     message=f"registration stopped before a decision: {exc!r}",
                     result=None,
                 )
+                self._discard(install_to, source_path, kept)
                 raise
+
+    @staticmethod
+    def _discard(install_to: InstalledPacks | None, path: str, kept: bool) -> None:
+        if install_to is not None and kept:
+            install_to.discard(path)
 
     def _request(
         self,
         source: PackSource,
         snapshot: PackSnapshot,
+        source_path: str,
+        origin: dict[str, Any] | None,
         force: bool,
         replace: bool,
         skip_tests: bool,
@@ -119,7 +155,7 @@ class RegisterPack:
         return self.registry.request_registration(
             manifest=source.manifest,
             components=source.components,
-            source_path=source.source_path,
+            source_path=source_path,
             content_digest=snapshot.content_digest,
             force=force,
             replace=replace,
@@ -128,6 +164,7 @@ class RegisterPack:
             requested_by=requested_by,
             lease_expires=now + timedelta(seconds=budget) + grace,
             now=now,
+            origin=origin,
         )
 
     def _test_and_decide(

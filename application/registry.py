@@ -60,6 +60,7 @@ class PackRegistry(Application):
         lease_expires: datetime,
         now: datetime,
         replace: bool = False,
+        origin: dict[str, Any] | None = None,
     ) -> UUID:
         """Open a registration, taking the ref's lease in the same transaction.
 
@@ -85,6 +86,7 @@ class PackRegistry(Application):
                 skip_tests=skip_tests,
                 trigger_reason=trigger_reason,
                 requested_by=requested_by,
+                origin=origin,
             )
             abandoned_id = pack.open_registration(
                 registration.id, replace=force or replace, lease_expires=lease_expires, now=now

@@ -25,7 +25,36 @@ class Registration(Aggregate):
         # topics it needs one too, although this aggregate creates itself with its own event.
         TOPIC = "attune:Registration.Created"
 
-    @event("PackRegistrationRequested", topic="attune:Registration.PackRegistrationRequested")
+    class PackRegistrationRequested(Aggregate.Created):
+        """The request that opens a registration. Its fields are a persisted contract.
+
+        Version 2 added ``origin`` (where an installed pack came from; None for a registered
+        directory). Version 1 events also include those recorded before ``replace`` existed.
+        """
+
+        TOPIC = "attune:Registration.PackRegistrationRequested"
+        class_version = 2
+
+        pack_ref: str
+        pack_version: str
+        label: str
+        manifest: dict[str, Any]
+        components: list[dict[str, Any]]
+        source_path: str
+        content_digest: str
+        force: bool
+        skip_tests: bool
+        trigger_reason: str
+        requested_by: str
+        replace: bool
+        origin: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("replace", False)
+            state["origin"] = None
+
+    @event(PackRegistrationRequested)
     def __init__(
         self,
         *,
@@ -40,7 +69,8 @@ class Registration(Aggregate):
         skip_tests: bool,
         trigger_reason: str,
         requested_by: str,
-        replace: bool = False,  # added after the first events were recorded: old ones lack it
+        replace: bool,
+        origin: dict[str, Any] | None,
     ) -> None:
         self.pack_ref = pack_ref
         self.pack_version = pack_version  # never `version`: the library owns that name
@@ -54,6 +84,7 @@ class Registration(Aggregate):
         self.skip_tests = skip_tests
         self.trigger_reason = trigger_reason
         self.requested_by = requested_by
+        self.origin = origin
         self.status = "requested"
         self.suites: list[dict[str, Any]] = []
         self.reason: str | None = None

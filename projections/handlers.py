@@ -27,13 +27,13 @@ def registration_requested(e: Registration.PackRegistrationRequested, w: Writer)
     w.execute(
         "INSERT INTO {t}pack_registration (id, pack_ref, pack_version, status, reason, force,"
         " replace_active, skip_tests, trigger_reason, requested_by, source_path, content_digest,"
-        " manifest, components, requested_at) VALUES (:id, :ref, :version, 'requested', NULL,"
-        " :force, :replace, :skip, :trigger, :by, :source, :digest, :manifest, :components,"
-        " :at)",
+        " origin, manifest, components, requested_at) VALUES (:id, :ref, :version, 'requested',"
+        " NULL, :force, :replace, :skip, :trigger, :by, :source, :digest, :origin, :manifest,"
+        " :components, :at)",
         {"id": str(e.originator_id), "ref": e.pack_ref, "version": e.pack_version,
          "force": e.force, "replace": e.replace, "skip": e.skip_tests, "trigger": e.trigger_reason,
          "by": e.requested_by, "source": e.source_path, "digest": e.content_digest,
-         "manifest": w.json(e.manifest), "components": w.json(e.components),
+         "origin": _json_or_null(w, e.origin), "manifest": w.json(e.manifest), "components": w.json(e.components),
          "at": w.timestamp(e.timestamp)},
     )
     w.execute(
@@ -199,7 +199,7 @@ def _activate(w: Writer, reg: dict[str, Any], at: datetime) -> None:
 
 _PACK_COLUMNS = ("ref", "label", "description", "version", "author", "email", "conf_schema",
                  "config", "meta", "tags", "runtime_deps", "dependencies", "system", "enabled",
-                 "source_path", "content_digest", "registration_id", "updated")
+                 "source_path", "content_digest", "origin", "registration_id", "updated")
 
 
 def _upsert_pack(w: Writer, at: datetime, reg: dict[str, Any], pack_id: int) -> None:
@@ -209,10 +209,10 @@ def _upsert_pack(w: Writer, at: datetime, reg: dict[str, Any], pack_id: int) -> 
     w.execute(
         "INSERT INTO {t}pack (id, ref, label, description, version, author, email, conf_schema,"
         " config, meta, tags, runtime_deps, dependencies, system, enabled, source_path,"
-        " content_digest, registration_id, created, updated) VALUES (:id, :ref, :label,"
+        " content_digest, origin, registration_id, created, updated) VALUES (:id, :ref, :label,"
         " :description, :version, :author, :email, :conf_schema, :config, :meta, :tags,"
-        " :runtime_deps, :dependencies, :system, :enabled, :source_path, :digest, :reg,"
-        " :updated, :updated) ON CONFLICT (id) DO UPDATE SET "
+        " :runtime_deps, :dependencies, :system, :enabled, :source_path, :digest, :origin,"
+        " :reg, :updated, :updated) ON CONFLICT (id) DO UPDATE SET "
         + ", ".join(f"{column} = excluded.{column}" for column in _PACK_COLUMNS),
         {"id": pack_id, "ref": m["ref"], "label": m["label"], "description": m["description"],
          "version": m["version"], "author": m.get("author"), "email": m.get("email"),
@@ -220,8 +220,14 @@ def _upsert_pack(w: Writer, at: datetime, reg: dict[str, Any], pack_id: int) -> 
          "meta": w.json(m["meta"]), "tags": w.json(m["tags"]),
          "runtime_deps": w.json(m["runtime_deps"]), "dependencies": w.json(m["dependencies"]),
          "system": m["system"], "enabled": m["enabled"], "source_path": reg["source_path"],
-         "digest": reg["content_digest"], "reg": reg["id"], "updated": w.timestamp(at)},
+         "digest": reg["content_digest"], "origin": _json_or_null(w, from_json(reg["origin"])),
+         "reg": reg["id"], "updated": w.timestamp(at)},
     )
+
+
+def _json_or_null(w: Writer, value: Any) -> Any:
+    """SQL NULL for None (a registered directory has no origin), not a JSON ``null``."""
+    return None if value is None else w.json(value)
 
 
 def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,

@@ -29,6 +29,9 @@ class PackRow(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool
     source_path: str
     content_digest: str
+    origin: dict[str, Any] | None
+    """Where an installed pack's files came from (type, source, ref, commit...); None for a
+    registered directory."""
     registration_id: str
     created: str
     updated: str
@@ -62,6 +65,7 @@ class RegistrationRow(msgspec.Struct, frozen=True, kw_only=True):
     requested_by: str
     source_path: str
     content_digest: str
+    origin: dict[str, Any] | None
     replaced_registration_id: str | None
     requested_at: str
     finished_at: str | None
@@ -137,7 +141,8 @@ def token_row(row: dict[str, Any]) -> TokenRow:
 
 
 def pack_row(row: dict[str, Any]) -> PackRow:
-    for key in ("conf_schema", "config", "meta", "tags", "runtime_deps", "dependencies"):
+    for key in ("conf_schema", "config", "meta", "tags", "runtime_deps", "dependencies",
+                "origin"):
         row[key] = from_json(row[key])
     for key in ("system", "enabled"):
         row[key] = bool(row[key])
@@ -156,6 +161,7 @@ def registration_row(row: dict[str, Any]) -> RegistrationRow:
         del row[key]
     for key in ("force", "replace_active", "skip_tests"):
         row[key] = bool(row[key])
+    row["origin"] = from_json(row["origin"])
     row["forced"] = None if row["forced"] is None else bool(row["forced"])
     for key in ("requested_at", "finished_at", "rolled_back_at"):
         row[key] = from_timestamp(row[key])

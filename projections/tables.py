@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Bump when a table's shape or a handler's output changes: stores with another version drop
 # their read models and rebuild them from the event log (the log is the truth).
-READ_MODEL_VERSION = 5
+READ_MODEL_VERSION = 6
 
 # {t} is replaced by the table-name prefix ("" on SQLite, "attune." on PostgreSQL);
 # {json}, {ts} and {bool} by the dialect's column types.
@@ -35,6 +35,7 @@ TABLES = [
         enabled {bool} NOT NULL,
         source_path TEXT NOT NULL,
         content_digest TEXT NOT NULL,
+        origin {json},
         registration_id TEXT NOT NULL,
         created {ts} NOT NULL,
         updated {ts} NOT NULL
@@ -52,6 +53,7 @@ TABLES = [
         requested_by TEXT NOT NULL,
         source_path TEXT NOT NULL,
         content_digest TEXT NOT NULL,
+        origin {json},
         manifest {json} NOT NULL,
         components {json} NOT NULL,
         forced {bool},

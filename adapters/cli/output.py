@@ -67,3 +67,14 @@ def shorten(text: str, width: int) -> str:
     """The first line of ``text``, cut to ``width`` characters with an ellipsis."""
     first = text.strip().splitlines()[0] if text.strip() else ""
     return first if len(first) <= width else first[: width - 1].rstrip(" .,;:") + "…"
+
+
+def origin(found: dict[str, Any]) -> str:
+    """One line: where an installed pack's files came from (a registration's ``origin``)."""
+    kind, source = found.get("type"), found.get("source")
+    if kind == "git":
+        at = f" at {found['ref']}" if found.get("ref") else ""
+        return f"git {source}{at} (commit {found.get('commit')})"
+    if kind == "archive":
+        return f"archive {source} (sha256:{found.get('archive_sha256')})"
+    return f"{kind} {source}"

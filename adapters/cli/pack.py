@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from adapters.cli.install import install, verify
 from adapters.cli.lifecycle import rollback, unregister
 from adapters.cli.reading import history, list_packs, show, test_history
 from adapters.cli.register import register
@@ -12,8 +13,9 @@ from adapters.cli.testing import test
 
 @click.group()
 def pack() -> None:
-    """Register packs, test them, and inspect the registry."""
+    """Register or install packs, test them, and inspect the registry."""
 
 
-for command in (register, test, list_packs, show, history, test_history, unregister, rollback):
+for command in (register, install, test, list_packs, show, history, test_history, verify,
+                unregister, rollback):
     pack.add_command(command)

@@ -79,7 +79,9 @@ def show(ref: str, as_json: bool) -> None:
     output.line(f"Pack '{pack.ref}' {pack.version} (ID {pack.id})")
     for label, value in (("Label", pack.label), ("Description", pack.description),
                          ("Author", pack.author), ("Email", pack.email),
-                         ("Tags", ", ".join(pack.tags)), ("Source", pack.source_path),
+                         ("Tags", ", ".join(pack.tags)),
+                         ("Installed from", pack.origin and output.origin(pack.origin)),
+                         ("Source" if pack.origin is None else "Files", pack.source_path),
                          ("Digest", f"sha256:{pack.content_digest}"),
                          ("Registration", pack.registration_id),
                          ("Registered", output.timestamp(pack.created)),

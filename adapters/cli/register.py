@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
+from typing import TYPE_CHECKING
+
 from adapters.cli import output
 from adapters.cli.context import actor, jobs_option, json_option, registry_session
+
+if TYPE_CHECKING:
+    from adapters.service import Registered
 
 
 @click.command()
@@ -38,6 +43,11 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: boo
         registered = registry.register(path, force=force, replace=replace,
                                        skip_tests=skip_tests, progress=progress, jobs=jobs,
                                        requested_by=actor())
+    report(registered, as_json, "registered")
+
+
+def report(registered: Registered, as_json: bool, verb: str) -> None:
+    """What register and install print once the pack is active (``verb``: what happened)."""
     outcome, row = registered.outcome, registered.pack
     if as_json:
         import msgspec
@@ -46,13 +56,15 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: boo
         output.print_json({
             "data": {"pack": msgspec.to_builtins(row), "test_result": result,
                      "tests_skipped": outcome.tests_skipped},
-            "message": "Pack registered successfully",
+            "message": f"Pack {verb} successfully",
         })
         return
     symbol = output.OK if outcome.tests_skipped or outcome.all_passed else output.WARN
-    output.line(f"{symbol} Pack '{row.ref}' registered successfully")
+    output.line(f"{symbol} Pack '{row.ref}' {verb} successfully")
     output.line(f"Version: {row.version}")
     output.line(f"ID: {row.id}")
+    if row.origin is not None:
+        output.line(f"Source: {output.origin(row.origin)}")
     result = outcome.test_result
     if result is None:
         output.line("Tests were skipped")
@@ -60,3 +72,4 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: boo
     output.line(f"{output.OK} All tests passed" if outcome.all_passed
                 else f"{output.FAIL} Some tests failed")
     output.line(f"Tests: {result.passed}/{result.total_tests} passed")
+

@@ -70,14 +70,31 @@ class RemoteRegistry:
                  requested_by: str = "") -> Any:
         from pathlib import Path
 
+        return self._registered(self._call("POST", "/packs/register", json={
+            "path": str(Path(path).expanduser().absolute()), "force": force,
+            "replace": replace, "skip_tests": skip_tests})["data"])
+
+    def install(self, source: str, *, ref: str | None = None, force: bool = False,
+                replace: bool = False, skip_tests: bool = False, progress: Any = None,
+                jobs: int | None = None, requested_by: str = "") -> Any:
+        """The server fetches ``source``: a URL, or a path as the server sees it (made
+        absolute here, as ``register`` does)."""
+        from pathlib import Path
+
+        from adapters.install_sources import local_path
+
+        if "://" not in source and local_path(source, ref) is not None:
+            source = str(Path(source).expanduser().absolute())
+        return self._registered(self._call("POST", "/packs/install", json={
+            "source": source, "ref_spec": ref, "force": force, "replace": replace,
+            "skip_tests": skip_tests})["data"])
+
+    def _registered(self, body: dict[str, Any]) -> Any:
         from application.register import RegistrationOutcome
         from projections.rows import PackRow
 
         from adapters.service import Registered
 
-        body = self._call("POST", "/packs/register", json={
-            "path": str(Path(path).expanduser().absolute()), "force": force,
-            "replace": replace, "skip_tests": skip_tests})["data"]
         pack = msgspec.convert(body["pack"], type=PackRow)
         result = TestResult.from_dict(body["test_result"]) if body["test_result"] else None
         outcome = RegistrationOutcome(
@@ -96,6 +113,12 @@ class RemoteRegistry:
     def test_directory(self, path: str, **_: Any) -> Any:
         raise LocalOnlyError("Testing a directory runs locally; it is not available with "
                              "--api-url (register it, or test it without --api-url)")
+
+    def verify(self, ref: str) -> Any:
+        from adapters.reads import Verification
+
+        return msgspec.convert(self._call("GET", f"/packs/{ref}/verify")["data"],
+                               type=Verification)
 
     def list_packs(self) -> list[Any]:
         from projections.rows import PackRow

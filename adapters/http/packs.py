@@ -32,6 +32,7 @@ from adapters.http.schemas import (
     TestRunEnvelope,
     Unregistered,
     UnregisteredEnvelope,
+    VerificationEnvelope,
     cursor_pagination,
     pagination,
 )
@@ -47,18 +48,14 @@ Cursor = Annotated[str | None, QueryParameter(
                 "(opaque). Costs the same at any depth, unlike `page`; not with `page`.")]
 
 
-ERRORS = documented_errors(*COMMON_ERRORS, 409, 501)
-BODY_ERRORS = documented_errors(*COMMON_ERRORS, 409, 415, 501)
+ERRORS = documented_errors(*COMMON_ERRORS, 409)
+BODY_ERRORS = documented_errors(*COMMON_ERRORS, 409, 415)
 
 
 class OutsidePackRootsError(RegistryError):
     """Raised when a path to register is not under the server's pack roots (HTTP 403)."""
 
     code = "FORBIDDEN"
-
-
-class NotImplementedYetError(RegistryError):
-    code = "NOT_IMPLEMENTED"
 
 
 class InvalidPackPathError(RegistryError):
@@ -95,11 +92,26 @@ class PackController(Controller):
                             tests_skipped=done.outcome.tests_skipped),
             message="Pack registered successfully")
 
-    @post("/install", responses=BODY_ERRORS, status_code=501, guards=[requires("write")],
-          before_request=json_body(InstallRequest), sync_to_thread=False,
-          operation_id="installPack", summary="Install a pack from a remote source (not yet)")
-    def install(self, data: JSONBody[InstallRequest]) -> None:
-        raise NotImplementedYetError("Remote pack installation is not implemented yet")
+    @post("/install", responses=BODY_ERRORS, status_code=201, guards=[requires("write")],
+          before_request=json_body(InstallRequest), sync_to_thread=True,
+          operation_id="installPack",
+          summary="Install a pack from git, an archive or a directory, gated on its tests")
+    def install(self, data: JSONBody[InstallRequest], request: Request[Any, Any, Any],
+                registry: NamedDependency[RegistryService]) -> RegisteredEnvelope:
+        """Fetch into the managed store, test and activate; failing tests give 400 unless
+        forced, and leave no files behind."""
+        from adapters.install_sources import local_path
+
+        local = local_path(data.source, data.ref_spec)
+        if local is not None:
+            _check_pack_root(local, request.app.state.pack_roots)
+        done = registry.install(data.source, ref=data.ref_spec, force=data.force,
+                                replace=data.replace, skip_tests=data.skip_tests,
+                                requested_by=request.state.actor)
+        return RegisteredEnvelope(
+            data=Registered(pack=done.pack, test_result=done.outcome.test_result,
+                            tests_skipped=done.outcome.tests_skipped),
+            message="Pack installed successfully")
 
     @get("/", responses=ERRORS, guards=[requires("read")], sync_to_thread=True, operation_id="listPacks",
          summary="List active packs")
@@ -140,6 +152,14 @@ class PackController(Controller):
         """Answers 200 with the result whether or not the tests pass."""
         outcome = registry.test_registered(ref, requested_by=request.state.actor)
         return TestRunEnvelope(data=outcome.result, message="Pack tests executed successfully")
+
+    @get("/{ref:str}/verify", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
+         operation_id="verifyPack",
+         summary="Recompute the digest of an active pack's files and report drift")
+    def verify(self, ref: FromPath[str],
+               registry: NamedDependency[RegistryService]) -> VerificationEnvelope:
+        """200 whatever the outcome: ``data.status`` is ok, drifted or missing."""
+        return VerificationEnvelope(data=registry.verify(ref))
 
     @get("/{ref:str}/tests", responses=ERRORS, guards=[requires("read")], sync_to_thread=True,
          operation_id="listPackTests", summary="Test history, newest first")

@@ -15,6 +15,8 @@ from projections.rows import (
     TestExecutionRow,
 )
 
+from adapters.reads import Verification
+
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Register the pack directory at ``path`` (under one of the server's pack roots)."""
@@ -26,11 +28,17 @@ class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class InstallRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Install a pack from a remote source (not implemented yet)."""
+    """Install a pack from a git repository, an archive or a directory into the managed store.
 
-    source: str
-    ref_spec: str | None = None
+    ``source``: an https/ssh/file git URL or ``user@host:path``, an ``https://`` archive URL
+    (``.tar.gz``, ``.tgz``, ``.tar.bz2``, ``.tar.xz``, ``.zip``), or a local repository, archive
+    or pack directory under the server's pack roots. ``ref_spec``: git tag, branch or commit.
+    """
+
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    ref_spec: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
     force: bool = False
+    replace: bool = False
     skip_tests: bool = False
 
 
@@ -138,6 +146,10 @@ class UnregisteredEnvelope(msgspec.Struct):
 class RolledBackEnvelope(msgspec.Struct):
     data: PackRow
     message: str
+
+
+class VerificationEnvelope(msgspec.Struct):
+    data: Verification
 
 
 class Health(msgspec.Struct):

@@ -1,0 +1,106 @@
+"""``attune pack install`` and ``attune pack verify``: packs kept in the managed store."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from adapters.cli import output
+from adapters.cli.context import actor, jobs_option, json_option, registry_session
+from adapters.cli.register import report
+
+
+@click.command()
+@click.argument("source")
+@click.option("--ref", "ref", metavar="REF",
+              help="Git tag, branch or commit to install (default: the remote's HEAD). "
+                   "Git sources only.")
+@click.option("--force", is_flag=True,
+              help="Replace an active pack of the same ref, and install even if tests fail.")
+@click.option("--replace", is_flag=True,
+              help="Replace an active pack of the same ref, but only if the tests pass.")
+@click.option("--skip-tests", is_flag=True,
+              help="Do not run the pack's tests (nothing is stored as a test result).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@jobs_option
+@json_option
+def install(source: str, ref: str | None, force: bool, replace: bool, skip_tests: bool,
+            quiet: bool, jobs: int | None, as_json: bool) -> None:
+    """Install a pack from SOURCE: a git repository, an archive or a directory.
+
+    \b
+    SOURCE is one of:
+      https://host/org/pack.git, ssh://host/pack.git, user@host:pack.git,
+      file:///srv/git/pack.git or a local repository    git (with --ref)
+      https://host/pack-1.0.0.tar.gz, ./pack.zip         an archive (.tar.gz,
+                                                          .tgz, .tar.bz2, .tar.xz, .zip)
+      ./pack                                             a pack directory
+
+    The files are fetched, validated, copied into the managed store
+    ($ATTUNE_HOME/installed/REF/VERSION-DIGEST) and tested there like `attune pack
+    register`. The pack becomes active only if its tests pass; a refused install leaves no
+    files behind. The registration records where the files came from (the source, with any
+    password masked, the git ref and commit, or the archive's sha256) and their digest:
+    `attune pack show` prints them and `attune pack verify` checks the files against them.
+
+    \b
+    Exit status: 0 installed, 1 refused or tests failed, 2 usage error.
+    """
+    from adapters.cli.progress import SuiteProgress
+    from adapters.git_source import redact_url
+
+    with registry_session(as_json) as registry:
+        progress = None
+        if not quiet:
+            progress = SuiteProgress()
+            if not as_json:
+                output.note(f"Fetching {redact_url(source)}" + (f" at {ref}" if ref else ""))
+        installed = registry.install(source, ref=ref, force=force, replace=replace,
+                                     skip_tests=skip_tests, progress=progress, jobs=jobs,
+                                     requested_by=actor())
+    report(installed, as_json, "installed")
+
+
+@click.command()
+@click.argument("ref")
+@json_option
+def verify(ref: str, as_json: bool) -> None:
+    """Check that active pack REF's files still have the digest recorded when it was
+    registered or installed.
+
+    For an installed pack, the files that were added, removed or modified are listed; for a
+    registered directory, only the digests are compared (the directory is the user's).
+
+    \b
+    Exit status: 0 unchanged, 1 drifted, missing or not found.
+    """
+    import msgspec
+
+    with registry_session(as_json, reads_only=True) as registry:
+        found = registry.verify(ref)
+    if as_json:
+        output.print_json({"data": msgspec.to_builtins(found)})
+        sys.exit(0 if found.status == "ok" else 1)
+    title = f"Pack '{found.ref}' {found.version}"
+    if found.status == "ok":
+        output.line(f"{output.OK} {title} matches its recorded content "
+                    f"(sha256:{found.expected_digest})")
+        if found.origin is not None:
+            output.line(f"Source: {output.origin(found.origin)}")
+        return
+    if found.status == "missing":
+        output.line(f"{output.FAIL} {title}: its files are missing from {found.source_path}")
+        sys.exit(1)
+    output.line(f"{output.FAIL} {title} has drifted from its recorded content")
+    output.line(f"Files: {found.source_path}")
+    output.line(f"Recorded: sha256:{found.expected_digest}")
+    output.line(f"Found:    sha256:{found.actual_digest}")
+    for label, paths in (("modified", found.modified), ("added", found.added),
+                         ("removed", found.removed)):
+        for path in paths:
+            output.line(f"  {label + ':':<9} {path}")
+    if not found.files_listed:
+        output.line("(no file list is kept for a registered directory: only the digest "
+                    "is compared)")
+    sys.exit(1)

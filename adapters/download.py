@@ -1,0 +1,90 @@
+"""Downloading a pack archive over HTTPS, with a size cap and one deadline for the whole of it."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from domain.errors import RegistryError
+from domain.manifest import quoted
+
+from adapters.git_source import redact_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import httpx
+
+MAX_REDIRECTS = 5
+
+
+class DownloadError(RegistryError):
+    """Raised when an archive cannot be downloaded; the message never holds URL credentials."""
+
+
+def download(url: str, target: Path, *, max_bytes: int, timeout: float) -> str:
+    """Download ``url`` to the file ``target`` and return the sha256 of its bytes.
+
+    Only ``https`` is followed, redirects included (at most ``MAX_REDIRECTS``). A download
+    larger than ``max_bytes`` is stopped as soon as it says so (Content-Length) or grows past
+    it; ``timeout`` seconds cover the whole download, not each read.
+
+    Raises:
+        DownloadError: on any failure; ``target`` is then removed.
+    """
+    import httpx
+
+    shown = quoted(redact_url(url))
+    deadline = time.monotonic() + timeout
+    digest = hashlib.sha256()
+    try:
+        with httpx.Client(follow_redirects=True, max_redirects=MAX_REDIRECTS,
+                          timeout=httpx.Timeout(min(timeout, 30.0)),
+                          event_hooks={"request": [_https_only(shown)]}) as client, \
+                client.stream("GET", url, headers={"Accept": "application/octet-stream, */*"}) \
+                as response:
+            if response.status_code != 200:
+                raise DownloadError(f"Download of {shown} failed: HTTP {response.status_code}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise DownloadError(f"Download of {shown} refused: {int(declared)} bytes is more "
+                                    f"than the limit of {max_bytes // 2**20} MiB")
+            received = 0
+            with target.open("wb") as file:
+                for chunk in response.iter_raw(1 << 16):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise DownloadError(f"Download of {shown} stopped: more than the limit "
+                                            f"of {max_bytes // 2**20} MiB")
+                    if time.monotonic() > deadline:
+                        raise DownloadError(f"Download of {shown} timed out after "
+                                            f"{timeout:g} seconds")
+                    digest.update(chunk)
+                    file.write(chunk)
+    except DownloadError:
+        target.unlink(missing_ok=True)
+        raise
+    except httpx.TooManyRedirects:
+        target.unlink(missing_ok=True)
+        raise DownloadError(f"Download of {shown} failed: more than {MAX_REDIRECTS} "
+                            "redirects") from None
+    except httpx.TimeoutException:
+        target.unlink(missing_ok=True)
+        raise DownloadError(f"Download of {shown} timed out") from None
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        target.unlink(missing_ok=True)
+        reason = redact_url(str(exc)) or type(exc).__name__
+        raise DownloadError(f"Download of {shown} failed: {reason}") from None
+    return digest.hexdigest()
+
+
+def _https_only(shown: str) -> Callable[[httpx.Request], None]:
+    """The first request is https (the caller checked): any other is a redirect elsewhere."""
+
+    def check(request: httpx.Request) -> None:
+        if request.url.scheme != "https":
+            raise DownloadError(f"Download of {shown} refused: redirected to a "
+                                f"{request.url.scheme}:// address; only https is accepted")
+    return check

@@ -1,0 +1,173 @@
+"""What ``attune pack install SOURCE`` can install from, fetched into a private directory.
+
+A SOURCE is, in this order:
+
+- an ``https://`` URL whose path ends in an archive suffix (``.tar.gz``, ``.zip``...): an
+  archive, downloaded;
+- any other ``https://``, ``ssh://`` or ``file://`` URL, or ``user@host:path``: a git
+  repository (a ``file://`` URL of a regular file is an archive);
+- a local file: an archive (its kind is read from its first bytes);
+- a local directory with ``--ref``, or one without a ``pack.yaml`` that is a git repository:
+  a git repository, fetched at the ref;
+- a local directory with a ``pack.yaml``: the directory as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from domain.errors import RegistryError
+from domain.manifest import quoted
+
+from adapters.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
+from adapters.download import download
+from adapters.git_source import fetch_git, redact_url
+from adapters.packfiles import private_dir
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
+
+
+class InstallSourceError(RegistryError):
+    """Raised when SOURCE names nothing installable; the message never holds credentials."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Implements ``application.ports.FetchedPack``."""
+
+    path: str
+    origin: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Classified:
+    kind: str  # git | archive_url | archive_file | directory
+    location: str  # what to fetch: the URL as given, or a resolved local path
+
+
+def classify(source: str, ref: str | None) -> Classified:
+    """What kind of source ``source`` is (see the module's docstring), without fetching it."""
+    shown = quoted(redact_url(source))
+    if not source.strip() or "\x00" in source or source.startswith("-"):
+        raise InstallSourceError(f"Invalid install source {shown}")
+    if "://" in source:
+        parts = urlsplit(source)
+        scheme = parts.scheme.lower()
+        if scheme == "http":
+            raise InstallSourceError(f"Refused install source {shown}: plain http:// is not "
+                                     "accepted, use https://")
+        if scheme == "https" and parts.path.lower().endswith(ARCHIVE_SUFFIXES):
+            _no_ref(ref, "an archive")
+            return Classified("archive_url", source)
+        if scheme == "file":
+            local = Path(unquote(parts.path))
+            if local.is_file():
+                _no_ref(ref, "an archive")
+                return Classified("archive_file", str(local.resolve()))
+        if scheme in ("https", "ssh", "file"):
+            return Classified("git", source)
+        raise InstallSourceError(f"Unsupported install source {shown}: use an https://, ssh:// "
+                                 "or file:// URL, user@host:path, an archive or a directory")
+    if _is_scp_like(source):
+        return Classified("git", source)
+    path = Path(source).expanduser()
+    try:
+        is_file, is_dir = path.is_file(), path.is_dir()
+    except OSError as exc:  # a name too long for the file system
+        raise InstallSourceError(f"Install source {shown} cannot be used: {exc.strerror}") \
+            from None
+    if is_file:
+        _no_ref(ref, "an archive")
+        return Classified("archive_file", str(path.resolve()))
+    if is_dir:
+        resolved = path.resolve()
+        if ref is not None or (not (resolved / "pack.yaml").exists() and _is_git_repo(resolved)):
+            return Classified("git", str(resolved))
+        return Classified("directory", str(resolved))
+    raise InstallSourceError(f"Install source {shown} not found: give a git URL, an archive "
+                             "(a path or an https:// URL) or a pack directory")
+
+
+def _no_ref(ref: str | None, what: str) -> None:
+    if ref is not None:
+        raise InstallSourceError(f"--ref applies to git sources only, and this is {what}")
+
+
+def _is_scp_like(source: str) -> bool:
+    """``user@host:path``, git's short form of an ssh URL (not a local path with a colon)."""
+    head, sep, _ = source.partition(":")
+    return bool(sep) and "@" in head and "/" not in head
+
+
+def _is_git_repo(path: Path) -> bool:
+    """A working tree (``.git``) or a bare repository (``HEAD`` and ``objects/``)."""
+    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+
+
+class SourceFetcher:
+    """Implements ``application.ports.PackFetcher``: fetched files go into a private directory
+    under ``work_dir``, removed when the install is over (or swept after a crash)."""
+
+    def __init__(self, work_dir: Path, timeout: Callable[[], float],
+                 limits: ArchiveLimits = DEFAULT_LIMITS) -> None:
+        self.work_dir = work_dir
+        # A callable, so that a bad setting fails the installs, not start-up.
+        self.timeout = timeout
+        self.limits = limits
+
+    @contextmanager
+    def fetch(self, source: str, ref: str | None) -> Iterator[Fetched]:
+        found = classify(source, ref)
+        if found.kind == "directory":
+            yield Fetched(found.location, {"type": "directory", "source": found.location})
+            return
+        timeout = self.timeout()
+        with private_dir(self.work_dir, "install") as staging:
+            pack = staging / "pack"
+            if found.kind == "git":
+                fetched = fetch_git(found.location, pack, ref, timeout=timeout)
+                yield Fetched(str(pack), {"type": "git", "source": redact_url(found.location),
+                                          "ref": ref, "commit": fetched.commit})
+                return
+            archive = Path(found.location)
+            if found.kind == "archive_url":
+                name = Path(urlsplit(source).path).name
+                archive = staging / "download"
+                archive_digest = download(source, archive, max_bytes=self.limits.max_total_bytes,
+                                          timeout=timeout)
+            else:
+                name = archive.name
+            extract_archive(archive, pack, self.limits, name=name)
+            if found.kind == "archive_file":
+                archive_digest = _sha256(archive)
+            yield Fetched(str(pack), {"type": "archive", "source": redact_url(found.location),
+                                      "archive_sha256": archive_digest})
+
+
+def local_path(source: str, ref: str | None) -> str | None:
+    """The local file or directory that ``source`` would read, None for a remote source (the
+    API only installs local sources from under its pack roots)."""
+    found = classify(source, ref)
+    if found.kind == "archive_url" or (found.kind == "git" and "://" in found.location
+                                       and not found.location.lower().startswith("file://")):
+        return None
+    if found.kind == "git" and _is_scp_like(found.location):
+        return None
+    if found.location.lower().startswith("file://"):
+        return unquote(urlsplit(found.location).path)
+    return found.location
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

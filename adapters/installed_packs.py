@@ -1,0 +1,158 @@
+"""The managed pack store: the files of installed packs, and checking them for drift.
+
+Layout: ``<root>/<ref>/<version>-<digest16>/`` holds one content of a pack, read-only, and
+``<version>-<digest16>.files`` beside it lists that content's files (for ``attune pack verify``
+to name what changed). Directories are named by content, so they never change once written:
+a reinstall writes a new one, and the registration that commits (an event) is what switches
+the active pack from one to the other, atomically. Older ones stay for rollbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from domain.errors import RegistryError
+
+from adapters.packfiles import copy_tree, digest_of, private_dir, remove_tree, tree_entries
+
+# Digest characters in a directory name: enough to tell contents apart, short enough to read.
+NAME_DIGEST_CHARS = 16
+
+
+class InstalledFilesError(RegistryError):
+    """Raised when installed files cannot be written where the store keeps them."""
+
+
+@dataclass(frozen=True)
+class Snapshotted:
+    """What ``keep`` needs of a snapshot (the application passes its PackSnapshot)."""
+
+    path: str
+    content_digest: str
+
+
+class InstalledPackStore:
+    """Implements ``application.ports.InstalledPacks`` on a directory."""
+
+    def __init__(self, root: Path, work_dir: Path) -> None:
+        self.root = root
+        # Incoming copies are written here first (same file system: the move is a rename).
+        self.work_dir = work_dir
+
+    def path_for(self, ref: str, version: str, content_digest: str) -> str:
+        return str(self.root / ref / f"{version}-{content_digest[:NAME_DIGEST_CHARS]}")
+
+    def keep(self, snapshot: Snapshotted, path: str) -> bool:
+        final = Path(path)
+        if final.is_dir() and digest_of(tree_entries(final)) == snapshot.content_digest:
+            return False  # this content is installed already (an earlier registration's)
+        final.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        with private_dir(self.work_dir, "incoming") as incoming:
+            copy = incoming / "pack"
+            digest = copy_tree(Path(snapshot.path), copy)
+            if digest != snapshot.content_digest:
+                raise InstalledFilesError(f"The copy for {path} does not match the tested "
+                                          "snapshot; nothing was installed")
+            _write_listing(Path(f"{path}.files"), tree_entries(copy), digest)
+            _make_read_only(copy)
+            drifted = final.exists()
+            try:
+                if drifted:  # this content, but its files were changed: replace them whole
+                    os.chmod(final, 0o755)  # moving a folder rewrites its ".." entry
+                    os.rename(final, incoming / "drifted")
+                os.rename(copy, final)
+            except OSError as exc:
+                if not drifted:
+                    Path(f"{path}.files").unlink(missing_ok=True)
+                raise InstalledFilesError(f"Cannot install the files at {path}: "
+                                          f"{exc.strerror}") from None
+            os.chmod(final, 0o555)
+        # A repaired directory belongs to an earlier registration: never ours to remove.
+        return not drifted
+
+    def discard(self, path: str) -> None:
+        remove_tree(Path(path))
+        Path(f"{path}.files").unlink(missing_ok=True)
+        with suppress(OSError):
+            Path(path).parent.rmdir()  # the ref's folder, when this was its only content
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the files at a registration's source differ from what was registered."""
+
+    status: str  # ok | drifted | missing
+    actual_digest: str | None
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    listed: bool = False
+    """Whether a file list was kept (installed packs), so that the lists above are known."""
+
+
+def check_drift(path: str, expected_digest: str) -> Drift:
+    """Recompute the digest of the files at ``path`` and compare with ``expected_digest``,
+    naming the files that differ when the store kept a list of them."""
+    root = Path(path)
+    if not root.is_dir():
+        return Drift(status="missing", actual_digest=None)
+    entries = tree_entries(root)
+    actual = digest_of(entries)
+    if actual == expected_digest:
+        return Drift(status="ok", actual_digest=actual)
+    listing = _read_listing(Path(f"{path}.files"), expected_digest)
+    if listing is None:
+        return Drift(status="drifted", actual_digest=actual)
+    now = _by_path(entries)
+    return Drift(status="drifted", actual_digest=actual, listed=True,
+                 added=sorted(now.keys() - listing.keys()),
+                 removed=sorted(listing.keys() - now.keys()),
+                 modified=sorted(p for p in now.keys() & listing.keys() if now[p] != listing[p]))
+
+
+def _by_path(entries: list[bytes]) -> dict[str, str]:
+    """path -> "kind hash" from digest entries."""
+    found = {}
+    for entry in entries:
+        rel, kind, value = entry.decode(errors="surrogateescape").rstrip("\n").split("\0")
+        found[rel] = f"{kind} {value}"
+    return found
+
+
+def _write_listing(listing: Path, entries: list[bytes], digest: str) -> None:
+    listing.write_text(json.dumps({"digest": digest, "files": _by_path(entries)},
+                                  sort_keys=True, ensure_ascii=True))
+
+
+def _read_listing(listing: Path, digest: str) -> dict[str, str] | None:
+    """The file list of ``digest``, or None if there is none (or it is for other content)."""
+    try:
+        data = json.loads(listing.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("digest") != digest:
+        return None
+    files = data.get("files")
+    return files if isinstance(files, dict) else None
+
+
+def _make_read_only(root: Path) -> None:
+    """Installed files are not edited in place: drop the write bits below ``root`` (a reinstall
+    writes a new directory; ``remove_tree`` restores them to remove one). ``root`` itself
+    stays writable until it has been moved into place."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames:
+            child = os.path.join(dirpath, name)
+            if not os.path.islink(child):
+                mode = os.lstat(child).st_mode
+                os.chmod(child, stat.S_IMODE(mode) & ~0o222)
+        for name in dirnames:
+            child = os.path.join(dirpath, name)
+            if not os.path.islink(child):
+                os.chmod(child, 0o555)
+
