@@ -123,12 +123,17 @@ class RegistryService:
     @store_call
     def install(self, source: str, *, ref: str | None = None, force: bool = False,
                 replace: bool = False, skip_tests: bool = False, requested_by: str = "cli",
-                progress: Progress | None = None, jobs: int | None = None) -> Registered:
-        """Fetch ``source`` (at git ``ref``) into the managed store and register it."""
+                progress: Progress | None = None, jobs: int | None = None,
+                digest: str | None = None) -> Registered:
+        """Fetch ``source`` (at git ``ref``) into the managed store and register it; with
+        ``digest`` (``sha256:<hex>``), only if its content has that digest."""
+        from application.install import parse_digest
+
+        expected = parse_digest(digest) if digest is not None else None
         with self._then_catch_up():
             outcome = self.install_pack(source, ref=ref, force=force, replace=replace,
                                         skip_tests=skip_tests, requested_by=requested_by,
-                                        progress=progress,
+                                        progress=progress, expected_digest=expected,
                                         jobs=jobs or (1 if skip_tests else self.default_jobs()))
         pack = self.view.get_pack(outcome.pack_ref)
         assert pack is not None, f"pack {outcome.pack_ref!r} missing after its commit"

@@ -9,7 +9,12 @@ from typing import Any
 from uuid import UUID
 
 from domain import policy
-from domain.errors import NoTestingConfigError, TestingDisabledError, TestsFailedError
+from domain.errors import (
+    DigestMismatchError,
+    NoTestingConfigError,
+    TestingDisabledError,
+    TestsFailedError,
+)
 from domain.manifest import PackManifest, TestingConfig
 from domain.results import TestResult
 
@@ -79,6 +84,7 @@ class RegisterPack:
         jobs: int = 1,
         origin: dict[str, Any] | None = None,
         install_to: InstalledPacks | None = None,
+        expected_digest: str | None = None,
     ) -> RegistrationOutcome:
         """Register the pack at ``path``; ``jobs`` suites may run at once.
 
@@ -88,7 +94,8 @@ class RegisterPack:
         With ``install_to`` (an install), the pack's files are copied into the managed store
         once the ref's lease is held and before tests run; the registration records that copy
         as its source, and ``origin`` says where the files came from. A refused attempt
-        removes the copy again.
+        removes the copy again. ``expected_digest`` pins the content: any other is refused
+        before anything is recorded.
 
         Raises:
             RegistryError: for every refusal the user can act on (see ``domain.errors``);
@@ -101,6 +108,8 @@ class RegisterPack:
                                          now=self.clock())
         testing = None if skip_tests else required_testing(manifest)
         with source.snapshot() as snapshot:
+            if expected_digest is not None and snapshot.content_digest != expected_digest:
+                raise DigestMismatchError(manifest.ref, snapshot.content_digest, expected_digest)
             source_path = source.source_path
             if install_to is not None:
                 source_path = install_to.path_for(manifest.ref, manifest.version,

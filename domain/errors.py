@@ -84,6 +84,14 @@ class TestsFailedError(RegistryError):
         )
 
 
+class DigestMismatchError(RegistryError):
+    """Raised when a pack's content is not the content the caller pinned (nothing is saved)."""
+
+    def __init__(self, ref: str, actual: str, expected: str) -> None:
+        super().__init__(f"Pack '{ref}' has content digest sha256:{actual}, not the expected "
+                         f"sha256:{expected}; nothing was installed")
+
+
 class PackNotFoundError(RegistryError):
     """Raised when no active pack has the given ref."""
 

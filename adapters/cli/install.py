@@ -16,6 +16,9 @@ from adapters.cli.register import report
 @click.option("--ref", "ref", metavar="REF",
               help="Git tag, branch or commit to install (default: the remote's HEAD). "
                    "Git sources only.")
+@click.option("--digest", metavar="sha256:HEX",
+              help="Install only if the pack's content has this digest (as `attune pack "
+                   "show` prints it): pins the exact files, whatever the source serves.")
 @click.option("--force", is_flag=True,
               help="Replace an active pack of the same ref, and install even if tests fail.")
 @click.option("--replace", is_flag=True,
@@ -25,7 +28,7 @@ from adapters.cli.register import report
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @jobs_option
 @json_option
-def install(source: str, ref: str | None, force: bool, replace: bool, skip_tests: bool,
+def install(source: str, ref: str | None, digest: str | None, force: bool, replace: bool, skip_tests: bool,
             quiet: bool, jobs: int | None, as_json: bool) -> None:
     """Install a pack from SOURCE: a git repository, an archive or a directory.
 
@@ -58,7 +61,7 @@ def install(source: str, ref: str | None, force: bool, replace: bool, skip_tests
                 output.note(f"Fetching {redact_url(source)}" + (f" at {ref}" if ref else ""))
         installed = registry.install(source, ref=ref, force=force, replace=replace,
                                      skip_tests=skip_tests, progress=progress, jobs=jobs,
-                                     requested_by=actor())
+                                     requested_by=actor(), digest=digest)
     report(installed, as_json, "installed")
 
 

@@ -76,7 +76,8 @@ class RemoteRegistry:
 
     def install(self, source: str, *, ref: str | None = None, force: bool = False,
                 replace: bool = False, skip_tests: bool = False, progress: Any = None,
-                jobs: int | None = None, requested_by: str = "") -> Any:
+                jobs: int | None = None, requested_by: str = "",
+                digest: str | None = None) -> Any:
         """The server fetches ``source``: a URL, or a path as the server sees it (made
         absolute here, as ``register`` does)."""
         from pathlib import Path
@@ -86,8 +87,8 @@ class RemoteRegistry:
         if "://" not in source and local_path(source, ref) is not None:
             source = str(Path(source).expanduser().absolute())
         return self._registered(self._call("POST", "/packs/install", json={
-            "source": source, "ref_spec": ref, "force": force, "replace": replace,
-            "skip_tests": skip_tests})["data"])
+            "source": source, "ref_spec": ref, "digest": digest, "force": force,
+            "replace": replace, "skip_tests": skip_tests})["data"])
 
     def _registered(self, body: dict[str, Any]) -> Any:
         from application.register import RegistrationOutcome

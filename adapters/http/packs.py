@@ -107,7 +107,7 @@ class PackController(Controller):
             _check_pack_root(local, request.app.state.pack_roots)
         done = registry.install(data.source, ref=data.ref_spec, force=data.force,
                                 replace=data.replace, skip_tests=data.skip_tests,
-                                requested_by=request.state.actor)
+                                requested_by=request.state.actor, digest=data.digest)
         return RegisteredEnvelope(
             data=Registered(pack=done.pack, test_result=done.outcome.test_result,
                             tests_skipped=done.outcome.tests_skipped),

@@ -33,10 +33,12 @@ class InstallRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ``source``: an https/ssh/file git URL or ``user@host:path``, an ``https://`` archive URL
     (``.tar.gz``, ``.tgz``, ``.tar.bz2``, ``.tar.xz``, ``.zip``), or a local repository, archive
     or pack directory under the server's pack roots. ``ref_spec``: git tag, branch or commit.
+    ``digest``: install only if the pack's content digest is this (``sha256:<hex>``).
     """
 
     source: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
     ref_spec: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
+    digest: Annotated[str, msgspec.Meta(pattern=r"^(sha256:)?[0-9a-fA-F]{64}$")] | None = None
     force: bool = False
     replace: bool = False
     skip_tests: bool = False

@@ -252,3 +252,88 @@ class TestOneRegistrationInFlight:
         with pytest.raises(RegistrationInProgressError):
             self.open_lease(app, clock, register)
         assert topics(app).count("attune:Registration.PackRegistrationRequested") == 1
+
+
+class RecordingStore:
+    """The managed store's port, recording what the use case asks of it and when."""
+
+    def __init__(self, app: PackRegistry, already_there: bool = False) -> None:
+        self.app = app
+        self.already_there = already_there
+        self.calls: list[tuple[str, str]] = []
+        self.lease_held_at_keep: bool | None = None
+
+    def path_for(self, ref: str, version: str, content_digest: str) -> str:
+        return f"/store/{ref}/{version}-{content_digest[:16]}"
+
+    def keep(self, snapshot: Any, path: str) -> bool:
+        self.calls.append(("keep", path))
+        pack = self.app.repository.get(Pack.create_id("mypack"))
+        self.lease_held_at_keep = pack.in_flight is not None
+        return not self.already_there
+
+    def discard(self, path: str) -> None:
+        self.calls.append(("discard", path))
+
+
+ORIGIN = {"type": "git", "source": "https://***@example.org/p.git", "ref": "v1", "commit": "c" * 40}
+
+
+class TestInstallTo:
+    """Registering with ``install_to``: the files are kept under the lease, before tests, and
+    removed again by any attempt that does not commit."""
+
+    PATH = f"/store/mypack/1.0.0-{'d' * 16}"
+
+    def test_a_committed_install_keeps_its_files_and_records_them(self, world):
+        app, _, runner, _, register = world
+        store = RecordingStore(app)
+        outcome = register("/packs/mypack", trigger_reason="install", origin=ORIGIN,
+                           install_to=store)
+        registration = app.get_registration(outcome.registration_id)
+        assert (registration.source_path, registration.origin) == (self.PATH, ORIGIN)
+        assert registration.trigger_reason == "install"
+        assert store.calls == [("keep", self.PATH)] and store.lease_held_at_keep
+
+    def test_failing_tests_discard_the_files(self, world):
+        app, _, runner, _, register = world
+        runner.counts = (1, 1)
+        store = RecordingStore(app)
+        with pytest.raises(TestsFailedError):
+            register("/packs/mypack", install_to=store, origin=ORIGIN)
+        assert store.calls == [("keep", self.PATH), ("discard", self.PATH)]
+
+    def test_a_crash_while_testing_rejects_and_discards(self, world):
+        app, _, runner, _, register = world
+        runner.raise_exc = KeyboardInterrupt()
+        store = RecordingStore(app)
+        with pytest.raises(KeyboardInterrupt):
+            register("/packs/mypack", install_to=store, origin=ORIGIN)
+        assert store.calls == [("keep", self.PATH), ("discard", self.PATH)]
+        assert "attune:Registration.RegistrationRejected" in topics(app)
+
+    def test_files_that_were_there_already_are_never_discarded(self, world):
+        app, _, runner, _, register = world
+        runner.counts = (1, 1)
+        store = RecordingStore(app, already_there=True)
+        with pytest.raises(TestsFailedError):
+            register("/packs/mypack", install_to=store, origin=ORIGIN)
+        assert store.calls == [("keep", self.PATH)]
+
+    def test_an_unknown_store_outcome_keeps_the_files(self, world):
+        from eventsourcing.persistence import OperationalError
+
+        app, _, runner, _, register = world
+        runner.raise_exc = OperationalError("connection lost")
+        store = RecordingStore(app)
+        with pytest.raises(OperationalError):
+            register("/packs/mypack", install_to=store, origin=ORIGIN)
+        assert store.calls == [("keep", self.PATH)]
+
+    def test_a_refusal_before_the_request_touches_no_files(self, world):
+        app, _, _, _, register = world
+        register("/packs/mypack")
+        store = RecordingStore(app)
+        with pytest.raises(PackAlreadyExistsError):
+            register("/packs/mypack", install_to=store, origin=ORIGIN)
+        assert store.calls == []

@@ -1,0 +1,87 @@
+"""Events recorded before a change of shape still load, replay and project.
+
+`tests/fixtures/events_v1.json` holds the events of one registration (pack `lamp`, tests run)
+exactly as the registry stored them before `PackRegistrationRequested` gained `origin`
+(class_version 1), with only the machine's path and user replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from adapters.bootstrap import build_registry
+from adapters.service import RegistryService
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "events_v1.json"
+REQUESTED = "attune:Registration.PackRegistrationRequested"
+
+
+def old_events(*, without_replace: bool = False) -> list[dict]:
+    events = json.loads(FIXTURE.read_text())
+    if without_replace:  # the oldest events, recorded before `replace` existed
+        for event in events:
+            if event["topic"] == REQUESTED:
+                del event["state"]["replace"]
+    return events
+
+
+def store(registry: RegistryService, events: list[dict]) -> UUID:
+    """Write ``events`` as stored rows; returns the registration's id."""
+    registry.app.recorder.insert_events([
+        StoredEvent(originator_id=UUID(e["originator_id"]),
+                    originator_version=e["originator_version"], topic=e["topic"],
+                    state=json.dumps(e["state"]).encode()) for e in events])
+    return UUID(next(e["originator_id"] for e in events if e["topic"] == REQUESTED))
+
+
+@pytest.mark.parametrize("without_replace", [False, True], ids=["v1", "v1-before-replace"])
+def test_old_request_events_load_and_project(settings, without_replace):
+    events = old_events(without_replace=without_replace)
+    assert all("origin" not in e["state"] and "class_version" not in e["state"] for e in events)
+    with build_registry(settings) as registry:
+        registration_id = store(registry, events)
+        registration = registry.app.get_registration(registration_id)
+        assert (registration.origin, registration.replace) == (None, False)
+        assert (registration.status, registration.source_path) == ("committed", "/srv/packs/lamp")
+        registry.catch_up()
+        pack = registry.show("lamp").pack
+        assert (pack.version, pack.origin, pack.source_path) == ("1.0.0", None, "/srv/packs/lamp")
+        [row] = registry.registrations("lamp")
+        assert (row.status, row.origin, row.trigger_reason) == ("committed", None, "register")
+        assert registry.test_history("lamp")[0].passed == 2
+        # An auditor's replay from scratch gives the same rows.
+        registry.rebuild()
+        assert registry.show("lamp").pack == pack
+
+
+def test_new_request_events_are_version_2_with_origin(settings, tmp_path):
+    from tests.packs import manifest, write_pack
+
+    pack = write_pack(tmp_path / "lamp", manifest("lamp"))
+    with build_registry(settings) as registry:
+        done = registry.install(str(pack), skip_tests=True)
+        [requested] = [e for e in registry.audit(UUID(done.pack.registration_id))
+                       if e["topic"] == REQUESTED]
+        assert requested["state"]["class_version"] == 2
+        assert requested["state"]["origin"] == {"type": "directory", "source": str(pack)}
+        assert done.pack.origin == requested["state"]["origin"]
+
+
+def test_old_and_new_events_side_by_side(settings, tmp_path):
+    """A store with v1 history takes a v2 install of the same ref on top, and replays both."""
+    from tests.packs import manifest, write_pack
+
+    newer = write_pack(tmp_path / "lamp", manifest("lamp", "1.1.0"))
+    with build_registry(settings) as registry:
+        store(registry, old_events())
+        registry.install(str(newer), replace=True, skip_tests=True)
+        registry.rebuild()
+        rows = registry.registrations("lamp")
+        assert [(r.pack_version, r.status, r.origin is None) for r in rows] == [
+            ("1.1.0", "committed", False), ("1.0.0", "committed", True)]
+        assert registry.show("lamp").pack.origin["type"] == "directory"
