@@ -75,6 +75,14 @@ class InstalledPackStore:
         # A repaired directory belongs to an earlier registration: never ours to remove.
         return not drifted
 
+    def contents(self) -> list[str]:
+        """Every content directory in the store (``<root>/<ref>/<version>-<digest>``)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(str(content) for ref in self.root.iterdir() if ref.is_dir()
+                      for content in ref.iterdir()
+                      if content.is_dir() and not content.is_symlink())
+
     def discard(self, path: str) -> None:
         remove_tree(Path(path))
         Path(f"{path}.files").unlink(missing_ok=True)

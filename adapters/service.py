@@ -140,6 +140,33 @@ class RegistryService:
         return Registered(outcome=outcome, pack=pack)
 
     @store_call
+    def prune(self, *, dry_run: bool = False) -> list[str]:
+        """Remove the managed store's directories that no registration needs any more, and
+        return them: needed are those of committed registrations (active, or restorable by a
+        rollback) and of registrations still testing under an unexpired lease. What is left
+        is an install that was refused, rolled back, or killed before its decision."""
+        from domain.pack import Pack
+
+        store = self.install_pack.installed
+        found = store.contents()  # listed first: a newer directory is not judged below
+        self.catch_up()  # every listed directory's request is in the log by now
+        needed = set()
+        now = datetime.now(UTC)
+        for row in self.view.registration_sources(("requested", "testing")):
+            pack = self.app.repository.get(Pack.create_id(row["pack_ref"]))
+            if str(pack.in_flight) == row["id"] and pack.lease_expires and \
+                    pack.lease_expires > now:
+                needed.add(row["source_path"])
+        # Read after the leases: one decided meanwhile is committed here if it was committed.
+        self.catch_up()
+        needed |= {row["source_path"] for row in self.view.registration_sources(("committed",))}
+        unneeded = [path for path in found if path not in needed]
+        if not dry_run:
+            for path in unneeded:
+                store.discard(path)
+        return unneeded
+
+    @store_call
     def verify(self, ref: str) -> Verification:
         """Raises: PackNotFoundError when ``ref`` is not active."""
         self.catch_up()

@@ -83,6 +83,10 @@ class InstalledPacks(Protocol):
         """Remove the files that ``keep`` put at ``path``."""
         ...
 
+    def contents(self) -> list[str]:
+        """Every directory the store holds (for pruning those no registration needs)."""
+        ...
+
 
 class Progress(Protocol):
     """Receives progress while suites run (the CLI draws it on stderr)."""

@@ -118,6 +118,12 @@ class ReadModelQueries(ABC):
             {**params, "limit": limit, "offset": offset})
         return [registration_row(r) for r in rows]
 
+    def registration_sources(self, statuses: tuple[str, ...]) -> list[dict[str, str]]:
+        """``id``, ``pack_ref`` and ``source_path`` of every registration in ``statuses``."""
+        names = {f"s{n}": status for n, status in enumerate(statuses)}
+        return self._select("SELECT id, pack_ref, source_path FROM {t}pack_registration"
+                            f" WHERE status IN ({', '.join(':' + n for n in names)})", names)
+
     def count_registrations(self, ref: str) -> int:
         rows = self._select("SELECT n FROM {t}pack_registration_count WHERE pack_ref = :ref",
                             {"ref": ref})

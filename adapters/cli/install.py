@@ -107,3 +107,30 @@ def verify(ref: str, as_json: bool) -> None:
         output.line("(no file list is kept for a registered directory: only the digest "
                     "is compared)")
     sys.exit(1)
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@json_option
+def prune(dry_run: bool, as_json: bool) -> None:
+    """Remove installed files that no registration needs any more.
+
+    Installed packs keep one directory per content in $ATTUNE_HOME/installed. A directory is
+    needed while a committed registration points at it (the active one, or one a rollback can
+    restore) or while its install is still testing. Refused installs remove theirs at once;
+    this removes what is left by installs that were killed before their decision and by
+    registrations that were rolled back. Local store only.
+
+    \b
+    Exit status: 0 done (also when nothing was removed), 1 error.
+    """
+    with registry_session(as_json, local_only="pack prune") as registry:
+        removed = registry.prune(dry_run=dry_run)
+    if as_json:
+        output.print_json({"data": {"removed": removed, "dry_run": dry_run}})
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    output.line(f"{output.OK} {verb} {len(removed)} unneeded install "
+                f"director{'y' if len(removed) == 1 else 'ies'}")
+    for path in removed:
+        output.line(f"  {path}")
