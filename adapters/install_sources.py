@@ -14,6 +14,7 @@ A SOURCE is, in this order:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from domain.manifest import quoted
 from adapters.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
 from adapters.download import download
 from adapters.git_source import fetch_git, redact_url
-from adapters.packfiles import private_dir
+from adapters.packfiles import SKIPPED_NAMES, private_dir
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
 
@@ -98,6 +99,30 @@ def _no_ref(ref: str | None, what: str) -> None:
         raise InstallSourceError(f"--ref applies to git sources only, and this is {what}")
 
 
+def refuse_escaping_links(root: Path, shown: str) -> None:
+    """Refuse symbolic links that are absolute or lead out of ``root``: installed files are
+    kept by their digest, which covers a link's target text, not what it points to, so such a
+    link would make the same digest mean different files on different machines. (Archives
+    refuse every link.)"""
+    base = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIPPED_NAMES]
+        for name in (*dirnames, *filenames):
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                continue
+            target = os.readlink(path)
+            try:  # resolved for real: a link may go through other links, and `..` after them
+                inside = not os.path.isabs(target) and path.resolve().is_relative_to(base)
+            except (RuntimeError, OSError):  # a loop leads nowhere inside either
+                inside = False
+            if not inside:
+                where = path.relative_to(root).as_posix()
+                raise InstallSourceError(
+                    f"Refused install source {quoted(shown)}: {quoted(where)} is a symbolic "
+                    f"link to {quoted(target)}, outside the pack")
+
+
 def _is_scp_like(source: str) -> bool:
     """``user@host:path``, git's short form of an ssh URL (not a local path with a colon)."""
     head, sep, _ = source.partition(":")
@@ -124,6 +149,7 @@ class SourceFetcher:
     def fetch(self, source: str, ref: str | None) -> Iterator[Fetched]:
         found = classify(source, ref)
         if found.kind == "directory":
+            refuse_escaping_links(Path(found.location), found.location)
             yield Fetched(found.location, {"type": "directory", "source": found.location})
             return
         timeout = self.timeout()
@@ -131,6 +157,7 @@ class SourceFetcher:
             pack = staging / "pack"
             if found.kind == "git":
                 fetched = fetch_git(found.location, pack, ref, timeout=timeout)
+                refuse_escaping_links(pack, redact_url(found.location))
                 yield Fetched(str(pack), {"type": "git", "source": redact_url(found.location),
                                           "ref": ref, "commit": fetched.commit})
                 return

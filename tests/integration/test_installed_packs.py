@@ -11,6 +11,7 @@ import pytest
 from adapters.install_sources import InstallSourceError, classify, local_path
 from adapters.installed_packs import InstalledPackStore, check_drift
 from adapters.packfiles import snapshot_of
+from domain.manifest import quoted
 from tests.packs import manifest, write_pack
 from tests.remote_packs import git
 
@@ -154,3 +155,47 @@ class TestClassify:
         assert local_path("git@example.org:lamp.git", None) is None
         assert local_path(str(pack), None) == str(pack)
         assert local_path(pack.as_uri(), "main") == str(pack)
+
+
+class TestEscapingLinks:
+    """Installed files are kept by digest, and a link's digest is its target text: links that
+    leave the pack would let one digest mean different files, so installs refuse them."""
+
+    @pytest.mark.parametrize(("name", "target"), [
+        ("passwd", "/etc/passwd"),
+        ("up", "../outside"),
+        ("through", "here/.."),  # `here` is the pack itself: `..` after it leaves
+        ("loop", "loop"),
+    ])
+    def test_refused_from_a_directory(self, tmp_path, pack, name, target):
+        from adapters.install_sources import SourceFetcher
+
+        (pack / "here").symlink_to(".")
+        (pack / name).symlink_to(target)
+        fetcher = SourceFetcher(tmp_path / "work", lambda: 30.0)
+        with pytest.raises(InstallSourceError) as caught, fetcher.fetch(str(pack), None):
+            pass
+        assert str(caught.value) == (f"Refused install source {quoted(str(pack))}: '{name}' is "
+                                     f"a symbolic link to '{target}', outside the pack")
+
+    def test_refused_from_git_and_nothing_is_left(self, tmp_path, pack):
+        from adapters.install_sources import SourceFetcher
+
+        (pack / "tests" / "data").symlink_to("/etc")
+        git("init", "-q", str(pack), cwd=tmp_path)
+        git("add", "-A", cwd=pack)
+        git("commit", "-q", "-m", "one", cwd=pack)
+        fetcher = SourceFetcher(tmp_path / "work", lambda: 30.0)
+        with pytest.raises(InstallSourceError) as caught, fetcher.fetch(pack.as_uri(), "main"):
+            pass
+        assert str(caught.value).endswith("'tests/data' is a symbolic link to '/etc', outside "
+                                          "the pack")
+        assert list((tmp_path / "work").iterdir()) == []
+
+    def test_links_within_the_pack_are_kept(self, tmp_path, pack):
+        from adapters.install_sources import SourceFetcher
+
+        (pack / "tests" / "again.py").symlink_to("test_math.py")
+        (pack / "top").symlink_to("tests/../pack.yaml")
+        with SourceFetcher(tmp_path / "work", lambda: 30.0).fetch(str(pack), None) as fetched:
+            assert fetched.origin == {"type": "directory", "source": str(pack)}
