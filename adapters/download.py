@@ -40,11 +40,13 @@ def download(url: str, target: Path, *, max_bytes: int, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     digest = hashlib.sha256()
     try:
+        # Credentials go in a header, never in the URL: httpx logs each request's URL.
+        bare, auth = _split_credentials(httpx.URL(url))
         with httpx.Client(follow_redirects=True, max_redirects=MAX_REDIRECTS,
                           timeout=httpx.Timeout(min(timeout, 30.0)),
                           event_hooks={"request": [_https_only(shown)]}) as client, \
-                client.stream("GET", url, headers={"Accept": "application/octet-stream, */*"}) \
-                as response:
+                client.stream("GET", bare, auth=auth,
+                              headers={"Accept": "application/octet-stream, */*"}) as response:
             if response.status_code != 200:
                 raise DownloadError(f"Download of {shown} failed: HTTP {response.status_code}")
             declared = response.headers.get("content-length", "")
@@ -78,6 +80,17 @@ def download(url: str, target: Path, *, max_bytes: int, timeout: float) -> str:
         reason = redact_url(str(exc)) or type(exc).__name__
         raise DownloadError(f"Download of {shown} failed: {reason}") from None
     return digest.hexdigest()
+
+
+def _split_credentials(url: httpx.URL) -> tuple[httpx.URL, httpx.BasicAuth | None]:
+    """The URL without its user and password, and those as Basic auth (sent to this origin
+    only: httpx drops the header on a redirect to another one)."""
+    import httpx
+
+    if not url.userinfo:
+        return url, None
+    return url.copy_with(username=None, password=None), httpx.BasicAuth(url.username,
+                                                                       url.password)
 
 
 def _https_only(shown: str) -> Callable[[httpx.Request], None]:

@@ -76,9 +76,11 @@ def classify(source: str, ref: str | None) -> Classified:
                                  "or file:// URL, user@host:path, an archive or a directory")
     if _is_scp_like(source):
         return Classified("git", source)
-    path = Path(source).expanduser()
     try:
+        path = Path(source).expanduser()
         is_file, is_dir = path.is_file(), path.is_dir()
+    except RuntimeError as exc:  # ~user of a user without a home
+        raise InstallSourceError(f"Install source {shown} cannot be used: {exc}") from None
     except OSError as exc:  # a name too long for the file system
         raise InstallSourceError(f"Install source {shown} cannot be used: {exc.strerror}") \
             from None
@@ -96,7 +98,8 @@ def classify(source: str, ref: str | None) -> Classified:
 
 def _no_ref(ref: str | None, what: str) -> None:
     if ref is not None:
-        raise InstallSourceError(f"--ref applies to git sources only, and this is {what}")
+        raise InstallSourceError(f"A ref (--ref, ref_spec) applies to git sources only, and "
+                                 f"this source is {what}")
 
 
 def refuse_escaping_links(root: Path, shown: str) -> None:
@@ -176,18 +179,14 @@ class SourceFetcher:
                                       "archive_sha256": archive_digest})
 
 
-def local_path(source: str, ref: str | None) -> str | None:
-    """The local file or directory that ``source`` would read, None for a remote source (the
-    API only installs local sources from under its pack roots)."""
-    found = classify(source, ref)
-    if found.kind == "archive_url" or (found.kind == "git" and "://" in found.location
-                                       and not found.location.lower().startswith("file://")):
-        return None
-    if found.kind == "git" and _is_scp_like(found.location):
-        return None
-    if found.location.lower().startswith("file://"):
-        return unquote(urlsplit(found.location).path)
-    return found.location
+def local_path(source: str) -> str | None:
+    """The local path ``source`` names, None for a remote source, judged from its text alone:
+    the API checks local sources against its pack roots before it looks anything up, so that
+    its answers cannot tell which paths exist outside them."""
+    if "://" in source:
+        parts = urlsplit(source)
+        return unquote(parts.path) if parts.scheme.lower() == "file" else None
+    return None if _is_scp_like(source) else source
 
 
 def _sha256(path: Path) -> str:

@@ -111,9 +111,9 @@ def check_drift(path: str, expected_digest: str) -> Drift:
         return Drift(status="missing", actual_digest=None)
     entries = tree_entries(root)
     actual = digest_of(entries)
-    if actual == expected_digest:
-        return Drift(status="ok", actual_digest=actual)
     listing = _read_listing(Path(f"{path}.files"), expected_digest)
+    if actual == expected_digest:
+        return Drift(status="ok", actual_digest=actual, listed=listing is not None)
     if listing is None:
         return Drift(status="drifted", actual_digest=actual)
     now = _by_path(entries)

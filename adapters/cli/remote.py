@@ -84,7 +84,7 @@ class RemoteRegistry:
 
         from adapters.install_sources import local_path
 
-        if "://" not in source and local_path(source, ref) is not None:
+        if "://" not in source and local_path(source) is not None:
             source = str(Path(source).expanduser().absolute())
         return self._registered(self._call("POST", "/packs/install", json={
             "source": source, "ref_spec": ref, "digest": digest, "force": force,

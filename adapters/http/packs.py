@@ -102,7 +102,7 @@ class PackController(Controller):
         forced, and leave no files behind."""
         from adapters.install_sources import local_path
 
-        local = local_path(data.source, data.ref_spec)
+        local = local_path(data.source)
         if local is not None:
             _check_pack_root(local, request.app.state.pack_roots)
         done = registry.install(data.source, ref=data.ref_spec, force=data.force,

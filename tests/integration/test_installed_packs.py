@@ -132,7 +132,8 @@ class TestClassify:
          "Refused install source 'http://example.org/lamp.tar.gz': plain http:// is not "
          "accepted, use https://"),
         ("https://u:pw@example.org/lamp.zip", "v1",
-         "--ref applies to git sources only, and this is an archive"),
+         "A ref (--ref, ref_spec) applies to git sources only, and this source is an "
+         "archive"),
         ("ftp://example.org/lamp.tar.gz", None,
          "Unsupported install source 'ftp://example.org/lamp.tar.gz': use an https://, "
          "ssh:// or file:// URL, user@host:path, an archive or a directory"),
@@ -150,11 +151,12 @@ class TestClassify:
         assert str(caught.value) == message
 
     def test_local_path_is_what_the_api_confines_to_its_pack_roots(self, tmp_path, pack):
-        assert local_path("https://example.org/lamp.tar.gz", None) is None
-        assert local_path("https://example.org/lamp.git", None) is None
-        assert local_path("git@example.org:lamp.git", None) is None
-        assert local_path(str(pack), None) == str(pack)
-        assert local_path(pack.as_uri(), "main") == str(pack)
+        assert local_path("https://example.org/lamp.tar.gz") is None
+        assert local_path("https://example.org/lamp.git") is None
+        assert local_path("git@example.org:lamp.git") is None
+        assert local_path(str(pack)) == str(pack)
+        assert local_path(pack.as_uri()) == str(pack)
+        assert local_path(str(tmp_path / "absent")) == str(tmp_path / "absent")  # no lookup
 
 
 class TestEscapingLinks:
