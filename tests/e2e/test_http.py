@@ -295,10 +295,7 @@ class TestCommands:
         statuses = [r["reason"] for r in api.get("/packs/core/registrations").json()["data"]]
         assert statuses == ["rollback", "unregister"]
 
-    def test_install_is_not_implemented_yet(self, api):
-        done = api.client.post("/api/v1/packs/install", json={"source": "https://x/p.git"},
-                               headers=api.write)
-        assert (done.status_code, done.json()["code"]) == (501, "NOT_IMPLEMENTED")
+    # POST /packs/install and GET /packs/{ref}/verify: tests/e2e/test_install_http.py.
 
 
 class TestSecurity:
