@@ -17,8 +17,9 @@ from domain.manifest import quoted
 from adapters.packfiles import claim_empty_dir, clear_dir, remove_tree
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
-# scheme://userinfo@ : the userinfo (user, password or token) is what gets masked.
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]+@")
+# scheme://userinfo@ : the userinfo (user, password or token) is what gets masked; for ssh,
+# whose user names an account (git@), only a password after it.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s@:]*)(:[^/?#\s@]*)?@")
 # user@host:path, git's short form of an ssh URL.
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:(?!//)")
 # Refs and commit names as a user types them; "-" first would read as an option.
@@ -43,8 +44,16 @@ class FetchedSource:
 
 
 def redact_url(text: str) -> str:
-    """``text`` with the user and password (or token) of every URL in it masked as ``***``."""
-    return _USERINFO.sub(r"\1***@", text)
+    """``text`` with the user and password (or token) of every URL in it masked as ``***``;
+    an ssh URL keeps its user (``ssh://git@host/…``), which is no secret."""
+    return _USERINFO.sub(_masked, text)
+
+
+def _masked(match: re.Match[str]) -> str:
+    scheme, user, password = match.group(1), match.group(2), match.group(3)
+    if scheme.lower().startswith("ssh") and user:
+        return f"{scheme}{user}{':***' if password else ''}@"
+    return f"{scheme}***@"
 
 
 def fetch_git(source: str, target: Path, ref: str | None = None,
@@ -105,11 +114,15 @@ def _classify(source: str) -> tuple[str, str]:
 
 
 def _secrets(url: str) -> list[str]:
-    """The user and password of ``url`` as they could appear in git's messages."""
+    """What of ``url``'s credentials could appear in git's messages and is secret: the
+    password, and a user name before an ``@`` (a token given as the user) except for ssh,
+    whose user names an account. Never the bare user name: ``git`` would mask every "git"."""
     if "://" not in url:
         return []
     parts = urlsplit(url)
-    found = [value for value in (parts.username, parts.password) if value]
+    found = [parts.password] if parts.password else []
+    if parts.username and not parts.scheme.lower().startswith("ssh"):
+        found.append(f"{parts.username}@")
     return [*found, *(unquote(value) for value in found)]
 
 
@@ -178,7 +191,7 @@ class _Git:
             detail = f"ref {quoted(args[-1])} not found"
         text = redact_url(f"git {args[0]} failed: {detail}")
         for secret in self.secrets:
-            text = text.replace(secret, "***")
+            text = text.replace(secret, "***@" if secret.endswith("@") else "***")
         return text
 
     def _config(self) -> list[str]:

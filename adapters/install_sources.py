@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from domain.errors import RegistryError
-from domain.manifest import quoted
+from domain.manifest import SHOWN_CHARS, quoted
 
 from adapters.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
 from adapters.download import download
@@ -53,7 +53,7 @@ class Classified:
 
 def classify(source: str, ref: str | None) -> Classified:
     """What kind of source ``source`` is (see the module's docstring), without fetching it."""
-    shown = quoted(redact_url(source))
+    shown = shown_source(source)
     if not source.strip() or "\x00" in source or source.startswith("-"):
         raise InstallSourceError(f"Invalid install source {shown}")
     if "://" in source:
@@ -102,6 +102,13 @@ def _no_ref(ref: str | None, what: str) -> None:
                                  f"this source is {what}")
 
 
+def shown_source(source: str) -> str:
+    """A source as messages quote it: credentials masked, on one line, and when long cut at
+    the start, not the end (the end of a path or URL is what tells which one it is)."""
+    text = redact_url(source)
+    return repr(text if len(text) <= SHOWN_CHARS else "…" + text[-SHOWN_CHARS:])
+
+
 def refuse_escaping_links(root: Path, shown: str) -> None:
     """Refuse symbolic links that are absolute or lead out of ``root``: installed files are
     kept by their digest, which covers a link's target text, not what it points to, so such a
@@ -122,7 +129,7 @@ def refuse_escaping_links(root: Path, shown: str) -> None:
             if not inside:
                 where = path.relative_to(root).as_posix()
                 raise InstallSourceError(
-                    f"Refused install source {quoted(shown)}: {quoted(where)} is a symbolic "
+                    f"Refused install source {shown_source(shown)}: {quoted(where)} is a symbolic "
                     f"link to {quoted(target)}, outside the pack")
 
 

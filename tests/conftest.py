@@ -14,6 +14,9 @@ import yaml
 
 from adapters.settings import Settings
 
+# Fixtures shared by the install tests (the `https_server` with its throwaway CA).
+pytest_plugins = ["tests.remote_packs"]
+
 # The entry point installed next to this interpreter, as a user runs it.
 ATTUNE = str(Path(sys.executable).parent / "attune")
 REPO = Path(__file__).resolve().parent.parent

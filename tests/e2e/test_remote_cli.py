@@ -18,7 +18,7 @@ from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.e2e.conftest import ATTUNE
 from tests.history import insert_runs
 from tests.packs import failing_tests, manifest, write_pack
-from tests.remote_packs import archive_bytes, https_server, make_archive, make_repo  # noqa: F401
+from tests.remote_packs import archive_bytes, make_archive, make_repo
 
 
 def remote(server, *args: str, token: str | None = None,

@@ -309,6 +309,16 @@ class TestGitSources:
         assert "s3cr" not in message and "alice" not in message
         assert not (tmp_path / "out").exists()
 
+    def test_an_ssh_user_is_no_secret_and_git_s_message_stays_readable(self, tmp_path):
+        # Masking the user "git" wherever it appears turned "git fetch" into "*** fetch".
+        with pytest.raises(GitSourceError) as caught:
+            fetch_git("ssh://git@127.0.0.1:1/lamp.git", tmp_path / "out", timeout=30)
+
+        message = str(caught.value)
+        assert message.startswith("git fetch failed: ssh: connect to host 127.0.0.1 port 1"), \
+            message
+        assert "***" not in message
+
     def test_other_transports_and_option_like_input_are_refused_before_git_runs(self, tmp_path):
         for source, problem in (
                 ("ext::sh -c touch% /tmp/pwned", "is neither a URL nor a local repository"),
@@ -349,10 +359,13 @@ class TestRedactUrl:
         ("https://ghp_token@github.com/o/r", "https://***@github.com/o/r"),
         ("fatal: unable to access 'https://u:p@h/r/': refused",
          "fatal: unable to access 'https://***@h/r/': refused"),
-        ("ssh://git@host:22/r.git", "ssh://***@host:22/r.git"),
+        # An ssh user names an account, not a secret; its password is one.
+        ("ssh://git@host:22/r.git", "ssh://git@host:22/r.git"),
+        ("ssh://git:hunter2@host/r.git", "ssh://git:***@host/r.git"),
+        ("git+ssh://deploy:pw@host/r.git", "git+ssh://***@host/r.git"),
         ("https://github.com/o/r@v1", "https://github.com/o/r@v1"),
         ("git@github.com:o/r.git", "git@github.com:o/r.git"),
     ])
-    def test_masks_every_user_and_password(self, text, shown):
+    def test_masks_every_secret(self, text, shown):
         assert redact_url(text) == shown
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.install_sources import InstallSourceError, classify, local_path
+from adapters.install_sources import InstallSourceError, classify, local_path, shown_source
 from adapters.installed_packs import InstalledPackStore, check_drift
 from adapters.packfiles import snapshot_of
-from domain.manifest import quoted
 from tests.packs import manifest, write_pack
 from tests.remote_packs import git
 
@@ -177,7 +176,7 @@ class TestEscapingLinks:
         fetcher = SourceFetcher(tmp_path / "work", lambda: 30.0)
         with pytest.raises(InstallSourceError) as caught, fetcher.fetch(str(pack), None):
             pass
-        assert str(caught.value) == (f"Refused install source {quoted(str(pack))}: '{name}' is "
+        assert str(caught.value) == (f"Refused install source {shown_source(str(pack))}: '{name}' is "
                                      f"a symbolic link to '{target}', outside the pack")
 
     def test_refused_from_git_and_nothing_is_left(self, tmp_path, pack):

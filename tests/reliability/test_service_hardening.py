@@ -36,8 +36,8 @@ from psycopg import sql
 from adapters import tokens
 from adapters.bootstrap import build_registry
 from adapters.http import create_app
+from adapters.install_sources import shown_source
 from adapters.settings import Settings
-from domain.manifest import quoted
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack
 
@@ -245,21 +245,7 @@ INSTALL_ANSWERS: dict[str, tuple[int, str | Callable[[Path], str] | None]] = {
     "invalid UTF-8": (400, "Request body is not valid UTF-8 (byte 12)"),
     "overlong UTF-8": (400, "Request body is not valid UTF-8 (byte 12)"),
     "lone surrogate": (400, "JSON is malformed: invalid utf-16 surrogate pair (byte 18)"),
-    # A source that names nothing is a 400; a local one outside the roots is a 403 (below).
-    "brackets in strings are text": (400, lambda root: NO_SOURCE.format(quoted("[" * 100))),
-    "NUL in path": (400, lambda root: f"Invalid install source {quoted(f'{root}/my{NUL}pack')}"),
-    "NUL alone": (400, f"Invalid install source {quoted(NUL)}"),
-    "300-character name": (400, lambda root: f"Install source {quoted(f'{root}/' + 'a' * 300)} "
-                           "cannot be used: File name too long"),
-    "symlink loop": (400, lambda root: NO_SOURCE.format(quoted(f"{root}/loop"))),
-    "home of nobody": (400, None),
 }
-INSTALL_BUGS = {
-    "home of nobody": "adapters/install_sources.py classify() calls Path(source).expanduser() "
-                      "unguarded: RuntimeError for ~unknown-user, a 500",
-}
-
-
 def install_twin(name: str, probe: Probe) -> Probe:
     status, error = INSTALL_ANSWERS.get(name, (probe.status, probe.error))
     if isinstance(error, str):
@@ -270,13 +256,17 @@ def install_twin(name: str, probe: Probe) -> Probe:
 
 
 def twin_param(name: str, probe: Probe) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=INSTALL_BUGS[name])] if name in INSTALL_BUGS else []
-    return pytest.param(install_twin(name, probe), id=f"install: {name}", marks=marks)
+    return pytest.param(install_twin(name, probe), id=f"install: {name}")
 
 
 INSTALL_BODIES = {
-    "install, a source that names nothing": Probe("POST", INSTALL, 400, NO_SOURCE.format("'x'"),
-                                                  content=b'{"source": "x"}'),
+    # Checked against the roots before anything is looked up: a relative path is outside.
+    "install, a relative source": Probe(
+        "POST", INSTALL, 403, "Path x is outside the server's pack roots: {root}",
+        content=b'{"source": "x"}'),
+    "install, a source under the roots that names nothing": Probe(
+        "POST", INSTALL, 400, lambda root: NO_SOURCE.format(shown_source(f"{root}/x")),
+        content=b'{"source": "{root}/x"}'),
     "install, a local source outside the pack roots": Probe(
         "POST", INSTALL, 403, "Path /etc is outside the server's pack roots: {root}",
         content=b'{"source": "/etc"}'),
