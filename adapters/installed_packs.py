@@ -15,10 +15,14 @@ import stat
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from domain.errors import RegistryError
 
 from adapters.packfiles import copy_tree, digest_of, private_dir, remove_tree, tree_entries
+
+if TYPE_CHECKING:
+    from application.ports import PackSnapshot
 
 # Digest characters in a directory name: enough to tell contents apart, short enough to read.
 NAME_DIGEST_CHARS = 16
@@ -26,14 +30,6 @@ NAME_DIGEST_CHARS = 16
 
 class InstalledFilesError(RegistryError):
     """Raised when installed files cannot be written where the store keeps them."""
-
-
-@dataclass(frozen=True)
-class Snapshotted:
-    """What ``keep`` needs of a snapshot (the application passes its PackSnapshot)."""
-
-    path: str
-    content_digest: str
 
 
 class InstalledPackStore:
@@ -47,7 +43,7 @@ class InstalledPackStore:
     def path_for(self, ref: str, version: str, content_digest: str) -> str:
         return str(self.root / ref / f"{version}-{content_digest[:NAME_DIGEST_CHARS]}")
 
-    def keep(self, snapshot: Snapshotted, path: str) -> bool:
+    def keep(self, snapshot: PackSnapshot, path: str) -> bool:
         final = Path(path)
         if final.is_dir() and digest_of(tree_entries(final)) == snapshot.content_digest:
             return False  # this content is installed already (an earlier registration's)

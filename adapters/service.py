@@ -116,9 +116,7 @@ class RegistryService:
                                          skip_tests=skip_tests,
                                          requested_by=requested_by, progress=progress,
                                          jobs=jobs or (1 if skip_tests else self.default_jobs()))
-        pack = self.view.get_pack(outcome.pack_ref)
-        assert pack is not None, f"pack {outcome.pack_ref!r} missing after its commit"
-        return Registered(outcome=outcome, pack=pack)
+        return self._registered(outcome)
 
     @store_call
     def install(self, source: str, *, ref: str | None = None, force: bool = False,
@@ -135,6 +133,9 @@ class RegistryService:
                                         skip_tests=skip_tests, requested_by=requested_by,
                                         progress=progress, expected_digest=expected,
                                         jobs=jobs or (1 if skip_tests else self.default_jobs()))
+        return self._registered(outcome)
+
+    def _registered(self, outcome: RegistrationOutcome) -> Registered:
         pack = self.view.get_pack(outcome.pack_ref)
         assert pack is not None, f"pack {outcome.pack_ref!r} missing after its commit"
         return Registered(outcome=outcome, pack=pack)

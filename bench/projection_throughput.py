@@ -47,7 +47,7 @@ def write_history(registry, count: int, batch: int = 50) -> None:
                 pack_ref=ref, pack_version="1.0.0", label="Bench", manifest=manifest.to_dict(),
                 components=[], source_path="/packs/bench", content_digest="0" * 64,
                 force=True, replace=True, skip_tests=True, trigger_reason="register",
-                requested_by="bench")
+                requested_by="bench", origin=None)
             pack.open_registration(registration.id, replace=True,
                                    lease_expires=now + timedelta(minutes=5), now=now)
             replaced = pack.activate(registration.id, "1.0.0")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,10 +23,11 @@ REJECTED = ("Pack registration failed: tests did not pass. Use force=true to reg
 
 
 class Api:
-    """A test client plus a write token, a read token and the pack root."""
+    """A test client plus a write token, a read token, the pack root and the data directory."""
 
-    def __init__(self, client: TestClient, root: Path, write: str, read: str) -> None:
-        self.client, self.root = client, root
+    def __init__(self, client: TestClient, root: Path, write: str, read: str,
+                 home: Path) -> None:
+        self.client, self.root, self.home = client, root, home
         self.write = {"Authorization": f"Bearer {write}"}
         self.read = {"Authorization": f"Bearer {read}"}
 
@@ -37,8 +40,9 @@ class Api:
                                **kwargs)
 
 
-@pytest.fixture
-def api(settings, tmp_path):
+@contextmanager
+def running_api(settings, tmp_path: Path, api_class: type[Api] = Api) -> Iterator[Api]:
+    """The app in a test client, with pack root tmp/packs and a token of each scope."""
     root = tmp_path / "packs"
     root.mkdir()
     settings = replace(settings, pack_roots=(root,))
@@ -46,7 +50,13 @@ def api(settings, tmp_path):
         write, _ = registry.create_token("writer", "write", actor="test")
         read, _ = registry.create_token("reader", "read", actor="test")
     with TestClient(app=create_app(settings)) as client:
-        yield Api(client, root, write, read)
+        yield api_class(client, root, write, read, settings.home)
+
+
+@pytest.fixture
+def api(settings, tmp_path):
+    with running_api(settings, tmp_path) as api:
+        yield api
 
 
 def core_in(root: Path) -> Path:

@@ -13,17 +13,13 @@ import hashlib
 import logging
 import shutil
 import stat
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
-from litestar.testing import TestClient
 
-from adapters.bootstrap import build_registry
-from adapters.http import create_app
 from adapters.install_sources import shown_source
-from tests.e2e.test_http import Api
+from tests.e2e.test_http import Api, running_api
 from tests.integration.test_install_sources import HOSTILE
 from tests.packs import manifest, write_pack
 from tests.remote_packs import archive_bytes, make_archive, make_repo
@@ -37,11 +33,6 @@ NOT_FOUND_SOURCE = ("Install source {source} not found: give a git URL, an archi
 
 class InstallApi(Api):
     """``Api`` of the register tests, plus install, verify and what the store holds."""
-
-    def __init__(self, client: TestClient, root: Path, write: str, read: str,
-                 home: Path) -> None:
-        super().__init__(client, root, write, read)
-        self.home = home
 
     def install(self, source: str | Path, headers: dict[str, str] | None = None,
                 **fields: object) -> httpx.Response:
@@ -67,14 +58,8 @@ class InstallApi(Api):
 
 @pytest.fixture
 def api(settings, tmp_path):
-    root = tmp_path / "packs"
-    root.mkdir()
-    settings = replace(settings, pack_roots=(root,))
-    with build_registry(settings) as registry:
-        write, _ = registry.create_token("writer", "write", actor="test")
-        read, _ = registry.create_token("reader", "read", actor="test")
-    with TestClient(app=create_app(settings)) as client:
-        yield InstallApi(client, root, write, read, settings.home)
+    with running_api(settings, tmp_path, InstallApi) as api:
+        yield api
 
 
 @pytest.fixture
