@@ -169,9 +169,13 @@ class _Git:
 
     def run(self, *args: str) -> str:
         command = ["git", *self._config(), *args]
-        process = subprocess.Popen(command, cwd=self.repo, env=self._environment(),
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            process = subprocess.Popen(command, cwd=self.repo, env=self._environment(),
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError:
+            raise GitSourceError("git is not installed (it is needed for git sources; "
+                                 "archives and directories need nothing else)") from None
         try:
             stdout, stderr = process.communicate(timeout=max(self.deadline - time.monotonic(), 0))
         except subprocess.TimeoutExpired:

@@ -44,30 +44,33 @@ class InstalledPackStore:
         return str(self.root / ref / f"{version}-{content_digest[:NAME_DIGEST_CHARS]}")
 
     def keep(self, snapshot: PackSnapshot, path: str) -> bool:
-        final = Path(path)
+        try:
+            return self._keep(snapshot, Path(path))
+        except OSError as exc:  # a full disk, a store folder that is a file...
+            raise InstalledFilesError(f"Cannot install the files at {path}: "
+                                      f"{exc.strerror or exc}") from None
+
+    def _keep(self, snapshot: PackSnapshot, final: Path) -> bool:
+        path = str(final)
         if final.is_dir() and digest_of(tree_entries(final)) == snapshot.content_digest:
             return False  # this content is installed already (an earlier registration's)
-        final.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         with private_dir(self.work_dir, "incoming") as incoming:
             copy = incoming / "pack"
             digest = copy_tree(Path(snapshot.path), copy)
             if digest != snapshot.content_digest:
                 raise InstalledFilesError(f"The copy for {path} does not match the tested "
                                           "snapshot; nothing was installed")
-            _write_listing(Path(f"{path}.files"), tree_entries(copy), digest)
+            entries = tree_entries(copy)
             _make_read_only(copy)
             drifted = final.exists()
-            try:
-                if drifted:  # this content, but its files were changed: replace them whole
-                    os.chmod(final, 0o755)  # moving a folder rewrites its ".." entry
-                    os.rename(final, incoming / "drifted")
-                os.rename(copy, final)
-            except OSError as exc:
-                if not drifted:
-                    Path(f"{path}.files").unlink(missing_ok=True)
-                raise InstalledFilesError(f"Cannot install the files at {path}: "
-                                          f"{exc.strerror}") from None
+            if drifted:  # this content, but its files were changed: replace them whole
+                os.chmod(final, 0o755)  # moving a folder rewrites its ".." entry
+                os.rename(final, incoming / "drifted")
+            _move_into_place(copy, final)
             os.chmod(final, 0o555)
+            # Beside the folder, once it is in place: a crash before leaves a folder without a
+            # list (verify then compares digests only), never a list without its folder.
+            _write_listing(Path(f"{path}.files"), entries, digest)
         # A repaired directory belongs to an earlier registration: never ours to remove.
         return not drifted
 
@@ -143,6 +146,19 @@ def _read_listing(listing: Path, digest: str) -> dict[str, str] | None:
         return None
     files = data.get("files")
     return files if isinstance(files, dict) else None
+
+
+def _move_into_place(copy: Path, final: Path) -> None:
+    """Rename ``copy`` to ``final``, creating the ref's folder, also when ``prune`` removes
+    it in between (it removes a ref's folder once its last content is gone)."""
+    for attempt in range(2):
+        final.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        try:
+            os.rename(copy, final)
+            return
+        except FileNotFoundError:
+            if attempt:
+                raise
 
 
 def _make_read_only(root: Path) -> None:

@@ -200,3 +200,28 @@ class TestEscapingLinks:
         (pack / "top").symlink_to("tests/../pack.yaml")
         with SourceFetcher(tmp_path / "work", lambda: 30.0).fetch(str(pack), None) as fetched:
             assert fetched.origin == {"type": "directory", "source": str(pack)}
+
+
+class TestStoreFailures:
+    def test_a_store_that_cannot_be_written_is_one_clear_error_and_leaves_nothing(
+            self, tmp_path, pack):
+        from adapters.installed_packs import InstalledFilesError
+
+        (tmp_path / "installed").write_text("not a folder")
+        store = InstalledPackStore(tmp_path / "installed", tmp_path / "work")
+        with snapshot_of(pack, "lamp", tmp_path / "work") as snapshot, \
+                pytest.raises(InstalledFilesError) as caught:
+            store.keep(snapshot, store.path_for("lamp", "1.0.0", snapshot.content_digest))
+        assert str(caught.value).startswith(f"Cannot install the files at {tmp_path}/installed/")
+        assert str(caught.value).endswith(": Not a directory")
+        assert list((tmp_path / "work").iterdir()) == []
+
+    def test_git_missing_from_the_path_is_named(self, tmp_path, monkeypatch):
+        from adapters.git_source import GitSourceError, fetch_git
+
+        monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no git on it
+        with pytest.raises(GitSourceError) as caught:
+            fetch_git("https://example.org/lamp.git", tmp_path / "out", timeout=30)
+        assert str(caught.value) == ("git is not installed (it is needed for git sources; "
+                                     "archives and directories need nothing else)")
+        assert not (tmp_path / "out").exists()
