@@ -536,3 +536,16 @@ class TestRefusedBeforeAnyEvent:
             assert lines(done.stderr) == [f"✗ Error: {message}"]
             assert stored(attune) == [] and work_left(attune) == [], args
         assert_nothing_happened(attune)
+
+    @pytest.mark.parametrize("setting", ["0", "3601", "1.5", "soon"])
+    def test_a_bad_fetch_timeout_is_refused_before_fetching(self, attune, repo, setting):
+        env = {**attune.env, "ATTUNE_FETCH_TIMEOUT_SECONDS": setting}
+        done = subprocess.run([ATTUNE, "pack", "install", repo.url, "-q"], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+        assert (done.returncode, done.stdout) == (1, "")
+        assert lines(done.stderr) == [
+            "✗ Error: ATTUNE_FETCH_TIMEOUT_SECONDS must be a whole number from 1 to 3600, "
+            f"got '{setting}'"]
+        assert stored(attune) == [] and work_left(attune) == []
+        assert_nothing_happened(attune)
