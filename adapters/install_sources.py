@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from domain.errors import RegistryError
 from domain.manifest import SHOWN_CHARS, quoted
@@ -94,6 +94,44 @@ def classify(source: str, ref: str | None) -> Classified:
         return Classified("directory", str(resolved))
     raise InstallSourceError(f"Install source {shown} not found: give a git URL, an archive "
                              "(a path or an https:// URL) or a pack directory")
+
+
+class SourceNotAllowedError(RegistryError):
+    """Raised when the API is asked to fetch from a source its operator did not allow (403)."""
+
+    code = "FORBIDDEN"
+
+
+def check_allowed_source(source: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a remote ``source`` that starts with none of the ``allowed`` prefixes (none
+    configured: any). Compared without credentials, so ``https://good.example@evil.example/``
+    is judged by its real host; a prefix ends at a ``/`` boundary (``…/acme`` does not allow
+    ``…/acme-evil``). Redirects of an archive download are not judged: release archives
+    commonly redirect to another host (they are https only)."""
+    if not allowed:
+        return
+    bare = _without_credentials(source)
+    for prefix in map(_without_credentials, allowed):
+        if bare == prefix or bare.startswith(prefix if prefix.endswith(("/", ":"))
+                                             else f"{prefix}/"):
+            return
+    raise SourceNotAllowedError(f"Install source {shown_source(source)} is not under the "
+                                f"server's allowed install sources: {', '.join(allowed)}")
+
+
+def _without_credentials(source: str) -> str:
+    """``source`` with the password of a URL removed, and its user unless it is ssh's account
+    name (so that ``ssh://git@host/`` prefixes still match)."""
+    if "://" not in source:
+        return source
+    parts = urlsplit(source)
+    try:
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is no number
+        raise InstallSourceError(f"Invalid install source {shown_source(source)}") from None
+    user = f"{parts.username}@" if parts.username and parts.scheme.lower() == "ssh" else ""
+    return urlunsplit((parts.scheme.lower(), f"{user}{host}{port}", parts.path, parts.query, ""))
 
 
 def _no_ref(ref: str | None, what: str) -> None:

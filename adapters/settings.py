@@ -40,6 +40,11 @@ class Settings:
     """``ATTUNE_LEASE_GRACE_SECONDS``: how long a registration's lease outlasts its suites'
     timeouts before another process may take it over (default 30)."""
 
+    install_sources: tuple[str, ...] = ()
+    """``ATTUNE_INSTALL_SOURCES`` (comma-separated URL prefixes): the only remote sources the
+    HTTP API installs from, e.g. ``https://github.com/acme/,ssh://git@git.internal/``. Empty
+    (the default): any https or ssh source."""
+
     fetch_timeout_setting: str = "300"
     """``ATTUNE_FETCH_TIMEOUT_SECONDS``: how long ``attune pack install`` may take to fetch its
     source (a git fetch or an archive download), in whole seconds (default 300)."""
@@ -59,7 +64,10 @@ class Settings:
                    test_jobs_setting=env.get("ATTUNE_TEST_JOBS", "1").strip() or "1",
                    lease_grace_setting=env.get("ATTUNE_LEASE_GRACE_SECONDS", "30").strip() or "30",
                    fetch_timeout_setting=(env.get("ATTUNE_FETCH_TIMEOUT_SECONDS", "300").strip()
-                                          or "300"))
+                                          or "300"),
+                   install_sources=tuple(p.strip() for p in
+                                         env.get("ATTUNE_INSTALL_SOURCES", "").split(",")
+                                         if p.strip()))
 
     @property
     def test_jobs(self) -> int:

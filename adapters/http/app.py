@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None,
     return Litestar(
         route_handlers=[api],
         lifespan=[lifespan],
-        state=State({"pack_roots": settings.pack_roots}),
+        state=State({"pack_roots": settings.pack_roots,
+                     "install_sources": settings.install_sources}),
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         exception_handlers={
             RegistryError: registry_error,

@@ -100,11 +100,13 @@ class PackController(Controller):
                 registry: NamedDependency[RegistryService]) -> RegisteredEnvelope:
         """Fetch into the managed store, test and activate; failing tests give 400 unless
         forced, and leave no files behind."""
-        from adapters.install_sources import local_path
+        from adapters.install_sources import check_allowed_source, local_path
 
         local = local_path(data.source)
         if local is not None:
             _check_pack_root(local, request.app.state.pack_roots)
+        else:
+            check_allowed_source(data.source, request.app.state.install_sources)
         done = registry.install(data.source, ref=data.ref_spec, force=data.force,
                                 replace=data.replace, skip_tests=data.skip_tests,
                                 requested_by=request.state.actor, digest=data.digest)

@@ -438,3 +438,47 @@ class TestOpenApi:
         listed = schema["components"]["schemas"][data["$ref"].rsplit("/", 1)[1]]["properties"]
         assert {"status", "expected_digest", "actual_digest", "added", "removed",
                 "modified"} <= set(listed)
+
+
+class TestAllowedSources:
+    """``ATTUNE_INSTALL_SOURCES``: the operator's list of remote sources the API may fetch."""
+
+    ALLOWED = ("https://127.0.0.1:{port}/packs/", "git@git.example.org:acme/")
+
+    @pytest.fixture
+    def limited(self, settings, tmp_path, served):
+        from dataclasses import replace
+
+        port = served.url.rsplit(":", 1)[1]
+        allowed = tuple(p.format(port=port) for p in self.ALLOWED)
+        with running_api(replace(settings, install_sources=allowed), tmp_path,
+                         InstallApi) as api:
+            yield api, allowed
+
+    def test_only_sources_under_the_allowed_prefixes_are_fetched(self, limited, served):
+        api, allowed = limited
+        served.files["/packs/lamp-1.0.0.tar.gz"] = served.files["/lamp-1.0.0.tar.gz"]
+        before, head = len(served.requests), api.log_head()
+        listed = ", ".join(allowed)
+        refused = {
+            f"{served.url}/lamp-1.0.0.tar.gz": f"{served.url}/lamp-1.0.0.tar.gz",
+            f"{served.url}/packs-evil/lamp-1.0.0.tar.gz": f"{served.url}/packs-evil/lamp-1.0.0.tar.gz",
+            # The user part is no host: judged by the real one, and shown masked.
+            served.url.replace("https://", "https://127.0.0.1@") + "/x/lamp-1.0.0.tar.gz":
+                served.url.replace("https://", "https://***@") + "/x/lamp-1.0.0.tar.gz",
+            "git@git.example.org:acme-evil/lamp.git": "git@git.example.org:acme-evil/lamp.git",
+            "https://git.example.org/acme/lamp.git": "https://git.example.org/acme/lamp.git",
+        }
+        for source, shown in refused.items():
+            done = api.install(source)
+            assert error(done) == (403, {
+                "error": f"Install source {shown_source(shown)} is not under the server's "
+                         f"allowed install sources: {listed}",
+                "code": "FORBIDDEN"}), source
+        assert len(served.requests) == before  # nothing was fetched
+        assert api.log_head() == head  # nothing was recorded
+
+        with_password = served.url.replace("https://", "https://alice:pw@")
+        done = api.install(f"{with_password}/packs/lamp-1.0.0.tar.gz")
+        assert done.status_code == 201, done.text
+        assert done.json()["data"]["pack"]["origin"]["type"] == "archive"

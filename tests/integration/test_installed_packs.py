@@ -225,3 +225,13 @@ class TestStoreFailures:
         assert str(caught.value) == ("git is not installed (it is needed for git sources; "
                                      "archives and directories need nothing else)")
         assert not (tmp_path / "out").exists()
+
+
+def test_allowed_install_sources_are_read_from_the_environment():
+    from adapters.settings import Settings
+
+    env = {"HOME": "/nonexistent", "ATTUNE_INSTALL_SOURCES": " https://a.example/x/ , ,"
+                                                             "ssh://git@b.example/ "}
+    assert Settings.from_env(env).install_sources == ("https://a.example/x/",
+                                                      "ssh://git@b.example/")
+    assert Settings.from_env({"HOME": "/nonexistent"}).install_sources == ()
