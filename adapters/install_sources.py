@@ -65,11 +65,9 @@ def classify(source: str, ref: str | None) -> Classified:
         if scheme == "https" and parts.path.lower().endswith(ARCHIVE_SUFFIXES):
             _no_ref(ref, "an archive")
             return Classified("archive_url", source)
-        if scheme == "file":
-            local = Path(unquote(parts.path))
-            if local.is_file():
-                _no_ref(ref, "an archive")
-                return Classified("archive_file", str(local.resolve()))
+        if scheme == "file" and _is_file(Path(unquote(parts.path)), shown):
+            _no_ref(ref, "an archive")
+            return Classified("archive_file", str(Path(unquote(parts.path)).resolve()))
         if scheme in ("https", "ssh", "file"):
             return Classified("git", source)
         raise InstallSourceError(f"Unsupported install source {shown}: use an https://, ssh:// "
@@ -94,6 +92,14 @@ def classify(source: str, ref: str | None) -> Classified:
         return Classified("directory", str(resolved))
     raise InstallSourceError(f"Install source {shown} not found: give a git URL, an archive "
                              "(a path or an https:// URL) or a pack directory")
+
+
+def _is_file(path: Path, shown: str) -> bool:
+    try:
+        return path.is_file()
+    except OSError as exc:  # a name too long for the file system
+        raise InstallSourceError(f"Install source {shown} cannot be used: {exc.strerror}") \
+            from None
 
 
 class SourceNotAllowedError(RegistryError):

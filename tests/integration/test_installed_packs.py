@@ -126,6 +126,13 @@ class TestClassify:
         assert classify(str(bare), None).kind == "git"
         assert classify(bare.as_uri(), None).kind == "git"
 
+    def test_a_file_url_too_long_for_the_file_system(self):
+        source = "file:///" + "a" * 5000
+        with pytest.raises(InstallSourceError) as caught:
+            classify(source, None)
+        assert str(caught.value) == (f"Install source {shown_source(source)} cannot be used: "
+                                     "File name too long")
+
     @pytest.mark.parametrize(("source", "ref", "message"), [
         ("http://example.org/lamp.tar.gz", None,
          "Refused install source 'http://example.org/lamp.tar.gz': plain http:// is not "
