@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from domain.errors import RegistryError
 
-from adapters.packfiles import copy_tree, digest_of, private_dir, remove_tree, tree_entries
+from adapters.packfiles import copy_entries, digest_of, private_dir, remove_tree, tree_entries
 
 if TYPE_CHECKING:
     from application.ports import PackSnapshot
@@ -56,11 +56,11 @@ class InstalledPackStore:
             return False  # this content is installed already (an earlier registration's)
         with private_dir(self.work_dir, "incoming") as incoming:
             copy = incoming / "pack"
-            digest = copy_tree(Path(snapshot.path), copy)
+            entries = copy_entries(Path(snapshot.path), copy)
+            digest = digest_of(entries)
             if digest != snapshot.content_digest:
                 raise InstalledFilesError(f"The copy for {path} does not match the tested "
                                           "snapshot; nothing was installed")
-            entries = tree_entries(copy)
             _make_read_only(copy)
             drifted = final.exists()
             if drifted:  # this content, but its files were changed: replace them whole

@@ -362,8 +362,13 @@ def copy_tree(source: Path, target: Path) -> str:
     bit and content hash (or link target). Sockets, FIFOs and devices are not pack content and
     are skipped, so copying can never block on them.
     """
+    return digest_of(copy_entries(source, target))
+
+
+def copy_entries(source: Path, target: Path) -> list[bytes]:
+    """``copy_tree``, returning the digest's entries (see ``tree_entries``) of what it copied."""
     target.mkdir(parents=True)
-    return digest_of(_walk_tree(source, target))
+    return _walk_tree(source, target)
 
 
 def tree_entries(source: Path) -> list[bytes]:

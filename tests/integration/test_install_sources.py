@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import stat
-import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
@@ -15,11 +14,11 @@ import pytest
 from adapters.archives import DEFAULT_LIMITS, ArchiveError, ArchiveLimits, extract_archive
 from adapters.git_source import GitSourceError, fetch_git, redact_url
 from domain.manifest import quoted
+from tests.remote_packs import git
 
 PACK_YAML = b"ref: lamp\nversion: 1.0.0\nlabel: Lamp\ndescription: A tiny pack\n"
 SMALL = ArchiveLimits(max_total_bytes=2**20, max_members=5, max_file_bytes=2**20,
                       max_path_chars=60, max_depth=4)
-
 
 def file_member(name: str, data: bytes = b"x", mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:
     info = tarfile.TarInfo(name)
@@ -224,13 +223,6 @@ class TestHostileArchives:
         assert "is not a valid .tar, .tar.gz or .zip archive, or is truncated" in refused(
             tmp_path / "cut.tgz", tmp_path / "b", ArchiveLimits(max_ratio=10**6))
         assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
-
-
-def git(*args: str, cwd: Path) -> str:
-    result = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t",
-                             "-c", "init.defaultBranch=main", *args],
-                            cwd=cwd, check=True, capture_output=True, text=True)
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")
