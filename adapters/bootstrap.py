@@ -11,7 +11,7 @@ from projections.view import PROJECTION_NAME, RegistryView
 
 from adapters.service import RegistryService, UseCases
 from adapters.settings import Settings
-from adapters.store import (
+from adapters.store.config import (
     StoreConfig,
     diagnose,
     ensure_schema,
@@ -51,9 +51,9 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     from application.register import RegisterPack
     from application.test_pack import TestPack
 
-    from adapters.install_sources import SourceFetcher
-    from adapters.installed_packs import InstalledPackStore
-    from adapters.packfiles import FilesystemPackLoader
+    from adapters.install.sources import SourceFetcher
+    from adapters.install.managed_store import InstalledPackStore
+    from adapters.packs.loader import FilesystemPackLoader
     from adapters.runners import SandboxRunner
 
     loader, runner = FilesystemPackLoader(work_dir=settings.work_dir), SandboxRunner()

@@ -16,7 +16,7 @@ from domain.token import TokenRevokedError
 from projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
 from projections.view import ProjectionStatus, RegistryView
 
-from adapters.reads import PackDetails, Reads, Verification
+from adapters.reads.lookup import PackDetails, Reads, Verification
 
 if TYPE_CHECKING:
     from application.install import InstallPack

@@ -1,7 +1,7 @@
 """The queries the CLI and the API read the registry with, whatever holds the connection.
 
 Kept apart from ``projections.view`` (which needs the event store library) so that a reading
-command can run them on a plain database connection (see ``adapters.quick_reads``).
+command can run them on a plain database connection (see ``adapters.reads.quick``).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ def registry_session(as_json: bool, *, local_only: str | None = None,
     """The configured registry (local store, or the API with --api-url); user-facing errors
     become one line (or JSON) and exit 1. ``local_only`` names a command that refuses
     remote mode. A ``reads_only`` command gets plain queries on current SQLite read models
-    when it can (no event store start-up: see ``adapters.quick_reads``)."""
+    when it can (no event store start-up: see ``adapters.reads.quick``)."""
     from domain.errors import RegistryError
 
     from adapters.settings import ConfigError, Settings
@@ -44,7 +44,7 @@ def registry_session(as_json: bool, *, local_only: str | None = None,
             return
         settings = Settings.from_env()
         if reads_only:
-            from adapters.quick_reads import quick_reads
+            from adapters.reads.quick import quick_reads
 
             with quick_reads(settings) as reads:
                 if reads is not None:

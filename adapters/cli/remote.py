@@ -82,7 +82,7 @@ class RemoteRegistry:
         absolute here, as ``register`` does)."""
         from pathlib import Path
 
-        from adapters.install_sources import local_path
+        from adapters.install.sources import local_path
 
         if "://" not in source and local_path(source) is not None:
             source = str(Path(source).expanduser().absolute())
@@ -116,7 +116,7 @@ class RemoteRegistry:
                              "--api-url (register it, or test it without --api-url)")
 
     def verify(self, ref: str) -> Any:
-        from adapters.reads import Verification
+        from adapters.reads.lookup import Verification
 
         return msgspec.convert(self._call("GET", f"/packs/{ref}/verify")["data"],
                                type=Verification)
@@ -136,7 +136,7 @@ class RemoteRegistry:
     def show(self, ref: str) -> Any:
         from projections.rows import ComponentRow, PackRow, TestExecutionRow
 
-        from adapters.reads import PackDetails
+        from adapters.reads.lookup import PackDetails
 
         data = self._call("GET", f"/packs/{ref}")["data"]
         latest = data["latest_test"]

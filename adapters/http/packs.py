@@ -100,7 +100,7 @@ class PackController(Controller):
                 registry: NamedDependency[RegistryService]) -> RegisteredEnvelope:
         """Fetch into the managed store, test and activate; failing tests give 400 unless
         forced, and leave no files behind."""
-        from adapters.install_sources import check_allowed_source, local_path
+        from adapters.install.sources import check_allowed_source, local_path
 
         local = local_path(data.source)
         if local is not None:

@@ -15,7 +15,7 @@ from projections.rows import (
     TestExecutionRow,
 )
 
-from adapters.reads import Verification
+from adapters.reads.lookup import Verification
 
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

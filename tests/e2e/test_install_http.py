@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.install_sources import shown_source
+from adapters.install.sources import shown_source
 from tests.e2e.test_http import Api, running_api
 from tests.integration.test_install_sources import HOSTILE
 from tests.packs import manifest, write_pack

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.archives import DEFAULT_LIMITS, ArchiveError, ArchiveLimits, extract_archive
-from adapters.git_source import GitSourceError, fetch_git, redact_url
+from adapters.install.archives import DEFAULT_LIMITS, ArchiveError, ArchiveLimits, extract_archive
+from adapters.install.git import GitSourceError, fetch_git, redact_url
 from domain.manifest import quoted
 from tests.remote_packs import git
 

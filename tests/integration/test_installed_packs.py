@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.install_sources import InstallSourceError, classify, local_path, shown_source
-from adapters.installed_packs import InstalledPackStore, check_drift
-from adapters.packfiles import snapshot_of
+from adapters.install.sources import InstallSourceError, classify, local_path, shown_source
+from adapters.install.managed_store import InstalledPackStore, check_drift
+from adapters.packs.loader import snapshot_of
 from tests.packs import manifest, write_pack
 from tests.remote_packs import git
 
@@ -176,7 +176,7 @@ class TestEscapingLinks:
         ("loop", "loop"),
     ])
     def test_refused_from_a_directory(self, tmp_path, pack, name, target):
-        from adapters.install_sources import SourceFetcher
+        from adapters.install.sources import SourceFetcher
 
         (pack / "here").symlink_to(".")
         (pack / name).symlink_to(target)
@@ -187,7 +187,7 @@ class TestEscapingLinks:
                                      f"a symbolic link to '{target}', outside the pack")
 
     def test_refused_from_git_and_nothing_is_left(self, tmp_path, pack):
-        from adapters.install_sources import SourceFetcher
+        from adapters.install.sources import SourceFetcher
 
         (pack / "tests" / "data").symlink_to("/etc")
         git("init", "-q", str(pack), cwd=tmp_path)
@@ -201,7 +201,7 @@ class TestEscapingLinks:
         assert list((tmp_path / "work").iterdir()) == []
 
     def test_links_within_the_pack_are_kept(self, tmp_path, pack):
-        from adapters.install_sources import SourceFetcher
+        from adapters.install.sources import SourceFetcher
 
         (pack / "tests" / "again.py").symlink_to("test_math.py")
         (pack / "top").symlink_to("tests/../pack.yaml")
@@ -212,7 +212,7 @@ class TestEscapingLinks:
 class TestStoreFailures:
     def test_a_store_that_cannot_be_written_is_one_clear_error_and_leaves_nothing(
             self, tmp_path, pack):
-        from adapters.installed_packs import InstalledFilesError
+        from adapters.install.managed_store import InstalledFilesError
 
         (tmp_path / "installed").write_text("not a folder")
         store = InstalledPackStore(tmp_path / "installed", tmp_path / "work")
@@ -224,7 +224,7 @@ class TestStoreFailures:
         assert list((tmp_path / "work").iterdir()) == []
 
     def test_git_missing_from_the_path_is_named(self, tmp_path, monkeypatch):
-        from adapters.git_source import GitSourceError, fetch_git
+        from adapters.install.git import GitSourceError, fetch_git
 
         monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no git on it
         with pytest.raises(GitSourceError) as caught:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.packfiles import FilesystemPackLoader
+from adapters.packs.loader import FilesystemPackLoader
 from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
 from tests.conftest import CORE_PACK
 from tests.packs import manifest, write_pack

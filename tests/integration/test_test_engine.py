@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from adapters.bootstrap import build_registry
-from adapters.packfiles import FilesystemPackLoader
+from adapters.packs.loader import FilesystemPackLoader
 from domain.errors import ManifestError, PackNotFoundError, TestsFailedError
 from tests.conftest import CORE_PACK
 from tests.packs import PASSING_TEST, failing_tests, manifest, write_pack

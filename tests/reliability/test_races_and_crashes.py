@@ -17,7 +17,7 @@ import pytest
 
 from adapters.bootstrap import build_registry
 from adapters.settings import Settings
-from adapters.store import store_config
+from adapters.store.config import store_config
 from domain.pack import Pack
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack

@@ -36,7 +36,7 @@ from psycopg import sql
 from adapters import tokens
 from adapters.bootstrap import build_registry
 from adapters.http import create_app
-from adapters.install_sources import shown_source
+from adapters.install.sources import shown_source
 from adapters.settings import Settings
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack

@@ -19,7 +19,7 @@ from typing import Any
 from projections.queries import ReadModelQueries
 from projections.tables import READ_MODEL_VERSION
 
-from adapters.reads import Reads
+from adapters.reads.lookup import Reads
 from adapters.settings import Settings
 
 # Persisted names: the event log's application (``PackRegistry.name``) as the tracking table

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from domain.errors import RegistryError
 
-from adapters.packfiles import copy_entries, digest_of, private_dir, remove_tree, tree_entries
+from adapters.packs.loader import copy_entries, digest_of, private_dir, remove_tree, tree_entries
 
 if TYPE_CHECKING:
     from application.ports import PackSnapshot

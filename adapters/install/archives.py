@@ -22,7 +22,7 @@ from typing import IO
 from domain.errors import RegistryError
 from domain.manifest import quoted
 
-from adapters.packfiles import claim_empty_dir, clear_dir
+from adapters.packs.loader import claim_empty_dir, clear_dir
 
 # Below this many bytes written, a high compression ratio is normal (a small file of blanks).
 RATIO_FLOOR = 1024 * 1024

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from domain.errors import RegistryError
 from domain.manifest import quoted
 
-from adapters.packfiles import claim_empty_dir, clear_dir, remove_tree
+from adapters.packs.loader import claim_empty_dir, clear_dir, remove_tree
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 # scheme://userinfo@ : the userinfo (user, password or token) is what gets masked; for ssh,

@@ -21,7 +21,7 @@ from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNot
 from domain.manifest import PackManifest, parse_manifest, quoted
 
 from adapters.runners.paths import Listing, unmatched_pattern
-from adapters.yamlfile import read_yaml
+from adapters.packs.yamlfile import read_yaml
 
 COMPONENT_KINDS = ("actions", "triggers", "sensors", "rules", "workflows")
 MAX_COMPONENT_FILES = 1000

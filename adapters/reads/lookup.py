@@ -66,7 +66,7 @@ class Reads:
 
         Raises: PackNotFoundError when ``ref`` is not active.
         """
-        from adapters.installed_packs import check_drift
+        from adapters.install.managed_store import check_drift
 
         pack = self.view.get_pack(ref)
         if pack is None:

@@ -25,10 +25,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from domain.errors import RegistryError
 from domain.manifest import SHOWN_CHARS, quoted
 
-from adapters.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
-from adapters.download import download
-from adapters.git_source import fetch_git, redact_url
-from adapters.packfiles import SKIPPED_NAMES, private_dir
+from adapters.install.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
+from adapters.install.download import download
+from adapters.install.git import fetch_git, redact_url
+from adapters.packs.loader import SKIPPED_NAMES, private_dir
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
 

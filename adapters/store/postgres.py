@@ -1,6 +1,6 @@
 """The event store library's PostgreSQL infrastructure, with pools that reconnect promptly.
 
-Named by ``PERSISTENCE_MODULE`` in the settings that ``adapters.store`` makes, and imported only
+Named by ``PERSISTENCE_MODULE`` in the settings that ``adapters.store.config`` makes, and imported only
 then, so that SQLite users never load the PostgreSQL driver.
 """
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from domain.errors import RegistryError
 from domain.manifest import quoted
 
-from adapters.git_source import redact_url
+from adapters.install.git import redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable

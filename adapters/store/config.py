@@ -93,7 +93,7 @@ def _postgres(url: str) -> StoreConfig:
     return StoreConfig(
         kind="postgres",
         env={
-            "PERSISTENCE_MODULE": "adapters.postgres_store:PostgresStoreFactory",
+            "PERSISTENCE_MODULE": "adapters.store.postgres:PostgresStoreFactory",
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": host,
             "POSTGRES_PORT": str(parts.port or 5432),

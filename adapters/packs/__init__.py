@@ -1,0 +1,1 @@
+"""Pack directories: loading and validating them, their file tree and digest, work directories."""
