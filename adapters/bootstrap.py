@@ -6,19 +6,18 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from application.registry import PackRegistry
-from projections.tables import READ_MODEL_VERSION
 from projections.view import PROJECTION_NAME, RegistryView
 
 from adapters.service import RegistryService, UseCases
 from adapters.settings import Settings
-from adapters.store.config import (
-    StoreConfig,
+from adapters.store.config import StoreConfig, store_config
+from adapters.store.setup import (
     diagnose,
     ensure_schema,
     is_set_up,
     mark_set_up,
     setup_lock,
-    store_config,
+    setup_stamp,
 )
 
 
@@ -62,14 +61,6 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
                           SourceFetcher(settings.work_dir, lambda: settings.fetch_timeout),
                           InstalledPackStore(settings.installed_dir, settings.work_dir))
     return UseCases(register, TestPack(app, loader, runner), install)
-
-
-def setup_stamp() -> str:
-    """What a PostgreSQL schema's set-up depends on: the event store library's tables and the
-    read models' version."""
-    from importlib.metadata import version
-
-    return f"eventsourcing {version('eventsourcing')}; read models {READ_MODEL_VERSION}"
 
 
 def build_view(config: StoreConfig, env: dict[str, str]

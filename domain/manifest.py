@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from domain.errors import ManifestError
+from domain.text import has_control, path_part, quoted
 
 REF_PATTERN = re.compile(r"^[a-z][a-z0-9_-]+$")
 # Semantic Versioning 2.0.0, from semver.org's grammar (no leading zeros, optional pre-release/build).
@@ -35,8 +36,6 @@ MAX_TIMEOUT_SECONDS = 3600
 MAX_SUITES = 100
 MAX_PATTERNS = 100
 MAX_PATH_CHARS = 1024
-# How much of an offending value a message quotes.
-SHOWN_CHARS = 60
 # Canonical field -> legacy field that older packs (and upstream's loader) use for it.
 LEGACY_ALIASES = {
     "label": "name",
@@ -162,10 +161,10 @@ def _from_runners_dialect(testing: dict[Any, Any]) -> dict[Any, Any]:
     suites = []
     for key, entry in runners.items():
         name = str(key)
-        if not name.strip() or _CONTROL.search(name):
+        if not name.strip() or has_control(name):
             raise ManifestError(f"{quoted(name)} is not a usable runner name (it is empty or "
                                 "has a control character)", "testing.runners")
-        where = f"testing.runners.{_path_part(name)}"
+        where = f"testing.runners.{path_part(name)}"
         try:
             runner = msgspec.convert(entry, type=UpstreamRunner, strict=True)
         except msgspec.ValidationError as exc:
@@ -268,7 +267,7 @@ def _check_name(name: str, field: str) -> None:
     # Names are shown on progress lines and in field paths: one line of text.
     if not name.strip():
         raise ManifestError("must not be empty", field)
-    if _CONTROL.search(name):
+    if has_control(name):
         raise ManifestError(f"{quoted(name)} contains a control character", field)
 
 
@@ -290,7 +289,6 @@ def _check_pattern(pattern: str, field: str) -> None:
 
 _PATH_SUFFIX = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _KEY_SUFFIX = re.compile(r" - at `key` in `\$(?P<path>[^`]*)`$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
 _EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
@@ -323,13 +321,3 @@ def _join(path: str, name: str) -> str:
 def _type_name(value: object) -> str:
     return {list: "a list", str: "a string", type(None): "nothing (empty file)", int: "a number",
             float: "a number", bool: "a boolean"}.get(type(value), type(value).__name__)
-
-
-def quoted(value: str) -> str:
-    """A value as messages quote it: on one line and cut short."""
-    return repr(value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "…")
-
-
-def _path_part(name: str) -> str:
-    """A mapping key inside a field path: as is when plain, quoted when not."""
-    return name if name.isprintable() and len(name) <= SHOWN_CHARS and name else quoted(name)

@@ -51,7 +51,7 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
     Exit status: 0 installed, 1 refused or tests failed, 2 usage error.
     """
     from adapters.cli.progress import SuiteProgress
-    from adapters.install.git import redact_url
+    from adapters.redact import redact_url
 
     with registry_session(as_json) as registry:
         progress = None

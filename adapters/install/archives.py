@@ -6,7 +6,6 @@ import bz2
 import gzip
 import lzma
 import os
-import re
 import shutil
 import stat
 import tarfile
@@ -20,15 +19,14 @@ from pathlib import Path
 from typing import IO
 
 from domain.errors import RegistryError
-from domain.manifest import quoted
+from domain.text import has_control, quoted
 
-from adapters.packs.loader import claim_empty_dir, clear_dir
+from adapters.packs.workspace import claim_empty_dir, clear_dir
 
 # Below this many bytes written, a high compression ratio is normal (a small file of blanks).
 RATIO_FLOOR = 1024 * 1024
 # Bytes a tar stream may spend on headers and padding per member, on top of the contents.
 TAR_OVERHEAD_PER_MEMBER = 4096
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CHUNK = 1 << 16
 
 
@@ -164,7 +162,7 @@ def _mib(size: int) -> str:
 def _destination(target: Path, name: str, budget: _Budget) -> Path | None:
     """The path a member lands on (None for the target itself, as in ``./``), or an error
     naming why it may not land anywhere."""
-    if _CONTROL.search(name):
+    if has_control(name):
         raise budget.refuse("has a control character in its name", name)
     if "\\" in name:
         raise budget.refuse("has a backslash in its name (a Windows path?)", name)

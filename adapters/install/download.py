@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from domain.errors import RegistryError
-from domain.manifest import quoted
+from domain.text import quoted
 
-from adapters.install.git import redact_url
+from adapters.redact import redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable

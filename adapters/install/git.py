@@ -9,17 +9,15 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from domain.errors import RegistryError
-from domain.manifest import quoted
+from domain.text import quoted
 
-from adapters.packs.loader import claim_empty_dir, clear_dir, remove_tree
+from adapters.packs.workspace import claim_empty_dir, clear_dir, remove_tree
+from adapters.redact import mask_secrets, redact_url, url_secrets
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
-# scheme://userinfo@ : the userinfo (user, password or token) is what gets masked; for ssh,
-# whose user names an account (git@), only a password after it.
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s@:]*)(:[^/?#\s@]*)?@")
 # user@host:path, git's short form of an ssh URL.
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:(?!//)")
 # Refs and commit names as a user types them; "-" first would read as an option.
@@ -41,19 +39,6 @@ class FetchedSource:
     source: str
     """The source as given, credentials masked: what may be shown and stored."""
     ref: str | None
-
-
-def redact_url(text: str) -> str:
-    """``text`` with the user and password (or token) of every URL in it masked as ``***``;
-    an ssh URL keeps its user (``ssh://git@host/…``), which is no secret."""
-    return _USERINFO.sub(_masked, text)
-
-
-def _masked(match: re.Match[str]) -> str:
-    scheme, user, password = match.group(1), match.group(2), match.group(3)
-    if scheme.lower().startswith("ssh") and user:
-        return f"{scheme}{user}{':***' if password else ''}@"
-    return f"{scheme}***@"
 
 
 def fetch_git(source: str, target: Path, ref: str | None = None,
@@ -81,7 +66,7 @@ def fetch_git(source: str, target: Path, ref: str | None = None,
     if ref is not None and (not _REF.match(ref) or ref.startswith("-") or ".." in ref):
         raise GitSourceError(f"Invalid git ref {quoted(ref)}")
     created = _prepare_target(target)
-    git = _Git(target, transport, secrets=_secrets(url), deadline=time.monotonic() + timeout,
+    git = _Git(target, transport, secrets=url_secrets(url), deadline=time.monotonic() + timeout,
                timeout=timeout)
     try:
         git.run("init", "-q", ".")
@@ -111,19 +96,6 @@ def _classify(source: str) -> tuple[str, str]:
     if path.is_dir():
         return str(path.resolve()), "file"
     raise GitSourceError(f"Git source {shown} is neither a URL nor a local repository")
-
-
-def _secrets(url: str) -> list[str]:
-    """What of ``url``'s credentials could appear in git's messages and is secret: the
-    password, and a user name before an ``@`` (a token given as the user) except for ssh,
-    whose user names an account. Never the bare user name: ``git`` would mask every "git"."""
-    if "://" not in url:
-        return []
-    parts = urlsplit(url)
-    found = [parts.password] if parts.password else []
-    if parts.username and not parts.scheme.lower().startswith("ssh"):
-        found.append(f"{parts.username}@")
-    return [*found, *(unquote(value) for value in found)]
 
 
 def _prepare_target(target: Path) -> bool:
@@ -193,10 +165,7 @@ class _Git:
         detail = "; ".join(lines[-_SHOWN_STDERR_LINES:]) or "no message"
         if args[0] == "fetch" and "couldn't find remote ref" in detail:
             detail = f"ref {quoted(args[-1])} not found"
-        text = redact_url(f"git {args[0]} failed: {detail}")
-        for secret in self.secrets:
-            text = text.replace(secret, "***@" if secret.endswith("@") else "***")
-        return text
+        return mask_secrets(f"git {args[0]} failed: {detail}", self.secrets)
 
     def _config(self) -> list[str]:
         allow_file = "always" if self.transport == "file" else "never"

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from domain.errors import RegistryError
 
-from adapters.packs.loader import copy_entries, digest_of, private_dir, remove_tree, tree_entries
+from adapters.packs.tree import copy_entries, digest_of, tree_entries
+from adapters.packs.workspace import private_dir, remove_tree
 
 if TYPE_CHECKING:
     from application.ports import PackSnapshot

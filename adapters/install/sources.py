@@ -23,12 +23,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from domain.errors import RegistryError
-from domain.manifest import SHOWN_CHARS, quoted
+from domain.text import quoted, quoted_end
 
 from adapters.install.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
 from adapters.install.download import download
-from adapters.install.git import fetch_git, redact_url
-from adapters.packs.loader import SKIPPED_NAMES, private_dir
+from adapters.install.git import fetch_git
+from adapters.redact import redact_url
+from adapters.packs.tree import SKIPPED_NAMES
+from adapters.packs.workspace import private_dir
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
 
@@ -149,8 +151,7 @@ def _no_ref(ref: str | None, what: str) -> None:
 def shown_source(source: str) -> str:
     """A source as messages quote it: credentials masked, on one line, and when long cut at
     the start, not the end (the end of a path or URL is what tells which one it is)."""
-    text = redact_url(source)
-    return repr(text if len(text) <= SHOWN_CHARS else "…" + text[-SHOWN_CHARS:])
+    return quoted_end(redact_url(source))
 
 
 def refuse_escaping_links(root: Path, shown: str) -> None:

@@ -1,16 +1,10 @@
-"""Pack directories: locating and validating pack.yaml, components, snapshots and digests."""
+"""Pack directories: locating and validating pack.yaml, components and suite paths; snapshots."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
-import re
-import shutil
-import stat
-import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,26 +12,24 @@ from typing import Any
 import msgspec
 
 from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
-from domain.manifest import PackManifest, parse_manifest, quoted
+from domain.manifest import PackManifest, parse_manifest
+from domain.text import has_control, quoted
 
-from adapters.runners.paths import Listing, unmatched_pattern
+from adapters.packs.tree import (
+    MAX_PACK_FILES,
+    SKIPPED_NAMES,
+    PackTooLargeError,
+    check_limits,
+    copy_tree,
+)
+from adapters.packs.workspace import private_dir
 from adapters.packs.yamlfile import read_yaml
+from adapters.runners.paths import Listing, unmatched_pattern
 
 COMPONENT_KINDS = ("actions", "triggers", "sensors", "rules", "workflows")
 MAX_COMPONENT_FILES = 1000
 MAX_COMPONENT_BYTES = 16 * 1024 * 1024
-# Control characters, which a component file's name must not have.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# A snapshot is a full copy: refuse packs that would fill the disk or take minutes to copy.
-MAX_PACK_BYTES = 512 * 1024 * 1024
-MAX_PACK_FILES = 50_000
 MAX_TREE_DEPTH = 100
-# Not pack content: version-control metadata and interpreter caches.
-SKIPPED_NAMES = frozenset({".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache"})
-
-
-class PackTooLargeError(ManifestError):
-    """Raised when a pack exceeds the snapshot limits."""
 
 
 @dataclass(frozen=True)
@@ -56,98 +48,6 @@ def snapshot_of(source: Path, name: str, work_dir: Path | None = None) -> Iterat
         target = staging / "pack"
         digest = copy_tree(source, target)
         yield Snapshot(path=str(target), content_digest=digest)
-
-
-@contextmanager
-def private_dir(work_dir: Path | None, name: str) -> Iterator[Path]:
-    """A fresh directory ``attune-<pid>-<name>-XXXXXXXX`` under ``work_dir``, removed on exit.
-
-    It is locked (flock) while in use; a process killed with SIGKILL cannot remove it, so each
-    new one first removes those of dead processes from ``work_dir`` (see
-    :func:`sweep_snapshots`).
-    """
-    if work_dir is not None:
-        work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        sweep_snapshots(work_dir)
-    staging = tempfile.mkdtemp(prefix=f"attune-{os.getpid()}-{name[:64]}-", dir=work_dir)
-    lock = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield Path(staging)
-    finally:
-        remove_tree(Path(staging))
-        os.close(lock)
-
-
-def sweep_snapshots(work_dir: Path) -> None:
-    """Remove the snapshots that processes killed before their cleanup left in ``work_dir``.
-
-    Only when the pid in the name is gone and the directory's lock is free: with a data
-    directory shared across pid namespaces (containers), a live owner's pid can look dead.
-    """
-    for entry in work_dir.iterdir():
-        owner = entry.name.split("-")[1] if entry.name.startswith("attune-") else ""
-        if not owner.isdigit() or _process_exists(int(owner)):
-            continue
-        try:
-            lock = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except OSError:
-            continue  # removed meanwhile by another sweep, or not a directory
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # its owner still runs
-        else:
-            remove_tree(entry)
-        finally:
-            os.close(lock)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
-
-
-def claim_empty_dir(target: Path) -> bool | None:
-    """Make ``target`` a directory to fill: True if created here, False if it was an empty
-    directory already, None if it cannot be used (a file, a link, or not empty)."""
-    try:
-        target.mkdir(mode=0o700)
-        return True
-    except FileExistsError:
-        if not target.is_dir() or target.is_symlink() or any(target.iterdir()):
-            return None
-        return False
-
-
-def clear_dir(target: Path, created: bool) -> None:
-    """Undo a failed fill of ``target``: remove it if it was created, else empty it."""
-    if created:
-        remove_tree(target)
-        return
-    for child in target.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            remove_tree(child)
-        else:
-            child.unlink()
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a snapshot, also when the tests took permissions away from its directories."""
-    with suppress(OSError):
-        os.chmod(path, 0o700)
-    for dirpath, dirnames, _ in os.walk(path):
-        for name in dirnames:
-            child = os.path.join(dirpath, name)
-            if not os.path.islink(child):  # chmod follows links: never touch their targets
-                with suppress(OSError):
-                    os.chmod(child, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -224,7 +124,7 @@ def scan_tree(root: Path) -> None:
                 pending.append((Path(child.path), depth + 1))
             elif child.is_file(follow_symlinks=False):
                 total_bytes += child.stat(follow_symlinks=False).st_size
-                _check_limits(0, total_bytes)
+                check_limits(0, total_bytes)
 
 
 def check_suite_paths(root: Path, manifest: PackManifest) -> None:
@@ -307,7 +207,7 @@ def _component_files(root: Path) -> list[tuple[str, Path, Path]]:
         if len(found) + len(files) > MAX_COMPONENT_FILES:
             raise ManifestError(f"more than {MAX_COMPONENT_FILES} component files", source=kind)
         for file in files:
-            if _CONTROL.search(file.name):  # the name becomes part of a ref and of messages
+            if has_control(file.name):  # the name becomes part of a ref and of messages
                 raise ManifestError(f"the file name {file.name!r} has a control character",
                                     source=kind)
             total_bytes += _size(file)
@@ -353,96 +253,3 @@ def _check_entry_point(root: Path, folder: Path, entry_point: str | None, source
     if _leads_outside(folder / entry_point, root):
         raise ManifestError(f"{quoted(entry_point)} leads outside the pack", field="entry_point",
                             source=source)
-
-
-def copy_tree(source: Path, target: Path) -> str:
-    """Copy a pack (regular files, directories and links as links) and return its digest.
-
-    The digest is sha256 over the sorted relative paths with, for each, its kind, executable
-    bit and content hash (or link target). Sockets, FIFOs and devices are not pack content and
-    are skipped, so copying can never block on them.
-    """
-    return digest_of(copy_entries(source, target))
-
-
-def copy_entries(source: Path, target: Path) -> list[bytes]:
-    """``copy_tree``, returning the digest's entries (see ``tree_entries``) of what it copied."""
-    target.mkdir(parents=True)
-    return _walk_tree(source, target)
-
-
-def tree_entries(source: Path) -> list[bytes]:
-    """The digest's entries for the files at ``source`` as they are now (nothing is copied):
-    ``path NUL kind NUL hash-or-link-target LF``, kind ``f``, ``x`` (executable) or ``l``."""
-    return _walk_tree(source, None)
-
-
-def digest_of(entries: list[bytes]) -> str:
-    digest = hashlib.sha256()
-    for entry in sorted(entries):
-        digest.update(entry)
-    return digest.hexdigest()
-
-
-def _walk_tree(source: Path, target: Path | None) -> list[bytes]:
-    """Each pack file's digest entry, copying it under ``target`` unless that is None."""
-    entries: list[bytes] = []
-    total_bytes = 0
-    # The copy's own folder, when the store's data directory is inside the pack: never copy
-    # the copy into itself.
-    staging = target.resolve().parent if target is not None else None
-    for dirpath, dirnames, filenames in os.walk(source):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames
-                             if d not in SKIPPED_NAMES and here / d != staging)
-        relative_dir = here.relative_to(source)
-        into = target / relative_dir if target is not None else None
-        for name in dirnames:
-            src = here / name
-            if src.is_symlink():  # os.walk lists links to directories as directories
-                entries.append(_copy_link(src, into and into / name, relative_dir / name))
-            elif into is not None:
-                (into / name).mkdir()
-        dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
-        for name in sorted(filenames):
-            if name.endswith((".pyc", ".pyo")):
-                continue
-            src, rel = here / name, relative_dir / name
-            info = src.lstat()
-            if stat.S_ISLNK(info.st_mode):
-                entries.append(_copy_link(src, into and into / name, rel))
-            elif stat.S_ISREG(info.st_mode):
-                total_bytes += info.st_size
-                _check_limits(len(entries) + 1, total_bytes)
-                entries.append(_copy_file(src, into and into / name, rel, info.st_mode))
-    return entries
-
-
-def _check_limits(files: int, total_bytes: int) -> None:
-    if files > MAX_PACK_FILES:
-        raise PackTooLargeError(f"the pack has more than {MAX_PACK_FILES} files",
-                                source="pack directory")
-    if total_bytes > MAX_PACK_BYTES:
-        raise PackTooLargeError(f"the pack is larger than {MAX_PACK_BYTES // 2**20} MiB",
-                                source="pack directory")
-
-
-def _copy_file(src: Path, dst: Path | None, rel: Path, mode: int) -> bytes:
-    content_hash = hashlib.sha256()
-    with open(src, "rb") as reader, (open(dst, "wb") if dst else nullcontext()) as writer:
-        while chunk := reader.read(1 << 20):
-            content_hash.update(chunk)
-            if writer is not None:
-                writer.write(chunk)
-    executable = bool(mode & stat.S_IXUSR)
-    if dst is not None:
-        os.chmod(dst, 0o755 if executable else 0o644)
-    kind = "x" if executable else "f"
-    return f"{rel.as_posix()}\0{kind}\0{content_hash.hexdigest()}\n".encode()
-
-
-def _copy_link(src: Path, dst: Path | None, rel: Path) -> bytes:
-    link_target = os.readlink(src)
-    if dst is not None:
-        os.symlink(link_target, dst)
-    return f"{rel.as_posix()}\0l\0{link_target}\n".encode()

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from domain.errors import ManifestError
-from domain.manifest import SHOWN_CHARS, quoted
+from domain.text import path_part, quoted
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_ALIASES = 100
@@ -169,9 +169,8 @@ def _storable(value: Any, field: str) -> Any:
         for key, item in value.items():
             name = _key_text(key, field)
             if name in mapping:
-                raise _ValueProblem(f"duplicate key {_shown(name)}", field)
-            mapping[name] = _storable(item, f"{field}.{_shown(name, quote=False)}"
-                                      if field else _shown(name, quote=False))
+                raise _ValueProblem(f"duplicate key {quoted(name)}", field)
+            mapping[name] = _storable(item, f"{field}.{path_part(name)}" if field else path_part(name))
         return mapping
     return value
 
@@ -195,9 +194,3 @@ def _check_text(text: str, field: str, what: str) -> None:
     if _SURROGATE.search(text):
         raise _ValueProblem(f"{what}contains an unpaired surrogate, which is not valid Unicode",
                             field)
-
-
-def _shown(key: str, *, quote: bool = True) -> str:
-    """A key as a message shows it: quoted (on one line, cut short) unless it is plain."""
-    plain = key and key.isprintable() and len(key) <= SHOWN_CHARS
-    return key if plain and not quote else quoted(key)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from adapters.redact import redact_url
 from adapters.settings import ConfigError, Settings
 
 DEFAULT_SCHEMA = "attune"
@@ -89,7 +85,6 @@ def _postgres(url: str) -> StoreConfig:
     schema = query.get("schema", [DEFAULT_SCHEMA])[0]
     if not dbname:
         raise StoreConfigError("ATTUNE_DATABASE_URL: the PostgreSQL URL names no database")
-    masked = _masked(url)
     return StoreConfig(
         kind="postgres",
         env={
@@ -111,128 +106,5 @@ def _postgres(url: str) -> StoreConfig:
             # connections, the dead ones are replaced instead of failing the next command.
             "POSTGRES_PRE_PING": "y",
         },
-        display=masked,
-    )
-
-
-def _masked(url: str) -> str:
-    """The URL with its password (in the user part or the query) replaced by ***."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.split(':', 1)[0]}:***@{host}"
-    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return parts._replace(netloc=netloc, query=query).geturl()
-
-
-def ensure_schema(config: StoreConfig) -> None:
-    """Create the PostgreSQL schema if missing (the event store library expects it to exist)."""
-    if not config.is_postgres:
-        return
-    import psycopg
-    from psycopg import sql
-
-    try:
-        with connect(config) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                sql.Identifier(config.env["POSTGRES_SCHEMA"])))
-    except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
-        pass  # another process created it at the same moment
-    except psycopg.Error as exc:
-        raise config.unavailable(exc) from None
-
-
-@contextmanager
-def setup_lock(config: StoreConfig) -> Iterator[None]:
-    """Serialise start-up DDL between processes on one PostgreSQL schema.
-
-    Every process creates the event store's tables and functions if missing, and PostgreSQL
-    refuses concurrent ``CREATE OR REPLACE FUNCTION`` on the same function ("tuple concurrently
-    updated"): without this lock, several `attune` processes started together crash.
-    The session lock is released when its connection closes, even if the process dies.
-    """
-    if not config.is_postgres:
-        yield
-        return
-    import psycopg
-
-    key = zlib.crc32(f"attune:setup:{config.env['POSTGRES_SCHEMA']}".encode())
-    try:
-        conn = connect(config)
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-    except psycopg.Error as exc:
-        raise config.unavailable(exc) from None
-    with conn:
-        yield
-
-
-def is_set_up(config: StoreConfig, stamp: str) -> bool:
-    """Whether a PostgreSQL schema was fully set up by code with this ``stamp`` (see
-    ``mark_set_up``), so a process may skip the start-up DDL.
-
-    Skipping it matters beyond speed: the DDL takes a SHARE lock on the event table, which
-    queues behind any writer waiting there.
-    """
-    if not config.is_postgres:
-        return False
-    import psycopg
-    from psycopg import sql
-
-    query = sql.SQL("SELECT value FROM {}.read_model_meta WHERE key = 'setup'").format(
-        sql.Identifier(config.env["POSTGRES_SCHEMA"]))
-    try:
-        with connect(config) as conn:
-            row = conn.execute(query).fetchone()
-    except psycopg.errors.UndefinedTable:
-        return False
-    except psycopg.Error as exc:
-        raise config.unavailable(exc) from None
-    return row is not None and row[0] == stamp
-
-
-def mark_set_up(config: StoreConfig, stamp: str) -> None:
-    """Record that the schema's tables, functions and read models are those of ``stamp``.
-    A read-model upgrade clears the mark, so the next process sets up again."""
-    if not config.is_postgres:
-        return
-    import psycopg
-    from psycopg import sql
-
-    table = sql.SQL("{}.read_model_meta").format(sql.Identifier(config.env["POSTGRES_SCHEMA"]))
-    try:
-        with connect(config) as conn, conn.transaction():
-            conn.execute(sql.SQL("DELETE FROM {} WHERE key = 'setup'").format(table))
-            conn.execute(sql.SQL("INSERT INTO {} (key, value) VALUES ('setup', %s)")
-                         .format(table), (stamp,))
-    except psycopg.Error as exc:
-        raise config.unavailable(exc) from None
-
-
-def diagnose(config: StoreConfig, exc: BaseException) -> StoreUnavailableError:
-    """The error for a store that stopped answering, with the most useful reason.
-
-    The connection pool only says it got no connection in time; a direct attempt says why
-    (connection refused, database does not exist, authentication failed).
-    """
-    if config.is_postgres:
-        import psycopg
-
-        try:
-            with connect(config, timeout=5):
-                pass
-        except psycopg.Error as probe:
-            return config.unavailable(probe)
-    return config.unavailable(exc)
-
-
-def connect(config: StoreConfig, *, timeout: int = 10) -> Any:
-    """A direct PostgreSQL connection in autocommit mode (outside the library's pools)."""
-    import psycopg
-
-    env = config.env
-    return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], connect_timeout=timeout,
-        autocommit=True,
+        display=redact_url(url),
     )
