@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
 from application.registry import PackRegistry
+
 from projections.view import PROJECTION_NAME, RegistryView
 
 from adapters.service import RegistryService, UseCases
@@ -38,8 +39,7 @@ def build_registry(settings: Settings | None = None) -> RegistryService:
             factory, view = build_view(config, config.env)
             mark_set_up(config, stamp)
     return RegistryService(app, view, lambda: build_use_cases(app, settings),
-                           closers=[app.close, factory.close],
-                           default_jobs=lambda: settings.test_jobs,
+                           closers=[app.close, factory.close], store_kind=config.kind,
                            unavailable=lambda exc: diagnose(config, exc))
 
 
@@ -47,27 +47,39 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     """The use cases that read pack files and run tests. Built on first use: reading commands
     never import the runners, the YAML loader or the test-running code."""
     from application.install import InstallPack
+    from application.ports import PackFiles
     from application.register import RegisterPack
     from application.test_pack import TestPack
 
-    from adapters.install.sources import SourceFetcher
     from adapters.install.managed_store import InstalledPackStore
+    from adapters.install.sources import SourceFetcher
     from adapters.packs.loader import FilesystemPackLoader
     from adapters.runners import SandboxRunner
 
     loader, runner = FilesystemPackLoader(work_dir=settings.work_dir), SandboxRunner()
-    register = RegisterPack(app, loader, runner, lease_grace=lambda: settings.lease_grace)
-    install = InstallPack(register,
-                          SourceFetcher(settings.work_dir, lambda: settings.fetch_timeout),
-                          InstalledPackStore(settings.installed_dir, settings.work_dir))
-    return UseCases(register, TestPack(app, loader, runner), install)
+    installed = InstalledPackStore(settings.installed_dir, settings.work_dir)
+
+    def register_to(files: PackFiles | None) -> RegisterPack:
+        return RegisterPack(app, loader, runner, files=files,
+                            lease_grace=lambda: settings.lease_grace,
+                            default_jobs=lambda: settings.test_jobs)
+
+    fetcher = SourceFetcher(settings.work_dir, lambda: settings.fetch_timeout)
+    return UseCases(register_pack=register_to(None),
+                    install_pack=InstallPack(register_to(installed), fetcher),
+                    test_pack=TestPack(app, loader, runner,
+                                       default_jobs=lambda: settings.test_jobs),
+                    installed=installed)
 
 
 def build_view(config: StoreConfig, env: dict[str, str]
-               ) -> tuple[InfrastructureFactory, RegistryView]:
+               ) -> tuple[InfrastructureFactory[TrackingRecorder], RegistryView]:
     factory = InfrastructureFactory.construct(Environment(PROJECTION_NAME, env))
+    view_class: type[RegistryView]
     if config.is_postgres:
         from projections.postgres_view import PostgresRegistryView as view_class
     else:
-        from projections.sqlite_view import SQLiteRegistryView as view_class  # type: ignore[assignment]
-    return factory, factory.tracking_recorder(view_class)  # type: ignore[type-var]
+        from projections.sqlite_view import SQLiteRegistryView as view_class
+    view = factory.tracking_recorder(view_class)
+    assert isinstance(view, RegistryView)
+    return factory, view

@@ -1,4 +1,5 @@
-"""The registry as its front ends use it: commands, read-your-writes, and queries."""
+"""The registry on the local store, as its front ends use it: commands that return once their
+events are in the read models, and queries on current read models (``adapters.contract``)."""
 
 from __future__ import annotations
 
@@ -7,59 +8,73 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
+from domain.errors import RegistrationNotFoundError
+from domain.token import token_meant
+
 from application.registry import STORE_FAILURES, PackRegistry
-from domain.errors import RegistryError, TokenNotFoundError
-from domain.token import TokenRevokedError
-from projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
+
+from projections.queries import SortKey
+from projections.rows import (
+    PackRow,
+    RegistrationRow,
+    TestExecutionJsonRow,
+    TestExecutionRow,
+    TokenRow,
+)
 from projections.view import ProjectionStatus, RegistryView
 
-from adapters.reads.lookup import PackDetails, Reads, Verification
+from adapters.contract import (
+    Health,
+    PackDetails,
+    Page,
+    Registered,
+    RegistrationDetails,
+    StoredEvent,
+    Verification,
+)
+from adapters.reads.lookup import Reads
 
 if TYPE_CHECKING:
+    from domain.vocabulary import RunStatus, TriggerReason
+
+    from application.commands import InstallCommand, RegisterCommand
     from application.install import InstallPack
-    from application.ports import Progress
+    from application.ports import InstalledPacks, Progress
     from application.register import RegisterPack, RegistrationOutcome
     from application.test_pack import TestPack, TestRunOutcome
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-def store_call(method: F) -> F:
+def store_call(method: Callable[Concatenate[RegistryService, P], T],
+               ) -> Callable[Concatenate[RegistryService, P], T]:
     """Report a store that cannot be reached or stopped answering as one clear error (a
     ConfigError: exit 1 and one line on the CLI, 503 from the API), not a stack trace."""
 
     @functools.wraps(method)
-    def call(self: RegistryService, *args: Any, **kwargs: Any) -> Any:
+    def call(self: RegistryService, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return method(self, *args, **kwargs)
         except STORE_FAILURES as exc:
             raise self.unavailable(exc) from None
 
-    return cast(F, call)
+    return call
 
 
-@dataclass(frozen=True)
-class Registered:
-    """A committed registration together with the pack row it produced."""
+def current(method: Callable[Concatenate[RegistryService, P], T],
+            ) -> Callable[Concatenate[RegistryService, P], T]:
+    """A query on read models brought up to the head of the log first (``store_call`` too)."""
 
-    outcome: RegistrationOutcome
-    pack: PackRow
+    @functools.wraps(method)
+    def query(self: RegistryService, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        self.catch_up()
+        return method(self, *args, **kwargs)
 
-
-class InvalidTokenNameError(RegistryError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Token name {name!r} must be 1 to 100 characters")
-
-
-class TokenNameTakenError(RegistryError):
-    code = "CONFLICT"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"A live token is already called '{name}'; revoke it or pick another "
-                         "name")
+    return store_call(query)
 
 
 @dataclass(frozen=True)
@@ -67,72 +82,47 @@ class UseCases:
     """The use cases that read pack files and run tests (built lazily, see bootstrap)."""
 
     register_pack: RegisterPack
-    test_pack: TestPack
     install_pack: InstallPack
+    test_pack: TestPack
+    installed: InstalledPacks
 
 
 class RegistryService:
-    """Runs use cases and returns only after their events are in the read models."""
+    """Implements ``adapters.contract.Registry`` on the local store."""
 
     def __init__(self, app: PackRegistry, view: RegistryView,
-                 use_cases: Callable[[], UseCases], closers: list[Any], *,
-                 default_jobs: Callable[[], int] = lambda: 1,
+                 use_cases: Callable[[], UseCases], closers: list[Callable[[], object]], *,
+                 store_kind: str = "sqlite",
                  unavailable: Callable[[Exception], Exception] = lambda exc: exc) -> None:
         self.app = app
         self.view = view
         self.reads = Reads(view)
+        self.store_kind = store_kind
         self._use_cases = use_cases
         self._built: UseCases | None = None
-        self.default_jobs = default_jobs
         self._closers = closers
         # Turns a lost or unreachable store into the error a user sees (naming the store).
         self.unavailable = unavailable
 
     @property
-    def register_pack(self) -> RegisterPack:
-        return self._cases().register_pack
-
-    @property
-    def install_pack(self) -> InstallPack:
-        return self._cases().install_pack
-
-    @property
-    def test_pack(self) -> TestPack:
-        return self._cases().test_pack
-
-    def _cases(self) -> UseCases:
+    def cases(self) -> UseCases:
         if self._built is None:
             self._built = self._use_cases()
         return self._built
 
     @store_call
-    def register(self, path: str, *, force: bool = False, replace: bool = False,
-                 skip_tests: bool = False,
-                 requested_by: str = "cli", progress: Progress | None = None,
-                 jobs: int | None = None) -> Registered:
+    def register(self, command: RegisterCommand,
+                 progress: Progress | None = None) -> Registered:
         # Rejections are history too: project whatever the attempt recorded.
         with self._then_catch_up():
-            outcome = self.register_pack(path, force=force, replace=replace,
-                                         skip_tests=skip_tests,
-                                         requested_by=requested_by, progress=progress,
-                                         jobs=jobs or (1 if skip_tests else self.default_jobs()))
+            outcome = self.cases.register_pack(command, progress)
         return self._registered(outcome)
 
     @store_call
-    def install(self, source: str, *, ref: str | None = None, force: bool = False,
-                replace: bool = False, skip_tests: bool = False, requested_by: str = "cli",
-                progress: Progress | None = None, jobs: int | None = None,
-                digest: str | None = None) -> Registered:
-        """Fetch ``source`` (at git ``ref``) into the managed store and register it; with
-        ``digest`` (``sha256:<hex>``), only if its content has that digest."""
-        from application.install import parse_digest
-
-        expected = parse_digest(digest) if digest is not None else None
+    def install(self, command: InstallCommand,
+                progress: Progress | None = None) -> Registered:
         with self._then_catch_up():
-            outcome = self.install_pack(source, ref=ref, force=force, replace=replace,
-                                        skip_tests=skip_tests, requested_by=requested_by,
-                                        progress=progress, expected_digest=expected,
-                                        jobs=jobs or (1 if skip_tests else self.default_jobs()))
+            outcome = self.cases.install_pack(command, progress)
         return self._registered(outcome)
 
     def _registered(self, outcome: RegistrationOutcome) -> Registered:
@@ -144,20 +134,15 @@ class RegistryService:
     def prune(self, *, dry_run: bool = False) -> list[str]:
         """Remove the managed store's directories that no registration needs any more, and
         return them: needed are those of committed registrations (active, or restorable by a
-        rollback) and of registrations still testing under an unexpired lease. What is left
-        is an install that was refused, rolled back, or killed before its decision."""
-        from domain.pack import Pack
-
-        store = self.install_pack.installed
+        rollback) and of registrations still testing under their lease. What is left is an
+        install that was refused, rolled back, or killed before its decision."""
+        store = self.cases.installed
         found = store.contents()  # listed first: a newer directory is not judged below
         self.catch_up()  # every listed directory's request is in the log by now
-        needed = set()
         now = datetime.now(UTC)
-        for row in self.view.registration_sources(("requested", "testing")):
-            pack = self.app.repository.get(Pack.create_id(row["pack_ref"]))
-            if str(pack.in_flight) == row["id"] and pack.lease_expires and \
-                    pack.lease_expires > now:
-                needed.add(row["source_path"])
+        needed = {row["source_path"] for row in self.view.registration_sources(("requested",
+                                                                               "testing"))
+                  if self.app.holds_lease(row["pack_ref"], UUID(row["id"]), now=now)}
         # Read after the leases: one decided meanwhile is committed here if it was committed.
         self.catch_up()
         needed |= {row["source_path"] for row in self.view.registration_sources(("committed",))}
@@ -168,24 +153,29 @@ class RegistryService:
         return unneeded
 
     @store_call
-    def verify(self, ref: str) -> Verification:
-        """Raises: PackNotFoundError when ``ref`` is not active."""
-        self.catch_up()
-        return self.reads.verify(ref)
-
-    @store_call
     def test_registered(self, ref: str, *, requested_by: str = "cli",
                         progress: Progress | None = None,
                         jobs: int | None = None) -> TestRunOutcome:
-        """Run an active pack's suites again; the run joins its test history."""
         with self._then_catch_up():
-            return self.test_pack.registered(ref, requested_by=requested_by, progress=progress,
-                                             jobs=jobs or self.default_jobs())
+            return self.cases.test_pack.registered(ref, requested_by=requested_by,
+                                                   progress=progress, jobs=jobs)
 
     def test_directory(self, path: str, *, progress: Progress | None = None,
                        jobs: int | None = None) -> TestRunOutcome:
-        """Run the suites of a pack directory without registering or recording anything."""
-        return self.test_pack.directory(path, progress=progress, jobs=jobs or self.default_jobs())
+        return self.cases.test_pack.directory(path, progress=progress, jobs=jobs)
+
+    @store_call
+    def unregister(self, ref: str, *, actor: str) -> UUID:
+        with self._then_catch_up():
+            return self.app.unregister(ref, actor=actor, now=datetime.now(UTC))
+
+    @store_call
+    def roll_back(self, ref: str, *, actor: str) -> PackRow:
+        with self._then_catch_up():
+            self.app.roll_back(ref, actor=actor, now=datetime.now(UTC))
+        pack = self.view.get_pack(ref)
+        assert pack is not None, f"pack {ref!r} missing after its rollback"
+        return pack
 
     @store_call
     def catch_up(self, *, batch_size: int = 500, max_batches: int | None = None) -> int:
@@ -205,90 +195,100 @@ class RegistryService:
             raise
         self.catch_up()
 
-    @store_call
+    @current
     def list_packs(self) -> list[PackRow]:
-        self.catch_up()
         return self.reads.list_packs()
 
-    @store_call
-    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
-        self.catch_up()
-        return self.reads.test_history(ref, limit=limit)
-
-    @store_call
+    @current
     def show(self, ref: str) -> PackDetails:
-        """Raises: PackNotFoundError when ``ref`` is not active."""
-        self.catch_up()
         return self.reads.show(ref)
 
-    @store_call
+    @current
+    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
+        return self.reads.test_history(ref, limit=limit)
+
+    @current
+    def latest_test(self, ref: str) -> TestExecutionRow:
+        return self.reads.latest_test(ref)
+
+    @current
     def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
-        """Raises: PackNotFoundError when ``ref`` was never submitted."""
-        self.catch_up()
         return self.reads.registrations(ref, limit=limit)
 
     @store_call
-    def unregister(self, ref: str, *, actor: str) -> UUID:
-        """Deactivate ``ref`` with a compensating event; returns the registration it ends."""
-        with self._then_catch_up():
-            return self.app.unregister(ref, actor=actor, now=datetime.now(UTC))
+    def knows(self, ref: str) -> bool:
+        return self.reads.knows(ref)
+
+    @current
+    def verify(self, ref: str) -> Verification:
+        return self.reads.verify(ref)
+
+    @current
+    def packs_page(self, *, limit: int, offset: int) -> Page[PackRow]:
+        return self.reads.packs_page(limit=limit, offset=offset)
+
+    @current
+    def test_history_page(self, ref: str, *, limit: int, offset: int = 0,
+                          after: SortKey | None = None, status: RunStatus | None = None,
+                          trigger_reason: TriggerReason | None = None,
+                          ) -> Page[TestExecutionJsonRow]:
+        return self.reads.test_history_page(ref, limit=limit, offset=offset, after=after,
+                                            status=status, trigger_reason=trigger_reason)
+
+    @current
+    def registrations_page(self, ref: str, *, limit: int, offset: int = 0,
+                           after: SortKey | None = None) -> Page[RegistrationRow]:
+        return self.reads.registrations_page(ref, limit=limit, offset=offset, after=after)
 
     @store_call
-    def roll_back(self, ref: str, *, actor: str) -> PackRow:
-        """Re-activate the registration the active one replaced; returns the restored pack."""
-        with self._then_catch_up():
-            self.app.roll_back(ref, actor=actor, now=datetime.now(UTC))
-        pack = self.view.get_pack(ref)
-        assert pack is not None, f"pack {ref!r} missing after its rollback"
-        return pack
-
-    @store_call
-    def audit(self, registration_id: UUID) -> list[dict[str, Any]]:
-        """The registration's events in order, as stored (topic and decoded state).
-
-        Raises: RegistrationNotFoundError.
-        """
+    def audit(self, registration_id: UUID) -> list[StoredEvent]:
+        """The registration's events in order, as stored (topic and decoded state), read from
+        the log itself."""
         self.app.get_registration(registration_id)  # not found -> RegistrationNotFoundError
         stored = self.app.recorder.select_events(registration_id)
-        return [{"originator_version": event.originator_version, "topic": event.topic,
-                 "state": self.app.mapper.transcoder.decode(event.state)} for event in stored]
+        return [StoredEvent(event.originator_version, event.topic,
+                            self.app.mapper.transcoder.decode(event.state)) for event in stored]
+
+    def registration(self, registration_id: UUID) -> RegistrationDetails:
+        events = self.audit(registration_id)
+        row = self._registration_row(registration_id)
+        return RegistrationDetails(registration=row, events=events)
+
+    @current
+    def _registration_row(self, registration_id: UUID) -> RegistrationRow:
+        row = self.view.get_registration(str(registration_id))
+        if row is None:
+            raise RegistrationNotFoundError(registration_id)
+        return row
 
     @store_call
     def create_token(self, name: str, scope: str, *, actor: str) -> tuple[str, TokenRow]:
-        """Issue a token; returns its text (shown once, never stored) and its public row."""
         from adapters.tokens import format_token, mint
 
-        if not name.strip() or len(name) > 100:
-            raise InvalidTokenNameError(name)
-        if any(t.name == name and t.revoked_at is None for t in self.list_tokens()):
-            raise TokenNameTakenError(name)
+        live = [t.name for t in self.list_tokens() if t.revoked_at is None]
         secret, secret_hash = mint()
         token_id = self.app.issue_token(name=name, scope=scope, secret_hash=secret_hash,
-                                        issued_by=actor)
-        self.catch_up()
-        row = next(t for t in self.view.tokens() if t.id == str(token_id))
-        return format_token(token_id, secret), row
+                                        issued_by=actor, live_names=live)
+        return format_token(token_id, secret), self._token_row(str(token_id))
 
-    @store_call
+    @current
     def list_tokens(self) -> list[TokenRow]:
-        self.catch_up()
         return self.view.tokens()
 
     @store_call
     def revoke_token(self, name_or_id: str, *, actor: str) -> TokenRow:
         """Revoke by id, or by name when exactly one live token has it.
 
-        Raises: TokenNotFoundError (also when a name is ambiguous).
+        Raises: TokenNotFoundError (also when a name is ambiguous), TokenRevokedError.
         """
-        tokens = [t for t in self.list_tokens() if name_or_id in (t.id, t.name)]
-        matches = [t for t in tokens if t.revoked_at is None]
-        if not matches and tokens:
-            raise TokenRevokedError(tokens[0].name)
-        if len(matches) != 1:
-            raise TokenNotFoundError(name_or_id)
-        self.app.revoke_token(UUID(matches[0].id), actor=actor)
-        self.catch_up()
-        return next(t for t in self.view.tokens() if t.id == matches[0].id)
+        token_id = token_meant(name_or_id, [(t.id, t.name, t.revoked_at is not None)
+                                            for t in self.list_tokens()])
+        self.app.revoke_token(UUID(token_id), actor=actor)
+        return self._token_row(token_id)
+
+    @current
+    def _token_row(self, token_id: str) -> TokenRow:
+        return next(t for t in self.view.tokens() if t.id == token_id)
 
     @store_call
     def authenticate(self, token: str | None, scope: str) -> str:
@@ -303,13 +303,12 @@ class RegistryService:
 
     @store_call
     def rebuild(self, *, batch_size: int = 500) -> int:
-        """Rebuild the read models from the whole log; returns the events replayed."""
         return self.view.rebuild(self.app, batch_size=batch_size)
 
-    @store_call
-    def knows(self, ref: str) -> bool:
-        """Whether ``ref`` was ever submitted for registration."""
-        return self.reads.knows(ref)
+    def health(self) -> Health:
+        status = self.projection_status()
+        return Health(status="ok", store=self.store_kind, log_head=status.log_head,
+                      projection_position=status.position, projection_lag=status.lag)
 
     def close(self) -> None:
         for close in reversed(self._closers):

@@ -24,10 +24,12 @@ class Settings:
     """Where the registry keeps its data and how it reaches its store."""
 
     home: Path
-    """Data directory (``ATTUNE_HOME``; default ``$XDG_DATA_HOME/attune`` or ``~/.local/share/attune``)."""
+    """Data directory (``ATTUNE_HOME``; default ``$XDG_DATA_HOME/attune`` or
+    ``~/.local/share/attune``)."""
 
     database_url: str
-    """``ATTUNE_DATABASE_URL``: ``postgresql://…`` or ``sqlite:///path``; empty means the embedded SQLite file."""
+    """``ATTUNE_DATABASE_URL``: ``postgresql://…`` or ``sqlite:///path``; empty means the
+    embedded SQLite file."""
 
     pack_roots: tuple[Path, ...] = ()
     """``ATTUNE_PACK_ROOTS`` (os.pathsep-separated): the only directories the HTTP API registers

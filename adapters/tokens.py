@@ -11,8 +11,9 @@ import hmac
 import secrets
 from uuid import UUID
 
-from application.registry import PackRegistry
 from domain.errors import RegistryError, TokenNotFoundError
+
+from application.registry import PackRegistry
 
 PREFIX = "attn"
 

@@ -4,25 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Protocol
 
+from domain.component import Component
 from domain.manifest import PackManifest, TestSuite
+from domain.origin import Origin
 from domain.results import SuiteResult, TestCaseResult
 
 
 class PackSnapshot(Protocol):
     """A private copy of a pack's files: tests run here, and its digest is what was tested."""
 
-    path: str
-    content_digest: str
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def content_digest(self) -> str: ...
 
 
 class PackSource(Protocol):
     """A pack directory whose manifest has been read and validated."""
 
-    manifest: PackManifest
-    source_path: str
-    components: list[dict[str, Any]]
+    @property
+    def manifest(self) -> PackManifest: ...
+
+    @property
+    def source_path(self) -> str: ...
+
+    @property
+    def components(self) -> list[Component]: ...
 
     def snapshot(self) -> AbstractContextManager[PackSnapshot]:
         """Copy the pack to a private directory, removed when the context exits."""
@@ -50,11 +60,13 @@ class PackLoader(Protocol):
 class FetchedPack(Protocol):
     """A pack fetched from an install source into a private directory."""
 
-    path: str
-    origin: dict[str, Any]
-    """Where it came from, as recorded in the registration: ``type`` (git, archive or
-    directory), ``source`` (credentials masked), and per type ``ref``, ``commit`` or
-    ``archive_sha256``."""
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def origin(self) -> Origin:
+        """Where it came from, as the registration records it (credentials masked)."""
+        ...
 
 
 class PackFetcher(Protocol):
@@ -67,21 +79,25 @@ class PackFetcher(Protocol):
         ...
 
 
-class InstalledPacks(Protocol):
-    """The managed pack store: installed packs' files, one immutable directory per content."""
+class PackFiles(Protocol):
+    """Where a registration's files are kept: the directory it records as its source."""
 
-    def path_for(self, ref: str, version: str, content_digest: str) -> str:
-        """Where the files of this content of ``ref`` live once installed."""
+    def path_for(self, source: PackSource, snapshot: PackSnapshot) -> str:
+        """The directory that will hold the files of ``snapshot``."""
         ...
 
     def keep(self, snapshot: PackSnapshot, path: str) -> bool:
-        """Copy the snapshot's files to ``path`` (atomically: all of them or none); False
-        if ``path`` already holds that content, which is then left as it is."""
+        """Put the snapshot's files at ``path`` (atomically: all of them or none); False if
+        nothing was written (the files are there already, or stay where they are)."""
         ...
 
     def discard(self, path: str) -> None:
         """Remove the files that ``keep`` put at ``path``."""
         ...
+
+
+class InstalledPacks(PackFiles, Protocol):
+    """The managed pack store: installed packs' files, one immutable directory per content."""
 
     def contents(self) -> list[str]:
         """Every directory the store holds (for pruning those no registration needs)."""

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from eventsourcing.utils import Environment, EnvType
 
+from domain.component import Component
 from domain.errors import (
+    ConcurrentChangeError,
     PackNotFoundError,
     RegistrationInProgressError,
-    ConcurrentChangeError,
     RegistrationNotFoundError,
     TokenNotFoundError,
 )
@@ -23,6 +26,10 @@ from domain.registration import Registration
 from domain.results import SuiteResult, TestResult
 from domain.test_run import TestRun
 from domain.token import ApiToken
+from domain.vocabulary import RejectReason
+
+if TYPE_CHECKING:
+    from application.commands import RegisterCommand
 
 # A concurrent writer can change the Pack stream between our read and our write; the store
 # then refuses our events. We re-read and decide again this many times before giving up.
@@ -33,13 +40,13 @@ SAVE_ATTEMPTS = 3
 STORE_FAILURES = (OperationalError, InterfaceError)
 
 
-class PackRegistry(Application):
+class PackRegistry(Application[UUID]):
     """Registration commands. The name is persisted (table and tracking names): never change it."""
 
     name = "registry"
     # A Pack stream grows by two events per registration of its ref; snapshots keep loading it
     # cheap however long its history gets. (Registrations and tokens stay short: no snapshots.)
-    snapshotting_intervals = {Pack: 50}
+    snapshotting_intervals: ClassVar = {Pack: 50}
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         # Configuration comes only from the settings the adapter passes in; the library's
@@ -48,50 +55,33 @@ class PackRegistry(Application):
 
     def request_registration(
         self,
+        command: RegisterCommand,
         *,
         manifest: PackManifest,
-        components: list[dict[str, Any]],
+        components: Sequence[Component],
         source_path: str,
         content_digest: str,
-        force: bool,
-        skip_tests: bool,
-        trigger_reason: str,
-        requested_by: str,
         lease_expires: datetime,
         now: datetime,
-        replace: bool = False,
-        origin: dict[str, Any] | None = None,
     ) -> UUID:
         """Open a registration, taking the ref's lease in the same transaction.
 
-        ``force`` (commit whatever the tests say) implies ``replace`` (an active ref may be
-        replaced); ``replace`` alone keeps the test gate.
-
         Raises:
-            PackAlreadyExistsError: the ref is active and neither flag is set.
+            PackAlreadyExistsError: the ref is active and the command replaces nothing.
             RegistrationInProgressError: another registration of the ref is running.
         """
         for _ in range(SAVE_ATTEMPTS):
             pack = self._get_or_create_pack(manifest.ref)
-            registration = Registration(
-                pack_ref=manifest.ref,
-                pack_version=manifest.version,
-                label=manifest.label,
-                manifest=manifest.to_dict(),
-                components=components,
-                source_path=source_path,
-                content_digest=content_digest,
-                force=force,
-                replace=force or replace,
-                skip_tests=skip_tests,
-                trigger_reason=trigger_reason,
-                requested_by=requested_by,
-                origin=origin,
-            )
+            registration = Registration.request(
+                manifest=manifest, components=components, source_path=source_path,
+                content_digest=content_digest, force=command.force,
+                replace=command.replaces_active, skip_tests=command.skip_tests,
+                trigger_reason=command.trigger, requested_by=command.requested_by,
+                origin=command.origin)
             abandoned_id = pack.open_registration(
-                registration.id, replace=force or replace, lease_expires=lease_expires, now=now
-            )
-            touched: list[Any] = [pack, registration]
+                registration.id, replace=command.replaces_active, lease_expires=lease_expires,
+                now=now)
+            touched: list[Aggregate] = [pack, registration]
             if abandoned_id is not None:
                 touched.append(self._abandon(abandoned_id))
             try:
@@ -111,7 +101,7 @@ class PackRegistry(Application):
 
     def complete_suite(self, run_id: UUID, result: SuiteResult) -> int:
         """Record a finished suite of a registration or a test run; returns its notification id."""
-        run = self.repository.get(run_id)
+        run = self._get(run_id)
         assert isinstance(run, Registration | TestRun)
         run.complete_suite(result)
         return self._save(run)
@@ -131,7 +121,8 @@ class PackRegistry(Application):
         return self._save(registration, pack)
 
     def reject_registration(
-        self, registration_id: UUID, *, reason: str, message: str, result: TestResult | None
+        self, registration_id: UUID, *, reason: RejectReason, message: str,
+        result: TestResult | None
     ) -> int:
         """Close the registration without activating it and release the ref's lease."""
         registration = self.get_registration(registration_id)
@@ -140,6 +131,13 @@ class PackRegistry(Application):
                             summary=result.summary() if result else None)
         pack.close_registration(registration.id)
         return self._save(registration, pack)
+
+    def holds_lease(self, ref: str, registration_id: UUID, *, now: datetime) -> bool:
+        """Whether ``registration_id`` still holds the lease of ``ref`` (it may yet commit)."""
+        try:
+            return self._get_pack(ref).holds_lease(registration_id, now=now)
+        except AggregateNotFoundError:
+            return False
 
     def active_registration(self, ref: str) -> Registration:
         """The registration that made ``ref`` active.
@@ -172,7 +170,7 @@ class PackRegistry(Application):
 
     def complete_test_run(self, run_id: UUID, *, result: TestResult | None,
                           error: str | None = None) -> int:
-        run = self.repository.get(run_id)
+        run = self._get(run_id)
         assert isinstance(run, TestRun)
         run.complete(summary=result.summary() if result else None, error=error)
         return self._save(run)
@@ -198,13 +196,13 @@ class PackRegistry(Application):
         self._save_or_conflict(ref, registration, pack)
         return registration.id
 
-    def _save_or_conflict(self, ref: str, *aggregates: Any) -> None:
+    def _save_or_conflict(self, ref: str, *aggregates: Aggregate) -> None:
         try:
             self._save(*aggregates)
         except IntegrityError:  # another command changed the pack meanwhile: nothing was saved
             raise ConcurrentChangeError(ref) from None
 
-    def _save(self, *aggregates: Any) -> int:
+    def _save(self, *aggregates: Aggregate) -> int:
         """Save ``aggregates`` in one transaction; returns the last notification id.
 
         When the connection breaks as the commit is acknowledged, the library inserts the
@@ -220,16 +218,29 @@ class PackRegistry(Application):
                 raise
             return self.recorder.max_notification_id() or 0
 
-    def _is_stored(self, aggregate: Any) -> bool:
+    def _is_stored(self, aggregate: Aggregate) -> bool:
         """Whether the aggregate's last event, as we made it, is the stream's last one."""
         last = self.recorder.select_events(aggregate.id, desc=True, limit=1)
-        return bool(last) and last[0].originator_version == aggregate.version and (
-            self.mapper.to_domain_event(last[0]).timestamp == aggregate.modified_on)
+        if not last or last[0].originator_version != aggregate.version:
+            return False
+        stored: Aggregate.Event = self.mapper.to_domain_event(last[0])  # type: ignore[assignment]
+        return stored.timestamp == aggregate.modified_on
 
-    def issue_token(self, *, name: str, scope: str, secret_hash: str, issued_by: str) -> UUID:
-        """Record a new API token (only the hash of its secret). Raises: InvalidScopeError."""
+    def _get(self, aggregate_id: UUID) -> Aggregate:
+        """Raises: AggregateNotFoundError."""
+        aggregate: Aggregate = self.repository.get(aggregate_id)
+        return aggregate
+
+    def issue_token(self, *, name: str, scope: str, secret_hash: str, issued_by: str,
+                    live_names: Collection[str] = ()) -> UUID:
+        """Record a new API token (only the hash of its secret); ``live_names`` are the names
+        of the tokens not revoked.
+
+        Raises:
+            InvalidTokenNameError, TokenNameTakenError, InvalidScopeError.
+        """
         token = ApiToken.issue(name=name, scope=scope, secret_hash=secret_hash,
-                               issued_by=issued_by)
+                               issued_by=issued_by, live_names=live_names)
         self._save(token)
         return token.id
 
@@ -245,7 +256,7 @@ class PackRegistry(Application):
         Raises: TokenNotFoundError.
         """
         try:
-            token = self.repository.get(token_id)
+            token = self._get(token_id)
         except AggregateNotFoundError:
             raise TokenNotFoundError(str(token_id)) from None
         if not isinstance(token, ApiToken):
@@ -255,7 +266,7 @@ class PackRegistry(Application):
     def get_registration(self, registration_id: UUID) -> Registration:
         """Raises: RegistrationNotFoundError."""
         try:
-            registration = self.repository.get(registration_id)
+            registration = self._get(registration_id)
         except AggregateNotFoundError:
             raise RegistrationNotFoundError(registration_id) from None
         if not isinstance(registration, Registration):
@@ -279,7 +290,7 @@ class PackRegistry(Application):
         return registration
 
     def _get_pack(self, ref: str) -> Pack:
-        pack = self.repository.get(Pack.create_id(ref))
+        pack = self._get(Pack.create_id(ref))
         assert isinstance(pack, Pack)
         return pack
 

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from domain.manifest import PackManifest
+from domain.manifest import PackManifest, required_testing
 from domain.results import TestResult
 
 from application.ports import NoProgress, PackLoader, Progress, SuiteRunner
-from application.register import required_testing
 from application.registry import PackRegistry
 from application.suites import run_suites
 
@@ -35,19 +34,23 @@ class TestPack:
     __test__ = False
 
     def __init__(self, registry: PackRegistry, loader: PackLoader, runner: SuiteRunner,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 default_jobs: Callable[[], int] = lambda: 1) -> None:
         self.registry = registry
         self.loader = loader
         self.runner = runner
         self.clock = clock
+        # A callable, so that a bad setting fails the runs, not start-up.
+        self.default_jobs = default_jobs
 
     def registered(self, ref: str, *, requested_by: str = "cli",
-                   progress: Progress | None = None, jobs: int = 1) -> TestRunOutcome:
+                   progress: Progress | None = None, jobs: int | None = None) -> TestRunOutcome:
         """Run the active registration's suites again on its source directory and record it.
 
         The suites are the registered manifest's; the files are what the source directory
         holds now, and ``source_changed`` tells whether they differ from what was registered.
         """
+        jobs = jobs or self.default_jobs()
         registration = self.registry.active_registration(ref)
         manifest = PackManifest.from_dict(registration.manifest)
         testing = required_testing(manifest)
@@ -69,8 +72,9 @@ class TestPack:
                               source_changed=snapshot.content_digest != registration.content_digest)
 
     def directory(self, path: str, *, progress: Progress | None = None,
-                  jobs: int = 1) -> TestRunOutcome:
+                  jobs: int | None = None) -> TestRunOutcome:
         """Run the suites of an unregistered pack directory; nothing is recorded."""
+        jobs = jobs or self.default_jobs()
         source = self.loader.load(path)
         testing = required_testing(source.manifest)
         with source.snapshot() as snapshot:

@@ -145,7 +145,8 @@ def main() -> None:
         base_rps, base_lat = results[("baseline", level)]
         reg_rps, reg_lat = results[("registry", level)]
         print(f"{level:>2} clients: baseline {base_rps:7.0f} req/s (p50 "
-              f"{statistics.median(base_lat) * 1000:.1f} ms, p99 {percentile(base_lat, .99):.1f} ms)"
+              f"{statistics.median(base_lat) * 1000:.1f} ms,"
+              f" p99 {percentile(base_lat, .99):.1f} ms)"
               f" | registry {reg_rps:7.0f} req/s (p50 {statistics.median(reg_lat) * 1000:.1f} ms,"
               f" p99 {percentile(reg_lat, .99):.1f} ms) | ratio {reg_rps / base_rps:.2f}")
 

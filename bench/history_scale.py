@@ -39,12 +39,13 @@ from typing import Any
 
 import msgspec
 
+from projections.queries import SortKey
+from projections.sql import Writer
+
 from adapters.bootstrap import build_registry
 from adapters.http.cursor import encode_cursor
 from adapters.http.schemas import TestExecutionPage, cursor_pagination
 from adapters.settings import Settings
-from projections.queries import SortKey
-from projections.sql import Writer
 
 SMALL, BIG = 1_000, 1_000_000
 PAGE = 50

@@ -21,9 +21,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from domain.manifest import parse_manifest
+
 from adapters.bootstrap import build_registry
 from adapters.settings import Settings
-from domain.manifest import parse_manifest
 
 
 def write_history(registry, count: int, batch: int = 50) -> None:

@@ -30,6 +30,8 @@ from pathlib import Path
 import yaml
 from projection_throughput import write_history
 
+from application.commands import RegisterCommand
+
 from adapters.bootstrap import build_registry
 from adapters.settings import Settings
 
@@ -65,7 +67,8 @@ def measure(settings: Settings, packs: list[Path], cli_sample: int) -> dict[str,
 
         started = time.perf_counter()
         for pack in packs:
-            registry.register(str(pack), force=True, skip_tests=True, requested_by="bench")
+            registry.register(RegisterCommand(path=str(pack), force=True, skip_tests=True,
+                                              requested_by="bench"))
         in_process = count / (time.perf_counter() - started)
 
     env = {**os.environ, "ATTUNE_HOME": str(settings.home),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RegistryError(Exception):
     """Base for errors a caller can act on."""
@@ -76,7 +78,7 @@ class TestsFailedError(RegistryError):
 
     __test__ = False
 
-    def __init__(self, registration_id: object, result: dict | None) -> None:
+    def __init__(self, registration_id: object, result: dict[str, Any] | None) -> None:
         self.registration_id = registration_id
         self.result = result
         super().__init__(
@@ -99,6 +101,15 @@ class PackNotFoundError(RegistryError):
 
     def __init__(self, ref: str) -> None:
         super().__init__(f"Pack '{ref}' not found")
+
+
+class NoTestResultsError(RegistryError):
+    """Raised when a known pack has no test run yet (its registrations skipped the tests)."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"No test results found for pack '{ref}'")
 
 
 class NothingToRollBackError(RegistryError):

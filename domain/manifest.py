@@ -7,11 +7,12 @@ from typing import Any
 
 import msgspec
 
-from domain.errors import ManifestError
+from domain.errors import ManifestError, NoTestingConfigError, TestingDisabledError
 from domain.text import has_control, path_part, quoted
 
 REF_PATTERN = re.compile(r"^[a-z][a-z0-9_-]+$")
-# Semantic Versioning 2.0.0, from semver.org's grammar (no leading zeros, optional pre-release/build).
+# Semantic Versioning 2.0.0, from semver.org's grammar (no leading zeros, optional pre-release
+# and build).
 SEMVER_PATTERN = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -89,12 +90,27 @@ class PackManifest(msgspec.Struct, frozen=True, kw_only=True):
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised manifest as plain JSON-compatible values (what events store)."""
-        return msgspec.to_builtins(self)
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PackManifest:
         """Rebuild a manifest from :meth:`to_dict` output (already validated once)."""
         return msgspec.convert(data, type=cls)
+
+
+def required_testing(manifest: PackManifest) -> TestingConfig:
+    """The testing section, which running tests needs present and enabled.
+
+    Raises:
+        NoTestingConfigError, TestingDisabledError.
+    """
+    testing = manifest.testing
+    if testing is None:
+        raise NoTestingConfigError(manifest.ref)
+    if not testing.enabled:
+        raise TestingDisabledError(manifest.ref)
+    return testing
 
 
 def parse_manifest(raw: object) -> PackManifest:

@@ -57,7 +57,19 @@ class Pack(Aggregate):
         """Raise the error :meth:`open_registration` would raise, without changing anything."""
         if self.active_registration_id is not None and not replace:
             raise PackAlreadyExistsError(self.ref)
-        if self.in_flight is not None and self.lease_expires and self.lease_expires > now:
+        self._check_no_lease(now)
+
+    def holds_lease(self, registration_id: UUID, *, now: datetime) -> bool:
+        """Whether ``registration_id`` is in flight under a lease that has not expired (it
+        may still commit); once expired, another registration may take the ref over."""
+        return self.in_flight == registration_id and self._lease_held(now)
+
+    def _lease_held(self, now: datetime) -> bool:
+        return self.in_flight is not None and self.lease_expires is not None and (
+            self.lease_expires > now)
+
+    def _check_no_lease(self, now: datetime) -> None:
+        if self._lease_held(now):
             raise RegistrationInProgressError(self.ref, self.in_flight)
 
     @event("RegistrationOpened", topic="attune:Pack.RegistrationOpened")
@@ -134,8 +146,7 @@ class Pack(Aggregate):
     def _require_active(self, now: datetime) -> UUID:
         if self.active_registration_id is None:
             raise PackNotFoundError(self.ref)
-        if self.in_flight is not None and self.lease_expires and self.lease_expires > now:
-            raise RegistrationInProgressError(self.ref, self.in_flight)
+        self._check_no_lease(now)
         return self.active_registration_id
 
     def _check_in_flight(self, registration_id: UUID) -> None:

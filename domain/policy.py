@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 from domain.manifest import TestingConfig
 from domain.results import SuiteResult, TestCaseResult, TestResult
+from domain.vocabulary import RunnerType, SuiteStatus
 
 
 def suite_result(
     *,
     name: str,
-    runner_type: str,
+    runner_type: RunnerType,
     cases: Sequence[TestCaseResult],
     exit_code: int | None,
     duration_ms: int,
@@ -31,6 +32,7 @@ def suite_result(
     passed = sum(1 for case in cases if case.status == "passed")
     failed = sum(1 for case in cases if case.status in ("failed", "error"))
     skipped = sum(1 for case in cases if case.status == "skipped")
+    status: SuiteStatus
     if timed_out or not completed or (not cases and exit_code != 0):
         status = "error"
     elif failed or exit_code != 0 or passed == 0:
@@ -57,7 +59,7 @@ def suite_result(
     )
 
 
-def suite_error(*, name: str, runner_type: str, message: str) -> SuiteResult:
+def suite_error(*, name: str, runner_type: RunnerType, message: str) -> SuiteResult:
     """A suite that could not run at all (bad path, no matching files, missing runner)."""
     return suite_result(name=name, runner_type=runner_type, cases=[], exit_code=None,
                         duration_ms=0, message=message)
@@ -92,6 +94,7 @@ def test_result(
     passed = sum(s.passed for s in suites)
     failed = sum(s.failed for s in suites)
     skipped = sum(s.skipped for s in suites)
+    status: SuiteStatus
     if suites and all(s.status == "passed" for s in suites):
         status = "passed"
     elif any(s.status == "error" for s in suites) or not suites:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.results import SuiteResult
-from domain.suite_event import suite_completed
+from domain.component import Component
+from domain.manifest import PackManifest
+from domain.origin import Origin, origin_to_dict
+from domain.results import SuiteResult, TestSummary
+from domain.suite_event import SuiteCompleted, suite_completed
+from domain.vocabulary import RegistrationStatus, RejectReason, RollbackReason, TriggerReason
 
 
 class RegistrationStateError(Exception):
@@ -44,7 +49,7 @@ class Registration(Aggregate):
         content_digest: str
         force: bool
         skip_tests: bool
-        trigger_reason: str
+        trigger_reason: TriggerReason
         requested_by: str
         replace: bool
         origin: dict[str, Any] | None
@@ -53,6 +58,62 @@ class Registration(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state.setdefault("replace", False)
             state["origin"] = None
+
+    class TestSuiteCompleted(SuiteCompleted):
+        TOPIC = "attune:Registration.TestSuiteCompleted"
+
+    class RegistrationCommitted(Aggregate.Event):
+        """The registration became the active one for its ref."""
+
+        TOPIC = "attune:Registration.RegistrationCommitted"
+
+        summary: dict[str, Any] | None
+        """The run's ``TestSummary`` as plain values; None when tests were skipped."""
+        tests_skipped: bool
+        forced: bool
+        """Committed although its tests did not pass (``force``)."""
+        replaced_registration_id: UUID | None
+
+    class RegistrationRejected(Aggregate.Event):
+        """The compensating event of the request: the pack never became active."""
+
+        TOPIC = "attune:Registration.RegistrationRejected"
+
+        reason: RejectReason
+        message: str
+        summary: dict[str, Any] | None
+
+    class RegistrationRolledBack(Aggregate.Event):
+        """The compensating event of a commit: the pack stopped being this registration."""
+
+        TOPIC = "attune:Registration.RegistrationRolledBack"
+
+        reason: RollbackReason
+        actor: str
+        restored_registration_id: UUID | None
+
+    @classmethod
+    def request(
+        cls,
+        *,
+        manifest: PackManifest,
+        components: Sequence[Component],
+        source_path: str,
+        content_digest: str,
+        force: bool,
+        replace: bool,
+        skip_tests: bool,
+        trigger_reason: TriggerReason,
+        requested_by: str,
+        origin: Origin | None,
+    ) -> Registration:
+        """Open a registration of ``manifest``: here its typed values become the event's
+        plain ones (the persisted shape)."""
+        return cls(pack_ref=manifest.ref, pack_version=manifest.version, label=manifest.label,
+                   manifest=manifest.to_dict(), components=[c.to_dict() for c in components],
+                   source_path=source_path, content_digest=content_digest, force=force,
+                   replace=replace, skip_tests=skip_tests, trigger_reason=trigger_reason,
+                   requested_by=requested_by, origin=origin_to_dict(origin))
 
     @event(PackRegistrationRequested)
     def __init__(
@@ -67,7 +128,7 @@ class Registration(Aggregate):
         content_digest: str,
         force: bool,
         skip_tests: bool,
-        trigger_reason: str,
+        trigger_reason: TriggerReason,
         requested_by: str,
         replace: bool,
         origin: dict[str, Any] | None,
@@ -85,9 +146,9 @@ class Registration(Aggregate):
         self.trigger_reason = trigger_reason
         self.requested_by = requested_by
         self.origin = origin
-        self.status = "requested"
+        self.status: RegistrationStatus = "requested"
         self.suites: list[dict[str, Any]] = []
-        self.reason: str | None = None
+        self.reason: RejectReason | RollbackReason | None = None
 
     @property
     def is_finished(self) -> bool:
@@ -99,12 +160,12 @@ class Registration(Aggregate):
             raise RegistrationStateError(f"registration {self.id} is already {self.status}")
         self._complete_suite(**result.to_dict())
 
-    _complete_suite = suite_completed("attune:Registration.TestSuiteCompleted")
+    _complete_suite = suite_completed(TestSuiteCompleted)
 
     def commit(
         self,
         *,
-        summary: dict[str, Any] | None,
+        summary: TestSummary | None,
         forced: bool,
         replaced_registration_id: UUID | None,
     ) -> None:
@@ -112,13 +173,13 @@ class Registration(Aggregate):
         if self.is_finished:
             raise RegistrationStateError(f"registration {self.id} is already {self.status}")
         self._commit(
-            summary=summary,
+            summary=summary.to_dict() if summary else None,
             tests_skipped=self.skip_tests,
             forced=forced,
             replaced_registration_id=replaced_registration_id,
         )
 
-    @event("RegistrationCommitted", topic="attune:Registration.RegistrationCommitted")
+    @event(RegistrationCommitted)
     def _commit(
         self,
         *,
@@ -129,18 +190,20 @@ class Registration(Aggregate):
     ) -> None:
         self.status = "committed"
 
-    def reject(self, *, reason: str, message: str, summary: dict[str, Any] | None) -> None:
+    def reject(self, *, reason: RejectReason, message: str, summary: TestSummary | None) -> None:
         """Close this attempt without activating it: the compensating event of the request."""
         if self.is_finished:
             raise RegistrationStateError(f"registration {self.id} is already {self.status}")
-        self._reject(reason=reason, message=message, summary=summary)
+        self._reject(reason=reason, message=message,
+                     summary=summary.to_dict() if summary else None)
 
-    @event("RegistrationRejected", topic="attune:Registration.RegistrationRejected")
-    def _reject(self, *, reason: str, message: str, summary: dict[str, Any] | None) -> None:
+    @event(RegistrationRejected)
+    def _reject(self, *, reason: RejectReason, message: str,
+                summary: dict[str, Any] | None) -> None:
         self.status = "rejected"
         self.reason = reason
 
-    def roll_back(self, *, reason: str, actor: str,
+    def roll_back(self, *, reason: RollbackReason, actor: str,
                   restored_registration_id: UUID | None) -> None:
         """Compensate a commit: the pack stops being this registration (``reason`` is
         ``rollback`` or ``unregister``). Nothing recorded before is changed."""
@@ -149,8 +212,8 @@ class Registration(Aggregate):
         self._roll_back(reason=reason, actor=actor,
                         restored_registration_id=restored_registration_id)
 
-    @event("RegistrationRolledBack", topic="attune:Registration.RegistrationRolledBack")
-    def _roll_back(self, *, reason: str, actor: str,
+    @event(RegistrationRolledBack)
+    def _roll_back(self, *, reason: RollbackReason, actor: str,
                    restored_registration_id: UUID | None) -> None:
         self.status = "rolled_back"
         self.reason = reason

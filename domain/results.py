@@ -6,8 +6,7 @@ from typing import Any
 
 import msgspec
 
-CASE_STATUSES = ("passed", "failed", "error", "skipped")
-SUITE_STATUSES = ("passed", "failed", "error")
+from domain.vocabulary import CaseStatus, RunnerType, SuiteStatus
 
 
 class TestCaseResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -16,7 +15,7 @@ class TestCaseResult(msgspec.Struct, frozen=True, kw_only=True):
     __test__ = False
 
     name: str
-    status: str  # passed | failed | error | skipped
+    status: CaseStatus
     duration_ms: int = 0
     error_message: str | None = None
 
@@ -25,8 +24,8 @@ class SuiteResult(msgspec.Struct, frozen=True, kw_only=True):
     """One suite's outcome: status, counts derived from its cases, and bounded output."""
 
     name: str
-    runner_type: str
-    status: str  # passed | failed | error
+    runner_type: RunnerType
+    status: SuiteStatus
     total: int
     passed: int
     failed: int  # failures and errors
@@ -40,39 +39,47 @@ class SuiteResult(msgspec.Struct, frozen=True, kw_only=True):
     stderr: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SuiteResult:
         return msgspec.convert(data, type=cls)
 
 
-class TestResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The whole run of a pack's suites: the spec's ``test_result`` document."""
+class TestSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """A run's counts without its suites: what the events that decide a registration carry."""
 
     __test__ = False
 
     pack_ref: str
     pack_version: str
     execution_time: str
-    status: str  # passed | failed | error
+    status: SuiteStatus
     total_tests: int
     passed: int
     failed: int
     skipped: int
     pass_rate: float
     duration_ms: int
-    test_suites: list[SuiteResult]
 
     def to_dict(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return data
+
+
+class TestResult(TestSummary, frozen=True, kw_only=True):
+    """The whole run of a pack's suites: the spec's ``test_result`` document."""
+
+    __test__ = False
+
+    test_suites: list[SuiteResult]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestResult:
         return msgspec.convert(data, type=cls)
 
-    def summary(self) -> dict[str, Any]:
-        """The counts without the suites: what registration events carry."""
-        data = self.to_dict()
-        del data["test_suites"]
-        return data
+    def summary(self) -> TestSummary:
+        """The counts without the suites."""
+        return TestSummary(**{name: getattr(self, name)
+                              for name in TestSummary.__struct_fields__})

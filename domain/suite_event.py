@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from eventsourcing.domain import event
+from eventsourcing.domain import Aggregate, event
+
+from domain.vocabulary import RunnerType, SuiteStatus
 
 
-def suite_completed(topic: str) -> Any:
-    """An ``@event`` command method recording one finished suite, under the given pinned topic.
+class SuiteCompleted(Aggregate.Event):
+    """One finished suite. Its fields are a persisted contract; each aggregate that runs suites
+    subclasses it with its own pinned ``TOPIC`` (topics are per class)."""
 
-    Each aggregate gets its own event class (topics are per class); the fields, a persisted
-    contract, are defined once here.
-    """
+    name: str
+    runner_type: RunnerType
+    status: SuiteStatus
+    total: int
+    passed: int
+    failed: int
+    skipped: int
+    duration_ms: int
+    exit_code: int | None
+    timed_out: bool
+    message: str | None
+    test_cases: list[dict[str, Any]]
+    stdout: str
+    stderr: str
 
-    @event("TestSuiteCompleted", topic=topic)
+
+def suite_completed(event_class: type[SuiteCompleted]) -> Callable[..., None]:
+    """The ``@event`` command method that records one finished suite as ``event_class``."""
+
+    @event(event_class)
     def _complete_suite(
         self: Any,
         *,
         name: str,
-        runner_type: str,
-        status: str,
+        runner_type: RunnerType,
+        status: SuiteStatus,
         total: int,
         passed: int,
         failed: int,

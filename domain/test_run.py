@@ -8,8 +8,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.registration import RegistrationStateError
-from domain.results import SuiteResult
-from domain.suite_event import suite_completed
+from domain.results import SuiteResult, TestSummary
+from domain.suite_event import SuiteCompleted, suite_completed
+from domain.vocabulary import TriggerReason
 
 
 class TestRun(Aggregate):
@@ -23,14 +24,38 @@ class TestRun(Aggregate):
         # Redefined by the library on every aggregate; pinned like all our topics.
         TOPIC = "attune:TestRun.Created"
 
-    @event("TestRunRequested", topic="attune:TestRun.TestRunRequested")
+    class TestRunRequested(Aggregate.Created):
+        """A manual run of an active registration's suites began."""
+
+        TOPIC = "attune:TestRun.TestRunRequested"
+
+        pack_ref: str
+        pack_version: str
+        registration_id: UUID
+        trigger_reason: TriggerReason
+        source_path: str
+        content_digest: str
+        requested_by: str
+
+    class TestSuiteCompleted(SuiteCompleted):
+        TOPIC = "attune:TestRun.TestSuiteCompleted"
+
+    class TestRunCompleted(Aggregate.Event):
+        """The run ended: its summary, or why it stopped before the end."""
+
+        TOPIC = "attune:TestRun.TestRunCompleted"
+
+        summary: dict[str, Any] | None
+        error: str | None
+
+    @event(TestRunRequested)
     def __init__(
         self,
         *,
         pack_ref: str,
         pack_version: str,
         registration_id: UUID,
-        trigger_reason: str,
+        trigger_reason: TriggerReason,
         source_path: str,
         content_digest: str,
         requested_by: str,
@@ -54,14 +79,14 @@ class TestRun(Aggregate):
             raise RegistrationStateError(f"test run {self.id} is already completed")
         self._complete_suite(**result.to_dict())
 
-    _complete_suite = suite_completed("attune:TestRun.TestSuiteCompleted")
+    _complete_suite = suite_completed(TestSuiteCompleted)
 
-    def complete(self, *, summary: dict[str, Any] | None, error: str | None = None) -> None:
+    def complete(self, *, summary: TestSummary | None, error: str | None = None) -> None:
         """Close the run: ``summary`` when suites ran, ``error`` if it stopped before the end."""
         if self.is_finished:
             raise RegistrationStateError(f"test run {self.id} is already completed")
-        self._complete(summary=summary, error=error)
+        self._complete(summary=summary.to_dict() if summary else None, error=error)
 
-    @event("TestRunCompleted", topic="attune:TestRun.TestRunCompleted")
+    @event(TestRunCompleted)
     def _complete(self, *, summary: dict[str, Any] | None, error: str | None) -> None:
         self.status = "completed"

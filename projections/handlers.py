@@ -33,7 +33,8 @@ def registration_requested(e: Registration.PackRegistrationRequested, w: Writer)
         {"id": str(e.originator_id), "ref": e.pack_ref, "version": e.pack_version,
          "force": e.force, "replace": e.replace, "skip": e.skip_tests, "trigger": e.trigger_reason,
          "by": e.requested_by, "source": e.source_path, "digest": e.content_digest,
-         "origin": _json_or_null(w, e.origin), "manifest": w.json(e.manifest), "components": w.json(e.components),
+         "origin": _json_or_null(w, e.origin), "manifest": w.json(e.manifest),
+         "components": w.json(e.components),
          "at": w.timestamp(e.timestamp)},
     )
     w.execute(

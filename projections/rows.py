@@ -6,6 +6,18 @@ from typing import Annotated, Any
 
 import msgspec
 
+from domain.origin import Origin, origin_from_dict
+from domain.vocabulary import (
+    ComponentKind,
+    RegistrationStatus,
+    RejectReason,
+    RollbackReason,
+    RunOutcome,
+    RunStatus,
+    TokenScope,
+    TriggerReason,
+)
+
 from projections.sql import from_json, from_timestamp
 
 
@@ -29,9 +41,8 @@ class PackRow(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool
     source_path: str
     content_digest: str
-    origin: dict[str, Any] | None
-    """Where an installed pack's files came from (type, source, ref, commit...); None for a
-    registered directory."""
+    origin: Origin | None
+    """Where an installed pack's files came from; None for a registered directory."""
     registration_id: str
     created: str
     updated: str
@@ -41,7 +52,7 @@ class ComponentRow(msgspec.Struct, frozen=True, kw_only=True):
     """An action, trigger, sensor, rule or workflow of an active pack."""
 
     pack_id: int
-    kind: str
+    kind: ComponentKind
     ref: str
     label: str
     description: str
@@ -55,17 +66,17 @@ class RegistrationRow(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     pack_ref: str
     pack_version: str
-    status: str  # requested | testing | committed | rejected | rolled_back
-    reason: str | None  # tests_failed | tests_not_executed | abandoned | rollback | unregister
+    status: RegistrationStatus
+    reason: RejectReason | RollbackReason | None
     force: bool
     replace_active: bool  # allowed to replace an active registration (--replace or --force)
     skip_tests: bool
     forced: bool | None  # committed although its tests did not pass
-    trigger_reason: str
+    trigger_reason: TriggerReason
     requested_by: str
     source_path: str
     content_digest: str
-    origin: dict[str, Any] | None
+    origin: Origin | None
     replaced_registration_id: str | None
     requested_at: str
     finished_at: str | None
@@ -84,10 +95,10 @@ class _TestExecutionFields(msgspec.Struct, frozen=True, kw_only=True):
     run_id: str  # the registration's or the manual test run's id
     registration_id: str  # the registration whose pack was tested
     test_run_id: str | None  # set for manual runs
-    trigger_reason: str
+    trigger_reason: TriggerReason
     execution_time: str
-    status: str  # running | passed | failed | error
-    outcome: str | None  # committed | forced | rejected | manual; None while running
+    status: RunStatus
+    outcome: RunOutcome | None  # None while running
     total_tests: int
     passed: int
     failed: int
@@ -127,7 +138,7 @@ class TokenRow(msgspec.Struct, frozen=True, kw_only=True):
 
     id: str
     name: str
-    scope: str
+    scope: TokenScope
     issued_by: str
     issued_at: str
     revoked_at: str | None
@@ -141,9 +152,9 @@ def token_row(row: dict[str, Any]) -> TokenRow:
 
 
 def pack_row(row: dict[str, Any]) -> PackRow:
-    for key in ("conf_schema", "config", "meta", "tags", "runtime_deps", "dependencies",
-                "origin"):
+    for key in ("conf_schema", "config", "meta", "tags", "runtime_deps", "dependencies"):
         row[key] = from_json(row[key])
+    row["origin"] = origin_from_dict(from_json(row["origin"]))
     for key in ("system", "enabled"):
         row[key] = bool(row[key])
     for key in ("created", "updated"):
@@ -161,7 +172,7 @@ def registration_row(row: dict[str, Any]) -> RegistrationRow:
         del row[key]
     for key in ("force", "replace_active", "skip_tests"):
         row[key] = bool(row[key])
-    row["origin"] = from_json(row["origin"])
+    row["origin"] = origin_from_dict(from_json(row["origin"]))
     row["forced"] = None if row["forced"] is None else bool(row["forced"])
     for key in ("requested_at", "finished_at", "rolled_back_at"):
         row[key] = from_timestamp(row[key])

@@ -56,9 +56,11 @@ def from_json(value: Any) -> Any:
 
 
 def from_timestamp(value: Any) -> str | None:
+    """Timestamp columns as ISO 8601 text: PostgreSQL gives datetimes, SQLite the text."""
     if value is None or isinstance(value, str):
         return value
-    return value.isoformat()
+    text: str = value.isoformat()
+    return text
 
 
 class Writer:

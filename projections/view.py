@@ -77,6 +77,16 @@ class RegistryView(TrackingRecorder, ReadModelQueries, ABC):
 
     read_model_ddl: list[str]
 
+    # Provided by the library's tracking recorder of each database (the concrete views inherit
+    # from it first): the position and its update, inside a transaction of ours.
+    @abstractmethod
+    def _max_tracking_id(self, application_name: str, cursor: Any) -> int | None:
+        """The position recorded for ``application_name``, read with ``cursor``."""
+
+    @abstractmethod
+    def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None:
+        """Record ``tracking`` as the position, with ``cursor``."""
+
     def upgrade_read_models(self) -> bool:
         """Drop read models made by another version of the code, so they are rebuilt.
 

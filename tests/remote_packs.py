@@ -113,7 +113,7 @@ def https_server(tmp_path: Path) -> Iterator[HttpsServer]:
     state = HttpsServer(url="", ca_file=ca_file)
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the library's name)
+        def do_GET(self) -> None:
             state.requests.append((self.path, self.headers.get("Authorization")))
             if self.path in state.redirects:
                 self.send_response(302)

@@ -19,15 +19,19 @@ def audit(registration_id: UUID, as_json: bool) -> None:
 
     Registration ids are shown by `attune pack history REF`.
     """
+    import msgspec
+
     with registry_session(as_json) as registry:
         events = registry.audit(registration_id)
     if as_json:
-        output.print_json({"data": {"registration_id": str(registration_id), "events": events}})
+        # Shallow: the decoded state keeps its values, printed as the log's JSON has them.
+        output.print_json({"data": {"registration_id": str(registration_id),
+                                    "events": [msgspec.structs.asdict(e) for e in events]}})
         return
     output.line(f"Registration {registration_id}: {len(events)} events")
     for event in events:
-        state = dict(event["state"])
+        state = dict(event.state)
         when = state.pop("timestamp", "")
-        output.line(f"{event['originator_version']:>3}  {event['topic']}  {when}")
+        output.line(f"{event.originator_version:>3}  {event.topic}  {when}")
         for line in json.dumps(state, indent=2, default=str, sort_keys=True).splitlines():
             output.line(f"     {line}")

@@ -12,7 +12,8 @@ import click
 from adapters.cli import output
 
 if TYPE_CHECKING:
-    from adapters.service import RegistryService
+    from adapters.cli.remote import RemoteRegistry
+    from adapters.contract import Registry, RegistryReads
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print the result as JSON (the API's body) instead of text.")
@@ -22,41 +23,63 @@ jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=N
 
 
 @contextmanager
-def registry_session(as_json: bool, *, local_only: str | None = None,
-                     reads_only: bool = False) -> Iterator[RegistryService]:
+def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterator[Registry]:
     """The configured registry (local store, or the API with --api-url); user-facing errors
     become one line (or JSON) and exit 1. ``local_only`` names a command that refuses
-    remote mode. A ``reads_only`` command gets plain queries on current SQLite read models
-    when it can (no event store start-up: see ``adapters.reads.quick``)."""
-    from domain.errors import RegistryError
-
-    from adapters.settings import ConfigError, Settings
-
-    options = click.get_current_context().find_root().params
+    remote mode."""
     if local_only:
         refuse_remote(local_only, as_json)
-    try:
-        if options.get("api_url"):
-            from adapters.cli.remote import RemoteRegistry
+    with _user_errors(as_json):
+        from adapters.bootstrap import build_registry
+        from adapters.settings import Settings
 
-            with RemoteRegistry(options["api_url"], options.get("token")) as remote:
-                yield remote  # type: ignore[misc]
+        with _remote() or build_registry(Settings.from_env()) as registry:
+            yield registry
+
+
+@contextmanager
+def reads_session(as_json: bool) -> Iterator[RegistryReads]:
+    """``registry_session`` for a reading command: plain queries on current SQLite read models
+    when it can (no event store start-up: see ``adapters.reads.quick``)."""
+    with _user_errors(as_json):
+        from adapters.reads.quick import quick_reads
+        from adapters.settings import Settings
+
+        remote = _remote()
+        if remote is not None:
+            with remote:
+                yield remote
             return
         settings = Settings.from_env()
-        if reads_only:
-            from adapters.reads.quick import quick_reads
-
-            with quick_reads(settings) as reads:
-                if reads is not None:
-                    yield reads  # type: ignore[misc]
-                    return
+        with quick_reads(settings) as reads:
+            if reads is not None:
+                yield reads
+                return
         from adapters.bootstrap import build_registry
 
         with build_registry(settings) as registry:
             yield registry
-    except RegistryError as exc:
-        output.abort(str(exc), code=exc.code, as_json=as_json)
-    except ConfigError as exc:
+
+
+def _remote() -> RemoteRegistry | None:
+    """The API client when --api-url (or ATTUNE_API_URL) is given."""
+    options = click.get_current_context().find_root().params
+    if not options.get("api_url"):
+        return None
+    from adapters.cli.remote import RemoteRegistry
+
+    return RemoteRegistry(options["api_url"], options.get("token"))
+
+
+@contextmanager
+def _user_errors(as_json: bool) -> Iterator[None]:
+    from domain.errors import RegistryError
+
+    from adapters.settings import ConfigError
+
+    try:
+        yield
+    except (RegistryError, ConfigError) as exc:
         output.abort(str(exc), code=exc.code, as_json=as_json)
 
 

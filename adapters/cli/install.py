@@ -7,7 +7,13 @@ import sys
 import click
 
 from adapters.cli import output
-from adapters.cli.context import actor, jobs_option, json_option, registry_session
+from adapters.cli.context import (
+    actor,
+    jobs_option,
+    json_option,
+    reads_session,
+    registry_session,
+)
 from adapters.cli.register import report
 
 
@@ -28,7 +34,8 @@ from adapters.cli.register import report
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @jobs_option
 @json_option
-def install(source: str, ref: str | None, digest: str | None, force: bool, replace: bool, skip_tests: bool,
+def install(source: str, ref: str | None, digest: str | None, force: bool, replace: bool,
+            skip_tests: bool,
             quiet: bool, jobs: int | None, as_json: bool) -> None:
     """Install a pack from SOURCE: a git repository, an archive or a directory.
 
@@ -50,18 +57,22 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
     \b
     Exit status: 0 installed, 1 refused or tests failed, 2 usage error.
     """
+    from application.commands import InstallCommand, parse_digest
+
     from adapters.cli.progress import SuiteProgress
     from adapters.redact import redact_url
 
     with registry_session(as_json) as registry:
+        command = InstallCommand(
+            source=source, git_ref=ref, force=force, replace=replace, skip_tests=skip_tests,
+            jobs=jobs, requested_by=actor(),
+            expected_digest=parse_digest(digest) if digest is not None else None)
         progress = None
         if not quiet:
             progress = SuiteProgress()
             if not as_json:
                 output.note(f"Fetching {redact_url(source)}" + (f" at {ref}" if ref else ""))
-        installed = registry.install(source, ref=ref, force=force, replace=replace,
-                                     skip_tests=skip_tests, progress=progress, jobs=jobs,
-                                     requested_by=actor(), digest=digest)
+        installed = registry.install(command, progress)
     report(installed, as_json, "installed")
 
 
@@ -80,7 +91,7 @@ def verify(ref: str, as_json: bool) -> None:
     """
     import msgspec
 
-    with registry_session(as_json, reads_only=True) as registry:
+    with reads_session(as_json) as registry:
         found = registry.verify(ref)
     if as_json:
         output.print_json({"data": msgspec.to_builtins(found)})

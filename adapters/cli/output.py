@@ -9,6 +9,8 @@ from typing import Any, NoReturn
 
 import click
 
+from domain.origin import ArchiveOrigin, DirectoryOrigin, GitOrigin, Origin
+
 OK, WARN, FAIL = "✓", "⚠", "✗"
 
 
@@ -69,12 +71,13 @@ def shorten(text: str, width: int) -> str:
     return first if len(first) <= width else first[: width - 1].rstrip(" .,;:") + "…"
 
 
-def origin(found: dict[str, Any]) -> str:
+def origin(found: Origin) -> str:
     """One line: where an installed pack's files came from (a registration's ``origin``)."""
-    kind, source = found.get("type"), found.get("source")
-    if kind == "git":
-        at = f" at {found['ref']}" if found.get("ref") else ""
-        return f"git {source}{at} (commit {found.get('commit')})"
-    if kind == "archive":
-        return f"archive {source} (sha256:{found.get('archive_sha256')})"
-    return f"{kind} {source}"
+    match found:
+        case GitOrigin():
+            at = f" at {found.ref}" if found.ref else ""
+            return f"git {found.source}{at} (commit {found.commit})"
+        case ArchiveOrigin():
+            return f"archive {found.source} (sha256:{found.archive_sha256})"
+        case DirectoryOrigin():
+            return f"directory {found.source}"

@@ -72,9 +72,9 @@ def projector(batch_size: int, idle: float) -> None:
     from eventsourcing.persistence import PersistenceError
 
     from adapters.bootstrap import build_registry
-    from adapters.store.projector import run_projector
     from adapters.settings import ConfigError, Settings
     from adapters.store.config import store_config
+    from adapters.store.projector import run_projector
 
     refuse_remote("projector", False)
     stop = threading.Event()

@@ -7,14 +7,14 @@ from typing import Any
 import click
 
 from adapters.cli import output
-from adapters.cli.context import json_option, registry_session
+from adapters.cli.context import json_option, reads_session
 
 
 @click.command("list")
 @json_option
 def list_packs(as_json: bool) -> None:
     """List the active packs."""
-    with registry_session(as_json, reads_only=True) as registry:
+    with reads_session(as_json) as registry:
         packs = registry.list_packs()
     if as_json:
         import msgspec
@@ -36,7 +36,7 @@ def list_packs(as_json: bool) -> None:
 @json_option
 def test_history(ref: str, limit: int, as_json: bool) -> None:
     """Show the test runs of pack REF, newest first, rejected attempts included."""
-    with registry_session(as_json, reads_only=True) as registry:
+    with reads_session(as_json) as registry:
         runs = registry.test_history(ref, limit=limit)
         known = bool(runs) or registry.knows(ref)
     if not known:
@@ -68,7 +68,7 @@ def _history_cells(run: Any) -> list[str]:
 @json_option
 def show(ref: str, as_json: bool) -> None:
     """Show active pack REF: its manifest fields, components and latest test run."""
-    with registry_session(as_json, reads_only=True) as registry:
+    with reads_session(as_json) as registry:
         details = registry.show(ref)
     if as_json:
         import msgspec
@@ -109,7 +109,7 @@ def show(ref: str, as_json: bool) -> None:
 @json_option
 def history(ref: str, limit: int, as_json: bool) -> None:
     """Show every registration attempt of REF, newest first: status, who, when, flags."""
-    with registry_session(as_json, reads_only=True) as registry:
+    with reads_session(as_json) as registry:
         rows = registry.registrations(ref, limit=limit)
     if as_json:
         import msgspec

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import click
-
 from typing import TYPE_CHECKING
+
+import click
 
 from adapters.cli import output
 from adapters.cli.context import actor, jobs_option, json_option, registry_session
 
 if TYPE_CHECKING:
-    from adapters.service import Registered
+    from adapters.contract import Registered
 
 
 @click.command()
@@ -36,13 +36,14 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: boo
     \b
     Exit status: 0 registered, 1 refused or tests failed, 2 usage error.
     """
+    from application.commands import RegisterCommand
+
     from adapters.cli.progress import SuiteProgress
 
+    command = RegisterCommand(path=path, force=force, replace=replace, skip_tests=skip_tests,
+                              jobs=jobs, requested_by=actor())
     with registry_session(as_json) as registry:
-        progress = None if quiet else SuiteProgress()
-        registered = registry.register(path, force=force, replace=replace,
-                                       skip_tests=skip_tests, progress=progress, jobs=jobs,
-                                       requested_by=actor())
+        registered = registry.register(command, None if quiet else SuiteProgress())
     report(registered, as_json, "registered")
 
 
@@ -52,9 +53,9 @@ def report(registered: Registered, as_json: bool, verb: str) -> None:
     if as_json:
         import msgspec
 
-        result = outcome.test_result.to_dict() if outcome.test_result else None
         output.print_json({
-            "data": {"pack": msgspec.to_builtins(row), "test_result": result,
+            "data": {"pack": msgspec.to_builtins(row),
+                     "test_result": msgspec.to_builtins(outcome.test_result),
                      "tests_skipped": outcome.tests_skipped},
             "message": f"Pack {verb} successfully",
         })

@@ -1,13 +1,14 @@
 """Remote mode: the same commands, answered by the HTTP API instead of the local store.
 
-``RemoteRegistry`` offers the methods of ``RegistryService`` that the pack commands use and
-returns the same objects, rebuilt from the API's JSON bodies, so every command prints exactly
-what it prints in local mode.
+``RemoteRegistry`` is the ``adapters.contract.Registry`` of a server: it returns the values the
+local service returns, rebuilt from the API's JSON bodies, so every command prints exactly what
+it prints in local mode. Commands that only work on the local store are refused in one line.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import httpx
@@ -16,9 +17,20 @@ import msgspec
 from domain.errors import RegistryError
 from domain.results import TestResult
 
+from projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
+
+from adapters.contract import PackDetails, Registered, StoredEvent, Verification
 from adapters.settings import ConfigError
 
+if TYPE_CHECKING:
+    from application.commands import InstallCommand, RegisterCommand
+    from application.ports import Progress
+    from application.test_pack import TestRunOutcome
+
+    from projections.view import ProjectionStatus
+
 TIMEOUT = httpx.Timeout(10.0, read=None)  # registrations wait for their tests
+T = TypeVar("T")
 
 
 class RemoteError(RegistryError):
@@ -36,8 +48,15 @@ class ApiUnavailableError(ConfigError):
 class LocalOnlyError(RegistryError):
     """Raised for commands that need the local store (tokens, projections, directory tests)."""
 
+    @classmethod
+    def command(cls, name: str) -> LocalOnlyError:
+        return cls(f"`{name}` works on the local store only; run it without --api-url on the "
+                   "server")
+
 
 class RemoteRegistry:
+    """Implements ``adapters.contract.Registry`` over the HTTP API at ``api_url``."""
+
     def __init__(self, api_url: str, token: str | None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base = api_url.rstrip("/")
@@ -65,36 +84,33 @@ class RemoteRegistry:
             raise RemoteError(f"API error {response.status_code} at {url}", "HTTP_ERROR")
         return body
 
-    def register(self, path: str, *, force: bool = False, replace: bool = False,
-                 skip_tests: bool = False, progress: Any = None, jobs: int | None = None,
-                 requested_by: str = "") -> Any:
-        from pathlib import Path
+    def _data(self, kind: type[T], method: str, url: str, **kwargs: Any) -> T:
+        """The ``data`` of the API's answer, as ``kind``."""
+        return msgspec.convert(self._call(method, url, **kwargs)["data"], type=kind)
 
+    def register(self, command: RegisterCommand,
+                 progress: Progress | None = None) -> Registered:
+        """The server reads the path as it sees it: made absolute here."""
         return self._registered(self._call("POST", "/packs/register", json={
-            "path": str(Path(path).expanduser().absolute()), "force": force,
-            "replace": replace, "skip_tests": skip_tests})["data"])
+            "path": str(Path(command.path).expanduser().absolute()), "force": command.force,
+            "replace": command.replace, "skip_tests": command.skip_tests})["data"])
 
-    def install(self, source: str, *, ref: str | None = None, force: bool = False,
-                replace: bool = False, skip_tests: bool = False, progress: Any = None,
-                jobs: int | None = None, requested_by: str = "",
-                digest: str | None = None) -> Any:
-        """The server fetches ``source``: a URL, or a path as the server sees it (made
+    def install(self, command: InstallCommand,
+                progress: Progress | None = None) -> Registered:
+        """The server fetches the source: a URL, or a path as the server sees it (made
         absolute here, as ``register`` does)."""
-        from pathlib import Path
-
         from adapters.install.sources import local_path
 
+        source = command.source
         if "://" not in source and local_path(source) is not None:
             source = str(Path(source).expanduser().absolute())
         return self._registered(self._call("POST", "/packs/install", json={
-            "source": source, "ref_spec": ref, "digest": digest, "force": force,
-            "replace": replace, "skip_tests": skip_tests})["data"])
+            "source": source, "ref_spec": command.git_ref, "digest": command.expected_digest,
+            "force": command.force, "replace": command.replace,
+            "skip_tests": command.skip_tests})["data"])
 
-    def _registered(self, body: dict[str, Any]) -> Any:
+    def _registered(self, body: dict[str, Any]) -> Registered:
         from application.register import RegistrationOutcome
-        from projections.rows import PackRow
-
-        from adapters.service import Registered
 
         pack = msgspec.convert(body["pack"], type=PackRow)
         result = TestResult.from_dict(body["test_result"]) if body["test_result"] else None
@@ -105,26 +121,24 @@ class RemoteRegistry:
             notification_id=0)
         return Registered(outcome=outcome, pack=pack)
 
-    def test_registered(self, ref: str, **_: Any) -> Any:
+    def test_registered(self, ref: str, *, requested_by: str = "cli",
+                        progress: Progress | None = None,
+                        jobs: int | None = None) -> TestRunOutcome:
         from application.test_pack import TestRunOutcome
 
-        result = TestResult.from_dict(self._call("POST", f"/packs/{ref}/test")["data"])
+        result = self._data(TestResult, "POST", f"/packs/{ref}/test")
         return TestRunOutcome(ref, result.pack_version, result, test_run_id=UUID(int=0))
 
-    def test_directory(self, path: str, **_: Any) -> Any:
+    def test_directory(self, path: str, *, progress: Progress | None = None,
+                       jobs: int | None = None) -> TestRunOutcome:
         raise LocalOnlyError("Testing a directory runs locally; it is not available with "
                              "--api-url (register it, or test it without --api-url)")
 
-    def verify(self, ref: str) -> Any:
-        from adapters.reads.lookup import Verification
+    def verify(self, ref: str) -> Verification:
+        return self._data(Verification, "GET", f"/packs/{ref}/verify")
 
-        return msgspec.convert(self._call("GET", f"/packs/{ref}/verify")["data"],
-                               type=Verification)
-
-    def list_packs(self) -> list[Any]:
-        from projections.rows import PackRow
-
-        rows: list[Any] = []
+    def list_packs(self) -> list[PackRow]:
+        rows: list[PackRow] = []
         page = 1
         while True:
             body = self._call("GET", "/packs", params={"page": page, "page_size": 100})
@@ -133,27 +147,14 @@ class RemoteRegistry:
                 return rows
             page += 1
 
-    def show(self, ref: str) -> Any:
-        from projections.rows import ComponentRow, PackRow, TestExecutionRow
+    def show(self, ref: str) -> PackDetails:
+        return self._data(PackDetails, "GET", f"/packs/{ref}")
 
-        from adapters.reads.lookup import PackDetails
-
-        data = self._call("GET", f"/packs/{ref}")["data"]
-        latest = data["latest_test"]
-        return PackDetails(
-            pack=msgspec.convert(data["pack"], type=PackRow),
-            components=msgspec.convert(data["components"], type=list[ComponentRow]),
-            latest_test=msgspec.convert(latest, type=TestExecutionRow) if latest else None)
-
-    def registrations(self, ref: str, *, limit: int = 50) -> list[Any]:
-        from projections.rows import RegistrationRow
-
+    def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
         return msgspec.convert(self._newest(f"/packs/{ref}/registrations", limit),
                                type=list[RegistrationRow])
 
-    def test_history(self, ref: str, *, limit: int = 50) -> list[Any]:
-        from projections.rows import TestExecutionRow
-
+    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
         return msgspec.convert(self._newest(f"/packs/{ref}/tests", limit),
                                type=list[TestExecutionRow])
 
@@ -175,15 +176,27 @@ class RemoteRegistry:
     def unregister(self, ref: str, *, actor: str) -> UUID:
         return UUID(self._call("DELETE", f"/packs/{ref}")["data"]["registration_id"])
 
-    def roll_back(self, ref: str, *, actor: str) -> Any:
-        from projections.rows import PackRow
+    def roll_back(self, ref: str, *, actor: str) -> PackRow:
+        return self._data(PackRow, "POST", f"/packs/{ref}/rollback")
 
-        return msgspec.convert(self._call("POST", f"/packs/{ref}/rollback")["data"],
-                               type=PackRow)
+    def audit(self, registration_id: UUID) -> list[StoredEvent]:
+        events = self._call("GET", f"/registrations/{registration_id}")["data"]["events"]
+        return msgspec.convert(events, type=list[StoredEvent])
 
-    def audit(self, registration_id: UUID) -> list[dict[str, Any]]:
-        return self._call("GET", f"/registrations/{registration_id}")["data"]["events"]
+    def prune(self, *, dry_run: bool = False) -> list[str]:
+        raise LocalOnlyError.command("pack prune")
 
-    def __getattr__(self, name: str) -> Any:
-        raise LocalOnlyError(f"`{name.replace('_', ' ')}` works on the local store only; "
-                             "run it without --api-url on the server")
+    def create_token(self, name: str, scope: str, *, actor: str) -> tuple[str, TokenRow]:
+        raise LocalOnlyError.command("token create")
+
+    def list_tokens(self) -> list[TokenRow]:
+        raise LocalOnlyError.command("token list")
+
+    def revoke_token(self, name_or_id: str, *, actor: str) -> TokenRow:
+        raise LocalOnlyError.command("token revoke")
+
+    def projection_status(self) -> ProjectionStatus:
+        raise LocalOnlyError.command("projections status")
+
+    def rebuild(self, *, batch_size: int = 500) -> int:
+        raise LocalOnlyError.command("projections rebuild")

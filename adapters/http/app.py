@@ -16,6 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from domain.errors import RegistryError
 
+from adapters.contract import ServedRegistry
 from adapters.http.errors import (
     config_error,
     http_error,
@@ -25,7 +26,6 @@ from adapters.http.errors import (
 )
 from adapters.http.packs import PackController
 from adapters.http.registrations import RegistrationController, health
-from adapters.service import RegistryService
 from adapters.settings import ConfigError, Settings
 
 # Request bodies are small JSON documents; anything larger is refused with 413.
@@ -33,7 +33,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None,
-               registry: RegistryService | None = None) -> Litestar:
+               registry: ServedRegistry | None = None) -> Litestar:
     """The API. With no ``registry`` given, one is built from ``settings`` at startup."""
     settings = settings or Settings.from_env()
 
@@ -49,8 +49,9 @@ def create_app(settings: Settings | None = None,
             app.state.registry = built
             yield
 
-    def provide_registry(state: State) -> RegistryService:
-        return state.registry  # type: ignore[no-any-return]
+    def provide_registry(state: State) -> ServedRegistry:
+        registry: ServedRegistry = state.registry
+        return registry
 
     api = Router(path="/api/v1", route_handlers=[PackController, RegistrationController, health])
     return Litestar(

@@ -81,7 +81,8 @@ def _field_problem(message: str) -> dict[str, str]:
 
 
 def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels (brackets in strings don't count)."""
+    """Whether arrays and objects nest more than ``limit`` levels (brackets in strings do not
+    count)."""
     if body.count(b"[") + body.count(b"{") <= limit:
         return False  # skips the scan for every ordinary body
     depth = 0

@@ -8,7 +8,7 @@ counts pages). Clients pass ``next_cursor`` back unchanged and never build one.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -16,7 +16,10 @@ import msgspec
 from litestar import Request
 
 from domain.errors import RegistryError
+
 from projections.queries import SortKey
+
+from adapters.contract import Page
 
 # Far longer than any cursor we issue; anything longer is refused before decoding it.
 MAX_CURSOR_LENGTH = 512
@@ -74,8 +77,6 @@ def page_start(request: Request[Any, Any, Any], cursor: str | None, page: int,
     return decode_cursor(cursor, decoder)
 
 
-def next_cursor(rows: Sequence[Row], page_size: int, page: int,
-                key: Callable[[Row], SortKey]) -> str | None:
-    """The cursor of the page after this one, whose ``rows`` were fetched one longer than a
-    page; None when that extra row is missing (this is the last page)."""
-    return encode_cursor(key(rows[page_size - 1]), page + 1) if len(rows) > page_size else None
+def next_cursor(found: Page[Row], page: int, key: Callable[[Row], SortKey]) -> str | None:
+    """The cursor of the page after ``found`` (page number ``page``); None on the last page."""
+    return encode_cursor(key(found.rows[-1]), page + 1) if found.more and found.rows else None

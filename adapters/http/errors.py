@@ -11,10 +11,10 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from domain.errors import RegistryError
 
-from adapters.service import STORE_FAILURES
-from adapters.settings import ConfigError
+from application.registry import STORE_FAILURES
 
 from adapters.http.schemas import ErrorBody
+from adapters.settings import ConfigError
 
 STATUS_BY_CODE = {"BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
                   "CONFLICT": 409, "NOT_IMPLEMENTED": 501}

@@ -7,15 +7,16 @@ from typing import Annotated, Any
 import msgspec
 
 from domain.results import TestResult
-from projections.rows import (
-    ComponentRow,
-    PackRow,
-    RegistrationRow,
-    TestExecutionJsonRow,
-    TestExecutionRow,
-)
 
-from adapters.reads.lookup import Verification
+from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, TestExecutionRow
+
+from adapters.contract import (
+    Health,
+    PackDetails,
+    Registered,
+    RegistrationDetails,
+    Verification,
+)
 
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -69,21 +70,23 @@ class CursorPagination(msgspec.Struct):
     next_cursor: str | None  # the ``cursor`` of the next page; None on the last page
 
 
-class Registered(msgspec.Struct):
+class RegisteredBody(msgspec.Struct):
+    """The pack a registration or install activated, and its test result."""
+
     pack: PackRow
     test_result: TestResult | None
     tests_skipped: bool
 
+    @classmethod
+    def of(cls, registered: Registered) -> RegisteredBody:
+        outcome = registered.outcome
+        return cls(pack=registered.pack, test_result=outcome.test_result,
+                   tests_skipped=outcome.tests_skipped)
+
 
 class RegisteredEnvelope(msgspec.Struct):
-    data: Registered
+    data: RegisteredBody
     message: str
-
-
-class PackDetails(msgspec.Struct):
-    pack: PackRow
-    components: list[ComponentRow]
-    latest_test: TestExecutionRow | None
 
 
 class PackEnvelope(msgspec.Struct):
@@ -120,17 +123,6 @@ class RegistrationPage(msgspec.Struct):
     pagination: CursorPagination
 
 
-class StoredEvent(msgspec.Struct):
-    originator_version: int
-    topic: str
-    state: dict[str, Any]
-
-
-class RegistrationDetails(msgspec.Struct):
-    registration: RegistrationRow
-    events: list[StoredEvent]
-
-
 class RegistrationEnvelope(msgspec.Struct):
     data: RegistrationDetails
 
@@ -152,14 +144,6 @@ class RolledBackEnvelope(msgspec.Struct):
 
 class VerificationEnvelope(msgspec.Struct):
     data: Verification
-
-
-class Health(msgspec.Struct):
-    status: str
-    store: str
-    log_head: int
-    projection_position: int
-    projection_lag: int
 
 
 class HealthEnvelope(msgspec.Struct):

@@ -1,1 +1,1 @@
-"""Installing packs: where SOURCE points, fetching it (git, download, archives), the managed store."""
+"""Installing packs: what SOURCE is, fetching it (git, download, archives), the managed store."""

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol, cast
 
 from domain.errors import RegistryError
 from domain.text import has_control, quoted
@@ -266,7 +266,9 @@ def _extract_tar(archive: Path, target: Path, budget: _Budget) -> None:
     with ExitStack() as stack:
         stream = stack.enter_context(_decompressed(archive, budget))
         try:
-            bundle = stack.enter_context(tarfile.open(fileobj=stream, mode="r|"))
+            # Stream mode only ever reads, which is all the counting reader offers.
+            bundle = stack.enter_context(tarfile.open(fileobj=cast("IO[bytes]", stream),
+                                                      mode="r|"))
             # Stream order: each member is checked and written before the next is read.
             for member in bundle:
                 budget.count_member()
@@ -305,11 +307,15 @@ def _extract_tar_member(bundle: tarfile.TarFile, member: tarfile.TarInfo, target
         _write_file(source, destination, member.mode, member.name, budget)
 
 
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class _CountingReader:
     """The decompressed tar stream, stopped as soon as it expands past what the limits allow:
     tarfile reads header payloads (pax, long names) into memory before any check could run."""
 
-    def __init__(self, stream: IO[bytes], budget: _Budget) -> None:
+    def __init__(self, stream: _Readable, budget: _Budget) -> None:
         self.stream = stream
         self.budget = budget
         self.read_bytes = 0
@@ -332,7 +338,7 @@ def _decompressed(archive: Path, budget: _Budget) -> Iterator[_CountingReader]:
         raw = stack.enter_context(archive.open("rb"))
         magic = raw.read(6)
         raw.seek(0)
-        stream: IO[bytes] = raw
+        stream: _Readable = raw
         if magic.startswith(b"\x1f\x8b"):
             stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
         elif magic.startswith(b"BZh"):

@@ -23,7 +23,7 @@ from adapters.packs.tree import copy_entries, digest_of, tree_entries
 from adapters.packs.workspace import private_dir, remove_tree
 
 if TYPE_CHECKING:
-    from application.ports import PackSnapshot
+    from application.ports import PackSnapshot, PackSource
 
 # Digest characters in a directory name: enough to tell contents apart, short enough to read.
 NAME_DIGEST_CHARS = 16
@@ -41,8 +41,9 @@ class InstalledPackStore:
         # Incoming copies are written here first (same file system: the move is a rename).
         self.work_dir = work_dir
 
-    def path_for(self, ref: str, version: str, content_digest: str) -> str:
-        return str(self.root / ref / f"{version}-{content_digest[:NAME_DIGEST_CHARS]}")
+    def path_for(self, source: PackSource, snapshot: PackSnapshot) -> str:
+        manifest, digest = source.manifest, snapshot.content_digest
+        return str(self.root / manifest.ref / f"{manifest.version}-{digest[:NAME_DIGEST_CHARS]}")
 
     def keep(self, snapshot: PackSnapshot, path: str) -> bool:
         try:

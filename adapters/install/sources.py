@@ -19,18 +19,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from domain.errors import RegistryError
+from domain.origin import ArchiveOrigin, DirectoryOrigin, GitOrigin, Origin
 from domain.text import quoted, quoted_end
 
 from adapters.install.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
 from adapters.install.download import download
 from adapters.install.git import fetch_git
-from adapters.redact import redact_url
 from adapters.packs.tree import SKIPPED_NAMES
 from adapters.packs.workspace import private_dir
+from adapters.redact import redact_url
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
 
@@ -44,7 +44,7 @@ class Fetched:
     """Implements ``application.ports.FetchedPack``."""
 
     path: str
-    origin: dict[str, Any]
+    origin: Origin
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ class SourceFetcher:
         found = classify(source, ref)
         if found.kind == "directory":
             refuse_escaping_links(Path(found.location), found.location)
-            yield Fetched(found.location, {"type": "directory", "source": found.location})
+            yield Fetched(found.location, DirectoryOrigin(source=found.location))
             return
         timeout = self.timeout()
         with private_dir(self.work_dir, "install") as staging:
@@ -213,8 +213,8 @@ class SourceFetcher:
             if found.kind == "git":
                 fetched = fetch_git(found.location, pack, ref, timeout=timeout)
                 refuse_escaping_links(pack, redact_url(found.location))
-                yield Fetched(str(pack), {"type": "git", "source": redact_url(found.location),
-                                          "ref": ref, "commit": fetched.commit})
+                yield Fetched(str(pack), GitOrigin(source=redact_url(found.location), ref=ref,
+                                                   commit=fetched.commit))
                 return
             archive = Path(found.location)
             if found.kind == "archive_url":
@@ -227,8 +227,8 @@ class SourceFetcher:
             extract_archive(archive, pack, self.limits, name=name)
             if found.kind == "archive_file":
                 archive_digest = _sha256(archive)
-            yield Fetched(str(pack), {"type": "archive", "source": redact_url(found.location),
-                                      "archive_sha256": archive_digest})
+            yield Fetched(str(pack), ArchiveOrigin(source=redact_url(found.location),
+                                                   archive_sha256=archive_digest))
 
 
 def local_path(source: str) -> str | None:

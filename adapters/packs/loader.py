@@ -11,9 +11,11 @@ from typing import Any
 
 import msgspec
 
+from domain.component import Component
 from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
 from domain.manifest import PackManifest, parse_manifest
 from domain.text import has_control, quoted
+from domain.vocabulary import ComponentKind
 
 from adapters.packs.tree import (
     MAX_PACK_FILES,
@@ -26,7 +28,10 @@ from adapters.packs.workspace import private_dir
 from adapters.packs.yamlfile import read_yaml
 from adapters.runners.paths import Listing, unmatched_pattern
 
-COMPONENT_KINDS = ("actions", "triggers", "sensors", "rules", "workflows")
+# The folder of each kind of component.
+COMPONENT_KINDS: dict[str, ComponentKind] = {
+    "actions": "action", "triggers": "trigger", "sensors": "sensor", "rules": "rule",
+    "workflows": "workflow"}
 MAX_COMPONENT_FILES = 1000
 MAX_COMPONENT_BYTES = 16 * 1024 * 1024
 MAX_TREE_DEPTH = 100
@@ -56,7 +61,7 @@ class LoadedPack:
 
     manifest: PackManifest
     source_path: str
-    components: list[dict[str, Any]] = field(default_factory=list)
+    components: list[Component] = field(default_factory=list)
     work_dir: Path | None = None
 
     def snapshot(self) -> AbstractContextManager[Snapshot]:
@@ -169,9 +174,9 @@ def _leads_outside(path: Path, root: Path) -> bool:
         return False
 
 
-def read_components(root: Path, pack_ref: str) -> list[dict[str, Any]]:
+def read_components(root: Path, pack_ref: str) -> list[Component]:
     """Component definitions (actions, triggers, sensors, rules, workflows), in a stable order."""
-    components: list[dict[str, Any]] = []
+    components: list[Component] = []
     seen: dict[tuple[str, str], str] = {}
     for kind, folder, file in _component_files(root):
         name = f"{kind}/{file.name}"
@@ -179,10 +184,10 @@ def read_components(root: Path, pack_ref: str) -> list[dict[str, Any]]:
         if not isinstance(definition, dict):
             raise ManifestError("a component definition must be a mapping", source=name)
         component = _component(kind, file.stem, definition, pack_ref, name)
-        _check_entry_point(root, folder, component["entry_point"], name)
-        key = (component["kind"], component["ref"])
+        _check_entry_point(root, folder, component.entry_point, name)
+        key = (component.kind, component.ref)
         if key in seen:
-            raise ManifestError(f"{component['kind']} ref {quoted(component['ref'])} is also "
+            raise ManifestError(f"{component.kind} ref {quoted(component.ref)} is also "
                                 f"defined in {seen[key]}", field="ref", source=name)
         seen[key] = name
         components.append(component)
@@ -225,22 +230,21 @@ def _size(file: Path) -> int:
         return 0
 
 
-def _component(kind: str, stem: str, definition: dict[str, Any], pack_ref: str,
-               source: str) -> dict[str, Any]:
-    ref = definition.get("ref", f"{pack_ref}.{stem}")
+def _component(folder: str, stem: str, definition: dict[str, Any], pack_ref: str,
+               source: str) -> Component:
     for key in ("ref", "label", "name", "description", "entry_point"):
         if key in definition and not isinstance(definition[key], str):
             raise ManifestError(f"expected a string, got {type(definition[key]).__name__}",
                                 field=key, source=source)
-    return {
-        "kind": kind.rstrip("s"),
-        "ref": ref,
-        "label": definition.get("label") or definition.get("name") or stem,
-        "description": definition.get("description", ""),
-        "entry_point": definition.get("entry_point"),
+    return Component(
+        kind=COMPONENT_KINDS[folder],
+        ref=definition.get("ref", f"{pack_ref}.{stem}"),
+        label=definition.get("label") or definition.get("name") or stem,
+        description=definition.get("description", ""),
+        entry_point=definition.get("entry_point"),
         # As the manifest's free-form fields are stored: YAML timestamps as ISO 8601 text.
-        "definition": msgspec.to_builtins(definition),
-    }
+        definition=msgspec.to_builtins(definition),
+    )
 
 
 def _check_entry_point(root: Path, folder: Path, entry_point: str | None, source: str) -> None:

@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-import msgspec
+from domain.errors import NoTestResultsError, PackNotFoundError
 
-from domain.errors import PackNotFoundError
-from projections.queries import ReadModelQueries
-from projections.rows import ComponentRow, PackRow, RegistrationRow, TestExecutionRow
+from projections.queries import ReadModelQueries, SortKey
+from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, TestExecutionRow
 
+from adapters.contract import PackDetails, Page, Verification
 
-@dataclass(frozen=True)
-class PackDetails:
-    """An active pack with its components and its latest test run."""
-
-    pack: PackRow
-    components: list[ComponentRow]
-    latest_test: TestExecutionRow | None
-
-
-class Verification(msgspec.Struct, frozen=True, kw_only=True):
-    """An active pack's files now, against the digest its registration recorded."""
-
-    ref: str
-    version: str
-    registration_id: str
-    source_path: str
-    origin: dict[str, Any] | None
-    status: str
-    """``ok`` (same digest), ``drifted`` (files changed) or ``missing`` (no directory)."""
-    expected_digest: str
-    actual_digest: str | None
-    files_listed: bool
-    """Whether the store kept a list of the files (installed packs): only then are the changed
-    files below known; for a registered directory, only the digests are compared."""
-    added: list[str]
-    removed: list[str]
-    modified: list[str]
+if TYPE_CHECKING:
+    from domain.vocabulary import RunStatus, TriggerReason
 
 
 class Reads:
@@ -59,7 +33,15 @@ class Reads:
         if pack is None:
             raise PackNotFoundError(ref)
         latest = self.view.test_history(ref, limit=1)
-        return PackDetails(pack, self.view.components(pack.id), latest[0] if latest else None)
+        return PackDetails(pack=pack, components=self.view.components(pack.id),
+                           latest_test=latest[0] if latest else None)
+
+    def latest_test(self, ref: str) -> TestExecutionRow:
+        """Raises: PackNotFoundError, NoTestResultsError (a known ref without runs)."""
+        rows = self.view.test_history(ref, limit=1)
+        if not rows:
+            raise NoTestResultsError(ref) if self.knows(ref) else PackNotFoundError(ref)
+        return rows[0]
 
     def verify(self, ref: str) -> Verification:
         """Recompute the digest of active pack ``ref``'s files and compare.
@@ -92,3 +74,34 @@ class Reads:
     def knows(self, ref: str) -> bool:
         """Whether ``ref`` was ever submitted (active or not)."""
         return self.view.has_history(ref)
+
+    def packs_page(self, *, limit: int, offset: int) -> Page[PackRow]:
+        return Page(self.view.list_packs(limit=limit, offset=offset), self.view.count_packs())
+
+    def test_history_page(self, ref: str, *, limit: int, offset: int = 0,
+                          after: SortKey | None = None, status: RunStatus | None = None,
+                          trigger_reason: TriggerReason | None = None,
+                          ) -> Page[TestExecutionJsonRow]:
+        """Test runs of ``ref``, newest first, with each ``result`` as stored (for responses).
+
+        Raises: PackNotFoundError when ``ref`` has no history at all (with any filter).
+        """
+        total = self.view.count_test_history(ref, status=status, trigger_reason=trigger_reason)
+        if total == 0 and not self.view.has_history(ref):
+            raise PackNotFoundError(ref)
+        # One row more than the page says whether there is a next one.
+        rows = self.view.test_history_json(ref, limit=limit + 1, offset=offset, after=after,
+                                           status=status, trigger_reason=trigger_reason)
+        return Page(rows[:limit], total, more=len(rows) > limit)
+
+    def registrations_page(self, ref: str, *, limit: int, offset: int = 0,
+                           after: SortKey | None = None) -> Page[RegistrationRow]:
+        """Registration attempts of ``ref``, newest first.
+
+        Raises: PackNotFoundError when ``ref`` was never submitted.
+        """
+        total = self.view.count_registrations(ref)
+        if total == 0:
+            raise PackNotFoundError(ref)
+        rows = self.view.registrations(ref, limit=limit + 1, offset=offset, after=after)
+        return Page(rows[:limit], total, more=len(rows) > limit)

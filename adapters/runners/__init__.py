@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from domain.manifest import TestSuite
-from domain.policy import suite_error
 from domain.results import SuiteResult, TestCaseResult
 
 from adapters.runners.process import kill_all
@@ -14,20 +14,24 @@ from adapters.runners.shell_runner import ShellRunner
 from adapters.runners.unittest_runner import UnittestRunner
 
 
+class Runner(Protocol):
+    """One kind of runner: runs a suite of its kind in the sandbox."""
+
+    def run(self, suite: TestSuite, pack_dir: str,
+            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult: ...
+
+
 class SandboxRunner:
-    """Dispatches each suite to the runner its manifest names."""
+    """Implements ``application.ports.SuiteRunner``: each suite goes to the runner its manifest
+    names (one of ``domain.vocabulary.RunnerType``: the manifest model admits no other)."""
 
     def __init__(self) -> None:
-        self.runners = {"python_unittest": UnittestRunner(), "pytest": PytestRunner(),
-                        "shell": ShellRunner()}
+        self.runners: dict[str, Runner] = {
+            "python_unittest": UnittestRunner(), "pytest": PytestRunner(), "shell": ShellRunner()}
 
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
-        runner = self.runners.get(suite.runner)
-        if runner is None:
-            return suite_error(name=suite.name, runner_type=suite.runner,
-                               message=f"the {suite.runner!r} runner is not available yet")
-        return runner.run(suite, pack_dir, on_case)
+        return self.runners[suite.runner].run(suite, pack_dir, on_case)
 
     def cancel(self) -> None:
         kill_all()

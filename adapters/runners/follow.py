@@ -1,4 +1,4 @@
-"""Results files that test processes write as JSON lines: following them live, reading them after."""
+"""Results files that test processes write as JSON lines: followed live, read after."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.results import TestCaseResult
+from domain.vocabulary import CASE_STATUSES, CaseStatus
 
 POLL_SECONDS = 0.1
 
@@ -65,8 +66,8 @@ class CaseFollower:
             assert self.on_case is not None
             try:
                 self.on_case(TestCaseResult(name=str(record["name"]),
-                                            status=str(record["status"])))
-            except Exception:  # noqa: BLE001 - progress display must never break a test run
+                                            status=case_status(record["status"])))
+            except Exception:
                 pass
 
 
@@ -94,10 +95,16 @@ def read_report(results: Path) -> CaseReport:
             elif "name" in record:
                 report.running = None
                 report.cases.append(TestCaseResult(
-                    name=str(record["name"]), status=str(record["status"]),
+                    name=str(record["name"]), status=case_status(record["status"]),
                     duration_ms=int(record.get("duration_ms") or 0),
                     error_message=record.get("error_message"),
                 ))
             elif record.get("done"):
                 report.done = True
     return report
+
+
+def case_status(reported: object) -> CaseStatus:
+    """A status as a results file reports it. The file is written inside the test's process,
+    which may be hostile: a status that is none of ours is an ``error``."""
+    return next((status for status in CASE_STATUSES if status == reported), "error")

@@ -6,9 +6,13 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from domain.results import TestCaseResult
+from domain.vocabulary import CaseStatus
 
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 MAX_MESSAGE = 8000
+# A case's child element, if any, and the status it means (first match wins).
+_STATUS_OF_ELEMENT: tuple[tuple[str, CaseStatus], ...] = (
+    ("error", "error"), ("failure", "failed"), ("skipped", "skipped"))
 
 
 class ReportError(Exception):
@@ -38,8 +42,9 @@ def read_junit(path: Path) -> list[TestCaseResult]:
 
 def _case(element: ElementTree.Element) -> TestCaseResult:
     classname, name = element.get("classname", ""), element.get("name", "?")
-    status, message = "passed", None
-    for kind, mapped in (("error", "error"), ("failure", "failed"), ("skipped", "skipped")):
+    status: CaseStatus = "passed"
+    message = None
+    for kind, mapped in _STATUS_OF_ELEMENT:
         child = element.find(kind)
         if child is not None:
             status = mapped

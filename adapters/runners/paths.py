@@ -39,7 +39,7 @@ class Listing:
         self.directory = directory
         # (names from the directory, path, whether it is a folder and not a link to one)
         self.entries: list[tuple[tuple[str, ...], Path, bool]] = [((), directory, True)]
-        pending = [((), directory)]
+        pending: list[tuple[tuple[str, ...], Path]] = [((), directory)]
         while pending:
             names, folder = pending.pop()
             try:
@@ -62,8 +62,8 @@ class Listing:
             parts.insert(0, "**")
         parts = [part for index, part in enumerate(parts)  # "**/**" means "**"
                  if not (part == "**" and index and parts[index - 1] == "**")]
-        matchers = [None if part == "**" else re.compile(fnmatch.translate(part)).match
-                    for part in parts]
+        matchers: list[Callable[[str], object] | None] = [
+            None if part == "**" else re.compile(fnmatch.translate(part)).match for part in parts]
         # Like pathlib, a trailing "**" selects folders only.
         return [path for names, path, real_dir in self.entries
                 if (parts[-1] != "**" or real_dir) and _matches(matchers, names)]

@@ -24,7 +24,8 @@ MAX_FILE_BYTES = 1024 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
+_LIBC = (ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+         if sys.platform == "linux" else None)
 _PROTECTED = False
 # A runner that reads results from the output (shell) must not lose a result line in the part
 # of a flood that is dropped: it names its lines, and they are kept apart, whole, up to these

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from domain.manifest import TestSuite
 from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
+from domain.vocabulary import RunnerType
 
 from adapters.runners.follow import CaseFollower, read_report
 from adapters.runners.junit import ReportError, read_junit
@@ -26,7 +27,7 @@ _PYTEST_EXIT_MEANING = {2: "interrupted or collection errors", 3: "internal erro
 
 
 class PytestRunner:
-    runner_type = "pytest"
+    runner_type: RunnerType = "pytest"
 
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:

@@ -12,6 +12,7 @@ from pathlib import Path
 from domain.manifest import TestSuite
 from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
+from domain.vocabulary import RunnerType
 
 from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
 from adapters.runners.process import (
@@ -27,7 +28,7 @@ INTERPRETERS = {".sh": ["/bin/sh"], ".bash": ["/bin/bash"], ".py": [sys.executab
 
 
 class ShellRunner:
-    runner_type = "shell"
+    runner_type: RunnerType = "shell"
 
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
@@ -49,8 +50,9 @@ class ShellRunner:
                                       timeout=max(deadline - time.monotonic(), 0.1),
                                       keep=RESULT_LINES)
             found = _cases(outcome, name, suite.timeout_seconds)
-            for case in found if on_case else ():
-                on_case(case)
+            if on_case is not None:
+                for case in found:
+                    on_case(case)
             cases += found
             stdout.append(outcome.stdout)
             stderr.append(outcome.stderr)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from domain.manifest import TestSuite
 from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
+from domain.vocabulary import RunnerType
 
 from adapters.runners.follow import CaseFollower, read_report
 from adapters.runners.paths import (
@@ -26,7 +27,7 @@ COLLECTOR = Path(__file__).parent / "child" / "unittest_collect.py"
 class UnittestRunner:
     """Runs ``python -m unittest discover``-equivalent collection with a per-case reporter."""
 
-    runner_type = "python_unittest"
+    runner_type: RunnerType = "python_unittest"
 
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:

@@ -1,7 +1,7 @@
 """The event store library's PostgreSQL infrastructure, with pools that reconnect promptly.
 
-Named by ``PERSISTENCE_MODULE`` in the settings that ``adapters.store.config`` makes, and imported only
-then, so that SQLite users never load the PostgreSQL driver.
+Named by ``PERSISTENCE_MODULE`` in the settings that ``adapters.store.config`` makes, and
+imported only then, so that SQLite users never load the PostgreSQL driver.
 """
 
 from __future__ import annotations

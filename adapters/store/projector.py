@@ -192,6 +192,10 @@ def run_projector(config: StoreConfig, open_registry: Callable[[], RegistryServi
 def projector_lock(config: StoreConfig, service: RegistryService,
                    stop: threading.Event) -> ProjectorLock:
     if config.is_postgres:
-        return PostgresProjectorLock(config, service.app.recorder.channel_name)
+        from eventsourcing.postgres import PostgresApplicationRecorder
+
+        recorder = service.app.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        return PostgresProjectorLock(config, recorder.channel_name)
     db_path = Path(config.env["SQLITE_DBNAME"])
     return FileProjectorLock(db_path.with_name(db_path.name + ".projector.lock"), stop)

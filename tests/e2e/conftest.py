@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from adapters.bootstrap import build_registry
+
 from tests.conftest import ATTUNE
 
 

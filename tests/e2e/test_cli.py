@@ -345,7 +345,7 @@ class TestInterruption:
         _wait_for(started, run)
 
         run.send_signal(signal.SIGINT)
-        out, err = run.communicate(timeout=30)
+        run.communicate(timeout=30)
 
         assert run.returncode != 0
         child = int(pid_file.read_text())

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from adapters.install.sources import shown_source
+
 from tests.e2e.test_http import Api, running_api
 from tests.integration.test_install_sources import HOSTILE
 from tests.packs import manifest, write_pack

@@ -9,7 +9,10 @@ import sys
 
 import pytest
 
+from application.commands import RegisterCommand
+
 from adapters.bootstrap import build_registry
+
 from tests.conftest import CORE_PACK
 
 # What a read must not load: the web stack, the runners, the event store and the domain model.
@@ -52,7 +55,7 @@ class TestQuickReads:
         assert attune("pack", "list").returncode == 0  # the store exists, empty
         with build_registry(settings) as registry:
             # The use case alone records events without projecting them.
-            registry.register_pack(str(CORE_PACK), skip_tests=True)
+            registry.cases.register_pack(RegisterCommand(path=str(CORE_PACK), skip_tests=True))
 
         assert "eventsourcing" in loaded_heavy(attune, "pack", "list")  # caught up first
         listed = attune("pack", "list", "--json")

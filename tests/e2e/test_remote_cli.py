@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.bootstrap import build_registry
+
 from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.e2e.conftest import ATTUNE
 from tests.history import insert_runs

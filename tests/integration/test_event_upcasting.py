@@ -14,6 +14,10 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from domain.origin import DirectoryOrigin
+
+from application.commands import InstallCommand
+
 from adapters.bootstrap import build_registry
 from adapters.service import RegistryService
 
@@ -64,12 +68,12 @@ def test_new_request_events_are_version_2_with_origin(settings, tmp_path):
 
     pack = write_pack(tmp_path / "lamp", manifest("lamp"))
     with build_registry(settings) as registry:
-        done = registry.install(str(pack), skip_tests=True)
+        done = registry.install(InstallCommand(source=str(pack), skip_tests=True))
         [requested] = [e for e in registry.audit(UUID(done.pack.registration_id))
-                       if e["topic"] == REQUESTED]
-        assert requested["state"]["class_version"] == 2
-        assert requested["state"]["origin"] == {"type": "directory", "source": str(pack)}
-        assert done.pack.origin == requested["state"]["origin"]
+                       if e.topic == REQUESTED]
+        assert requested.state["class_version"] == 2
+        assert requested.state["origin"] == {"type": "directory", "source": str(pack)}
+        assert done.pack.origin == DirectoryOrigin(source=str(pack))
 
 
 def test_old_and_new_events_side_by_side(settings, tmp_path):
@@ -79,9 +83,9 @@ def test_old_and_new_events_side_by_side(settings, tmp_path):
     newer = write_pack(tmp_path / "lamp", manifest("lamp", "1.1.0"))
     with build_registry(settings) as registry:
         store(registry, old_events())
-        registry.install(str(newer), replace=True, skip_tests=True)
+        registry.install(InstallCommand(source=str(newer), replace=True, skip_tests=True))
         registry.rebuild()
         rows = registry.registrations("lamp")
         assert [(r.pack_version, r.status, r.origin is None) for r in rows] == [
             ("1.1.0", "committed", False), ("1.0.0", "committed", True)]
-        assert registry.show("lamp").pack.origin["type"] == "directory"
+        assert isinstance(registry.show("lamp").pack.origin, DirectoryOrigin)

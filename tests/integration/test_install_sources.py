@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from domain.text import quoted
+
 from adapters.install.archives import DEFAULT_LIMITS, ArchiveError, ArchiveLimits, extract_archive
 from adapters.install.git import GitSourceError, fetch_git
 from adapters.redact import redact_url
-from domain.text import quoted
+
 from tests.remote_packs import git
 
 PACK_YAML = b"ref: lamp\nversion: 1.0.0\nlabel: Lamp\ndescription: A tiny pack\n"

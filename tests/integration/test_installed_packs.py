@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.install.sources import InstallSourceError, classify, local_path, shown_source
+from domain.origin import DirectoryOrigin
+
 from adapters.install.managed_store import InstalledPackStore, check_drift
-from adapters.packs.loader import snapshot_of
+from adapters.install.sources import InstallSourceError, classify, local_path, shown_source
+from adapters.packs.loader import FilesystemPackLoader, snapshot_of
+
 from tests.packs import manifest, write_pack
 from tests.remote_packs import git
 
@@ -30,8 +33,9 @@ def pack(tmp_path: Path) -> Path:
 
 
 def kept(store: InstalledPackStore, pack: Path, tmp_path: Path) -> tuple[Path, bool, str]:
-    with snapshot_of(pack, "lamp", tmp_path / "work") as snapshot:
-        path = store.path_for("lamp", "1.0.0", snapshot.content_digest)
+    source = FilesystemPackLoader(tmp_path / "work").load(str(pack))
+    with source.snapshot() as snapshot:
+        path = store.path_for(source, snapshot)
         return Path(path), store.keep(snapshot, path), snapshot.content_digest
 
 
@@ -206,7 +210,7 @@ class TestEscapingLinks:
         (pack / "tests" / "again.py").symlink_to("test_math.py")
         (pack / "top").symlink_to("tests/../pack.yaml")
         with SourceFetcher(tmp_path / "work", lambda: 30.0).fetch(str(pack), None) as fetched:
-            assert fetched.origin == {"type": "directory", "source": str(pack)}
+            assert fetched.origin == DirectoryOrigin(source=str(pack))
 
 
 class TestStoreFailures:
@@ -216,9 +220,9 @@ class TestStoreFailures:
 
         (tmp_path / "installed").write_text("not a folder")
         store = InstalledPackStore(tmp_path / "installed", tmp_path / "work")
-        with snapshot_of(pack, "lamp", tmp_path / "work") as snapshot, \
-                pytest.raises(InstalledFilesError) as caught:
-            store.keep(snapshot, store.path_for("lamp", "1.0.0", snapshot.content_digest))
+        source = FilesystemPackLoader(tmp_path / "work").load(str(pack))
+        with source.snapshot() as snapshot, pytest.raises(InstalledFilesError) as caught:
+            store.keep(snapshot, store.path_for(source, snapshot))
         assert str(caught.value).startswith(f"Cannot install the files at {tmp_path}/installed/")
         assert str(caught.value).endswith(": Not a directory")
         assert list((tmp_path / "work").iterdir()) == []

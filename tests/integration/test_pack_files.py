@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.packs.loader import FilesystemPackLoader
 from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
+
+from adapters.packs.loader import FilesystemPackLoader
+
 from tests.conftest import CORE_PACK
 from tests.packs import manifest, write_pack
 
@@ -87,7 +89,7 @@ class TestHostileYaml:
 class TestComponents:
     def test_the_core_pack_components_are_read_in_a_stable_order(self):
         source = load(str(CORE_PACK))
-        refs = [(c["kind"], c["ref"]) for c in source.components]
+        refs = [(c.kind, c.ref) for c in source.components]
         assert ("action", "core.echo") in refs and ("trigger", "core.intervaltimer") in refs
         assert refs == sorted(refs, key=lambda r: (
             ["action", "trigger", "sensor", "rule", "workflow"].index(r[0]), r[1]))

@@ -11,8 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.bootstrap import build_registry
 from domain.manifest import parse_manifest
+
+from application.commands import RegisterCommand
+
+from adapters.bootstrap import build_registry
+
 from tests.conftest import ATTUNE
 from tests.packs import manifest
 
@@ -24,8 +28,9 @@ def record_registrations(registry, count: int) -> None:
     for n in range(count):
         parsed = parse_manifest(manifest(f"bulk{n % 40}", f"1.0.{n}", testing=None))
         registration_id = app.request_registration(
+            RegisterCommand(path="/packs/bulk", force=True, skip_tests=True,
+                            requested_by="bench"),
             manifest=parsed, components=[], source_path="/packs/bulk", content_digest="d",
-            force=True, skip_tests=True, trigger_reason="register", requested_by="bench",
             lease_expires=now + timedelta(minutes=5), now=now)
         app.commit_registration(registration_id, result=None, forced=False)
 

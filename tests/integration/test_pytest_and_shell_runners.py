@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.runners import SandboxRunner
 from domain.manifest import TestSuite
+
+from adapters.runners import SandboxRunner
 
 run = SandboxRunner().run
 

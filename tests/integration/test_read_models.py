@@ -6,14 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.bootstrap import build_registry
 from domain.errors import (
     NothingToRollBackError,
     PackNotFoundError,
     RegistrationNotFoundError,
     TestsFailedError,
 )
+
+from application.commands import RegisterCommand
+
 from projections.queries import SortKey
+
+from adapters.bootstrap import build_registry
+
 from tests.conftest import CORE_PACK
 from tests.history import insert_runs
 from tests.packs import failing_tests, manifest, write_pack
@@ -39,23 +44,23 @@ def mixed_history(registry, tmp_path):
     with_action(v1, "notify")
     v2 = with_action(write_pack(tmp_path / "app2", manifest("app", "2.0.0"),
                                 {"test_mixed.py": failing_tests(passed=3, failed=1)}), "deploy")
-    registry.register(str(v1))
+    registry.register(RegisterCommand(path=str(v1)))
     with pytest.raises(TestsFailedError):
-        registry.register(str(v2), replace=True)
-    registry.register(str(v2), force=True)
+        registry.register(RegisterCommand(path=str(v2), replace=True))
+    registry.register(RegisterCommand(path=str(v2), force=True))
     registry.test_registered("app")
     registry.roll_back("app", actor="auditor")
-    registry.register(str(CORE_PACK), skip_tests=True)
-    registry.register(str(CORE_PACK), force=True)
+    registry.register(RegisterCommand(path=str(CORE_PACK), skip_tests=True))
+    registry.register(RegisterCommand(path=str(CORE_PACK), force=True))
     registry.unregister("core", actor="auditor")
     # A registration whose process died: its lease expires and the next one takes over.
     other = write_pack(tmp_path / "other", manifest("other"))
-    source = registry.register_pack.loader.load(str(other))
+    source = registry.cases.register_pack.loader.load(str(other))
     registry.app.request_registration(
-        manifest=source.manifest, components=[], source_path=str(other), content_digest="x",
-        force=False, skip_tests=False, trigger_reason="register", requested_by="ghost",
+        RegisterCommand(path=str(other), requested_by="ghost"), manifest=source.manifest,
+        components=[], source_path=str(other), content_digest="x",
         lease_expires=datetime.now(UTC) - timedelta(seconds=1), now=datetime.now(UTC))
-    registry.register(str(other))
+    registry.register(RegisterCommand(path=str(other)))
 
 
 class TestCompensatingEvents:
@@ -63,8 +68,8 @@ class TestCompensatingEvents:
         v1 = with_action(with_action(write_pack(tmp_path / "v1", manifest("app", "1.0.0")),
                                      "deploy"), "notify")
         v2 = with_action(write_pack(tmp_path / "v2", manifest("app", "2.0.0")), "deploy")
-        first = registry.register(str(v1)).pack
-        second = registry.register(str(v2), replace=True).pack
+        first = registry.register(RegisterCommand(path=str(v1))).pack
+        second = registry.register(RegisterCommand(path=str(v2), replace=True)).pack
         assert [c.ref for c in registry.show("app").components] == ["app.deploy"]
 
         restored = registry.roll_back("app", actor="ops")
@@ -81,7 +86,7 @@ class TestCompensatingEvents:
             registry.roll_back("app", actor="ops")
 
     def test_unregister_hides_the_pack_but_keeps_its_history(self, registry):
-        registry.register(str(CORE_PACK))
+        registry.register(RegisterCommand(path=str(CORE_PACK)))
 
         ended = registry.unregister("core", actor="ops")
 
@@ -94,15 +99,15 @@ class TestCompensatingEvents:
         with pytest.raises(PackNotFoundError):
             registry.unregister("core", actor="ops")
         # Registering again is a fresh start under the same stable id.
-        assert registry.register(str(CORE_PACK), skip_tests=True).pack.id == 1
+        assert registry.register(RegisterCommand(path=str(CORE_PACK), skip_tests=True)).pack.id == 1
 
     def test_components_removed_from_the_pack_disappear_on_reregistration(self, registry,
                                                                           tmp_path):
         pack = with_action(with_action(write_pack(tmp_path / "p", manifest("app")), "a"), "b")
-        registry.register(str(pack))
+        registry.register(RegisterCommand(path=str(pack)))
         (pack / "actions" / "b.yaml").unlink()
 
-        registry.register(str(pack), replace=True)
+        registry.register(RegisterCommand(path=str(pack), replace=True))
 
         assert [c.ref for c in registry.show("app").components] == ["app.a"]
 
@@ -117,16 +122,16 @@ class TestAudit:
         pack = write_pack(tmp_path / "p", manifest("app"),
                           {"test_mixed.py": failing_tests(passed=1, failed=1)})
         with pytest.raises(TestsFailedError) as caught:
-            registry.register(str(pack))
+            registry.register(RegisterCommand(path=str(pack)))
 
         events = registry.audit(caught.value.registration_id)
 
-        assert [(e["originator_version"], e["topic"]) for e in events] == [
+        assert [(e.originator_version, e.topic) for e in events] == [
             (1, "attune:Registration.PackRegistrationRequested"),
             (2, "attune:Registration.TestSuiteCompleted"),
             (3, "attune:Registration.RegistrationRejected")]
-        assert events[2]["state"]["reason"] == "tests_failed"
-        assert events[0]["state"]["manifest"]["ref"] == "app"
+        assert events[2].state["reason"] == "tests_failed"
+        assert events[0].state["manifest"]["ref"] == "app"
 
     def test_unknown_registration(self, registry):
         from uuid import uuid4
@@ -149,7 +154,7 @@ class TestRebuild:
         assert registry.projection_status().lag == 0
 
     def test_status_reports_lag_until_caught_up(self, registry):
-        registry.register(str(CORE_PACK), skip_tests=True)
+        registry.register(RegisterCommand(path=str(CORE_PACK), skip_tests=True))
         registry.app.unregister("core", actor="ops", now=datetime.now(UTC))  # not projected
 
         behind = registry.projection_status()

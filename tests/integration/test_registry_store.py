@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.bootstrap import build_registry
 from domain.errors import PackAlreadyExistsError, TestsFailedError
+
+from application.commands import RegisterCommand
+
+from adapters.bootstrap import build_registry
+
 from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.packs import failing_tests, manifest, write_pack
 
@@ -18,7 +22,7 @@ def registry(settings):
 
 class TestRegistrationOnEachStore:
     def test_the_core_pack_registers_with_every_test_counted(self, registry):
-        registered = registry.register(str(CORE_PACK))
+        registered = registry.register(RegisterCommand(path=str(CORE_PACK)))
 
         result = registered.outcome.test_result
         assert result.status == "passed" and result.total_tests >= 20
@@ -35,7 +39,7 @@ class TestRegistrationOnEachStore:
                           {"test_mixed.py": failing_tests(passed=8, failed=2)})
 
         with pytest.raises(TestsFailedError):
-            registry.register(str(pack))
+            registry.register(RegisterCommand(path=str(pack)))
 
         assert registry.list_packs() == []
         [run] = registry.test_history("mypack")
@@ -48,7 +52,7 @@ class TestRegistrationOnEachStore:
         pack = write_pack(tmp_path / "mypack", manifest("mypack"),
                           {"test_mixed.py": failing_tests(passed=8, failed=2)})
 
-        registered = registry.register(str(pack), force=True)
+        registered = registry.register(RegisterCommand(path=str(pack), force=True))
 
         assert registered.outcome.forced
         assert [p.ref for p in registry.list_packs()] == ["mypack"]
@@ -57,7 +61,7 @@ class TestRegistrationOnEachStore:
 
     def test_skipped_tests_store_no_test_result(self, registry, tmp_path):
         pack = write_pack(tmp_path / "quick", manifest("quick", testing=None))
-        registered = registry.register(str(pack), skip_tests=True)
+        registered = registry.register(RegisterCommand(path=str(pack), skip_tests=True))
         assert registered.outcome.tests_skipped and registered.outcome.test_result is None
         assert registry.test_history("quick") == [] and registry.knows("quick")
 
@@ -66,11 +70,11 @@ class TestRegistrationOnEachStore:
         bad = write_pack(tmp_path / "v2", manifest("evolving", "2.0.0"),
                          {"test_mixed.py": failing_tests(passed=1, failed=1)})
         with pytest.raises(TestsFailedError):
-            registry.register(str(bad))
-        registry.register(str(good))
+            registry.register(RegisterCommand(path=str(bad)))
+        registry.register(RegisterCommand(path=str(good)))
         with pytest.raises(PackAlreadyExistsError):
-            registry.register(str(bad))  # refused before anything ran: not a test run
-        registry.register(str(bad), force=True)
+            registry.register(RegisterCommand(path=str(bad)))  # refused before anything ran: not a test run
+        registry.register(RegisterCommand(path=str(bad), force=True))
 
         history = registry.test_history("evolving")
 
@@ -82,10 +86,9 @@ class TestRegistrationOnEachStore:
         assert (active.version, active.id) == ("2.0.0", 1)
 
     def test_ids_are_stable_per_ref_across_reregistrations(self, registry, tmp_path):
-        core = registry.register(str(CORE_PACK), skip_tests=True).pack
-        other = registry.register(str(write_pack(tmp_path / "o", manifest("other"))),
-                                  skip_tests=True).pack
-        again = registry.register(str(CORE_PACK), skip_tests=True, force=True).pack
+        core = registry.register(RegisterCommand(path=str(CORE_PACK), skip_tests=True)).pack
+        other = registry.register(RegisterCommand(path=str(write_pack(tmp_path / "o", manifest("other"))), skip_tests=True)).pack
+        again = registry.register(RegisterCommand(path=str(CORE_PACK), skip_tests=True, force=True)).pack
         assert (core.id, other.id, again.id) == (1, 2, 1)
         assert again.registration_id != core.registration_id
         assert again.created == core.created and again.updated >= core.updated

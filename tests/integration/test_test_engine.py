@@ -8,9 +8,13 @@ import textwrap
 
 import pytest
 
+from domain.errors import ManifestError, PackNotFoundError, TestsFailedError
+
+from application.commands import RegisterCommand
+
 from adapters.bootstrap import build_registry
 from adapters.packs.loader import FilesystemPackLoader
-from domain.errors import ManifestError, PackNotFoundError, TestsFailedError
+
 from tests.conftest import CORE_PACK
 from tests.packs import PASSING_TEST, failing_tests, manifest, write_pack
 
@@ -54,7 +58,7 @@ def upstream_core(tmp_path):
 
 class TestDialects:
     def test_the_upstream_runners_layout_registers_with_real_counts(self, registry, tmp_path):
-        registered = registry.register(str(upstream_core(tmp_path)))
+        registered = registry.register(RegisterCommand(path=str(upstream_core(tmp_path))))
 
         result = registered.outcome.test_result
         assert [(s.name, s.runner_type, s.passed, s.total) for s in result.test_suites] == [
@@ -99,7 +103,7 @@ class TestIsolation:
         """})
 
         with pytest.raises(TestsFailedError) as caught:
-            sqlite_registry.register(str(pack))
+            sqlite_registry.register(RegisterCommand(path=str(pack)))
 
         dumped = caught.value.result["test_suites"][0]["test_cases"][0]["error_message"]
         assert "ENV [" in dumped
@@ -117,7 +121,7 @@ class TestIsolation:
         """})
         before = sorted(p.relative_to(pack) for p in pack.rglob("*"))
 
-        sqlite_registry.register(str(pack))
+        sqlite_registry.register(RegisterCommand(path=str(pack)))
 
         assert sorted(p.relative_to(pack) for p in pack.rglob("*")) == before
         assert (pack / "pack.yaml").exists()
@@ -133,7 +137,7 @@ class TestIsolation:
         """})
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
-        registered = sqlite_registry.register(str(pack))
+        registered = sqlite_registry.register(RegisterCommand(path=str(pack)))
 
         grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
         suite = registered.outcome.test_result.test_suites[0]
@@ -157,8 +161,8 @@ class TestParallelSuites:
     def test_parallel_suites_give_the_same_results_in_declared_order(self, registry, tmp_path):
         pack = self.pack_with_four_suites(tmp_path)
 
-        sequential = registry.register(str(pack), force=True, jobs=1).outcome.test_result
-        parallel = registry.register(str(pack), force=True, jobs=4).outcome.test_result
+        sequential = registry.register(RegisterCommand(path=str(pack), force=True, jobs=1)).outcome.test_result
+        parallel = registry.register(RegisterCommand(path=str(pack), force=True, jobs=4)).outcome.test_result
 
         def shape(result):
             return [(s.name, s.status, s.total, s.passed, s.failed,
@@ -173,7 +177,7 @@ class TestParallelSuites:
 
 class TestManualRuns:
     def test_a_manual_run_joins_the_history(self, registry):
-        registered = registry.register(str(CORE_PACK))
+        registered = registry.register(RegisterCommand(path=str(CORE_PACK)))
 
         outcome = registry.test_registered("core")
 
@@ -187,7 +191,7 @@ class TestManualRuns:
 
     def test_changed_files_are_tested_as_they_are_now_and_flagged(self, registry, tmp_path):
         pack = write_pack(tmp_path / "drift", manifest("drift"))
-        registry.register(str(pack))
+        registry.register(RegisterCommand(path=str(pack)))
         (pack / "tests" / "test_new.py").write_text(failing_tests(passed=0, failed=1))
 
         outcome = registry.test_registered("drift")
@@ -207,16 +211,16 @@ class TestManualRuns:
 
 class TestReplace:
     def test_replace_upgrades_only_when_the_tests_pass(self, registry, tmp_path):
-        registry.register(str(write_pack(tmp_path / "v1", manifest("app", "1.0.0"))))
+        registry.register(RegisterCommand(path=str(write_pack(tmp_path / "v1", manifest("app", "1.0.0")))))
         broken = write_pack(tmp_path / "v2", manifest("app", "2.0.0"),
                             {"test_mixed.py": failing_tests(passed=1, failed=1)})
         fixed = write_pack(tmp_path / "v3", manifest("app", "3.0.0"))
 
         with pytest.raises(TestsFailedError):
-            registry.register(str(broken), replace=True)
+            registry.register(RegisterCommand(path=str(broken), replace=True))
         assert registry.list_packs()[0].version == "1.0.0"
 
-        registry.register(str(fixed), replace=True)
+        registry.register(RegisterCommand(path=str(fixed), replace=True))
         assert registry.list_packs()[0].version == "3.0.0"
 
 
@@ -225,5 +229,5 @@ def test_jobs_setting_must_be_sane():
 
     lots = Settings.from_env({"ATTUNE_TEST_JOBS": "lots"})  # reading settings still works
     with pytest.raises(ConfigError, match="ATTUNE_TEST_JOBS must be a whole number"):
-        lots.test_jobs
+        _ = lots.test_jobs
     assert Settings.from_env({"ATTUNE_TEST_JOBS": "3", "HOME": os.environ["HOME"]}).test_jobs == 3

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.runners.unittest_runner import UnittestRunner
 from domain.manifest import TestSuite
+
+from adapters.runners.unittest_runner import UnittestRunner
 
 run = UnittestRunner().run
 

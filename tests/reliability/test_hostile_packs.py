@@ -26,6 +26,7 @@ from adapters.bootstrap import build_registry
 from adapters.http import create_app
 from adapters.service import RegistryService
 from adapters.settings import Settings
+
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack
 from tests.reliability.hostile_packs import CORPUS, HostilePack

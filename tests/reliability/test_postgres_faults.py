@@ -29,15 +29,19 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
+from domain.pack import Pack
+
+from projections.postgres_view import PROJECTOR_LOCK_KEY
+
 from adapters.bootstrap import build_registry
 from adapters.http import create_app
 from adapters.settings import Settings
-from bench.projection_throughput import write_history
-from domain.pack import Pack
-from projections.postgres_view import PROJECTOR_LOCK_KEY
+
 from tests.conftest import ADMIN_URL, ATTUNE
 from tests.integration.test_projector import ProjectorProcess, wait_until
 from tests.packs import manifest, write_pack
+
+from bench.projection_throughput import write_history
 
 pytestmark = [pytest.mark.postgres, pytest.mark.reliability]
 
@@ -504,7 +508,7 @@ def at_once(calls: list) -> list:
     def run_one(index: int) -> None:
         try:
             results[index] = calls[index]()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run_one, args=(n,)) for n in range(len(calls))]

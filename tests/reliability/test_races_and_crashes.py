@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
+from domain.pack import Pack
+
 from adapters.bootstrap import build_registry
 from adapters.settings import Settings
 from adapters.store.config import store_config
-from domain.pack import Pack
+
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack
 

@@ -33,11 +33,14 @@ import pytest
 from litestar.testing import TestClient
 from psycopg import sql
 
+from application.commands import RegisterCommand
+
 from adapters import tokens
 from adapters.bootstrap import build_registry
 from adapters.http import create_app
 from adapters.install.sources import shown_source
 from adapters.settings import Settings
+
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack
 
@@ -75,7 +78,7 @@ def stock(settings: Settings) -> Store:
     with build_registry(settings) as registry:
         write, _ = registry.create_token("writer", "write", actor="test")
         read, _ = registry.create_token("reader", "read", actor="test")
-        registry.register(str(pack), skip_tests=True, requested_by="test")
+        registry.register(RegisterCommand(path=str(pack), skip_tests=True, requested_by="test"))
     return Store(settings, root, write, read)
 
 
@@ -867,7 +870,7 @@ def test_revocation_takes_effect_on_the_next_request_in_both_workers(settings, t
     assert revoked.returncode == 0, revoked.stderr
     assert warm == {pid: [200, 200, 200] for pid in by_worker}
     assert after == {pid: [401, 401, 401] for pid in by_worker}  # the very next request
-    assert writer == {pid: 200 for pid in by_worker}  # only that token stopped working
+    assert writer == dict.fromkeys(by_worker, 200)  # only that token stopped working
     assert fresh == [401] * 6
 
 

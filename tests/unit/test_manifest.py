@@ -6,6 +6,7 @@ import pytest
 
 from domain.errors import ManifestError
 from domain.manifest import parse_manifest
+
 from tests.packs import manifest
 
 

@@ -6,10 +6,11 @@ import threading
 
 import pytest
 
-from adapters.cli.progress import MAX_LISTED_FAILURES, SuiteProgress, suite_summary
 from domain.manifest import TestSuite
 from domain.policy import suite_result
 from domain.results import TestCaseResult
+
+from adapters.cli.progress import MAX_LISTED_FAILURES, SuiteProgress, suite_summary
 
 UNIT = TestSuite(name="Unit Tests", runner="pytest", timeout_seconds=120)
 SHELL = TestSuite(name="Shell", runner="shell", timeout_seconds=30)

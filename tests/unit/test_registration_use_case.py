@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from application.register import LEASE_GRACE, RegisterPack
-from application.registry import PackRegistry
 from domain.errors import (
     NoTestingConfigError,
     PackAlreadyExistsError,
@@ -19,9 +17,15 @@ from domain.errors import (
     TestsFailedError,
 )
 from domain.manifest import TestSuite, parse_manifest
+from domain.origin import GitOrigin
 from domain.pack import Pack
 from domain.policy import suite_result
 from domain.results import TestCaseResult
+
+from application.commands import RegisterCommand
+from application.register import LEASE_GRACE, RegisterPack
+from application.registry import PackRegistry
+
 from tests.packs import manifest
 
 PINNED_TOPICS = {
@@ -113,7 +117,7 @@ class TestRegisterPack:
     def test_passing_tests_commit_the_registration(self, world):
         app, _, runner, _, register = world
 
-        outcome = register("/packs/mypack")
+        outcome = register(RegisterCommand(path="/packs/mypack"))
 
         assert outcome.all_passed and not outcome.forced and not outcome.tests_skipped
         assert (outcome.test_result.total_tests, outcome.test_result.passed) == (3, 3)
@@ -124,7 +128,7 @@ class TestRegisterPack:
 
     def test_events_use_the_pinned_topics(self, world):
         app, _, _, _, register = world
-        register("/packs/mypack")
+        register(RegisterCommand(path="/packs/mypack"))
         assert set(topics(app)) == PINNED_TOPICS - {"attune:Pack.RegistrationClosed",
                                                     "attune:Registration.RegistrationRejected"}
 
@@ -133,7 +137,7 @@ class TestRegisterPack:
         runner.counts = (8, 2)
 
         with pytest.raises(TestsFailedError) as caught:
-            register("/packs/mypack")
+            register(RegisterCommand(path="/packs/mypack"))
 
         assert str(caught.value) == ("Pack registration failed: tests did not pass. "
                                      "Use force=true to register anyway.")
@@ -147,7 +151,7 @@ class TestRegisterPack:
         app, _, runner, _, register = world
         runner.counts = (8, 2)
 
-        outcome = register("/packs/mypack", force=True)
+        outcome = register(RegisterCommand(path="/packs/mypack", force=True))
 
         assert outcome.forced and not outcome.all_passed
         assert (outcome.test_result.passed, outcome.test_result.total_tests) == (8, 10)
@@ -156,24 +160,24 @@ class TestRegisterPack:
 
     def test_skip_tests_runs_nothing(self, world):
         _, _, runner, _, register = world
-        outcome = register("/packs/mypack", skip_tests=True)
+        outcome = register(RegisterCommand(path="/packs/mypack", skip_tests=True))
         assert outcome.tests_skipped and outcome.test_result is None and runner.calls == []
 
     def test_an_active_ref_needs_force(self, world):
         _, _, runner, _, register = world
-        register("/packs/mypack")
+        register(RegisterCommand(path="/packs/mypack"))
 
         with pytest.raises(PackAlreadyExistsError, match="Pack 'mypack' already exists. "
                                                          "Use force=true to reinstall."):
-            register("/packs/mypack")
+            register(RegisterCommand(path="/packs/mypack"))
         assert runner.calls == ["Unit Tests"]  # refused before running anything
 
     def test_forced_reregistration_replaces_the_active_one_on_commit(self, world):
         app, loader, _, _, register = world
-        first = register("/packs/mypack")
+        first = register(RegisterCommand(path="/packs/mypack"))
         loader.packs["/packs/mypack"] = manifest("mypack", "2.0.0")
 
-        second = register("/packs/mypack", force=True)
+        second = register(RegisterCommand(path="/packs/mypack", force=True))
 
         pack = app.repository.get(Pack.create_id("mypack"))
         assert (pack.active_registration_id, pack.active_version) == (second.registration_id, "2.0.0")
@@ -181,12 +185,12 @@ class TestRegisterPack:
 
     def test_an_interrupted_forced_reregistration_keeps_the_previous_version(self, world):
         app, loader, runner, _, register = world
-        first = register("/packs/mypack")
+        first = register(RegisterCommand(path="/packs/mypack"))
         loader.packs["/packs/mypack"] = manifest("mypack", "2.0.0")
         runner.raise_exc = KeyboardInterrupt()
 
         with pytest.raises(KeyboardInterrupt):
-            register("/packs/mypack", force=True)
+            register(RegisterCommand(path="/packs/mypack", force=True))
 
         pack = app.repository.get(Pack.create_id("mypack"))
         assert (pack.active_registration_id, pack.active_version) == (first.registration_id, "1.0.0")
@@ -199,10 +203,10 @@ class TestRegisterPack:
 
         with pytest.raises(NoTestingConfigError, match="No testing configuration found in "
                                                        "pack.yaml for pack 'none'"):
-            register("/none")
+            register(RegisterCommand(path="/none"))
         with pytest.raises(TestingDisabledError, match="Testing is disabled for pack 'off'"):
-            register("/off")
-        assert register("/off", skip_tests=True).tests_skipped
+            register(RegisterCommand(path="/off"))
+        assert register(RegisterCommand(path="/off", skip_tests=True)).tests_skipped
 
 
 class TestOneRegistrationInFlight:
@@ -210,9 +214,9 @@ class TestOneRegistrationInFlight:
         """A registration that started and never finished (its process died)."""
         source = register.loader.load("/packs/mypack")
         app.request_registration(
+            RegisterCommand(path="/packs/mypack", requested_by="ghost"),
             manifest=source.manifest, components=[], source_path="/packs/mypack",
-            content_digest="x", force=False, skip_tests=False, trigger_reason="register",
-            requested_by="ghost", lease_expires=clock.now + timedelta(seconds=60) + LEASE_GRACE,
+            content_digest="x", lease_expires=clock.now + timedelta(seconds=60) + LEASE_GRACE,
             now=clock.now)
 
     def test_a_second_registration_is_refused_while_the_lease_holds(self, world):
@@ -220,7 +224,7 @@ class TestOneRegistrationInFlight:
         self.open_lease(app, clock, register)
 
         with pytest.raises(RegistrationInProgressError, match="registration in progress"):
-            register("/packs/mypack")
+            register(RegisterCommand(path="/packs/mypack"))
 
     def test_an_expired_lease_is_taken_over_and_the_old_attempt_recorded_abandoned(self, world):
         app, _, _, clock, register = world
@@ -228,7 +232,7 @@ class TestOneRegistrationInFlight:
         stale_id = app.repository.get(Pack.create_id("mypack")).in_flight
         clock.now += timedelta(seconds=60) + LEASE_GRACE + timedelta(seconds=1)
 
-        outcome = register("/packs/mypack")
+        outcome = register(RegisterCommand(path="/packs/mypack"))
 
         stale = app.get_registration(stale_id)
         assert (stale.status, stale.reason) == ("rejected", "abandoned")
@@ -263,8 +267,9 @@ class RecordingStore:
         self.calls: list[tuple[str, str]] = []
         self.lease_held_at_keep: bool | None = None
 
-    def path_for(self, ref: str, version: str, content_digest: str) -> str:
-        return f"/store/{ref}/{version}-{content_digest[:16]}"
+    def path_for(self, source: Any, snapshot: Any) -> str:
+        manifest = source.manifest
+        return f"/store/{manifest.ref}/{manifest.version}-{snapshot.content_digest[:16]}"
 
     def keep(self, snapshot: Any, path: str) -> bool:
         self.calls.append(("keep", path))
@@ -276,64 +281,72 @@ class RecordingStore:
         self.calls.append(("discard", path))
 
 
-ORIGIN = {"type": "git", "source": "https://***@example.org/p.git", "ref": "v1", "commit": "c" * 40}
+ORIGIN = GitOrigin(source="https://***@example.org/p.git", ref="v1", commit="c" * 40)
+INSTALL = RegisterCommand(path="/packs/mypack", trigger="install", origin=ORIGIN)
 
 
-class TestInstallTo:
-    """Registering with ``install_to``: the files are kept under the lease, before tests, and
-    removed again by any attempt that does not commit."""
+def installing(world, store: RecordingStore) -> RegisterPack:
+    """The register use case as an install wires it: its files go to ``store``."""
+    app, loader, runner, clock, _ = world
+    return RegisterPack(app, loader, runner, clock, files=store)
+
+
+class TestManagedFiles:
+    """Registering into the managed store (``PackFiles``): the files are kept under the lease,
+    before tests, and removed again by any attempt that does not commit."""
 
     PATH = f"/store/mypack/1.0.0-{'d' * 16}"
 
     def test_a_committed_install_keeps_its_files_and_records_them(self, world):
-        app, _, runner, _, register = world
+        app = world[0]
         store = RecordingStore(app)
-        outcome = register("/packs/mypack", trigger_reason="install", origin=ORIGIN,
-                           install_to=store)
+        outcome = installing(world, store)(INSTALL)
         registration = app.get_registration(outcome.registration_id)
-        assert (registration.source_path, registration.origin) == (self.PATH, ORIGIN)
+        assert (registration.source_path, registration.origin) == (self.PATH, {
+            "type": "git", "source": "https://***@example.org/p.git", "ref": "v1",
+            "commit": "c" * 40})
         assert registration.trigger_reason == "install"
         assert store.calls == [("keep", self.PATH)] and store.lease_held_at_keep
 
     def test_failing_tests_discard_the_files(self, world):
-        app, _, runner, _, register = world
+        app, _, runner, *_ = world
         runner.counts = (1, 1)
         store = RecordingStore(app)
         with pytest.raises(TestsFailedError):
-            register("/packs/mypack", install_to=store, origin=ORIGIN)
+            installing(world, store)(INSTALL)
         assert store.calls == [("keep", self.PATH), ("discard", self.PATH)]
 
     def test_a_crash_while_testing_rejects_and_discards(self, world):
-        app, _, runner, _, register = world
+        app, _, runner, *_ = world
         runner.raise_exc = KeyboardInterrupt()
         store = RecordingStore(app)
         with pytest.raises(KeyboardInterrupt):
-            register("/packs/mypack", install_to=store, origin=ORIGIN)
+            installing(world, store)(INSTALL)
         assert store.calls == [("keep", self.PATH), ("discard", self.PATH)]
         assert "attune:Registration.RegistrationRejected" in topics(app)
 
     def test_files_that_were_there_already_are_never_discarded(self, world):
-        app, _, runner, _, register = world
+        app, _, runner, *_ = world
         runner.counts = (1, 1)
         store = RecordingStore(app, already_there=True)
         with pytest.raises(TestsFailedError):
-            register("/packs/mypack", install_to=store, origin=ORIGIN)
+            installing(world, store)(INSTALL)
         assert store.calls == [("keep", self.PATH)]
 
     def test_an_unknown_store_outcome_keeps_the_files(self, world):
         from eventsourcing.persistence import OperationalError
 
-        app, _, runner, _, register = world
+        app, _, runner, *_ = world
         runner.raise_exc = OperationalError("connection lost")
         store = RecordingStore(app)
         with pytest.raises(OperationalError):
-            register("/packs/mypack", install_to=store, origin=ORIGIN)
+            installing(world, store)(INSTALL)
         assert store.calls == [("keep", self.PATH)]
 
     def test_a_refusal_before_the_request_touches_no_files(self, world):
         app, _, _, _, register = world
-        register("/packs/mypack")
+        register(RegisterCommand(path="/packs/mypack"))
         store = RecordingStore(app)
         with pytest.raises(PackAlreadyExistsError):
-            register("/packs/mypack", install_to=store, origin=ORIGIN)
+            installing(world, store)(INSTALL)
         assert store.calls == []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from domain.results import TestCaseResult
+
 from adapters.runners.shell_output import (
     cases_from_output,
     parse_summary,
     parse_tap,
     strip_ansi,
 )
-from domain.results import TestCaseResult
 
 GREEN, RED, BOLD, RESET = "\x1b[0;32m", "\x1b[0;31m", "\x1b[1m", "\x1b[0m"
 

@@ -84,7 +84,8 @@ class CaseReporter(unittest.TextTestResult):
         super().addSubTest(test, subtest, err)
         if err is not None:
             kind = "failed" if issubclass(err[0], test.failureException) else "error"
-            text = f"{subtest.id()}\n{self._exc_info_to_string(err, test)}"
+            # unittest.TestResult formats tracebacks so; the method is private but stable.
+            text = f"{subtest.id()}\n{self._exc_info_to_string(err, test)}"  # type: ignore[attr-defined]
             self.sub_failures.setdefault(test.id(), []).append((kind, text))
 
 
@@ -106,7 +107,7 @@ def iter_tests(suite):
 
 
 def collect(start, top, patterns):
-    """Discover like ``python -m unittest discover -s START -p PATTERN -t TOP``, once per pattern."""
+    """Discover as ``python -m unittest discover -s START -p PATTERN -t TOP``, per pattern."""
     suite = unittest.TestSuite()
     seen = set()
     for pattern in patterns:

@@ -20,7 +20,7 @@ def pytest_configure(config):
 
 
 def _name(nodeid):
-    """``tests/test_x.py::TestC::test_y`` -> ``tests.test_x.TestC.test_y``, as in the JUnit report."""
+    """``tests/test_x.py::TestC::test_y`` -> ``tests.test_x.TestC.test_y`` (as in JUnit XML)."""
     path, _, rest = nodeid.partition("::")
     module = path[:-3] if path.endswith(".py") else path
     return ".".join([module.replace("/", "."), *filter(None, rest.split("::"))])

@@ -1,0 +1,220 @@
+"""What the front ends ask of the registry: one typed contract and the values it returns.
+
+The CLI's commands call a ``Registry``: ``adapters.service.RegistryService`` on the local store,
+or ``adapters.cli.remote.RemoteRegistry``, which asks a server over HTTP and returns the same
+values, so each command prints the same in both modes. Reading commands may get only a
+``RegistryReads`` (``adapters.reads.quick``: the SQLite read models, no event store). The HTTP
+API calls a ``ServedRegistry``: the local service, with what only a server asks besides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+import msgspec
+
+from domain.origin import Origin
+
+from projections.rows import (
+    ComponentRow,
+    PackRow,
+    RegistrationRow,
+    TestExecutionJsonRow,
+    TestExecutionRow,
+    TokenRow,
+)
+
+if TYPE_CHECKING:
+    from domain.vocabulary import RunStatus, TriggerReason
+
+    from application.commands import InstallCommand, RegisterCommand
+    from application.ports import Progress
+    from application.register import RegistrationOutcome
+    from application.test_pack import TestRunOutcome
+
+    from projections.queries import SortKey
+    from projections.view import ProjectionStatus
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A committed registration together with the pack row it produced."""
+
+    outcome: RegistrationOutcome
+    pack: PackRow
+
+
+class PackDetails(msgspec.Struct, frozen=True, kw_only=True):
+    """An active pack with its components and its latest test run."""
+
+    pack: PackRow
+    components: list[ComponentRow]
+    latest_test: TestExecutionRow | None
+
+
+class Verification(msgspec.Struct, frozen=True, kw_only=True):
+    """An active pack's files now, against the digest its registration recorded."""
+
+    ref: str
+    version: str
+    registration_id: str
+    source_path: str
+    origin: Origin | None
+    status: str
+    """``ok`` (same digest), ``drifted`` (files changed) or ``missing`` (no directory)."""
+    expected_digest: str
+    actual_digest: str | None
+    files_listed: bool
+    """Whether the store kept a list of the files (installed packs): only then are the changed
+    files below known; for a registered directory, only the digests are compared."""
+    added: list[str]
+    removed: list[str]
+    modified: list[str]
+
+
+@dataclass(frozen=True)
+class Page(Generic[Row]):
+    """One page of a list, newest first, and how many items the whole list has."""
+
+    rows: list[Row]
+    total: int
+    more: bool = False
+    """Whether rows follow this page."""
+
+
+class StoredEvent(msgspec.Struct, frozen=True):
+    """One event of a registration as the log stores it: its topic and decoded state."""
+
+    originator_version: int
+    topic: str
+    state: dict[str, Any]
+
+
+class RegistrationDetails(msgspec.Struct, frozen=True):
+    """A registration attempt and its events, for auditors."""
+
+    registration: RegistrationRow
+    events: list[StoredEvent]
+
+
+class Health(msgspec.Struct, frozen=True):
+    """The store is reachable, and how far the read models are behind its log."""
+
+    status: str
+    store: str
+    log_head: int
+    projection_position: int
+    projection_lag: int
+
+
+class RegistryReads(Protocol):
+    """What the reading commands ask: active packs, their details and histories."""
+
+    def list_packs(self) -> list[PackRow]: ...
+
+    def show(self, ref: str) -> PackDetails:
+        """Raises: PackNotFoundError when ``ref`` is not active."""
+        ...
+
+    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]: ...
+
+    def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
+        """Raises: PackNotFoundError when ``ref`` was never submitted."""
+        ...
+
+    def knows(self, ref: str) -> bool:
+        """Whether ``ref`` was ever submitted for registration (active or not)."""
+        ...
+
+    def verify(self, ref: str) -> Verification:
+        """Raises: PackNotFoundError when ``ref`` is not active."""
+        ...
+
+
+class Registry(RegistryReads, Protocol):
+    """Everything the CLI and the HTTP API ask of the registry. Commands return once their
+    events are in the read models (read-your-writes)."""
+
+    def register(self, command: RegisterCommand,
+                 progress: Progress | None = None) -> Registered: ...
+
+    def install(self, command: InstallCommand,
+                progress: Progress | None = None) -> Registered: ...
+
+    def test_registered(self, ref: str, *, requested_by: str = "cli",
+                        progress: Progress | None = None,
+                        jobs: int | None = None) -> TestRunOutcome:
+        """Run an active pack's suites again; the run joins its test history."""
+        ...
+
+    def test_directory(self, path: str, *, progress: Progress | None = None,
+                       jobs: int | None = None) -> TestRunOutcome:
+        """Run the suites of a pack directory without registering or recording anything."""
+        ...
+
+    def unregister(self, ref: str, *, actor: str) -> UUID:
+        """Deactivate ``ref`` (a compensating event); returns the registration it ends."""
+        ...
+
+    def roll_back(self, ref: str, *, actor: str) -> PackRow:
+        """Re-activate the registration the active one replaced; returns the restored pack."""
+        ...
+
+    def audit(self, registration_id: UUID) -> list[StoredEvent]:
+        """Raises: RegistrationNotFoundError."""
+        ...
+
+    def prune(self, *, dry_run: bool = False) -> list[str]:
+        """Remove the installed directories no registration needs; returns them."""
+        ...
+
+    def create_token(self, name: str, scope: str, *, actor: str) -> tuple[str, TokenRow]:
+        """Issue a token; returns its text (shown once, never stored) and its public row."""
+        ...
+
+    def list_tokens(self) -> list[TokenRow]: ...
+
+    def revoke_token(self, name_or_id: str, *, actor: str) -> TokenRow: ...
+
+    def projection_status(self) -> ProjectionStatus: ...
+
+    def rebuild(self, *, batch_size: int = 500) -> int:
+        """Rebuild the read models from the whole log; returns the events replayed."""
+        ...
+
+
+class ServedRegistry(Registry, Protocol):
+    """``Registry`` and what only the HTTP API asks: who a token is, pages of the lists with
+    their totals, the newest test run, a registration with its events, and health."""
+
+    def registration(self, registration_id: UUID) -> RegistrationDetails:
+        """Raises: RegistrationNotFoundError."""
+        ...
+
+    def latest_test(self, ref: str) -> TestExecutionRow:
+        """Raises: PackNotFoundError, NoTestResultsError (known ref, no run yet)."""
+        ...
+
+    def packs_page(self, *, limit: int, offset: int) -> Page[PackRow]: ...
+
+    def test_history_page(self, ref: str, *, limit: int, offset: int = 0,
+                          after: SortKey | None = None, status: RunStatus | None = None,
+                          trigger_reason: TriggerReason | None = None,
+                          ) -> Page[TestExecutionJsonRow]:
+        """Raises: PackNotFoundError when ``ref`` has no history at all."""
+        ...
+
+    def registrations_page(self, ref: str, *, limit: int, offset: int = 0,
+                           after: SortKey | None = None) -> Page[RegistrationRow]:
+        """Raises: PackNotFoundError when ``ref`` was never submitted."""
+        ...
+
+    def authenticate(self, token: str | None, scope: str) -> str:
+        """Who the bearer of ``token`` is, if it allows ``scope``."""
+        ...
+
+    def health(self) -> Health: ...

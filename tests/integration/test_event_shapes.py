@@ -1,0 +1,64 @@
+"""The stored shape of every event is pinned: the fields of each topic, and the keys of the
+values nested in them, as the code that recorded the existing logs wrote them.
+
+``tests/fixtures/event_shapes.json`` was written by the code before the persisted shapes got
+types of their own (issue 14); typed or not, the events must come out the same.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from domain.errors import TestsFailedError
+
+from application.commands import InstallCommand, RegisterCommand
+
+from adapters.bootstrap import build_registry
+from adapters.settings import Settings
+
+from tests.conftest import CORE_PACK
+from tests.packs import failing_tests, manifest, write_pack
+
+PINNED = Path(__file__).resolve().parents[1] / "fixtures" / "event_shapes.json"
+
+
+def shapes(registry) -> dict[str, list[str]]:
+    """topic -> field names in stored order; ``topic#field`` -> keys of a nested value."""
+    found: dict[str, list[str]] = {}
+    for notification in registry.app.recorder.select_notifications(start=1, limit=1000):
+        state = registry.app.mapper.transcoder.decode(notification.state)
+        topic = notification.topic
+        found.setdefault(topic, sorted(state))
+        for field in ("summary", "origin"):
+            if state.get(field):
+                found[f"{topic}#{field}"] = list(state[field])
+        for field in ("components", "test_cases"):
+            if state.get(field):
+                found[f"{topic}#{field}"] = list(state[field][0])
+    return found
+
+
+def test_every_event_keeps_its_stored_shape(tmp_path):
+    with build_registry(Settings(home=tmp_path / "home", database_url="")) as registry:
+        first = write_pack(tmp_path / "v1", manifest("app", "1.0.0"))
+        registry.register(RegisterCommand(path=str(first)))
+        second = write_pack(tmp_path / "v2", manifest("app", "2.0.0"),
+                            {"test_mixed.py": failing_tests(passed=1, failed=1)})
+        with pytest.raises(TestsFailedError):
+            registry.register(RegisterCommand(path=str(second), replace=True))
+        registry.register(RegisterCommand(path=str(second), force=True))
+        registry.test_registered("app")
+        registry.roll_back("app", actor="auditor")
+        registry.unregister("app", actor="auditor")
+        installed = write_pack(tmp_path / "lamp", manifest("lamp"))
+        registry.install(InstallCommand(source=str(installed), skip_tests=True))
+        registry.register(RegisterCommand(path=str(CORE_PACK), skip_tests=True))
+        registry.create_token("ci", "read", actor="auditor")
+        registry.revoke_token("ci", actor="auditor")
+
+        found = shapes(registry)
+
+    assert found == json.loads(PINNED.read_text())
