@@ -10,7 +10,7 @@ API calls a ``ServedRegistry``: the local service, with what only a server asks 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 import msgspec
@@ -187,6 +187,8 @@ class Registry(RegistryReads, Protocol):
         ...
 
 
+# Checkable: Litestar checks the type of what it injects into the handlers.
+@runtime_checkable
 class ServedRegistry(Registry, Protocol):
     """``Registry`` and what only the HTTP API asks: who a token is, pages of the lists with
     their totals, the newest test run, a registration with its events, and health."""
