@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,39 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home", database_url="")
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What one run of the CLI in this process gave, named as ``subprocess`` names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke(args: list[str], env: Mapping[str, str | None]) -> CliRun:
+    """Run the ``attune`` command in this process with ``env`` set (None unsets a variable)."""
+    from click.testing import CliRunner
+
+    from adapters.cli import main
+
+    result = CliRunner().invoke(main, args, env=env, prog_name="attune", catch_exceptions=False)
+    return CliRun(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli(settings):
+    """The ``attune`` command in this process (Click's ``CliRunner``) on this test's store: what
+    ``attune`` does, without a Python start-up per command. ``cli.env`` is the environment it
+    runs with; the real entry point keeps its own smoke tests (the ``attune`` fixture)."""
+
+    def run(*args: str, timeout: float | None = None) -> CliRun:
+        return invoke(list(args), run.env)
+
+    run.env = {**os.environ, "ATTUNE_HOME": str(settings.home),  # type: ignore[attr-defined]
+               "ATTUNE_DATABASE_URL": settings.database_url}
+    return run
 
 
 @pytest.fixture

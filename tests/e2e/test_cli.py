@@ -1,4 +1,6 @@
-"""The ``attune`` entry point, run as a user runs it, on each store."""
+"""The ``attune`` command on each store: in process (the ``cli`` fixture), and through the
+real entry point for a smoke test per command family and where a process is the subject
+(signals, the working directory, two processes at once)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ def lines(text: str) -> list[str]:
 
 class TestRegister:
     def test_the_core_pack_prints_the_spec_lines(self, attune):
+        # The real entry point, as a user runs it (most tests here run the CLI in process).
         done = attune("pack", "register", str(CORE_PACK))
 
         assert done.returncode == 0, done.stderr
@@ -33,75 +36,77 @@ class TestRegister:
         assert passed == total and int(total) >= 20
         assert "Running suite 'Unit Tests'" in done.stderr  # progress goes to stderr
 
-    def test_an_existing_ref_needs_force(self, attune):
-        attune("pack", "register", str(CORE_PACK), "--skip-tests")
+    def test_an_existing_ref_needs_force(self, cli, tmp_path):
+        pack = write_pack(tmp_path / "mypack", manifest("mypack"))
+        cli("pack", "register", str(pack), "--skip-tests")
 
-        again = attune("pack", "register", str(CORE_PACK))
-        forced = attune("pack", "register", str(CORE_PACK), "--force")
+        again = cli("pack", "register", str(pack))
+        forced = cli("pack", "register", str(pack), "--force")
 
         assert again.returncode == 1 and again.stdout == ""
         assert lines(again.stderr) == [
-            "✗ Error: Pack 'core' already exists. Use force=true to reinstall."]
+            "✗ Error: Pack 'mypack' already exists. Use force=true to reinstall."]
         assert forced.returncode == 0 and lines(forced.stdout)[3] == "✓ All tests passed"
 
-    def test_failing_tests_reject_the_pack(self, attune, tmp_path):
+    def test_failing_tests_reject_the_pack(self, cli, tmp_path):
         pack = write_pack(tmp_path / "mypack", manifest("mypack"),
                           {"test_mixed.py": failing_tests(passed=8, failed=2)})
 
-        done = attune("pack", "register", str(pack))
+        done = cli("pack", "register", str(pack))
 
         assert done.returncode == 1 and done.stdout == ""
         assert lines(done.stderr)[-1] == REJECTED
         assert "test_fail_0" in done.stderr  # the failing cases are named in the progress
-        assert attune("pack", "list").stdout.strip() == "No packs registered."
+        assert cli("pack", "list").stdout.strip() == "No packs registered."
 
-    def test_force_registers_failing_tests_with_a_warning(self, attune, tmp_path):
+    def test_force_registers_failing_tests_with_a_warning(self, cli, tmp_path):
         pack = write_pack(tmp_path / "mypack", manifest("mypack"),
                           {"test_mixed.py": failing_tests(passed=8, failed=2)})
 
-        done = attune("pack", "register", str(pack), "--force")
+        done = cli("pack", "register", str(pack), "--force")
 
         assert done.returncode == 0, done.stderr
         assert lines(done.stdout) == ["⚠ Pack 'mypack' registered successfully",
                                       "Version: 1.0.0", "ID: 1", "✗ Some tests failed",
                                       "Tests: 8/10 passed"]
 
-    def test_skip_tests(self, attune, tmp_path):
+    def test_skip_tests(self, cli, tmp_path):
         pack = write_pack(tmp_path / "notest", manifest("notest", testing=None))
 
-        done = attune("pack", "register", str(pack), "--force", "--skip-tests")
+        done = cli("pack", "register", str(pack), "--force", "--skip-tests")
 
         assert done.returncode == 0, done.stderr
         assert lines(done.stdout) == ["✓ Pack 'notest' registered successfully",
                                       "Version: 1.0.0", "ID: 1", "Tests were skipped"]
-        history = attune("pack", "test-history", "notest")
+        history = cli("pack", "test-history", "notest")
         assert history.stdout.strip() == "No test runs recorded for pack 'notest'."
 
-    def test_replace_upgrades_but_keeps_the_test_gate(self, attune, tmp_path):
-        attune("pack", "register", str(write_pack(tmp_path / "v1", manifest("app", "1.0.0"))))
+    def test_replace_upgrades_but_keeps_the_test_gate(self, cli, tmp_path):
+        cli("pack", "register", str(write_pack(tmp_path / "v1", manifest("app", "1.0.0"))))
         broken = write_pack(tmp_path / "v2", manifest("app", "2.0.0"),
                             {"test_mixed.py": failing_tests(passed=1, failed=1)})
 
-        refused = attune("pack", "register", str(broken), "--replace")
+        refused = cli("pack", "register", str(broken), "--replace")
 
         assert refused.returncode == 1 and lines(refused.stderr)[-1] == REJECTED
-        assert "1.0.0" in attune("pack", "list").stdout
+        assert "1.0.0" in cli("pack", "list").stdout
 
-    def test_json_output_is_the_api_body(self, attune):
-        done = attune("pack", "register", str(CORE_PACK), "--json", "-q")
+    def test_json_output_is_the_api_body(self, cli, tmp_path):
+        done = cli("pack", "register", str(write_pack(tmp_path / "mypack", manifest("mypack"))),
+                   "--json", "-q")
 
         body = json.loads(done.stdout)
         assert done.returncode == 0 and done.stderr == ""
         assert body["message"] == "Pack registered successfully"
         assert body["data"]["tests_skipped"] is False
-        assert {"id": 1, "ref": "core", "version": CORE_VERSION}.items() <= body["data"]["pack"].items()
+        assert {"id": 1, "ref": "mypack", "version": "1.0.0"}.items() <= body["data"]["pack"].items()
         result = body["data"]["test_result"]
         assert result["status"] == "passed" and result["total_tests"] == result["passed"]
         case = result["test_suites"][0]["test_cases"][0]
         assert set(case) == {"name", "status", "duration_ms", "error_message"}
 
-    def test_errors_in_json_mode_are_json(self, attune, tmp_path):
-        done = attune("pack", "register", str(tmp_path / "absent"), "--json")
+    def test_errors_in_json_mode_are_json(self, cli, tmp_path):
+        done = cli("pack", "register", str(tmp_path / "absent"), "--json")
         assert done.returncode == 1
         assert json.loads(done.stdout) == {
             "error": f"Pack directory does not exist: {tmp_path / 'absent'}",
@@ -123,7 +128,7 @@ class TestSpecErrors:
         ("broken_yaml", "Invalid pack.yaml: not valid YAML at line 2, column 15: mapping "
                         "values are not allowed here"),
     ])
-    def test_each_refusal_is_one_line_and_exit_1(self, attune, tmp_path, setup, message):
+    def test_each_refusal_is_one_line_and_exit_1(self, cli, tmp_path, setup, message):
         path = tmp_path / "mypack"
         if setup == "empty":
             path.mkdir()
@@ -142,31 +147,31 @@ class TestSpecErrors:
         elif setup == "broken_yaml":
             write_pack(path, "ref: mypack\nversion: 1.0.0: x\n")
 
-        done = attune("pack", "register", str(path))
+        done = cli("pack", "register", str(path))
 
         assert (done.returncode, done.stdout) == (1, "")
         assert lines(done.stderr) == [f"✗ Error: {message.format(path=path)}"]
 
-    def test_a_path_too_long_to_look_up_does_not_exist(self, attune, tmp_path):
+    def test_a_path_too_long_to_look_up_does_not_exist(self, cli, tmp_path):
         path = tmp_path / ("a" * 300)  # ENAMETOOLONG, which Path.is_dir() lets through
 
-        done = attune("pack", "register", str(path))
+        done = cli("pack", "register", str(path))
 
         assert (done.returncode, done.stdout) == (1, "")
         assert lines(done.stderr) == [f"✗ Error: Pack directory does not exist: {path}"]
 
-    def test_usage_errors_exit_2(self, attune):
-        assert attune("pack", "register").returncode == 2
+    def test_usage_errors_exit_2(self, cli):
+        assert cli("pack", "register").returncode == 2
 
 
 class TestReading:
-    def test_history_lists_every_attempt_newest_first(self, attune, tmp_path):
+    def test_history_lists_every_attempt_newest_first(self, cli, tmp_path):
         bad = write_pack(tmp_path / "mypack", manifest("mypack"),
                          {"test_mixed.py": failing_tests(passed=3, failed=1)})
-        assert attune("pack", "register", str(bad)).returncode == 1
-        assert attune("pack", "register", str(bad), "--force").returncode == 0
+        assert cli("pack", "register", str(bad)).returncode == 1
+        assert cli("pack", "register", str(bad), "--force").returncode == 0
 
-        done = attune("pack", "test-history", "mypack")
+        done = cli("pack", "test-history", "mypack")
 
         header, newest, oldest = lines(done.stdout)
         assert header.split() == ["TIME", "VERSION", "TRIGGER", "TESTS", "PASS", "RATE",
@@ -174,7 +179,7 @@ class TestReading:
         assert newest.split()[2:6] + newest.split()[-2:] == [
             "1.0.0", "register", "3/4", "75.0%", "failed", "forced"]
         assert oldest.split()[-2:] == ["failed", "rejected"]
-        runs = json.loads(attune("pack", "test-history", "mypack", "--json").stdout)["data"]
+        runs = json.loads(cli("pack", "test-history", "mypack", "--json").stdout)["data"]
         assert [r["outcome"] for r in runs] == ["forced", "rejected"]
         assert runs[0]["result"]["test_suites"][0]["failed"] == 1
 
@@ -184,30 +189,30 @@ class TestReading:
         assert listed[0].split() == ["ID", "REF", "VERSION", "LABEL", "UPDATED"]
         assert listed[1].split()[:5] == ["1", "core", CORE_VERSION, "Core", "Pack"]
 
-    def test_unknown_ref(self, attune):
-        done = attune("pack", "test-history", "nope")
+    def test_unknown_ref(self, cli):
+        done = cli("pack", "test-history", "nope")
         assert (done.returncode, lines(done.stderr)) == (1, ["✗ Error: Pack 'nope' not found"])
 
 
 class TestManualTests:
-    def test_testing_a_registered_pack_records_a_manual_run(self, attune):
-        attune("pack", "register", str(CORE_PACK), "-q")
+    def test_testing_a_registered_pack_records_a_manual_run(self, cli, tmp_path):
+        cli("pack", "register", str(write_pack(tmp_path / "mypack", manifest("mypack"))), "-q")
 
-        done = attune("pack", "test", "core")
+        done = cli("pack", "test", "mypack")
 
         assert done.returncode == 0, done.stderr
         out = lines(done.stdout)
-        assert out[0] == f"Testing pack 'core' {CORE_VERSION} (recorded as manual run)"
+        assert out[0] == "Testing pack 'mypack' 1.0.0 (recorded as manual run)"
         assert out[1].startswith("  ✓ Unit Tests: ") and out[-1].startswith("✓ All tests passed: ")
         assert out[-3] == "Pass rate: 100.0%"
-        history = json.loads(attune("pack", "test-history", "core", "--json").stdout)["data"]
+        history = json.loads(cli("pack", "test-history", "mypack", "--json").stdout)["data"]
         assert [r["trigger_reason"] for r in history] == ["manual", "register"]
 
-    def test_testing_a_directory_lists_failures_and_exits_1(self, attune, tmp_path):
+    def test_testing_a_directory_lists_failures_and_exits_1(self, cli, tmp_path):
         pack = write_pack(tmp_path / "mypack", manifest("mypack"),
                           {"test_mixed.py": failing_tests(passed=2, failed=1)})
 
-        done = attune("pack", "test", str(pack), "-v")
+        done = cli("pack", "test", str(pack), "-v")
 
         assert done.returncode == 1
         out = lines(done.stdout)
@@ -216,24 +221,24 @@ class TestManualTests:
         assert any(line.startswith("    ✗ test_mixed.TestMixed.test_fail_0: AssertionError")
                    for line in out)
         assert out[-1] == "✗ Tests failed: 1/3"
-        assert attune("pack", "test-history", "mypack").returncode == 1  # nothing recorded
+        assert cli("pack", "test-history", "mypack").returncode == 1  # nothing recorded
 
-    def test_a_bare_word_is_a_ref_and_a_path_needs_a_slash(self, attune, tmp_path):
+    def test_a_bare_word_is_a_ref_and_a_path_needs_a_slash(self, cli, tmp_path):
         write_pack(tmp_path / "core", manifest("core"))
-        as_ref = subprocess.run([ATTUNE, "pack", "test", "core"], env=attune.env, cwd=tmp_path,
+        as_ref = subprocess.run([ATTUNE, "pack", "test", "core"], env=cli.env, cwd=tmp_path,
                                 capture_output=True, text=True)
-        as_path = subprocess.run([ATTUNE, "pack", "test", "./core"], env=attune.env,
+        as_path = subprocess.run([ATTUNE, "pack", "test", "./core"], env=cli.env,
                                  cwd=tmp_path, capture_output=True, text=True)
         assert lines(as_ref.stderr) == ["✗ Error: Pack 'core' not found"]
         assert as_path.returncode == 0 and "(directory, not recorded)" in as_path.stdout
 
-    def test_testing_an_unknown_ref(self, attune):
-        done = attune("pack", "test", "ghost")
+    def test_testing_an_unknown_ref(self, cli):
+        done = cli("pack", "test", "ghost")
         assert (done.returncode, lines(done.stderr)) == (1, ["✗ Error: Pack 'ghost' not found"])
 
 
 class TestConcurrency:
-    def test_a_second_registration_of_a_ref_in_flight_is_refused(self, attune, tmp_path):
+    def test_a_second_registration_of_a_ref_in_flight_is_refused(self, cli, tmp_path):
         started, release = tmp_path / "started", tmp_path / "release"
         pack = write_pack(tmp_path / "slow", manifest("slow"), {"test_wait.py": f"""
             import pathlib, time, unittest
@@ -245,12 +250,12 @@ class TestConcurrency:
                         self.assertLess(time.monotonic(), deadline)
                         time.sleep(0.02)
         """})
-        first = subprocess.Popen([ATTUNE, "pack", "register", str(pack)], env=attune.env,
+        first = subprocess.Popen([ATTUNE, "pack", "register", str(pack)], env=cli.env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             _wait_for(started, first)
 
-            second = attune("pack", "register", str(pack), "--force")
+            second = cli("pack", "register", str(pack), "--force")
 
             assert second.returncode == 1
             assert "Pack 'slow' has a registration in progress" in second.stderr
@@ -271,17 +276,17 @@ def _wait_for(path: Path, process: subprocess.Popen) -> None:
 
 
 class TestLifecycleAndAudit:
-    def test_show_history_rollback_unregister_and_audit(self, attune, tmp_path):
+    def test_show_history_rollback_unregister_and_audit(self, cli, tmp_path):
         v1 = write_pack(tmp_path / "v1", manifest("app", "1.0.0"))
         v2 = write_pack(tmp_path / "v2", manifest("app", "2.0.0"))
-        attune("pack", "register", str(v1), "-q")
-        attune("pack", "register", str(v2), "--replace", "-q")
+        cli("pack", "register", str(v1), "-q")
+        cli("pack", "register", str(v2), "--replace", "-q")
 
-        shown = lines(attune("pack", "show", "app").stdout)
-        rolled = attune("pack", "rollback", "app")
-        history = json.loads(attune("pack", "history", "app", "--json").stdout)["data"]
-        gone = attune("pack", "unregister", "app")
-        audit = json.loads(attune("audit", history[0]["id"], "--json").stdout)["data"]
+        shown = lines(cli("pack", "show", "app").stdout)
+        rolled = cli("pack", "rollback", "app")
+        history = json.loads(cli("pack", "history", "app", "--json").stdout)["data"]
+        gone = cli("pack", "unregister", "app")
+        audit = json.loads(cli("audit", history[0]["id"], "--json").stdout)["data"]
 
         assert shown[0] == "Pack 'app' 2.0.0 (ID 1)" and "Components (0):" in shown
         assert any(line.startswith("Latest test run: ") for line in shown)
@@ -290,20 +295,20 @@ class TestLifecycleAndAudit:
             ("2.0.0", "rolled_back", "rollback"), ("1.0.0", "committed", None)]
         assert history[0]["rolled_back_by"].startswith("cli:")
         assert gone.returncode == 0 and lines(gone.stdout)[0] == "✓ Pack 'app' unregistered"
-        assert attune("pack", "list").stdout.strip() == "No packs registered."
+        assert cli("pack", "list").stdout.strip() == "No packs registered."
         assert [e["topic"] for e in audit["events"]] == [
             "attune:Registration.PackRegistrationRequested",
             "attune:Registration.TestSuiteCompleted",
             "attune:Registration.RegistrationCommitted",
             "attune:Registration.RegistrationRolledBack"]
-        text = attune("audit", history[0]["id"]).stdout
+        text = cli("audit", history[0]["id"]).stdout
         assert f"Registration {history[0]['id']}: 4 events" in text
 
-    def test_projections_status_and_rebuild(self, attune):
-        attune("pack", "register", str(CORE_PACK), "--skip-tests")
+    def test_projections_status_and_rebuild(self, cli):
+        cli("pack", "register", str(CORE_PACK), "--skip-tests")
 
-        status = lines(attune("projections", "status").stdout)
-        rebuilt = attune("projections", "rebuild")
+        status = lines(cli("projections", "status").stdout)
+        rebuilt = cli("projections", "rebuild")
 
         assert status[0].split() == ["PROJECTION", "POSITION", "LOG", "HEAD", "LAG"]
         name, position, head, lag = status[1].split()
@@ -311,20 +316,20 @@ class TestLifecycleAndAudit:
         assert lines(rebuilt.stdout)[0].startswith(f"✓ Rebuilt the read models from {head} "
                                                    "events in ")
 
-    def test_refusals_of_lifecycle_commands(self, attune):
-        assert lines(attune("pack", "rollback", "nope").stderr) == [
+    def test_refusals_of_lifecycle_commands(self, cli):
+        assert lines(cli("pack", "rollback", "nope").stderr) == [
             "✗ Error: Pack 'nope' not found"]
-        attune("pack", "register", str(CORE_PACK), "--skip-tests")
-        assert lines(attune("pack", "rollback", "core").stderr) == [
+        cli("pack", "register", str(CORE_PACK), "--skip-tests")
+        assert lines(cli("pack", "rollback", "core").stderr) == [
             "✗ Error: Pack 'core' has no earlier registration to roll back to; use unregister "
             "to remove it"]
-        missing = attune("audit", "00000000-0000-0000-0000-000000000000")
+        missing = cli("audit", "00000000-0000-0000-0000-000000000000")
         assert lines(missing.stderr) == [
             "✗ Error: Registration '00000000-0000-0000-0000-000000000000' not found"]
 
 
 class TestInterruption:
-    def test_ctrl_c_stops_the_suites_and_records_the_attempt(self, attune, tmp_path):
+    def test_ctrl_c_stops_the_suites_and_records_the_attempt(self, cli, tmp_path):
         import signal
 
         started, pid_file = tmp_path / "started", tmp_path / "child.pid"
@@ -339,7 +344,7 @@ class TestInterruption:
         """})
         # Default SIGINT handling even if this test runs with SIGINT ignored (a background job).
         run = subprocess.Popen([ATTUNE, "pack", "register", str(pack), "--jobs", "2"],
-                               env=attune.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         _wait_for(started, run)
@@ -351,5 +356,5 @@ class TestInterruption:
         child = int(pid_file.read_text())
         assert not Path(f"/proc/{child}").exists() or Path(
             f"/proc/{child}/stat").read_text().split()[2] == "Z"
-        history = json.loads(attune("pack", "history", "stuck", "--json").stdout)["data"]
+        history = json.loads(cli("pack", "history", "stuck", "--json").stdout)["data"]
         assert (history[0]["status"], history[0]["reason"]) == ("rejected", "tests_not_executed")

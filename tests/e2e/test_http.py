@@ -164,12 +164,12 @@ class TestReads:
             "PackRegistrationRequested", *["TestSuiteCompleted"] * suites, "RegistrationCommitted"]
 
     def test_pagination_is_newest_first_and_bounded(self, api):
-        core = core_in(api.root)
+        pack = write_pack(api.root / "mypack", manifest("mypack"))
         for _ in range(3):
-            api.register(core, force=True)
+            api.register(pack, force=True)
 
-        first = api.get("/packs/core/tests", params={"page": 1, "page_size": 2}).json()
-        second = api.get("/packs/core/tests", params={"page": 2, "page_size": 2}).json()
+        first = api.get("/packs/mypack/tests", params={"page": 1, "page_size": 2}).json()
+        second = api.get("/packs/mypack/tests", params={"page": 2, "page_size": 2}).json()
         too_big = api.get("/packs", params={"page_size": 101})
 
         assert first["pagination"] == {"page": 1, "page_size": 2, "total_items": 3,

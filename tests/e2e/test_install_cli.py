@@ -1,4 +1,5 @@
-"""``attune pack install`` and ``attune pack verify``, run as a user runs them, on each store.
+"""``attune pack install`` and ``attune pack verify`` on each store: in process (the ``cli``
+fixture), and one smoke test through the real entry point.
 
 Sources are real: a bare git repository (``tests.remote_packs.make_repo``), archives on disk,
 and an HTTPS server with a throwaway certificate authority. Each test checks what the command
@@ -50,19 +51,19 @@ def lines(text: str) -> list[str]:
     return text.strip().splitlines()
 
 
-def home(attune: Any) -> Path:
-    return Path(attune.env["ATTUNE_HOME"])
+def home(cli: Any) -> Path:
+    return Path(cli.env["ATTUNE_HOME"])
 
 
-def stored(attune: Any) -> list[str]:
+def stored(cli: Any) -> list[str]:
     """Everything under ``$ATTUNE_HOME/installed`` (relative paths, sorted)."""
-    root = home(attune) / "installed"
+    root = home(cli) / "installed"
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) if root.exists() else []
 
 
-def work_left(attune: Any) -> list[str]:
+def work_left(cli: Any) -> list[str]:
     """What fetches left in ``$ATTUNE_HOME/work`` (nothing, once a command is over)."""
-    root = home(attune) / "work"
+    root = home(cli) / "work"
     return sorted(p.name for p in root.iterdir()) if root.exists() else []
 
 
@@ -71,13 +72,13 @@ def data(done: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(done.stdout)["data"]
 
 
-def active(attune: Any, ref: str = "lamp") -> dict[str, Any]:
+def active(cli: Any, ref: str = "lamp") -> dict[str, Any]:
     """The active pack's row, as ``pack show --json`` gives it."""
-    return data(attune("pack", "show", ref, "--json"))["pack"]
+    return data(cli("pack", "show", ref, "--json"))["pack"]
 
 
-def registrations(attune: Any, ref: str = "lamp") -> list[dict[str, Any]]:
-    return data(attune("pack", "history", ref, "--json"))
+def registrations(cli: Any, ref: str = "lamp") -> list[dict[str, Any]]:
+    return data(cli("pack", "history", ref, "--json"))
 
 
 def files_in(directory: str | Path) -> list[str]:
@@ -85,8 +86,8 @@ def files_in(directory: str | Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-def store_dir(attune: Any, version: str, digest: str) -> Path:
-    return home(attune) / "installed" / "lamp" / f"{version}-{digest[:16]}"
+def store_dir(cli: Any, version: str, digest: str) -> Path:
+    return home(cli) / "installed" / "lamp" / f"{version}-{digest[:16]}"
 
 
 def git_source(source: str, ref: str, commit: str) -> str:
@@ -98,12 +99,12 @@ def installed_lines(version: str, source: str, tests: str = "2/2") -> list[str]:
             "✓ All tests passed", f"Tests: {tests} passed"]
 
 
-def assert_nothing_happened(attune: Any) -> None:
+def assert_nothing_happened(cli: Any) -> None:
     """No event for pack lamp (so no active pack either), no installed files, no leftovers
     in work/."""
-    assert lines(attune("pack", "history", "lamp").stderr) == ["✗ Error: Pack 'lamp' not found"]
-    assert stored(attune) == []
-    assert work_left(attune) == []
+    assert lines(cli("pack", "history", "lamp").stderr) == ["✗ Error: Pack 'lamp' not found"]
+    assert stored(cli) == []
+    assert work_left(cli) == []
 
 
 def make_writable(root: Path) -> None:
@@ -114,6 +115,7 @@ def make_writable(root: Path) -> None:
 
 class TestInstallFromGit:
     def test_a_tag_over_a_file_url_and_what_it_records(self, attune, repo):
+        # The real entry point, as a user runs it (most tests here run the CLI in process).
         commit = repo.commits["v1.0.0"]
         origin = {"type": "git", "source": repo.url, "ref": "v1.0.0", "commit": commit}
 
@@ -151,30 +153,30 @@ class TestInstallFromGit:
             "source_path": str(directory), "content_digest": pack["content_digest"]}
         assert (run["trigger_reason"], run["outcome"], run["passed"]) == ("install", "committed", 2)
 
-    def test_a_branch_from_a_plain_path(self, attune, repo):
-        done = attune("pack", "install", str(repo.path), "--ref", "main", "-q")
+    def test_a_branch_from_a_plain_path(self, cli, repo):
+        done = cli("pack", "install", str(repo.path), "--ref", "main", "-q")
 
         assert (done.returncode, done.stderr) == (0, "")
         assert lines(done.stdout) == installed_lines(
             "1.1.0", git_source(str(repo.path), "main", repo.commits["main"]))
-        pack = active(attune)
+        pack = active(cli)
         assert pack["origin"] == {"type": "git", "source": str(repo.path), "ref": "main",
                                   "commit": repo.commits["main"]}
-        assert pack["source_path"] == str(store_dir(attune, "1.1.0", pack["content_digest"]))
+        assert pack["source_path"] == str(store_dir(cli, "1.1.0", pack["content_digest"]))
         assert Path(pack["source_path"], "pack.yaml").read_text().count("version: 1.1.0") == 1
 
-    def test_a_full_commit_sha_as_the_ref(self, attune, repo):
+    def test_a_full_commit_sha_as_the_ref(self, cli, repo):
         commit = repo.commits["v1.0.0"]
 
-        done = attune("pack", "install", repo.url, "--ref", commit, "-q")
+        done = cli("pack", "install", repo.url, "--ref", commit, "-q")
 
         assert done.returncode == 0, done.stderr
         assert lines(done.stdout)[1:4] == ["Version: 1.0.0", "ID: 1",
                                           git_source(repo.url, commit, commit)]
-        assert active(attune)["origin"]["commit"] == commit
+        assert active(cli)["origin"]["commit"] == commit
 
-    def test_the_remote_head_without_a_ref_as_json(self, attune, repo):
-        done = attune("pack", "install", repo.url, "--json", "-q")
+    def test_the_remote_head_without_a_ref_as_json(self, cli, repo):
+        done = cli("pack", "install", repo.url, "--json", "-q")
 
         body = json.loads(done.stdout)
         assert (done.returncode, done.stderr) == (0, "")
@@ -192,32 +194,32 @@ class TestInstallFromArchives:
         ("lamp.zip", None, False),
         ("lamp-1.0.0.tgz", "lamp-1.0.0", True),
     ], ids=["tar.gz path", "zip path", "tgz file URL"])
-    def test_a_local_archive(self, attune, lamp_dir, tmp_path, name, top_folder, as_url):
+    def test_a_local_archive(self, cli, lamp_dir, tmp_path, name, top_folder, as_url):
         archive = make_archive(lamp_dir, tmp_path / name, top_folder=top_folder)
         sha256 = hashlib.sha256(archive.read_bytes()).hexdigest()
 
-        done = attune("pack", "install", archive.as_uri() if as_url else str(archive), "-q")
+        done = cli("pack", "install", archive.as_uri() if as_url else str(archive), "-q")
 
         assert done.returncode == 0, done.stderr
         assert lines(done.stdout) == installed_lines(
             "1.0.0", f"Source: archive {archive} (sha256:{sha256})")
-        pack = active(attune)
+        pack = active(cli)
         assert pack["origin"] == {"type": "archive", "source": str(archive),
                                   "archive_sha256": sha256}
-        assert pack["source_path"] == str(store_dir(attune, "1.0.0", pack["content_digest"]))
+        assert pack["source_path"] == str(store_dir(cli, "1.0.0", pack["content_digest"]))
         assert files_in(pack["source_path"]) == ["pack.yaml", "tests/test_math.py"]
-        assert work_left(attune) == []
+        assert work_left(cli) == []
 
-    def test_an_https_url_with_credentials_never_shows_or_stores_them(self, attune, lamp_dir,
+    def test_an_https_url_with_credentials_never_shows_or_stores_them(self, cli, lamp_dir,
                                                                       https_server):
         body = archive_bytes(lamp_dir)
         https_server.files["/dl/lamp-1.0.0.tar.gz"] = body
-        attune.env.update(https_server.env(attune.env))
+        cli.env.update(https_server.env(cli.env))
         host = https_server.url.removeprefix("https://")
         url, shown = (f"https://user:secret@{host}/dl/lamp-1.0.0.tar.gz",
                       f"https://***@{host}/dl/lamp-1.0.0.tar.gz")
 
-        done = attune("pack", "install", url)
+        done = cli("pack", "install", url)
 
         assert done.returncode == 0, done.stderr
         sha256 = hashlib.sha256(body).hexdigest()
@@ -227,25 +229,25 @@ class TestInstallFromArchives:
         # The credentials were used (basic auth), then forgotten.
         assert https_server.requests == [
             ("/dl/lamp-1.0.0.tar.gz", "Basic " + base64.b64encode(b"user:secret").decode())]
-        shown_json = attune("pack", "show", "lamp", "--json")
-        history_json = attune("pack", "history", "lamp", "--json")
+        shown_json = cli("pack", "show", "lamp", "--json")
+        history_json = cli("pack", "history", "lamp", "--json")
         assert data(shown_json)["pack"]["origin"] == {"type": "archive", "source": shown,
                                                       "archive_sha256": sha256}
         (registration,) = data(history_json)
-        audit_json = attune("audit", registration["id"], "--json")
+        audit_json = cli("audit", registration["id"], "--json")
         events = data(audit_json)["events"]
         assert events[0]["state"]["origin"]["source"] == shown  # what the log stores
-        outputs = [done, shown_json, history_json, audit_json, attune("pack", "show", "lamp"),
-                   attune("pack", "verify", "lamp")]
+        outputs = [done, shown_json, history_json, audit_json, cli("pack", "show", "lamp"),
+                   cli("pack", "verify", "lamp")]
         assert all(o.returncode == 0 for o in outputs)
         for output in outputs:
             assert "secret" not in output.stdout + output.stderr
-        if not attune.env["ATTUNE_DATABASE_URL"]:  # SQLite: the bytes on disk as well
-            database = b"".join(p.read_bytes() for p in home(attune).glob("attune.db*"))
+        if not cli.env["ATTUNE_DATABASE_URL"]:  # SQLite: the bytes on disk as well
+            database = b"".join(p.read_bytes() for p in home(cli).glob("attune.db*"))
             assert shown.encode() in database and b"secret" not in database
 
-    def test_downloads_that_fail_leave_nothing(self, attune, lamp_dir, https_server):
-        attune.env.update(https_server.env(attune.env))
+    def test_downloads_that_fail_leave_nothing(self, cli, lamp_dir, https_server):
+        cli.env.update(https_server.env(cli.env))
         https_server.redirects["/moved.tar.gz"] = "http://127.0.0.1:9/lamp.tar.gz"
         https_server.files["/big.tar.gz"] = archive_bytes(lamp_dir)
         https_server.declared_lengths["/big.tar.gz"] = 100 * 2**20 + 1
@@ -258,13 +260,13 @@ class TestInstallFromArchives:
         for path, problem in cases.items():
             url = f"{https_server.url}{path}"
 
-            done = attune("pack", "install", url, "-q")
+            done = cli("pack", "install", url, "-q")
 
             assert (done.returncode, done.stdout) == (1, ""), path
             assert lines(done.stderr) == [f"✗ Error: Download of '{url}' {problem}"]
-            assert stored(attune) == [] and work_left(attune) == [], path
+            assert stored(cli) == [] and work_left(cli) == [], path
         assert [path for path, _ in https_server.requests] == list(cases)  # no redirect followed
-        assert_nothing_happened(attune)
+        assert_nothing_happened(cli)
 
 
 # A representative few of the hostile archives that tests/integration checks one by one.
@@ -273,105 +275,105 @@ HOSTILE_CASES = ["dot-dot traversal", "absolute path", "symlink to /etc", "devic
 
 
 class TestHostileArchives:
-    def test_each_is_refused_in_one_line_and_leaves_nothing(self, attune, tmp_path):
+    def test_each_is_refused_in_one_line_and_leaves_nothing(self, cli, tmp_path):
         for case in HOSTILE_CASES:
             build, _, problem = HOSTILE[case]
             archive = build(tmp_path / f"hostile-{len(list(tmp_path.iterdir()))}.archive")
 
-            done = attune("pack", "install", str(archive), "-q")
+            done = cli("pack", "install", str(archive), "-q")
 
             assert (done.returncode, done.stdout) == (1, ""), case
             assert lines(done.stderr) == [
                 f"✗ Error: Refused archive '{archive.name}': {problem}"], case
-            assert stored(attune) == [] and work_left(attune) == [], case
-            assert not list(home(attune).rglob("evil")) and not (tmp_path / "evil").exists()
-        assert_nothing_happened(attune)
+            assert stored(cli) == [] and work_left(cli) == [], case
+            assert not list(home(cli).rglob("evil")) and not (tmp_path / "evil").exists()
+        assert_nothing_happened(cli)
 
 
 class TestFailingTests:
-    def test_a_rejected_install_is_recorded_but_leaves_no_files(self, attune, repo):
+    def test_a_rejected_install_is_recorded_but_leaves_no_files(self, cli, repo):
         commit = repo.commits["broken"]
 
-        done = attune("pack", "install", str(repo.path), "--ref", "broken")
+        done = cli("pack", "install", str(repo.path), "--ref", "broken")
 
         assert (done.returncode, done.stdout) == (1, "")
         assert lines(done.stderr)[-1] == REJECTED
         assert "test_fail_0" in done.stderr  # the progress names the failing case
-        (registration,) = registrations(attune)
+        (registration,) = registrations(cli)
         assert {k: registration[k] for k in ("pack_version", "status", "reason", "trigger_reason")
                 } == {"pack_version": "1.2.0", "status": "rejected", "reason": "tests_failed",
                       "trigger_reason": "install"}
         assert registration["origin"] == {"type": "git", "source": str(repo.path),
                                           "ref": "broken", "commit": commit}
         # The registration names the directory the files would have had; it is gone.
-        assert registration["source_path"].startswith(str(home(attune) / "installed" / "lamp"))
-        assert stored(attune) == [] and work_left(attune) == []
-        assert data(attune("pack", "list", "--json")) == []
-        (run,) = data(attune("pack", "test-history", "lamp", "--json"))
+        assert registration["source_path"].startswith(str(home(cli) / "installed" / "lamp"))
+        assert stored(cli) == [] and work_left(cli) == []
+        assert data(cli("pack", "list", "--json")) == []
+        (run,) = data(cli("pack", "test-history", "lamp", "--json"))
         assert (run["trigger_reason"], run["outcome"]) == ("install", "rejected")
 
-    def test_a_rejected_upgrade_keeps_the_active_pack_and_its_files(self, attune, repo):
-        attune("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
-        before, files_before = active(attune), stored(attune)
+    def test_a_rejected_upgrade_keeps_the_active_pack_and_its_files(self, cli, repo):
+        cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
+        before, files_before = active(cli), stored(cli)
 
-        done = attune("pack", "install", repo.url, "--ref", "broken", "--replace", "-q")
+        done = cli("pack", "install", repo.url, "--ref", "broken", "--replace", "-q")
 
         assert (done.returncode, lines(done.stderr)) == (1, [REJECTED])
-        assert active(attune) == before
-        assert stored(attune) == files_before
-        assert [r["status"] for r in registrations(attune)] == ["rejected", "committed"]
+        assert active(cli) == before
+        assert stored(cli) == files_before
+        assert [r["status"] for r in registrations(cli)] == ["rejected", "committed"]
 
-    def test_a_rejected_attempt_keeps_content_an_earlier_registration_installed(self, attune,
+    def test_a_rejected_attempt_keeps_content_an_earlier_registration_installed(self, cli,
                                                                                repo):
         # broken (forced) then v1.0.0: broken's directory stays, for a rollback to it.
-        attune("pack", "install", repo.url, "--ref", "broken", "--force", "-q")
-        forced = active(attune)
-        attune("pack", "install", repo.url, "--ref", "v1.0.0", "--force", "-q")
-        files = stored(attune)
+        cli("pack", "install", repo.url, "--ref", "broken", "--force", "-q")
+        forced = active(cli)
+        cli("pack", "install", repo.url, "--ref", "v1.0.0", "--force", "-q")
+        files = stored(cli)
 
-        done = attune("pack", "install", repo.url, "--ref", "broken", "--replace", "-q")
+        done = cli("pack", "install", repo.url, "--ref", "broken", "--replace", "-q")
 
         assert (done.returncode, lines(done.stderr)) == (1, [REJECTED])
-        assert stored(attune) == files  # the same content as the rejected one: not removed
-        assert attune("pack", "rollback", "lamp").returncode == 0
-        assert active(attune)["source_path"] == forced["source_path"]
-        assert attune("pack", "verify", "lamp").returncode == 0
+        assert stored(cli) == files  # the same content as the rejected one: not removed
+        assert cli("pack", "rollback", "lamp").returncode == 0
+        assert active(cli)["source_path"] == forced["source_path"]
+        assert cli("pack", "verify", "lamp").returncode == 0
 
-    def test_force_installs_with_a_warning(self, attune, repo):
-        done = attune("pack", "install", str(repo.path), "--ref", "broken", "--force", "-q")
+    def test_force_installs_with_a_warning(self, cli, repo):
+        done = cli("pack", "install", str(repo.path), "--ref", "broken", "--force", "-q")
 
         assert (done.returncode, done.stderr) == (0, "")
         assert lines(done.stdout) == [
             "⚠ Pack 'lamp' installed successfully", "Version: 1.2.0", "ID: 1",
             git_source(str(repo.path), "broken", repo.commits["broken"]),
             "✗ Some tests failed", "Tests: 2/3 passed"]
-        pack = active(attune)
+        pack = active(cli)
         assert files_in(pack["source_path"]) == ["pack.yaml", "tests/test_math.py"]
-        (registration,) = registrations(attune)
+        (registration,) = registrations(cli)
         assert (registration["status"], registration["forced"]) == ("committed", True)
 
 
 class TestReinstall:
-    def test_a_forced_reinstall_writes_a_new_dir_and_rollback_returns_to_the_old(self, attune,
+    def test_a_forced_reinstall_writes_a_new_dir_and_rollback_returns_to_the_old(self, cli,
                                                                                  repo):
-        attune("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
-        old = active(attune)
+        cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
+        old = active(cli)
 
-        done = attune("pack", "install", str(repo.path), "--ref", "main", "--force", "-q")
+        done = cli("pack", "install", str(repo.path), "--ref", "main", "--force", "-q")
 
         assert done.returncode == 0, done.stderr
-        new = active(attune)
+        new = active(cli)
         assert (new["version"], Path(new["source_path"]).name) == (
             "1.1.0", f"1.1.0-{new['content_digest'][:16]}")
         assert new["source_path"] != old["source_path"]
         assert Path(old["source_path"], "pack.yaml").is_file()  # kept, for a rollback
-        assert f"Files: {new['source_path']}" in lines(attune("pack", "show", "lamp").stdout)
+        assert f"Files: {new['source_path']}" in lines(cli("pack", "show", "lamp").stdout)
 
-        rolled = attune("pack", "rollback", "lamp")
-        verified = attune("pack", "verify", "lamp")
+        rolled = cli("pack", "rollback", "lamp")
+        verified = cli("pack", "verify", "lamp")
 
         assert lines(rolled.stdout)[0] == "✓ Pack 'lamp' rolled back to version 1.0.0"
-        back = active(attune)
+        back = active(cli)
         assert {k: back[k] for k in ("version", "source_path", "content_digest", "origin")} == {
             k: old[k] for k in ("version", "source_path", "content_digest", "origin")}
         assert verified.returncode == 0
@@ -379,34 +381,34 @@ class TestReinstall:
             f"✓ Pack 'lamp' 1.0.0 matches its recorded content (sha256:{old['content_digest']})",
             git_source(repo.url, "v1.0.0", repo.commits["v1.0.0"])]
 
-    def test_the_same_content_installed_again_reuses_its_dir(self, attune, repo, lamp_dir):
-        attune("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
-        first, files = active(attune), stored(attune)
+    def test_the_same_content_installed_again_reuses_its_dir(self, cli, repo, lamp_dir):
+        cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
+        first, files = active(cli), stored(cli)
         inode = Path(first["source_path"]).stat().st_ino
 
-        again = attune("pack", "install", repo.url, "--ref", "v1.0.0", "--force", "-q")
-        from_dir = attune("pack", "install", str(lamp_dir), "--force", "-q")
+        again = cli("pack", "install", repo.url, "--ref", "v1.0.0", "--force", "-q")
+        from_dir = cli("pack", "install", str(lamp_dir), "--force", "-q")
 
         assert again.returncode == 0 and from_dir.returncode == 0, again.stderr + from_dir.stderr
-        now = active(attune)
+        now = active(cli)
         assert (now["source_path"], now["content_digest"]) == (first["source_path"],
                                                                 first["content_digest"])
         assert now["origin"] == {"type": "directory", "source": str(lamp_dir)}
-        assert stored(attune) == files
+        assert stored(cli) == files
         assert Path(first["source_path"]).stat().st_ino == inode  # not written again
-        assert [r["source_path"] for r in registrations(attune)] == [first["source_path"]] * 3
+        assert [r["source_path"] for r in registrations(cli)] == [first["source_path"]] * 3
 
-    def test_a_second_install_without_force_is_refused_before_any_event(self, attune, repo):
-        attune("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
-        files = stored(attune)
+    def test_a_second_install_without_force_is_refused_before_any_event(self, cli, repo):
+        cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
+        files = stored(cli)
 
-        done = attune("pack", "install", str(repo.path), "--ref", "main", "-q")
+        done = cli("pack", "install", str(repo.path), "--ref", "main", "-q")
 
         assert (done.returncode, done.stdout) == (1, "")
         assert lines(done.stderr) == [ALREADY]
-        assert stored(attune) == files and work_left(attune) == []
-        assert [r["pack_version"] for r in registrations(attune)] == ["1.0.0"]
-        assert active(attune)["version"] == "1.0.0"
+        assert stored(cli) == files and work_left(cli) == []
+        assert [r["pack_version"] for r in registrations(cli)] == ["1.0.0"]
+        assert active(cli)["version"] == "1.0.0"
 
 
 def drifted_lines(pack: dict[str, Any], actual: str, *changes: str) -> list[str]:
@@ -416,12 +418,12 @@ def drifted_lines(pack: dict[str, Any], actual: str, *changes: str) -> list[str]
 
 
 class TestVerify:
-    def test_an_intact_installed_pack(self, attune, repo):
-        attune("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
-        pack = active(attune)
+    def test_an_intact_installed_pack(self, cli, repo):
+        cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
+        pack = active(cli)
 
-        done = attune("pack", "verify", "lamp")
-        as_json = attune("pack", "verify", "lamp", "--json")
+        done = cli("pack", "verify", "lamp")
+        as_json = cli("pack", "verify", "lamp", "--json")
 
         assert (done.returncode, done.stderr) == (0, "")
         assert lines(done.stdout) == [
@@ -434,14 +436,14 @@ class TestVerify:
             "expected_digest": pack["content_digest"], "actual_digest": pack["content_digest"],
             "added": [], "removed": [], "modified": []}
 
-    def test_files_listed_is_true_for_an_intact_installed_pack(self, attune, repo):
-        attune("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
+    def test_files_listed_is_true_for_an_intact_installed_pack(self, cli, repo):
+        cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
 
-        assert data(attune("pack", "verify", "lamp", "--json"))["files_listed"] is True
+        assert data(cli("pack", "verify", "lamp", "--json"))["files_listed"] is True
 
-    def test_modified_added_and_removed_files_are_named(self, attune, repo):
-        attune("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
-        pack = active(attune)
+    def test_modified_added_and_removed_files_are_named(self, cli, repo):
+        cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
+        pack = active(cli)
         directory = Path(pack["source_path"])
         make_writable(directory)
         with (directory / "tests" / "test_math.py").open("a") as file:
@@ -449,8 +451,8 @@ class TestVerify:
         (directory / "tests" / "notes.txt").write_text("added\n")
         (directory / "pack.yaml").unlink()
 
-        done = attune("pack", "verify", "lamp")
-        as_json = attune("pack", "verify", "lamp", "--json")
+        done = cli("pack", "verify", "lamp")
+        as_json = cli("pack", "verify", "lamp", "--json")
 
         found = json.loads(as_json.stdout)["data"]
         assert (done.returncode, as_json.returncode) == (1, 1)
@@ -463,14 +465,14 @@ class TestVerify:
                       "modified": ["tests/test_math.py"], "added": ["tests/notes.txt"],
                       "removed": ["pack.yaml"]}
 
-    def test_missing_files(self, attune, repo):
-        attune("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
-        pack = active(attune)
+    def test_missing_files(self, cli, repo):
+        cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
+        pack = active(cli)
         make_writable(Path(pack["source_path"]))
         shutil.rmtree(pack["source_path"])
 
-        done = attune("pack", "verify", "lamp")
-        as_json = attune("pack", "verify", "lamp", "--json")
+        done = cli("pack", "verify", "lamp")
+        as_json = cli("pack", "verify", "lamp", "--json")
 
         assert (done.returncode, as_json.returncode) == (1, 1)
         assert lines(done.stdout) == [
@@ -478,15 +480,15 @@ class TestVerify:
         found = json.loads(as_json.stdout)["data"]
         assert (found["status"], found["actual_digest"]) == ("missing", None)
 
-    def test_a_registered_directory_that_changed_compares_digests_only(self, attune, lamp_dir,
+    def test_a_registered_directory_that_changed_compares_digests_only(self, cli, lamp_dir,
                                                                       tmp_path):
         mine = Path(shutil.copytree(lamp_dir, tmp_path / "lamp"))
-        assert attune("pack", "register", str(mine), "-q").returncode == 0
-        pack = active(attune)
+        assert cli("pack", "register", str(mine), "-q").returncode == 0
+        pack = active(cli)
         (mine / "tests" / "test_math.py").write_text("# rewritten\n")
 
-        done = attune("pack", "verify", "lamp")
-        as_json = attune("pack", "verify", "lamp", "--json")
+        done = cli("pack", "verify", "lamp")
+        as_json = cli("pack", "verify", "lamp", "--json")
 
         found = json.loads(as_json.stdout)["data"]
         assert (done.returncode, as_json.returncode) == (1, 1)
@@ -499,10 +501,10 @@ class TestVerify:
             "status": "drifted", "files_listed": False, "modified": [], "added": [],
             "removed": [], "origin": None}
 
-    def test_an_unknown_ref_is_refused_like_show(self, attune):
-        done = attune("pack", "verify", "nope")
-        show = attune("pack", "show", "nope")
-        as_json = attune("pack", "verify", "nope", "--json")
+    def test_an_unknown_ref_is_refused_like_show(self, cli):
+        done = cli("pack", "verify", "nope")
+        show = cli("pack", "show", "nope")
+        as_json = cli("pack", "verify", "nope", "--json")
 
         assert (done.returncode, done.stdout) == (1, "")
         assert lines(done.stderr) == lines(show.stderr) == ["✗ Error: Pack 'nope' not found"]
@@ -512,7 +514,7 @@ class TestVerify:
 
 
 class TestRefusedBeforeAnyEvent:
-    def test_each_is_one_line_and_changes_nothing(self, attune, repo, lamp_dir, tmp_path):
+    def test_each_is_one_line_and_changes_nothing(self, cli, repo, lamp_dir, tmp_path):
         archive = make_archive(lamp_dir, tmp_path / "lamp.zip")
         cases = [
             (["http://user:secret@127.0.0.1:9/lamp.tar.gz"],
@@ -528,18 +530,18 @@ class TestRefusedBeforeAnyEvent:
             ([repo.url, "--ref", "deadbee"], f"Git ref 'deadbee' not found in '{repo.url}'"),
         ]
         for args, message in cases:
-            done = subprocess.run([ATTUNE, "pack", "install", *args, "-q"], env=attune.env,
+            done = subprocess.run([ATTUNE, "pack", "install", *args, "-q"], env=cli.env,
                                   cwd=tmp_path, capture_output=True, text=True, timeout=120,
                                   check=False)
 
             assert (done.returncode, done.stdout) == (1, ""), args
             assert lines(done.stderr) == [f"✗ Error: {message}"]
-            assert stored(attune) == [] and work_left(attune) == [], args
-        assert_nothing_happened(attune)
+            assert stored(cli) == [] and work_left(cli) == [], args
+        assert_nothing_happened(cli)
 
     @pytest.mark.parametrize("setting", ["0", "3601", "1.5", "soon"])
-    def test_a_bad_fetch_timeout_is_refused_before_fetching(self, attune, repo, setting):
-        env = {**attune.env, "ATTUNE_FETCH_TIMEOUT_SECONDS": setting}
+    def test_a_bad_fetch_timeout_is_refused_before_fetching(self, cli, repo, setting):
+        env = {**cli.env, "ATTUNE_FETCH_TIMEOUT_SECONDS": setting}
         done = subprocess.run([ATTUNE, "pack", "install", repo.url, "-q"], env=env,
                               capture_output=True, text=True, timeout=120, check=False)
 
@@ -547,5 +549,5 @@ class TestRefusedBeforeAnyEvent:
         assert lines(done.stderr) == [
             "✗ Error: ATTUNE_FETCH_TIMEOUT_SECONDS must be a whole number from 1 to 3600, "
             f"got '{setting}'"]
-        assert stored(attune) == [] and work_left(attune) == []
-        assert_nothing_happened(attune)
+        assert stored(cli) == [] and work_left(cli) == []
+        assert_nothing_happened(cli)

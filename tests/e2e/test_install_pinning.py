@@ -20,57 +20,57 @@ def repo(tmp_path_factory):
     return make_repo(tmp_path_factory.mktemp("git"))
 
 
-def content_digest(attune, source: str, *args: str) -> str:
+def content_digest(cli, source: str, *args: str) -> str:
     """The digest an install of ``source`` records (installed, then unregistered)."""
-    done = attune("pack", "install", source, *args, "--skip-tests", "--json")
+    done = cli("pack", "install", source, *args, "--skip-tests", "--json")
     assert done.returncode == 0, done.stderr
     digest = json.loads(done.stdout)["data"]["pack"]["content_digest"]
-    assert attune("pack", "unregister", "lamp").returncode == 0
+    assert cli("pack", "unregister", "lamp").returncode == 0
     return digest
 
 
 class TestCli:
     def test_the_same_commit_gives_the_same_digest_from_git_and_from_an_archive(
-            self, attune, repo, tmp_path):
+            self, cli, repo, tmp_path):
         """What is pinned is the pack's files, not how they travelled."""
         from tests.remote_packs import git
 
         work = tmp_path / "export"
         git("clone", "-q", "--branch", "v1.0.0", str(repo.path), str(work), cwd=tmp_path)
         archive = make_archive(work, tmp_path / "lamp-1.0.0.tar.gz")
-        from_git = content_digest(attune, repo.url, "--ref", "v1.0.0")
-        assert content_digest(attune, str(archive)) == from_git
+        from_git = content_digest(cli, repo.url, "--ref", "v1.0.0")
+        assert content_digest(cli, str(archive)) == from_git
 
-        done = attune("pack", "install", str(archive), "--digest", f"sha256:{from_git}",
+        done = cli("pack", "install", str(archive), "--digest", f"sha256:{from_git}",
                       "--skip-tests", "--json")
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["data"]["pack"]["content_digest"] == from_git
 
-    def test_other_content_is_refused_before_anything_is_recorded(self, attune, repo):
-        pinned = content_digest(attune, repo.url, "--ref", "v1.0.0")
-        history = attune("pack", "history", "lamp", "--json").stdout
+    def test_other_content_is_refused_before_anything_is_recorded(self, cli, repo):
+        pinned = content_digest(cli, repo.url, "--ref", "v1.0.0")
+        history = cli("pack", "history", "lamp", "--json").stdout
 
-        done = attune("pack", "install", repo.url, "--ref", "main", "--digest", pinned)
+        done = cli("pack", "install", repo.url, "--ref", "main", "--digest", pinned)
 
         assert done.returncode == 1
         assert done.stderr.splitlines()[-1].startswith("✗ Error: Pack 'lamp' has content "
                                                         "digest sha256:")
         assert done.stderr.splitlines()[-1].endswith(
             f", not the expected sha256:{pinned}; nothing was installed")
-        assert attune("pack", "history", "lamp", "--json").stdout == history
-        home = attune.env["ATTUNE_HOME"]
+        assert cli("pack", "history", "lamp", "--json").stdout == history
+        home = cli.env["ATTUNE_HOME"]
         from pathlib import Path
 
         installed = Path(home) / "installed" / "lamp"
         assert [p.name for p in installed.iterdir() if p.is_dir()] == [f"1.0.0-{pinned[:16]}"]
 
-    def test_a_malformed_digest_is_refused_before_fetching(self, attune, repo):
-        done = attune("pack", "install", repo.url, "--digest", "sha256:abc")
+    def test_a_malformed_digest_is_refused_before_fetching(self, cli, repo):
+        done = cli("pack", "install", repo.url, "--digest", "sha256:abc")
         assert done.returncode == 1
         assert done.stderr.splitlines()[-1] == (
             "✗ Error: Invalid digest 'sha256:abc': expected sha256:<64 hex digits>, as "
             "`attune pack show` prints it")
-        assert attune("pack", "list", "--json").stdout.strip() == '{\n  "data": []\n}'
+        assert cli("pack", "list", "--json").stdout.strip() == '{\n  "data": []\n}'
 
 
 class TestApi:

@@ -37,6 +37,18 @@ def with_action(pack, name):
     return pack
 
 
+def two_suites(directory):
+    """Pack ``tools``: an action, and a unittest and a shell suite that pass."""
+    testing = {"enabled": True, "test_suites": [
+        {"name": "Unit", "runner": "python_unittest", "working_dir": "tests",
+         "test_files": ["test_*.py"], "timeout_seconds": 60},
+        {"name": "Shell", "runner": "shell", "working_dir": ".", "test_files": ["check.sh"],
+         "timeout_seconds": 60}]}
+    pack = with_action(write_pack(directory, manifest("tools", testing=testing)), "build")
+    (pack / "check.sh").write_text("echo 1..1\necho ok 1 - builds\n")
+    return pack
+
+
 def mixed_history(registry, tmp_path):
     """Commits, a rejection, a forced run, a manual run, skips, an abandoned attempt,
     a rollback and an unregister, across three refs."""
@@ -50,9 +62,10 @@ def mixed_history(registry, tmp_path):
     registry.register(RegisterCommand(path=str(v2), force=True))
     registry.test_registered("app")
     registry.roll_back("app", actor="auditor")
-    registry.register(RegisterCommand(path=str(CORE_PACK), skip_tests=True))
-    registry.register(RegisterCommand(path=str(CORE_PACK), force=True))
-    registry.unregister("core", actor="auditor")
+    tools = two_suites(tmp_path / "tools")
+    registry.register(RegisterCommand(path=str(tools), skip_tests=True))
+    registry.register(RegisterCommand(path=str(tools), force=True))
+    registry.unregister("tools", actor="auditor")
     # A registration whose process died: its lease expires and the next one takes over.
     other = write_pack(tmp_path / "other", manifest("other"))
     source = registry.cases.register_pack.loader.load(str(other))
@@ -197,7 +210,7 @@ class TestHistoryCounts:
         mixed_history(registry, tmp_path)
         view = registry.view
 
-        for ref in ("app", "core", "other", "never"):
+        for ref in ("app", "tools", "other", "never"):
             for status in (None, "running", "passed", "failed", "error"):
                 for trigger in (None, "register", "manual"):
                     rows = view.test_history(ref, limit=1000, status=status,

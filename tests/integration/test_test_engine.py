@@ -15,7 +15,6 @@ from application.commands import RegisterCommand
 from adapters.bootstrap import build_registry
 from adapters.packs.loader import FilesystemPackLoader
 
-from tests.conftest import CORE_PACK
 from tests.packs import PASSING_TEST, failing_tests, manifest, write_pack
 
 
@@ -176,14 +175,15 @@ class TestParallelSuites:
 
 
 class TestManualRuns:
-    def test_a_manual_run_joins_the_history(self, registry):
-        registered = registry.register(RegisterCommand(path=str(CORE_PACK)))
+    def test_a_manual_run_joins_the_history(self, registry, tmp_path):
+        pack = write_pack(tmp_path / "lamp", manifest("lamp"))
+        registered = registry.register(RegisterCommand(path=str(pack)))
 
-        outcome = registry.test_registered("core")
+        outcome = registry.test_registered("lamp")
 
         assert outcome.result.status == "passed" and outcome.test_run_id is not None
         assert not outcome.source_changed
-        manual, first = registry.test_history("core")
+        manual, first = registry.test_history("lamp")
         assert (manual.trigger_reason, manual.outcome, manual.test_run_id) == (
             "manual", "manual", str(outcome.test_run_id))
         assert manual.registration_id == str(registered.outcome.registration_id)
@@ -199,10 +199,10 @@ class TestManualRuns:
         assert outcome.source_changed and outcome.result.status == "failed"
         assert registry.list_packs()[0].version == "1.0.0"  # a manual run changes nothing active
 
-    def test_a_directory_run_records_nothing(self, registry):
-        outcome = registry.test_directory(str(CORE_PACK))
+    def test_a_directory_run_records_nothing(self, registry, tmp_path):
+        outcome = registry.test_directory(str(write_pack(tmp_path / "lamp", manifest("lamp"))))
         assert outcome.result.status == "passed" and outcome.test_run_id is None
-        assert registry.test_history("core") == [] and not registry.knows("core")
+        assert registry.test_history("lamp") == [] and not registry.knows("lamp")
 
     def test_an_unregistered_ref_is_not_found(self, registry):
         with pytest.raises(PackNotFoundError, match="Pack 'ghost' not found"):

@@ -27,7 +27,7 @@ from adapters.http import create_app
 from adapters.service import RegistryService
 from adapters.settings import Settings
 
-from tests.conftest import ATTUNE
+from tests.conftest import ATTUNE, invoke
 from tests.packs import manifest, write_pack
 from tests.reliability.hostile_packs import CORPUS, HostilePack
 
@@ -119,11 +119,16 @@ def assert_nothing_changed(store: Store, head: int, directory: Path,
     assert kept <= (SQLITE_FILES if not store.settings.database_url else set())
 
 
+def cli_env(store: Store, private: dict[str, str]) -> dict[str, str | None]:
+    return {**private, "ATTUNE_HOME": str(store.settings.home),
+            "ATTUNE_DATABASE_URL": store.settings.database_url, "ATTUNE_API_URL": None,
+            "ATTUNE_TOKEN": None}
+
+
 def run_cli(store: Store, private: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("ATTUNE_API_URL", "ATTUNE_TOKEN")}
-    env.update(private, ATTUNE_HOME=str(store.settings.home),
-               ATTUNE_DATABASE_URL=store.settings.database_url)
+    """The real entry point, as a user runs it."""
+    env = {key: value for key, value in {**os.environ, **cli_env(store, private)}.items()
+           if value is not None}
     return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True,
                           timeout=DEADLINE, check=False)
 
@@ -135,7 +140,8 @@ def test_the_cli_refuses_it_with_one_line(case: HostilePack, store: Store,
     pack = case.build(directory)
     before, head = tree(directory), log_head(store)
 
-    done = run_cli(store, private, "pack", "register", str(pack))
+    # In process (the JSON cases below go through the real entry point).
+    done = invoke(["pack", "register", str(pack)], cli_env(store, private))
 
     assert (done.returncode, done.stdout) == (1, ""), done.stderr
     assert "Traceback" not in done.stderr
