@@ -30,6 +30,12 @@ CORE_COMPONENTS = sum(len(list((CORE_PACK / kind).glob("*.yaml"))) for kind in
 ADMIN_URL = os.environ.get("ATTUNE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: a worker per core, at most four. Each worker has a PostgreSQL database and
+    connections of its own, and the tests start processes of their own besides."""
+    return min(os.cpu_count() or 1, 4)
+
+
 def _running_in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

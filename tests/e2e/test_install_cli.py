@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from domain.text import quoted
+
 from tests.conftest import ATTUNE
 from tests.integration.test_install_sources import HOSTILE
 from tests.packs import manifest, write_pack
@@ -527,7 +529,8 @@ class TestRefusedBeforeAnyEvent:
               "https:// URL) or a pack directory")),
             ([str(repo.path), "--ref", "-x"], "Invalid git ref '-x'"),
             ([repo.url, "--ref", "v9"], "git fetch failed: ref 'v9' not found"),
-            ([repo.url, "--ref", "deadbee"], f"Git ref 'deadbee' not found in '{repo.url}'"),
+            # Quoted as messages quote values: a long temporary path is cut short.
+            ([repo.url, "--ref", "deadbee"], f"Git ref 'deadbee' not found in {quoted(repo.url)}"),
         ]
         for args, message in cases:
             done = subprocess.run([ATTUNE, "pack", "install", *args, "-q"], env=cli.env,

@@ -288,7 +288,8 @@ class TestGitSources:
         with pytest.raises(GitSourceError, match="^git fetch failed: ref 'v9' not found$"):
             fetch_git(origin["path"], tmp_path / "out", ref="v9")
         with pytest.raises(GitSourceError,
-                           match=f"^Git ref 'deadbee' not found in '{origin['path']}'$"):
+                           match="^" + re.escape(f"Git ref 'deadbee' not found in "
+                                                 f"{quoted(origin['path'])}") + "$"):
             fetch_git(origin["path"], tmp_path / "out", ref="deadbee")
 
         assert not (tmp_path / "out").exists()
