@@ -1,14 +1,13 @@
-"""The registry on the local store, as its front ends use it: commands that return once their
-events are in the read models, and queries on current read models (``adapters.contract``)."""
+"""The registry on the local store, as its front ends use it (``adapters.contract``): commands
+that return once their events are in the read models, on top of the current reads."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from domain.errors import RegistrationNotFoundError
@@ -16,65 +15,18 @@ from domain.token import token_meant
 
 from application.registry import STORE_FAILURES, PackRegistry
 
-from projections.queries import SortKey
-from projections.rows import (
-    PackRow,
-    RegistrationRow,
-    TestExecutionJsonRow,
-    TestExecutionRow,
-    TokenRow,
-)
-from projections.view import ProjectionStatus, RegistryView
+from projections.rows import PackRow, RegistrationRow, TokenRow
+from projections.view import RegistryView
 
-from adapters.contract import (
-    Health,
-    PackDetails,
-    Page,
-    Registered,
-    RegistrationDetails,
-    StoredEvent,
-    Verification,
-)
-from adapters.reads.lookup import Reads
+from adapters.contract import Registered, RegistrationDetails, StoredEvent
+from adapters.reads.current import CurrentReads, current, store_call
 
 if TYPE_CHECKING:
-    from domain.vocabulary import RunStatus, TriggerReason
-
     from application.commands import InstallCommand, RegisterCommand
     from application.install import InstallPack
     from application.ports import InstalledPacks, Progress
     from application.register import RegisterPack, RegistrationOutcome
     from application.test_pack import TestPack, TestRunOutcome
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def store_call(method: Callable[Concatenate[RegistryService, P], T],
-               ) -> Callable[Concatenate[RegistryService, P], T]:
-    """Report a store that cannot be reached or stopped answering as one clear error (a
-    ConfigError: exit 1 and one line on the CLI, 503 from the API), not a stack trace."""
-
-    @functools.wraps(method)
-    def call(self: RegistryService, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return method(self, *args, **kwargs)
-        except STORE_FAILURES as exc:
-            raise self.unavailable(exc) from None
-
-    return call
-
-
-def current(method: Callable[Concatenate[RegistryService, P], T],
-            ) -> Callable[Concatenate[RegistryService, P], T]:
-    """A query on read models brought up to the head of the log first (``store_call`` too)."""
-
-    @functools.wraps(method)
-    def query(self: RegistryService, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        self.catch_up()
-        return method(self, *args, **kwargs)
-
-    return store_call(query)
 
 
 @dataclass(frozen=True)
@@ -87,22 +39,18 @@ class UseCases:
     installed: InstalledPacks
 
 
-class RegistryService:
-    """Implements ``adapters.contract.Registry`` on the local store."""
+class RegistryService(CurrentReads):
+    """Implements ``adapters.contract.ServedRegistry`` (and so ``Registry``) on the local
+    store. The rules are the domain's and the application's; this wires them to the store."""
 
     def __init__(self, app: PackRegistry, view: RegistryView,
                  use_cases: Callable[[], UseCases], closers: list[Callable[[], object]], *,
                  store_kind: str = "sqlite",
                  unavailable: Callable[[Exception], Exception] = lambda exc: exc) -> None:
-        self.app = app
-        self.view = view
-        self.reads = Reads(view)
-        self.store_kind = store_kind
+        super().__init__(app, view, store_kind=store_kind, unavailable=unavailable)
         self._use_cases = use_cases
         self._built: UseCases | None = None
         self._closers = closers
-        # Turns a lost or unreachable store into the error a user sees (naming the store).
-        self.unavailable = unavailable
 
     @property
     def cases(self) -> UseCases:
@@ -177,11 +125,6 @@ class RegistryService:
         assert pack is not None, f"pack {ref!r} missing after its rollback"
         return pack
 
-    @store_call
-    def catch_up(self, *, batch_size: int = 500, max_batches: int | None = None) -> int:
-        """Bring the read models up to the head of the event log (or ``max_batches`` closer)."""
-        return self.view.project(self.app, batch_size=batch_size, max_batches=max_batches)
-
     @contextmanager
     def _then_catch_up(self) -> Iterator[None]:
         """Project what a command recorded, whether it succeeded or was refused; not when the
@@ -195,51 +138,6 @@ class RegistryService:
             raise
         self.catch_up()
 
-    @current
-    def list_packs(self) -> list[PackRow]:
-        return self.reads.list_packs()
-
-    @current
-    def show(self, ref: str) -> PackDetails:
-        return self.reads.show(ref)
-
-    @current
-    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
-        return self.reads.test_history(ref, limit=limit)
-
-    @current
-    def latest_test(self, ref: str) -> TestExecutionRow:
-        return self.reads.latest_test(ref)
-
-    @current
-    def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
-        return self.reads.registrations(ref, limit=limit)
-
-    @store_call
-    def knows(self, ref: str) -> bool:
-        return self.reads.knows(ref)
-
-    @current
-    def verify(self, ref: str) -> Verification:
-        return self.reads.verify(ref)
-
-    @current
-    def packs_page(self, *, limit: int, offset: int) -> Page[PackRow]:
-        return self.reads.packs_page(limit=limit, offset=offset)
-
-    @current
-    def test_history_page(self, ref: str, *, limit: int, offset: int = 0,
-                          after: SortKey | None = None, status: RunStatus | None = None,
-                          trigger_reason: TriggerReason | None = None,
-                          ) -> Page[TestExecutionJsonRow]:
-        return self.reads.test_history_page(ref, limit=limit, offset=offset, after=after,
-                                            status=status, trigger_reason=trigger_reason)
-
-    @current
-    def registrations_page(self, ref: str, *, limit: int, offset: int = 0,
-                           after: SortKey | None = None) -> Page[RegistrationRow]:
-        return self.reads.registrations_page(ref, limit=limit, offset=offset, after=after)
-
     @store_call
     def audit(self, registration_id: UUID) -> list[StoredEvent]:
         """The registration's events in order, as stored (topic and decoded state), read from
@@ -251,8 +149,8 @@ class RegistryService:
 
     def registration(self, registration_id: UUID) -> RegistrationDetails:
         events = self.audit(registration_id)
-        row = self._registration_row(registration_id)
-        return RegistrationDetails(registration=row, events=events)
+        return RegistrationDetails(registration=self._registration_row(registration_id),
+                                   events=events)
 
     @current
     def _registration_row(self, registration_id: UUID) -> RegistrationRow:
@@ -270,10 +168,6 @@ class RegistryService:
         token_id = self.app.issue_token(name=name, scope=scope, secret_hash=secret_hash,
                                         issued_by=actor, live_names=live)
         return format_token(token_id, secret), self._token_row(str(token_id))
-
-    @current
-    def list_tokens(self) -> list[TokenRow]:
-        return self.view.tokens()
 
     @store_call
     def revoke_token(self, name_or_id: str, *, actor: str) -> TokenRow:
@@ -298,17 +192,8 @@ class RegistryService:
         return authenticate(self.app, token, scope)
 
     @store_call
-    def projection_status(self) -> ProjectionStatus:
-        return self.view.status(self.app)
-
-    @store_call
     def rebuild(self, *, batch_size: int = 500) -> int:
         return self.view.rebuild(self.app, batch_size=batch_size)
-
-    def health(self) -> Health:
-        status = self.projection_status()
-        return Health(status="ok", store=self.store_kind, log_head=status.log_head,
-                      projection_position=status.position, projection_lag=status.lag)
 
     def close(self) -> None:
         for close in reversed(self._closers):

@@ -1,0 +1,132 @@
+"""The read side on the local store: each query first brings the read models up to the head of
+the event log, so that a front end reads its own writes, whichever process made them."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+
+from application.registry import STORE_FAILURES, PackRegistry
+
+from projections.rows import (
+    PackRow,
+    RegistrationRow,
+    TestExecutionJsonRow,
+    TestExecutionRow,
+    TokenRow,
+)
+from projections.view import ProjectionStatus, RegistryView
+
+from adapters.contract import Health, PackDetails, Page, Verification
+from adapters.reads.lookup import Reads
+
+if TYPE_CHECKING:
+    from domain.vocabulary import RunStatus, TriggerReason
+
+    from projections.queries import SortKey
+
+P = ParamSpec("P")
+T = TypeVar("T")
+S = TypeVar("S", bound="CurrentReads")
+
+
+def store_call(method: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P], T]:
+    """Report a store that cannot be reached or stopped answering as one clear error (a
+    ConfigError: exit 1 and one line on the CLI, 503 from the API), not a stack trace."""
+
+    @functools.wraps(method)
+    def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except STORE_FAILURES as exc:
+            raise self.unavailable(exc) from None
+
+    return call
+
+
+def current(method: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P], T]:
+    """A query on read models brought up to the head of the log first (``store_call`` too)."""
+
+    @functools.wraps(method)
+    def query(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        self.catch_up()
+        return method(self, *args, **kwargs)
+
+    return store_call(query)
+
+
+class CurrentReads:
+    """The queries of ``adapters.contract.ServedRegistry`` on the local store."""
+
+    def __init__(self, app: PackRegistry, view: RegistryView, *, store_kind: str = "sqlite",
+                 unavailable: Callable[[Exception], Exception] = lambda exc: exc) -> None:
+        self.app = app
+        self.view = view
+        self.reads = Reads(view)
+        self.store_kind = store_kind
+        # Turns a lost or unreachable store into the error a user sees (naming the store).
+        self.unavailable = unavailable
+
+    @store_call
+    def catch_up(self, *, batch_size: int = 500, max_batches: int | None = None) -> int:
+        """Bring the read models up to the head of the event log (or ``max_batches`` closer)."""
+        return self.view.project(self.app, batch_size=batch_size, max_batches=max_batches)
+
+    @current
+    def list_packs(self) -> list[PackRow]:
+        return self.reads.list_packs()
+
+    @current
+    def show(self, ref: str) -> PackDetails:
+        return self.reads.show(ref)
+
+    @current
+    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
+        return self.reads.test_history(ref, limit=limit)
+
+    @current
+    def latest_test(self, ref: str) -> TestExecutionRow:
+        return self.reads.latest_test(ref)
+
+    @current
+    def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
+        return self.reads.registrations(ref, limit=limit)
+
+    @store_call
+    def knows(self, ref: str) -> bool:
+        return self.reads.knows(ref)
+
+    @current
+    def verify(self, ref: str) -> Verification:
+        return self.reads.verify(ref)
+
+    @current
+    def packs_page(self, *, limit: int, offset: int) -> Page[PackRow]:
+        return self.reads.packs_page(limit=limit, offset=offset)
+
+    @current
+    def test_history_page(self, ref: str, *, limit: int, offset: int = 0,
+                          after: SortKey | None = None, status: RunStatus | None = None,
+                          trigger_reason: TriggerReason | None = None,
+                          ) -> Page[TestExecutionJsonRow]:
+        return self.reads.test_history_page(ref, limit=limit, offset=offset, after=after,
+                                            status=status, trigger_reason=trigger_reason)
+
+    @current
+    def registrations_page(self, ref: str, *, limit: int, offset: int = 0,
+                           after: SortKey | None = None) -> Page[RegistrationRow]:
+        return self.reads.registrations_page(ref, limit=limit, offset=offset, after=after)
+
+    @current
+    def list_tokens(self) -> list[TokenRow]:
+        return self.view.tokens()
+
+    @store_call
+    def projection_status(self) -> ProjectionStatus:
+        return self.view.status(self.app)
+
+    def health(self) -> Health:
+        status = self.projection_status()
+        return Health(status="ok", store=self.store_kind, log_head=status.log_head,
+                      projection_position=status.position, projection_lag=status.lag)
