@@ -26,7 +26,7 @@ from adapters.http.schemas import (
     InstallRequest,
     PackEnvelope,
     PackPage,
-    RegisteredBody,
+    Registered,
     RegisteredEnvelope,
     RegisterRequest,
     RegistrationPage,
@@ -83,7 +83,7 @@ class PackController(Controller):
         done = registry.register(RegisterCommand(
             path=data.path, force=data.force, replace=data.replace, skip_tests=data.skip_tests,
             requested_by=request.state.actor))
-        return RegisteredEnvelope(data=RegisteredBody.of(done),
+        return RegisteredEnvelope(data=Registered.of(done),
                                   message="Pack registered successfully")
 
     @post("/install", responses=BODY_ERRORS, status_code=201, guards=[requires("write")],
@@ -100,7 +100,7 @@ class PackController(Controller):
             source=data.source, git_ref=data.ref_spec, force=data.force, replace=data.replace,
             skip_tests=data.skip_tests, requested_by=request.state.actor,
             expected_digest=parse_digest(data.digest) if data.digest is not None else None))
-        return RegisteredEnvelope(data=RegisteredBody.of(done),
+        return RegisteredEnvelope(data=Registered.of(done),
                                   message="Pack installed successfully")
 
     @get("/", **READ, operation_id="listPacks", summary="List active packs")

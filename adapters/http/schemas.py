@@ -10,13 +10,8 @@ from domain.results import TestResult
 
 from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, TestExecutionRow
 
-from adapters.contract import (
-    Health,
-    PackDetails,
-    Registered,
-    RegistrationDetails,
-    Verification,
-)
+from adapters import contract
+from adapters.contract import Health, PackDetails, RegistrationDetails, Verification
 
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -70,7 +65,7 @@ class CursorPagination(msgspec.Struct):
     next_cursor: str | None  # the ``cursor`` of the next page; None on the last page
 
 
-class RegisteredBody(msgspec.Struct):
+class Registered(msgspec.Struct):
     """The pack a registration or install activated, and its test result."""
 
     pack: PackRow
@@ -78,14 +73,14 @@ class RegisteredBody(msgspec.Struct):
     tests_skipped: bool
 
     @classmethod
-    def of(cls, registered: Registered) -> RegisteredBody:
+    def of(cls, registered: contract.Registered) -> Registered:
         outcome = registered.outcome
         return cls(pack=registered.pack, test_result=outcome.test_result,
                    tests_skipped=outcome.tests_skipped)
 
 
 class RegisteredEnvelope(msgspec.Struct):
-    data: RegisteredBody
+    data: Registered
     message: str
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from tests.packs import manifest, write_pack
 from tests.reliability.test_races_and_crashes import (
+    LEASE_GRACE_SECONDS,
     REF,
     SUITE_TIMEOUT,
     alive,
@@ -41,7 +42,7 @@ def pruned(env: dict[str, str], *args: str) -> list[str]:
 
 def test_a_killed_install_keeps_its_files_while_leased_and_prune_removes_them_after(
         attune, settings, tmp_path):
-    env = {**attune.env, "ATTUNE_LEASE_GRACE_SECONDS": "1"}
+    env = {**attune.env, "ATTUNE_LEASE_GRACE_SECONDS": str(LEASE_GRACE_SECONDS)}
     gate = tmp_path / "gate"
     gate.mkdir()
     pack = gated_pack(tmp_path / "src", "1.0.0", gate, timeout=SUITE_TIMEOUT)
