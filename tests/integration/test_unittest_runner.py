@@ -185,12 +185,13 @@ class TestCaseStatuses:
                 def test_a_quick(self): pass
                 def test_b_hangs(self): threading.Event().wait()
         """)
-        result = run(suite(timeout=2), str(tmp_path))
+        # Long enough to reach the hanging test first, also on a slow, busy machine.
+        result = run(suite(timeout=5), str(tmp_path))
         assert (result.status, result.timed_out, result.message) == (
-            "error", True, "timed out after 2 s")
+            "error", True, "timed out after 5 s")
         assert [(c.name, c.status) for c in result.test_cases] == [
             ("test_hang.T.test_a_quick", "passed"), ("test_hang.T.test_b_hangs", "error")]
-        assert result.test_cases[1].error_message == "timed out after 2 s during this test"
+        assert result.test_cases[1].error_message == "timed out after 5 s during this test"
 
     def test_a_test_that_ends_the_process_is_named_and_the_suite_does_not_pass(self, tmp_path):
         write(tmp_path / "tests" / "test_exit.py", """

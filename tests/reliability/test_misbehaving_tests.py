@@ -327,7 +327,9 @@ class TestProcessesLeftBehind:
 
 # --- Hangs, early exits, a killed parent ---------------------------------------------------------
 
-TIMED_OUT = "timed out after 2 s"
+# Long enough for the runner to reach the hanging test first, also on a slow, busy machine.
+HANG_TIMEOUT = 5
+TIMED_OUT = f"timed out after {HANG_TIMEOUT} s"
 # case id: (runner, test source, the cases recorded: name, status, first line of the message)
 HANGS = {
     "python_unittest": ("python_unittest", """
@@ -432,7 +434,8 @@ class TestHangsAndEarlyExits:
     def test_a_hung_test_is_killed_at_the_timeout_and_named(self, attune, tmp_path, case):
         runner, source, expected = HANGS[case]
 
-        done = register(attune, misbehaving_pack(tmp_path, runner, source, timeout=2))
+        done = register(attune, misbehaving_pack(tmp_path, runner, source,
+                                                 timeout=HANG_TIMEOUT))
 
         suite = assert_rejected(attune, done)
         assert (suite["status"], suite["timed_out"], suite["exit_code"], suite["message"]) == (
