@@ -30,10 +30,15 @@ def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterato
     if local_only:
         refuse_remote(local_only, as_json)
     with _user_errors(as_json):
+        remote = _remote()
+        if remote is not None:
+            with remote:
+                yield remote
+            return
         from adapters.bootstrap import build_registry
         from adapters.settings import Settings
 
-        with _remote() or build_registry(Settings.from_env()) as registry:
+        with build_registry(Settings.from_env()) as registry:
             yield registry
 
 
