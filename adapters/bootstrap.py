@@ -55,8 +55,14 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     from adapters.install.sources import SourceFetcher
     from adapters.packs.loader import FilesystemPackLoader
     from adapters.runners import SandboxRunner
+    from adapters.sandbox import Sandbox, SandboxPolicy
 
-    loader, runner = FilesystemPackLoader(work_dir=settings.work_dir), SandboxRunner()
+    policy = SandboxPolicy.from_settings(
+        settings.sandbox_setting, settings.sandbox_network_setting,
+        settings.sandbox_limits_setting, settings.sandbox_max_limits_setting,
+        settings.sandbox_share_setting)
+    loader = FilesystemPackLoader(work_dir=settings.work_dir)
+    runner = SandboxRunner(Sandbox(policy))
     installed = InstalledPackStore(settings.installed_dir, settings.work_dir)
 
     def register_to(files: PackFiles | None) -> RegisterPack:

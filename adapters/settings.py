@@ -51,6 +51,23 @@ class Settings:
     """``ATTUNE_FETCH_TIMEOUT_SECONDS``: how long ``attune pack install`` may take to fetch its
     source (a git fetch or an archive download), in whole seconds (default 300)."""
 
+    sandbox_setting: str = "auto"
+    """``ATTUNE_SANDBOX``: how suites are isolated: ``auto`` (the strongest available, refusing
+    to run tests where none is), ``bwrap``, ``namespaces`` or ``off``."""
+
+    sandbox_network_setting: str = "allow"
+    """``ATTUNE_SANDBOX_NETWORK``: ``deny`` fails suites that ask for the network."""
+
+    sandbox_limits_setting: str = ""
+    """``ATTUNE_SANDBOX_LIMITS``: default limits, e.g. ``memory_mb=2048,processes=128``."""
+
+    sandbox_max_limits_setting: str = ""
+    """``ATTUNE_SANDBOX_MAX_LIMITS``: the most a suite may ask for in pack.yaml."""
+
+    sandbox_share_setting: str = ""
+    """``ATTUNE_SANDBOX_SHARE`` (os.pathsep-separated absolute paths): folders every suite may
+    read and write, for example a shared download cache. Empty by default."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -69,7 +86,13 @@ class Settings:
                                           or "300"),
                    install_sources=tuple(p.strip() for p in
                                          env.get("ATTUNE_INSTALL_SOURCES", "").split(",")
-                                         if p.strip()))
+                                         if p.strip()),
+                   sandbox_setting=env.get("ATTUNE_SANDBOX", "").strip() or "auto",
+                   sandbox_network_setting=(env.get("ATTUNE_SANDBOX_NETWORK", "").strip()
+                                            or "allow"),
+                   sandbox_limits_setting=env.get("ATTUNE_SANDBOX_LIMITS", ""),
+                   sandbox_max_limits_setting=env.get("ATTUNE_SANDBOX_MAX_LIMITS", ""),
+                   sandbox_share_setting=env.get("ATTUNE_SANDBOX_SHARE", ""))
 
     @property
     def test_jobs(self) -> int:

@@ -127,6 +127,11 @@ class SuiteRunner(Protocol):
         """Stop every suite still running (the caller was interrupted); they report errors."""
         ...
 
+    def ready(self) -> None:
+        """Raise, with a message naming the setting, if no suite can run here (no sandbox):
+        checked before anything is recorded."""
+        ...
+
 
 class NoProgress:
     """Progress that shows nothing."""

@@ -107,6 +107,8 @@ class RegisterPack:
         self.registry.check_can_register(manifest.ref, replace=command.replaces_active,
                                          now=self.clock())
         testing = None if command.skip_tests else required_testing(manifest)
+        if testing is not None:
+            self.runner.ready()
         with source.snapshot() as snapshot:
             expected = command.expected_digest
             if expected is not None and snapshot.content_digest != expected:

@@ -54,6 +54,7 @@ class TestPack:
         registration = self.registry.active_registration(ref)
         manifest = PackManifest.from_dict(registration.manifest)
         testing = required_testing(manifest)
+        self.runner.ready()
         with self.loader.snapshot(registration.source_path) as snapshot:
             run_id = self.registry.start_test_run(
                 registration, content_digest=snapshot.content_digest, requested_by=requested_by)
@@ -77,6 +78,7 @@ class TestPack:
         jobs = jobs or self.default_jobs()
         source = self.loader.load(path)
         testing = required_testing(source.manifest)
+        self.runner.ready()
         with source.snapshot() as snapshot:
             result = run_suites(
                 self.runner, testing.test_suites, snapshot.path, pack_ref=source.manifest.ref,

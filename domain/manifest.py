@@ -46,8 +46,29 @@ LEGACY_ALIASES = {
 }
 
 
+# Largest value pack.yaml may give a limit: beyond any real suite (a server's maxima are lower).
+MAX_LIMIT_VALUE = 1024 * 1024
+
+
+class SuiteLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Limits a suite asks for, per process of the suite; unset ones take the server's defaults,
+    and the server's maxima bound them all (the sandbox checks those)."""
+
+    memory_mb: int | None = None
+    processes: int | None = None
+    open_files: int | None = None
+    file_size_mb: int | None = None
+    cpu_seconds: int | None = None
+
+    def asked(self) -> dict[str, int]:
+        """The limits that are set, by name."""
+        return {name: value for name in self.__struct_fields__
+                if (value := getattr(self, name)) is not None}
+
+
 class TestSuite(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One test suite: which runner runs which files, from where, for how long."""
+    """One test suite: which runner runs which files, from where, for how long, with what
+    access (network) and limits."""
 
     __test__ = False  # not a pytest test class
 
@@ -56,6 +77,10 @@ class TestSuite(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     working_dir: str = "."
     test_files: list[str] = msgspec.field(default_factory=lambda: ["test*.py"])
     timeout_seconds: int = 300
+    network: bool | None = None
+    """Whether the suite may reach the network; None: the testing section's ``network``."""
+    limits: SuiteLimits | None = None
+    """Overrides the testing section's ``limits``, one limit at a time."""
 
 
 class TestingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -67,6 +92,9 @@ class TestingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     test_suites: list[TestSuite] = msgspec.field(default_factory=list)
     min_pass_rate: float = 1.0
     on_failure: str = "block"
+    network: bool = False
+    """Whether the pack's suites may reach the network (off: loopback only)."""
+    limits: SuiteLimits | None = None
 
 
 class PackManifest(msgspec.Struct, frozen=True, kw_only=True):
@@ -246,11 +274,13 @@ def _check_testing(testing: TestingConfig) -> TestingConfig:
                             "testing.test_suites")
     if len(testing.test_suites) > MAX_SUITES:
         raise ManifestError(f"more than {MAX_SUITES} suites", "testing.test_suites")
+    if testing.limits is not None:
+        _check_limits(testing.limits, "testing.limits")
     seen: set[str] = set()
     suites = []
     for index, suite in enumerate(testing.test_suites):
         where = f"testing.test_suites[{index}]"
-        suites.append(_check_suite(suite, where))
+        suites.append(_inherit(testing, _check_suite(suite, where)))
         if suite.name in seen:
             raise ManifestError(f"duplicate suite name {quoted(suite.name)}", f"{where}.name")
         seen.add(suite.name)
@@ -276,7 +306,26 @@ def _check_suite(suite: TestSuite, where: str) -> TestSuite:
         raise ManifestError(f"more than {MAX_PATTERNS} file patterns", f"{where}.test_files")
     for position, pattern in enumerate(suite.test_files):
         _check_pattern(pattern, f"{where}.test_files[{position}]")
+    if suite.limits is not None:
+        _check_limits(suite.limits, f"{where}.limits")
     return msgspec.structs.replace(suite, runner=runner)
+
+
+def _inherit(testing: TestingConfig, suite: TestSuite) -> TestSuite:
+    """The suite with the section's network choice and limits where it sets none of its own,
+    so that whoever runs it reads one place."""
+    network = testing.network if suite.network is None else suite.network
+    asked = {**(testing.limits.asked() if testing.limits else {}),
+             **(suite.limits.asked() if suite.limits else {})}
+    return msgspec.structs.replace(suite, network=network,
+                                   limits=SuiteLimits(**asked) if asked else None)
+
+
+def _check_limits(limits: SuiteLimits, where: str) -> None:
+    for name, value in limits.asked().items():
+        if not 1 <= value <= MAX_LIMIT_VALUE:
+            raise ManifestError(f"must be between 1 and {MAX_LIMIT_VALUE}, got {value}",
+                                f"{where}.{name}")
 
 
 def _check_name(name: str, field: str) -> None:

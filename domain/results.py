@@ -6,7 +6,11 @@ from typing import Any
 
 import msgspec
 
-from domain.vocabulary import CaseStatus, RunnerType, SuiteStatus
+from domain.vocabulary import CaseStatus, RunnerType, SandboxMechanism, SuiteStatus
+
+# The limits a sandbox applies to each process of a suite, by their pack.yaml names.
+LIMIT_UNITS = {"memory_mb": "MiB of memory", "processes": "processes", "open_files": "open files",
+               "file_size_mb": "MiB per file", "cpu_seconds": "s of CPU"}
 
 
 class TestCaseResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -18,6 +22,32 @@ class TestCaseResult(msgspec.Struct, frozen=True, kw_only=True):
     status: CaseStatus
     duration_ms: int = 0
     error_message: str | None = None
+
+
+class Isolation(msgspec.Struct, frozen=True, kw_only=True):
+    """How a suite was isolated, recorded with its result and shown wherever results are."""
+
+    mechanism: SandboxMechanism
+    network: bool
+    """Whether the suite could reach the network (loopback inside the sandbox always works)."""
+    covers: list[str]
+    """What the mechanism enforced: ``files``, ``processes``, ``network``, ``ipc``,
+    ``identity``, ``limits``."""
+    limits: dict[str, int] = msgspec.field(default_factory=dict)
+    shared: list[str] = msgspec.field(default_factory=list)
+    """Folders outside the pack the operator shares with every suite (``ATTUNE_SANDBOX_SHARE``)."""
+
+    def describe(self) -> str:
+        """One line for people: the mechanism, what it covers, the network, the limits."""
+        if self.mechanism == "off":
+            return ("sandbox OFF (ATTUNE_SANDBOX=off): tests ran with the registry's own "
+                    "access to files, processes and network")
+        network = "network allowed" if self.network else "no network"
+        limits = ", ".join(f"{self.limits[name]} {unit}" for name, unit in LIMIT_UNITS.items()
+                           if name in self.limits)
+        covered = ", ".join(c for c in self.covers if c not in ("network", "limits"))
+        shared = f"; shared: {', '.join(self.shared)}" if self.shared else ""
+        return f"sandbox {self.mechanism} ({covered}; {network}; limits: {limits}{shared})"
 
 
 class SuiteResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +67,8 @@ class SuiteResult(msgspec.Struct, frozen=True, kw_only=True):
     test_cases: list[TestCaseResult] = msgspec.field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
+    isolation: Isolation | None = None
+    """How the suite was isolated; None for results recorded before the sandbox existed."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = msgspec.to_builtins(self)

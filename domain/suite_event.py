@@ -12,7 +12,13 @@ from domain.vocabulary import RunnerType, SuiteStatus
 
 class SuiteCompleted(Aggregate.Event):
     """One finished suite. Its fields are a persisted contract; each aggregate that runs suites
-    subclasses it with its own pinned ``TOPIC`` (topics are per class)."""
+    subclasses it with its own pinned ``TOPIC`` (topics are per class).
+
+    Version 2 added ``isolation`` (how the suite was sandboxed: see ``domain.results.Isolation``);
+    suites recorded before it have None.
+    """
+
+    class_version = 2
 
     name: str
     runner_type: RunnerType
@@ -28,6 +34,11 @@ class SuiteCompleted(Aggregate.Event):
     test_cases: list[dict[str, Any]]
     stdout: str
     stderr: str
+    isolation: dict[str, Any] | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["isolation"] = None
 
 
 def suite_completed(event_class: type[SuiteCompleted]) -> Callable[..., None]:
@@ -51,6 +62,7 @@ def suite_completed(event_class: type[SuiteCompleted]) -> Callable[..., None]:
         test_cases: list[dict[str, Any]],
         stdout: str,
         stderr: str,
+        isolation: dict[str, Any] | None = None,
     ) -> None:
         self.status = "testing"
         self.suites.append({"name": name, "status": status, "total": total, "passed": passed})

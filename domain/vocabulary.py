@@ -24,9 +24,13 @@ RunOutcome = Literal["committed", "forced", "rejected", "manual"]
 """What a run decided: the registration committed (``forced``: despite failures), rejected, or
 nothing (a manual run)."""
 RunnerType = Literal["python_unittest", "pytest", "shell"]
+SandboxMechanism = Literal["bwrap", "namespaces", "off"]
+"""How a suite was isolated: bubblewrap, the built-in namespaces and Landlock launcher, or not at
+all (only by an explicit setting)."""
 TokenScope = Literal["read", "write"]
 ComponentKind = Literal["action", "trigger", "sensor", "rule", "workflow"]
 
+SANDBOX_MECHANISMS: tuple[SandboxMechanism, ...] = get_args(SandboxMechanism)
 TOKEN_SCOPES: tuple[TokenScope, ...] = get_args(TokenScope)
 CASE_STATUSES: tuple[CaseStatus, ...] = get_args(CaseStatus)
 SUITE_STATUSES: tuple[SuiteStatus, ...] = get_args(SuiteStatus)

@@ -14,7 +14,7 @@ from projections.sql import Writer, from_json
 
 SUITE_FIELDS = ("name", "runner_type", "status", "total", "passed", "failed", "skipped",
                 "duration_ms", "exit_code", "timed_out", "message", "test_cases", "stdout",
-                "stderr")
+                "stderr", "isolation")
 
 
 @singledispatch

@@ -81,3 +81,34 @@ def origin(found: Origin) -> str:
             return f"archive {found.source} (sha256:{found.archive_sha256})"
         case DirectoryOrigin():
             return f"directory {found.source}"
+
+
+def sandbox(result: dict[str, Any] | None) -> str:
+    """How a stored run's suites were isolated, in a word or two: the mechanism (``OFF`` when
+    the sandbox was off), ``+net`` when a suite had the network, ``-`` before the sandbox."""
+    suites = (result or {}).get("test_suites") or []
+    found = [s.get("isolation") for s in suites if isinstance(s, dict)]
+    isolations = [i for i in found if isinstance(i, dict)]
+    if not isolations or len(isolations) < len(found):
+        return "-"
+    mechanisms = sorted({"OFF" if i["mechanism"] == "off" else i["mechanism"]
+                         for i in isolations})
+    network = any(i["network"] for i in isolations if i["mechanism"] != "off")
+    return "/".join(mechanisms) + ("+net" if network else "")
+
+
+def sandbox_lines(result: dict[str, Any] | None) -> list[str]:
+    """Each distinct isolation of a stored run's suites, described in full."""
+    import msgspec
+
+    from domain.results import Isolation
+
+    described: list[str] = []
+    for suite in (result or {}).get("test_suites") or []:
+        record = suite.get("isolation") if isinstance(suite, dict) else None
+        if record is None:
+            continue
+        text = msgspec.convert(record, Isolation).describe()
+        if text not in described:
+            described.append(text)
+    return described

@@ -25,6 +25,7 @@ class SuiteProgress:
         self.end_lines = end_lines
         self.lock = threading.Lock()
         self.counts: dict[str, list[int]] = {}
+        self.sandboxes_shown: set[str] = set()
 
     def suite_started(self, suite: TestSuite) -> None:
         with self.lock:
@@ -50,6 +51,11 @@ class SuiteProgress:
             self._clear()
             for text in suite_summary(result) if self.end_lines else ():
                 output.note(text)
+            # How the suites were isolated: once, unless a suite differs (network, limits).
+            sandbox = result.isolation.describe() if result.isolation else None
+            if sandbox and sandbox not in self.sandboxes_shown:
+                self.sandboxes_shown.add(sandbox)
+                output.note(f"  {sandbox[0].upper()}{sandbox[1:]}")
 
     def _clear(self) -> None:
         if self.live:

@@ -50,7 +50,8 @@ def test_history(ref: str, limit: int, as_json: bool) -> None:
         output.line(f"No test runs recorded for pack '{ref}'.")
         return
     output.table(
-        ["TIME", "VERSION", "TRIGGER", "TESTS", "PASS RATE", "DURATION", "STATUS", "OUTCOME"],
+        ["TIME", "VERSION", "TRIGGER", "TESTS", "PASS RATE", "DURATION", "STATUS", "OUTCOME",
+         "SANDBOX"],
         [_history_cells(run) for run in runs],
     )
 
@@ -60,6 +61,7 @@ def _history_cells(run: Any) -> list[str]:
         output.timestamp(run.execution_time), run.pack_version, run.trigger_reason,
         f"{run.passed}/{run.total_tests}", output.percent(run.pass_rate),
         output.duration(run.duration_ms), run.status, run.outcome or "in progress",
+        output.sandbox(run.result),
     ]
 
 
@@ -100,6 +102,8 @@ def show(ref: str, as_json: bool) -> None:
                 f"{latest.trigger_reason}, {latest.passed}/{latest.total_tests} passed "
                 f"({output.percent(latest.pass_rate)}), {latest.status}, "
                 f"{latest.outcome or 'in progress'}")
+    for text in output.sandbox_lines(latest.result):
+        output.line(f"  {text[0].upper()}{text[1:]}")
 
 
 @click.command()

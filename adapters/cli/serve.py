@@ -22,6 +22,12 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """
     import uvicorn
 
+    from adapters.hardening import undumpable
+
+    # The master holds the listening socket and the environment (database URL): from start-up,
+    # nothing running as the same user may read it or take its descriptors.
+    undumpable()
+
     # Registrations keep a request open while pack tests run and load the machine; uvicorn's
     # default 5 s worker health check would then kill busy-but-healthy workers mid-request.
     uvicorn.run("adapters.http.app:app_from_env", factory=True, host=host, port=port,

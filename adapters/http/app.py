@@ -79,5 +79,9 @@ def create_app(settings: Settings | None = None,
 
 
 def app_from_env() -> Any:
-    """ASGI entry point for servers: ``adapters.http.app:app_from_env`` (a factory)."""
+    """ASGI entry point for servers: ``adapters.http.app:app_from_env`` (a factory), called in
+    every worker process, which it first makes non-dumpable (see ``adapters.hardening``)."""
+    from adapters.hardening import undumpable
+
+    undumpable()
     return create_app()

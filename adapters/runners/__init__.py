@@ -5,33 +5,55 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+import msgspec
+
 from domain.manifest import TestSuite
+from domain.policy import suite_error
 from domain.results import SuiteResult, TestCaseResult
 
 from adapters.runners.process import kill_all
 from adapters.runners.pytest_runner import PytestRunner
 from adapters.runners.shell_runner import ShellRunner
 from adapters.runners.unittest_runner import UnittestRunner
+from adapters.sandbox import Jail, Sandbox, SuiteRefused
+from adapters.sandbox.diagnose import limit_hit
 
 
 class Runner(Protocol):
-    """One kind of runner: runs a suite of its kind in the sandbox."""
+    """One kind of runner: says what to run for a suite of its kind; the jail isolates it."""
 
     def run(self, suite: TestSuite, pack_dir: str,
-            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult: ...
+            on_case: Callable[[TestCaseResult], None] | None = None,
+            jail: Jail | None = None) -> SuiteResult: ...
 
 
 class SandboxRunner:
     """Implements ``application.ports.SuiteRunner``: each suite goes to the runner its manifest
-    names (one of ``domain.vocabulary.RunnerType``: the manifest model admits no other)."""
+    names (one of ``domain.vocabulary.RunnerType``: the manifest model admits no other), in
+    the sandbox, and its result records how it was isolated."""
 
-    def __init__(self) -> None:
+    def __init__(self, sandbox: Sandbox | None = None) -> None:
+        self.sandbox = sandbox or Sandbox()
         self.runners: dict[str, Runner] = {
             "python_unittest": UnittestRunner(), "pytest": PytestRunner(), "shell": ShellRunner()}
 
+    def ready(self) -> None:
+        self.sandbox.ready()
+
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
-        return self.runners[suite.runner].run(suite, pack_dir, on_case)
+        runner = self.runners[suite.runner]
+        try:
+            jail = self.sandbox.jail_for(suite)
+        except SuiteRefused as exc:
+            return suite_error(name=suite.name, runner_type=suite.runner,  # type: ignore[arg-type]
+                               message=str(exc))
+        result = runner.run(suite, pack_dir, on_case, jail)
+        hint = limit_hit(result, jail.limits)
+        if hint is not None:
+            message = f"{result.message}; {hint}" if result.message else hint
+            result = msgspec.structs.replace(result, message=message)
+        return msgspec.structs.replace(result, isolation=jail.isolation())
 
     def cancel(self) -> None:
         kill_all()

@@ -1,74 +1,22 @@
-"""Results files that test processes write as JSON lines: followed live, read after."""
+"""The JSON lines a collector writes inside the test's process, read as they arrive.
+
+The lines come from the sandbox, where the test may be hostile: every record is checked, a
+status that is none of ours is an error, and messages and case counts are bounded here too.
+"""
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from domain.results import TestCaseResult
 from domain.vocabulary import CASE_STATUSES, CaseStatus
 
-POLL_SECONDS = 0.1
-
-
-class CaseFollower:
-    """Reads JSON lines as they are appended and reports each finished case.
-
-    Use as a context manager around the process run; on exit it reads what is left.
-    """
-
-    def __init__(self, path: Path, on_case: Callable[[TestCaseResult], None] | None) -> None:
-        self.path = path
-        self.on_case = on_case
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-
-    def __enter__(self) -> CaseFollower:
-        if self.on_case is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.on_case is not None:
-            self._stop.set()
-            self._thread.join()
-
-    def _follow(self) -> None:
-        handle = None
-        buffer = ""
-        try:
-            while True:
-                stopping = self._stop.is_set()
-                if handle is None and self.path.exists():
-                    handle = open(self.path, encoding="utf-8", errors="replace")  # noqa: SIM115
-                if handle is not None:
-                    buffer += handle.read()
-                    *lines, buffer = buffer.split("\n")
-                    for line in lines:
-                        self._report(line)
-                if stopping:
-                    return
-                self._stop.wait(POLL_SECONDS)
-        finally:
-            if handle is not None:
-                handle.close()
-
-    def _report(self, line: str) -> None:
-        try:
-            record: Any = json.loads(line)
-        except json.JSONDecodeError:
-            return
-        if isinstance(record, dict) and "name" in record and "status" in record:
-            assert self.on_case is not None
-            try:
-                self.on_case(TestCaseResult(name=str(record["name"]),
-                                            status=case_status(record["status"])))
-            except Exception:
-                pass
+MAX_MESSAGE = 8000
+MAX_NAME = 1000
+MAX_CASES = 50_000
 
 
 @dataclass
@@ -78,33 +26,82 @@ class CaseReport:
     cases: list[TestCaseResult] = field(default_factory=list)
     running: str | None = None  # announced but never finished
     done: bool = False  # the collector got to the end of the suite
+    too_many: bool = False  # more cases than MAX_CASES: the rest were not kept
+    broken: str | None = None  # why the report breaks the collector's protocol, if it does
 
 
-def read_report(results: Path) -> CaseReport:
-    report = CaseReport()
-    if not results.exists():
-        return report
-    with open(results, encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a kill
-            if "started" in record:
-                report.running = str(record["started"])
-            elif "name" in record:
-                report.running = None
-                report.cases.append(TestCaseResult(
-                    name=str(record["name"]), status=case_status(record["status"]),
-                    duration_ms=int(record.get("duration_ms") or 0),
-                    error_message=record.get("error_message"),
-                ))
-            elif record.get("done"):
-                report.done = True
-    return report
+class CaseStream:
+    """Builds a ``CaseReport`` from lines, telling ``on_case`` of each finished case.
+
+    ``strict``: the lines come from the unittest collector, which announces every case before
+    it runs, reports it once, and ends with the number it ran. Lines that break that order
+    (written by test code into the collector's pipe) make the report ``broken``: never a pass.
+    """
+
+    def __init__(self, on_case: Callable[[TestCaseResult], None] | None = None, *,
+                 strict: bool = False) -> None:
+        self.report = CaseReport()
+        self.on_case = on_case
+        self.strict = strict
+        self._finished: set[str] = set()
+
+    def feed(self, line: bytes | str) -> None:
+        try:
+            record: Any = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return  # a line cut short by a kill
+        if not isinstance(record, dict):
+            return
+        report = self.report
+        if "started" in record:
+            report.running = _text(record["started"], MAX_NAME)
+        elif "name" in record:
+            name = _text(record["name"], MAX_NAME)
+            if self.strict and (name != report.running or name in self._finished):
+                self._break(f"case {name!r} was reported without being started, or twice")
+            self._finished.add(name)
+            report.running = None
+            if len(report.cases) >= MAX_CASES:
+                report.too_many = True
+                return
+            case = TestCaseResult(
+                name=name, status=case_status(record.get("status")),
+                duration_ms=_duration(record.get("duration_ms")),
+                error_message=(None if record.get("error_message") is None
+                               else _text(record["error_message"], MAX_MESSAGE)))
+            report.cases.append(case)
+            if self.on_case is not None:
+                try:
+                    self.on_case(case)
+                except Exception:
+                    pass  # progress display only: never lose a result over it
+        elif record.get("done") is True:
+            if self.strict and (report.done or record.get("tests_run") != len(self._finished)):
+                self._break("the end of the suite was reported out of order")
+            report.done = report.broken is None
+
+    def _break(self, why: str) -> None:
+        if self.report.broken is None:
+            self.report.broken = f"the results break the collector's protocol: {why}"
+        self.report.done = False
+
+
+def report_of(lines: Iterable[bytes | str]) -> CaseReport:
+    stream = CaseStream()
+    for line in lines:
+        stream.feed(line)
+    return stream.report
 
 
 def case_status(reported: object) -> CaseStatus:
-    """A status as a results file reports it. The file is written inside the test's process,
-    which may be hostile: a status that is none of ours is an ``error``."""
+    """A status as a collector reports it; one that is none of ours is an ``error``."""
     return next((status for status in CASE_STATUSES if status == reported), "error")
+
+
+def _text(value: object, limit: int) -> str:
+    text = str(value)
+    return text if len(text) <= limit else "[...]\n" + text[-limit:]
+
+
+def _duration(value: object) -> int:
+    return value if isinstance(value, int) and 0 <= value < 2**53 else 0

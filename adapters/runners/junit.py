@@ -32,11 +32,20 @@ def read_junit(path: Path) -> list[TestCaseResult]:
     if size > MAX_REPORT_BYTES:
         raise ReportError(f"the JUnit report is {size} bytes, over {MAX_REPORT_BYTES}")
     try:
-        root = ElementTree.parse(path).getroot()
-    except ElementTree.ParseError as exc:
-        raise ReportError(f"the JUnit report is not valid XML: {exc}") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise ReportError(f"the JUnit report cannot be read: {exc.strerror}") from None
+    return parse_junit(data)
+
+
+def parse_junit(data: bytes) -> list[TestCaseResult]:
+    """``read_junit`` of a report's bytes (as they came through the results pipe)."""
+    if len(data) > MAX_REPORT_BYTES:
+        raise ReportError(f"the JUnit report is {len(data)} bytes, over {MAX_REPORT_BYTES}")
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as exc:
+        raise ReportError(f"the JUnit report is not valid XML: {exc}") from None
     return [_case(element) for element in root.iter("testcase")]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import re
 import resource
@@ -13,20 +11,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from adapters.hardening import PR_SET_PDEATHSIG, prctl, undumpable
+from adapters.runners.channel import ResultPipe
+from adapters.sandbox.jail import Jail
 
 # What is kept of each stream: the first and the last half of this many bytes.
 OUTPUT_LIMIT_BYTES = 64 * 1024
 # Largest file a test may write (RLIMIT_FSIZE): enough for real suites, not for filling a disk.
 MAX_FILE_BYTES = 1024 * 1024 * 1024
 READ_CHUNK = 64 * 1024
-PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
-_LIBC = (ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-         if sys.platform == "linux" else None)
-_PROTECTED = False
 # A runner that reads results from the output (shell) must not lose a result line in the part
 # of a flood that is dropped: it names its lines, and they are kept apart, whole, up to these
 # limits (a longer line is not a result; more result lines than that is not a real suite, and
@@ -34,6 +32,8 @@ _PROTECTED = False
 MAX_RESULT_LINE = 64 * 1024
 MAX_RESULT_LINES = 50_000
 MAX_RESULT_BYTES = 4 * 1024 * 1024
+# The supervisor reports the test's exit status on its own pipe: a number.
+STATUS_LIMIT = 64
 # How long to wait for a killed process group to be gone before moving on.
 GROUP_EXIT_WAIT = 5.0
 # How long to keep reading output once the test's group is dead: a process that escaped the
@@ -161,24 +161,13 @@ def sandbox_env(pack_dir: str, private_dir: str) -> dict[str, str]:
     }
 
 
-def _prctl(option: int, value: int) -> None:
-    if _LIBC is not None:
-        _LIBC.prctl(option, value, 0, 0, 0)
-
-
-def _protect_service() -> None:
-    """Make this process non-dumpable, once: a test running as the same user can then not read
-    our memory or ``/proc/<pid>/environ`` (where the database URL lives). Root still can."""
-    global _PROTECTED
-    if not _PROTECTED:
-        _prctl(PR_SET_DUMPABLE, 0)
-        _PROTECTED = True
-
-
-def _limit_child() -> None:  # runs in the child between fork and exec
+def _limit_child(jail: Jail | None) -> None:  # runs in the child between fork and exec
     # If the registry dies (even by SIGKILL), the supervisor hears of it (see SUPERVISOR).
-    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if jail is not None:
+        jail.apply_limits()
+        return
     _soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     cap = MAX_FILE_BYTES if hard == resource.RLIM_INFINITY else min(MAX_FILE_BYTES, hard)
     resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
@@ -205,20 +194,41 @@ def kill_all() -> None:
 
 def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: float,
                 output_limit: int = OUTPUT_LIMIT_BYTES,
-                keep: re.Pattern[bytes] | None = None) -> ProcessOutcome:
+                keep: re.Pattern[bytes] | None = None, jail: Jail | None = None,
+                write: Sequence[str] = (), channels: Sequence[ResultPipe] = ()
+                ) -> ProcessOutcome:
     """Run ``argv`` to completion or until ``timeout``; then kill its whole process group.
+
+    With a ``jail`` the command runs in that sandbox, where ``write`` are its only writable
+    folders; each of ``channels`` is a result pipe whose write end the command inherits (at
+    the same descriptor number).
 
     Output is drained concurrently (a chatty test never blocks on a full pipe) and capped, so
     memory stays flat however much a test prints. The lines matching ``keep`` are also kept
     whole, wherever they are (see LineSieve).
     """
-    _protect_service()
+    undumpable()  # also with the sandbox off: a test must not read our memory
     started = time.monotonic()
-    process = subprocess.Popen(
-        [*SUPERVISOR, *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        preexec_fn=_limit_child,
-    )
+    status = ResultPipe(limit=STATUS_LIMIT)
+    inherited = [pipe.write_fd for pipe in channels]
+    command = [*SUPERVISOR, *(jail.supervisor_options() if jail else []), "--cwd", cwd,
+               "--status-fd", str(status.write_fd),
+               *(f"--pass-fd={fd}" for fd in inherited), "--", *argv]
+    if jail is not None:
+        jail.give(write, inherited)
+        command = jail.wrap(command, write=list(write))
+    try:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=lambda: _limit_child(jail), pass_fds=[status.write_fd, *inherited],
+        )
+    except BaseException:
+        for pipe in (status, *channels):
+            pipe.discard()
+        raise
+    for pipe in (status, *channels):
+        pipe.start()
     with _live_lock:
         _live_groups.add(process.pid)
     stdout, stderr = CappedOutput(output_limit), CappedOutput(output_limit)
@@ -250,11 +260,13 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
     stop_reading.set()
     for reader in readers:
         reader.join()
+    for pipe in (status, *channels):
+        pipe.finish(deadline - time.monotonic())
     process.stdout.close()
     process.stderr.close()
     lines = [_close(sieve) for sieve in sieves]
     return ProcessOutcome(
-        exit_code=None if timed_out else process.returncode,
+        exit_code=None if timed_out else _exit_code(status, process.returncode),
         timed_out=timed_out,
         duration_ms=int((time.monotonic() - started) * 1000),
         stdout=stdout.text(),
@@ -263,6 +275,16 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
         stderr_lines=lines[1],
         lines_complete=all(sieve.complete for sieve in sieves if sieve is not None),
     )
+
+
+def _exit_code(status: ResultPipe, returncode: int) -> int:
+    """The test's own exit status, as its supervisor saw it (a sandbox wrapper's exit code
+    cannot tell a signal from an exit); else what the wrapper reports."""
+    try:
+        reported = int(bytes(status.data).decode("ascii").strip())
+    except ValueError:
+        return returncode
+    return reported if -64 <= reported <= 255 else returncode
 
 
 def _drain(stream: IO[bytes], sink: CappedOutput, sieve: LineSieve | None,

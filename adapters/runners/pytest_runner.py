@@ -13,14 +13,16 @@ from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
 from domain.vocabulary import RunnerType
 
-from adapters.runners.follow import CaseFollower, read_report
-from adapters.runners.junit import ReportError, read_junit
+from adapters.runners.channel import ResultPipe
+from adapters.runners.follow import CaseReport, CaseStream
+from adapters.runners.junit import MAX_REPORT_BYTES, ReportError, parse_junit
 from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
 from adapters.runners.process import run_process, sandbox_env
+from adapters.sandbox.jail import Jail
 
 PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
 PROGRESS_PLUGIN = "_attune_progress"
-PROGRESS_ENV = "PACK_TEST_PROGRESS_FILE"
+PROGRESS_ENV = "PACK_TEST_PROGRESS_FD"
 # pytest's exit codes that mean "the run itself went wrong", not "tests failed".
 _PYTEST_EXIT_MEANING = {2: "interrupted or collection errors", 3: "internal error",
                         4: "usage error", 5: "no tests were collected"}
@@ -30,7 +32,8 @@ class PytestRunner:
     runner_type: RunnerType = "pytest"
 
     def run(self, suite: TestSuite, pack_dir: str,
-            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
+            on_case: Callable[[TestCaseResult], None] | None = None,
+            jail: Jail | None = None) -> SuiteResult:
         root = Path(pack_dir).resolve()
         try:
             start = suite_directory(pack_dir, suite.working_dir)
@@ -40,32 +43,38 @@ class PytestRunner:
             targets, python_files = _targets(start, root, suite.test_files)
         except SuitePathError as exc:
             return self._error(suite, str(exc))
+        # Both reports leave through pipes (see adapters.runners.channel): the JUnit XML,
+        # written by pytest at the end, and the plugin's lines as each test starts and ends.
+        stream = CaseStream(on_case)
+        progress, junit = ResultPipe(on_line=stream.feed), ResultPipe(limit=MAX_REPORT_BYTES)
         with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
-            report = Path(private) / "junit.xml"
-            progress_file = Path(private) / "progress.jsonl"
             argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                    "-p", PROGRESS_PLUGIN, f"--junitxml={report}", "-o", "junit_family=xunit2",
-                    f"--rootdir={root}"]
+                    "-p", PROGRESS_PLUGIN, f"--junitxml=/dev/fd/{junit.write_fd}",
+                    "-o", "junit_family=xunit2", f"--rootdir={root}"]
             if python_files:
                 argv += ["-o", f"python_files={' '.join(python_files)}"]
             env = sandbox_env(str(root), private)
             # Appended, so the pack's own modules win over anything in the plugin folder.
             env["PYTHONPATH"] += os.pathsep + str(PLUGIN_DIR)
-            env[PROGRESS_ENV] = str(progress_file)
+            env[PROGRESS_ENV] = str(progress.write_fd)
             # The registry's own environment has pytest plugins (hypothesis, anyio, ...) that are
             # none of the pack's business and cost seconds of start-up: packs name the plugins
             # they need with -p in their pytest configuration.
             env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-            with CaseFollower(progress_file, on_case):
-                outcome = run_process([*argv, *targets], cwd=str(start), env=env,
-                                      timeout=suite.timeout_seconds)
-            try:
-                cases = read_junit(report)
-                report_problem = None
-            except ReportError as exc:
-                # Killed before pytest wrote its report: fall back to what the plugin saw.
-                cases, report_problem = _progress_cases(progress_file, outcome.timed_out,
-                                                        suite.timeout_seconds), str(exc)
+            outcome = run_process([*argv, *targets], cwd=str(start), env=env,
+                                  timeout=suite.timeout_seconds, jail=jail,
+                                  write=[str(root), private], channels=[progress, junit])
+        try:
+            if junit.overflowed:
+                raise ReportError(f"the JUnit report is over {MAX_REPORT_BYTES} bytes")
+            if not junit.data:
+                raise ReportError("the runner wrote no JUnit report")
+            cases = parse_junit(bytes(junit.data))
+            report_problem = None
+        except ReportError as exc:
+            # Killed before pytest wrote its report: fall back to what the plugin saw.
+            cases, report_problem = _progress_cases(stream.report, outcome.timed_out,
+                                                    suite.timeout_seconds), str(exc)
         return suite_result(
             name=suite.name, runner_type=self.runner_type, cases=cases,
             exit_code=outcome.exit_code, duration_ms=outcome.duration_ms,
@@ -79,8 +88,7 @@ class PytestRunner:
         return suite_error(name=suite.name, runner_type=self.runner_type, message=message)
 
 
-def _progress_cases(path: Path, timed_out: bool, timeout: int) -> list[TestCaseResult]:
-    seen = read_report(path)
+def _progress_cases(seen: CaseReport, timed_out: bool, timeout: int) -> list[TestCaseResult]:
     cases = list(seen.cases)
     if seen.running is not None:
         why = f"timed out after {timeout} s" if timed_out else "the test process ended"

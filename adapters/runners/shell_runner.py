@@ -23,6 +23,7 @@ from adapters.runners.process import (
     sandbox_env,
 )
 from adapters.runners.shell_output import RESULT_LINES, cases_from_output
+from adapters.sandbox.jail import Jail
 
 INTERPRETERS = {".sh": ["/bin/sh"], ".bash": ["/bin/bash"], ".py": [sys.executable]}
 
@@ -31,7 +32,8 @@ class ShellRunner:
     runner_type: RunnerType = "shell"
 
     def run(self, suite: TestSuite, pack_dir: str,
-            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
+            on_case: Callable[[TestCaseResult], None] | None = None,
+            jail: Jail | None = None) -> SuiteResult:
         root = Path(pack_dir).resolve()
         try:
             start = suite_directory(pack_dir, suite.working_dir)
@@ -48,7 +50,8 @@ class ShellRunner:
                 outcome = run_process(_command(script), cwd=str(start),
                                       env=sandbox_env(str(root), private),
                                       timeout=max(deadline - time.monotonic(), 0.1),
-                                      keep=RESULT_LINES)
+                                      keep=RESULT_LINES, jail=jail,
+                                      write=[str(root), private])
             found = _cases(outcome, name, suite.timeout_seconds)
             if on_case is not None:
                 for case in found:

@@ -12,7 +12,8 @@ from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
 from domain.vocabulary import RunnerType
 
-from adapters.runners.follow import CaseFollower, read_report
+from adapters.runners.channel import ResultPipe
+from adapters.runners.follow import CaseStream
 from adapters.runners.paths import (
     SuitePathError,
     discoverable_files,
@@ -20,6 +21,7 @@ from adapters.runners.paths import (
     top_level_dir,
 )
 from adapters.runners.process import run_process, sandbox_env
+from adapters.sandbox.jail import Jail
 
 COLLECTOR = Path(__file__).parent / "child" / "unittest_collect.py"
 
@@ -30,7 +32,8 @@ class UnittestRunner:
     runner_type: RunnerType = "python_unittest"
 
     def run(self, suite: TestSuite, pack_dir: str,
-            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
+            on_case: Callable[[TestCaseResult], None] | None = None,
+            jail: Jail | None = None) -> SuiteResult:
         root = Path(pack_dir).resolve()
         try:
             start = suite_directory(pack_dir, suite.working_dir)
@@ -40,18 +43,23 @@ class UnittestRunner:
         if unmatched:
             return self._error(suite, f"no test files match {unmatched[0]!r} in "
                                       f"{suite.working_dir!r}")
+        stream = CaseStream(on_case, strict=True)
+        results = ResultPipe(on_line=stream.feed)
         with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
-            results = Path(private) / "results.jsonl"
-            argv = [sys.executable, str(COLLECTOR), str(results), str(start),
+            argv = [sys.executable, str(COLLECTOR), str(results.write_fd), str(start),
                     str(top_level_dir(root, start)), *suite.test_files]
-            with CaseFollower(results, on_case):
-                outcome = run_process(argv, cwd=str(start), env=sandbox_env(str(root), private),
-                                      timeout=suite.timeout_seconds)
-            report = read_report(results)
+            outcome = run_process(argv, cwd=str(start), env=sandbox_env(str(root), private),
+                                  timeout=suite.timeout_seconds, jail=jail,
+                                  write=[str(root), private], channels=[results])
+        report = stream.report
         cases = report.cases
         message = None
         if outcome.timed_out:
             message = f"timed out after {suite.timeout_seconds} s"
+        elif results.overflowed or report.too_many:
+            message = "the suite's results exceeded the registry's limit; the rest were dropped"
+        elif report.broken:
+            message = report.broken
         elif not report.done:
             message = (f"the test process ended (exit code {outcome.exit_code}) before the "
                        "suite finished")
@@ -61,7 +69,9 @@ class UnittestRunner:
         return suite_result(
             name=suite.name, runner_type=self.runner_type, cases=cases,
             exit_code=outcome.exit_code, duration_ms=outcome.duration_ms,
-            timed_out=outcome.timed_out, completed=report.done, message=message,
+            timed_out=outcome.timed_out, message=message,
+            completed=report.done and not (results.overflowed or report.too_many
+                                           or report.broken),
             stdout=outcome.stdout, stderr=outcome.stderr,
         )
 

@@ -11,8 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ATTUNE, CORE_PACK, CORE_VERSION
+from tests.conftest import ATTUNE, CORE_PACK, CORE_VERSION, invoke
 from tests.packs import failing_tests, manifest, write_pack
+from tests.sandboxed import (
+    running_under,
+    running_with,
+    shared_folder,
+    sharing,
+    sleeper,
+    wait_until_gone,
+    with_mark,
+)
 
 REJECTED = ("✗ Error: Pack registration failed: tests did not pass. "
             "Use force=true to register anyway.")
@@ -175,10 +184,12 @@ class TestReading:
 
         header, newest, oldest = lines(done.stdout)
         assert header.split() == ["TIME", "VERSION", "TRIGGER", "TESTS", "PASS", "RATE",
-                                  "DURATION", "STATUS", "OUTCOME"]
-        assert newest.split()[2:6] + newest.split()[-2:] == [
+                                  "DURATION", "STATUS", "OUTCOME", "SANDBOX"]
+        assert newest.split()[2:6] + newest.split()[-3:-1] == [
             "1.0.0", "register", "3/4", "75.0%", "failed", "forced"]
-        assert oldest.split()[-2:] == ["failed", "rejected"]
+        assert oldest.split()[-3:-1] == ["failed", "rejected"]
+        # The mechanism that isolated the suites: the strongest this machine has.
+        assert {newest.split()[-1], oldest.split()[-1]} <= {"bwrap", "namespaces"}
         runs = json.loads(cli("pack", "test-history", "mypack", "--json").stdout)["data"]
         assert [r["outcome"] for r in runs] == ["forced", "rejected"]
         assert runs[0]["result"]["test_suites"][0]["failed"] == 1
@@ -239,23 +250,26 @@ class TestManualTests:
 
 class TestConcurrency:
     def test_a_second_registration_of_a_ref_in_flight_is_refused(self, cli, tmp_path):
-        started, release = tmp_path / "started", tmp_path / "release"
-        pack = write_pack(tmp_path / "slow", manifest("slow"), {"test_wait.py": f"""
+        # The pack's test runs sandboxed: it sees the gate folder only because it is shared.
+        gate = shared_folder(tmp_path / "gate")
+        started, release = gate / "started", gate / "release"
+        pack = write_pack(tmp_path / "slow", manifest("slow"), {"test_wait.py": with_mark(f"""
             import pathlib, time, unittest
             class TestWait(unittest.TestCase):
                 def test_waits_for_release(self):
-                    pathlib.Path({str(started)!r}).touch()
+                    mark({str(started)!r})
                     deadline = time.monotonic() + 60
                     while not pathlib.Path({str(release)!r}).exists():
                         self.assertLess(time.monotonic(), deadline)
                         time.sleep(0.02)
-        """})
-        first = subprocess.Popen([ATTUNE, "pack", "register", str(pack)], env=cli.env,
+        """)})
+        env = sharing(cli.env, gate)
+        first = subprocess.Popen([ATTUNE, "pack", "register", str(pack)], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             _wait_for(started, first)
 
-            second = cli("pack", "register", str(pack), "--force")
+            second = invoke(["pack", "register", str(pack), "--force"], env)
 
             assert second.returncode == 1
             assert "Pack 'slow' has a registration in progress" in second.stderr
@@ -329,32 +343,37 @@ class TestLifecycleAndAudit:
 
 
 class TestInterruption:
-    def test_ctrl_c_stops_the_suites_and_records_the_attempt(self, cli, tmp_path):
+    def test_ctrl_c_stops_the_suites_and_records_the_attempt(self, cli, settings, tmp_path):
         import signal
 
-        started, pid_file = tmp_path / "started", tmp_path / "child.pid"
-        pack = write_pack(tmp_path / "stuck", manifest("stuck"), {"test_stuck.py": f"""
-            import pathlib, subprocess, threading, unittest
+        # The test runs sandboxed: it sees the gate folder only because it is shared, and its
+        # pids are not the host's, so its child is known by a command line of its own.
+        gate = shared_folder(tmp_path / "gate")
+        started, child = gate / "started", sleeper()
+        pack = write_pack(tmp_path / "stuck", manifest("stuck"), {"test_stuck.py": with_mark(f"""
+            import subprocess, threading, unittest
             class TestStuck(unittest.TestCase):
                 def test_waits_forever(self):
-                    child = subprocess.Popen(["sleep", "300"])
-                    pathlib.Path({str(pid_file)!r}).write_text(str(child.pid))
-                    pathlib.Path({str(started)!r}).touch()
+                    subprocess.Popen({child!r})
+                    mark({str(started)!r})
                     threading.Event().wait()
-        """})
+        """)})
         # Default SIGINT handling even if this test runs with SIGINT ignored (a background job).
         run = subprocess.Popen([ATTUNE, "pack", "register", str(pack), "--jobs", "2"],
-                               env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True,
+                               env=sharing(cli.env, gate), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         _wait_for(started, run)
+        # The suite's processes, seen from here: its sandbox, supervisor and test (they name
+        # the snapshot, in the store's home) and the test's child.
+        assert running_with(child[-1]) and running_under([settings.home])
 
         run.send_signal(signal.SIGINT)
         run.communicate(timeout=30)
 
         assert run.returncode != 0
-        child = int(pid_file.read_text())
-        assert not Path(f"/proc/{child}").exists() or Path(
-            f"/proc/{child}/stat").read_text().split()[2] == "Z"
+        # Stopped with their sandbox, whose PID namespace the kernel may still be tearing down.
+        wait_until_gone(lambda: running_with(child[-1]) + running_under([settings.home]),
+                        "the suite's processes outlived the interrupted registration")
         history = json.loads(cli("pack", "history", "stuck", "--json").stdout)["data"]
         assert (history[0]["status"], history[0]["reason"]) == ("rejected", "tests_not_executed")

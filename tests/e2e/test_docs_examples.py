@@ -44,6 +44,11 @@ PLACEHOLDERS = [
     (re.compile(r"\b\d+ min \d+ s\b|\b\d+\.\d+ s\b"), "<DURATION>"),
     # mktemp -d (`/tmp/tmp.v53cgBlNVs`) and Python's tempfile (`/tmp/tmpk1x2_9ab`).
     (re.compile(r"/(?:var/)?tmp/tmp[.\w-]*"), "<TMP>"),
+    # The sandbox mechanism: bubblewrap where it is installed, else the built-in one.
+    (re.compile(r"\b(?:bwrap|namespaces)\b"), "<SANDBOX>"),
+    # Run as root without bubblewrap, the built-in sandbox keeps uid 0 (without capabilities)
+    # and says so by leaving "identity" out: the docs hold either way.
+    (re.compile(r"(?<=ipc), identity(?=;)"), ""),
 ]
 SPACES = re.compile(r"(?<=\S) {2,}")
 

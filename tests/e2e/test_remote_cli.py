@@ -52,8 +52,11 @@ class TestRemoteMode:
         assert (again.returncode, lines(again.stderr)) == (
             1, ["✗ Error: Pack 'core' already exists. Use force=true to reinstall."])
         assert lines(listed.stdout)[1].split()[:3] == ["1", "core", CORE_VERSION]
-        assert lines(history.stdout)[1].split()[-2:] == ["passed", "committed"]
+        *outcome, sandbox = lines(history.stdout)[1].split()[-3:]
+        assert (outcome, sandbox in ("bwrap", "namespaces")) == (["passed", "committed"], True)
         assert lines(shown.stdout)[0] == f"Pack 'core' {CORE_VERSION} (ID 1)"
+        # How the server isolated the suites reaches the remote user too.
+        assert lines(shown.stdout)[-1].startswith(f"  Sandbox {sandbox} (files, processes")
 
     def test_failures_and_exit_codes_match_local_mode(self, server):
         pack = write_pack(server.root / "mypack", manifest("mypack"),

@@ -16,7 +16,7 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.origin import DirectoryOrigin
 
-from application.commands import InstallCommand
+from application.commands import InstallCommand, RegisterCommand
 
 from adapters.bootstrap import build_registry
 from adapters.service import RegistryService
@@ -89,3 +89,34 @@ def test_old_and_new_events_side_by_side(settings, tmp_path):
         assert [(r.pack_version, r.status, r.origin is None) for r in rows] == [
             ("1.1.0", "committed", False), ("1.0.0", "committed", True)]
         assert isinstance(registry.show("lamp").pack.origin, DirectoryOrigin)
+
+
+SUITE = "attune:Registration.TestSuiteCompleted"
+
+
+def test_suites_recorded_before_the_sandbox_load_with_no_isolation(settings):
+    """``TestSuiteCompleted`` version 2 added ``isolation``; older suites say None."""
+    events = old_events()
+    suites = [e for e in events if e["topic"] == SUITE]
+    assert suites and all("isolation" not in e["state"] for e in suites)
+    with build_registry(settings) as registry:
+        registration_id = store(registry, events)
+        assert registry.app.get_registration(registration_id).status == "committed"
+        registry.rebuild()
+        [run] = registry.test_history("lamp")
+        assert [s["isolation"] for s in run.result["test_suites"]] == [None] * len(suites)
+
+
+def test_new_suite_events_are_version_2_and_record_their_sandbox(settings, tmp_path):
+    from tests.packs import manifest, write_pack
+
+    pack = write_pack(tmp_path / "lamp", manifest("lamp"))
+    with build_registry(settings) as registry:
+        done = registry.register(RegisterCommand(path=str(pack)))
+        [suite] = [e for e in registry.audit(UUID(done.pack.registration_id))
+                   if e.topic == SUITE]
+        assert suite.state["class_version"] == 2
+        isolation = suite.state["isolation"]
+        assert isolation["mechanism"] in ("bwrap", "namespaces")
+        assert isolation["network"] is False and "network" in isolation["covers"]
+        assert isolation["limits"]["memory_mb"] > 0

@@ -7,7 +7,6 @@ has expired (or the registration was rolled back).
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from tests.reliability.test_races_and_crashes import (
     LEASE_GRACE_SECONDS,
     REF,
     SUITE_TIMEOUT,
-    alive,
+    Gate,
     data,
     gated_pack,
     run,
@@ -27,6 +26,7 @@ from tests.reliability.test_races_and_crashes import (
     wait_past,
     wait_until,
 )
+from tests.sandboxed import wait_until_gone
 
 pytestmark = pytest.mark.reliability
 
@@ -42,19 +42,19 @@ def pruned(env: dict[str, str], *args: str) -> list[str]:
 
 def test_a_killed_install_keeps_its_files_while_leased_and_prune_removes_them_after(
         attune, settings, tmp_path):
-    env = {**attune.env, "ATTUNE_LEASE_GRACE_SECONDS": str(LEASE_GRACE_SECONDS)}
-    gate = tmp_path / "gate"
-    gate.mkdir()
+    gate = Gate.make(tmp_path / "gate")
+    env = gate.env({**attune.env, "ATTUNE_LEASE_GRACE_SECONDS": str(LEASE_GRACE_SECONDS)})
     pack = gated_pack(tmp_path / "src", "1.0.0", gate, timeout=SUITE_TIMEOUT)
 
     installing = start(env, "pack", "install", str(pack))
-    wait_until((gate / "pids.json").exists, "the test never started", watch=[installing])
-    pids = json.loads((gate / "pids.json").read_text())
+    wait_until(gate.started.exists, "the test never started", watch=[installing])
+    wait_until(lambda: all(gate.processes(settings.home).values()),
+               "the test, its child and its daemon running", watch=[installing])
     [content] = installed(settings)  # copied into the store before the tests ran
     installing.send_signal(signal.SIGKILL)
     installing.wait()
-    wait_until(lambda: not any(alive(pid) for pid in pids.values()),
-               f"test processes {pids} outlived the killed registry", timeout=15)
+    wait_until_gone(gate.running(settings.home),
+                    "the test's processes outlived the killed registry", timeout=15)
 
     assert data(run(env, "pack", "list", "--json")) == []  # nothing half active
     assert pruned(env) == [] and installed(settings) == [content]  # it may still be testing
@@ -64,7 +64,7 @@ def test_a_killed_install_keeps_its_files_while_leased_and_prune_removes_them_af
     assert pruned(env) == [content]
     assert installed(settings) == [] and not (settings.home / "installed" / REF).exists()
 
-    (gate / "release").touch()  # the test passes at once from now on
+    gate.release.touch()  # the test passes at once from now on
     again = run(env, "pack", "install", str(pack), "-q")
     assert again.returncode == 0, again.stderr
     assert installed(settings) == [content]

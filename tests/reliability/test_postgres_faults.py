@@ -40,6 +40,7 @@ from adapters.settings import Settings
 from tests.conftest import ADMIN_URL, ATTUNE
 from tests.integration.test_projector import ProjectorProcess, wait_until
 from tests.packs import manifest, write_pack
+from tests.sandboxed import shared_folder, sharing, with_mark
 
 from bench.projection_throughput import write_history
 
@@ -219,25 +220,29 @@ def proxy() -> Iterator[PostgresProxy]:
 
 
 def blocking_pack(directory: Path, ref: str = "slow", timeout: int = 60) -> tuple[Path, Path, Path]:
-    """A pack whose one test touches ``started`` and then waits for ``release`` to exist."""
-    started, release = directory / "started", directory / "release"
+    """A pack whose one test marks ``started`` and then waits for ``release`` to exist, both in
+    ``directory``/gate: its suite runs sandboxed, so ``start_register`` shares that folder."""
+    gate = shared_folder(directory / "gate")
+    started, release = gate / "started", gate / "release"
     data = manifest(ref)
     data["testing"]["test_suites"][0]["timeout_seconds"] = timeout
-    pack = write_pack(directory / ref, data, {"test_wait.py": f"""
+    pack = write_pack(directory / ref, data, {"test_wait.py": with_mark(f"""
         import pathlib, time, unittest
         class TestWait(unittest.TestCase):
             def test_waits_for_release(self):
-                pathlib.Path({str(started)!r}).touch()
+                mark({str(started)!r})
                 deadline = time.monotonic() + 120
                 while not pathlib.Path({str(release)!r}).exists():
                     self.assertLess(time.monotonic(), deadline)
                     time.sleep(0.02)
-    """})
+    """)})
     return pack, started, release
 
 
 def start_register(env: dict[str, str], pack: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([ATTUNE, "pack", "register", str(pack)], env=env,
+    """``attune pack register`` of a ``blocking_pack``, whose gate its suite sees."""
+    return subprocess.Popen([ATTUNE, "pack", "register", str(pack)],
+                            env=sharing(env, pack.parent / "gate"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -352,7 +357,7 @@ class TestRegistration:
             lease = registry.app.repository.get(Pack.create_id("slow")).lease_expires
         time.sleep(max((lease - datetime.now(UTC)).total_seconds(), 0) + 0.1)  # its expiry
 
-        again = run(store.env(), "pack", "register", str(pack))
+        again = run(sharing(store.env(), started.parent), "pack", "register", str(pack))
 
         assert again.returncode == 0, again.stderr
         live = read_models_equal_a_rebuild(store.settings())

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ from adapters.store.config import store_config
 
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack
+from tests.sandboxed import (
+    MARK,
+    running_under,
+    running_with,
+    shared_folder,
+    sharing,
+    sleeper,
+    wait_until_gone,
+)
 
 pytestmark = pytest.mark.reliability
 
@@ -38,16 +48,17 @@ IN_PROGRESS = ("✗ Error: Pack '{ref}' has a registration in progress ({id}); "
                "try again when it finishes")
 
 # Python source for pack tests: start a daemon (double fork + setsid, so outside the test's
-# process group and session; it keeps the test's stdout and stderr open) and return its pid.
+# process group and session; it keeps the test's stdout and stderr open) running ``argv``, and
+# return its pid (as the test sees it: in a sandbox, a pid of the suite's PID namespace).
 DAEMON = """
-def start_daemon():
+def start_daemon(argv=("sleep", "300")):
     import os
     read, write = os.pipe()
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
             os.write(write, str(os.getpid()).encode())
-            os.execvp("sleep", ["sleep", "300"])
+            os.execvp(argv[0], list(argv))
         os._exit(0)
     os.close(write)
     pid = int(os.read(read, 32))
@@ -55,33 +66,74 @@ def start_daemon():
     return pid
 """
 
-# A unittest module that starts a child and a daemon, writes their pids and its own to
-# GATE/pids.json, then blocks until GATE/release exists. Needs GATE defined before it.
-TREE_AND_GATE = DAEMON + """
-import json, os, subprocess, time, unittest
-
-def write_pids(**pids):
-    pids["test"] = os.getpid()
-    (GATE / "pids.tmp").write_text(json.dumps(pids))
-    (GATE / "pids.tmp").replace(GATE / "pids.json")
+# A unittest module that starts a child (CHILD) and a daemon (DAEMON_ARGV), marks
+# GATE/started, then blocks until GATE/release exists. Needs those three defined before it.
+# Released, it ends both itself: what is under test here is a killed or racing registration,
+# not the sweep of processes a test leaves behind (test_misbehaving_tests.py).
+TREE_AND_GATE = DAEMON + MARK + """
+import os, signal, subprocess, time, unittest
 
 class TestGate(unittest.TestCase):
     def test_waits_for_release(self):
-        child = subprocess.Popen(["sleep", "300"])
-        write_pids(child=child.pid, daemon=start_daemon())
+        child = subprocess.Popen(CHILD)
+        daemon = start_daemon(DAEMON_ARGV)
+        mark(GATE / "started")
         deadline = time.monotonic() + 120
         while not (GATE / "release").exists():
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.02)
+        child.kill()
+        child.wait()
+        os.kill(daemon, signal.SIGKILL)
 """
 
 
-def gated_tests(gate: Path) -> dict[str, str]:
-    return {"test_gate.py": f"import pathlib\nGATE = pathlib.Path({str(gate)!r})\n"
+@dataclass(frozen=True)
+class Gate:
+    """What the harness shares with a gated pack's test, which runs sandboxed: a folder (the
+    test marks ``started`` in it and waits for ``release``), and the command lines of the child
+    and the daemon it starts, its own: the pids the test sees are not the host's, so the host
+    finds those processes by their command lines."""
+
+    folder: Path
+    child: list[str]
+    daemon: list[str]
+
+    @classmethod
+    def make(cls, folder: Path) -> Gate:
+        return cls(shared_folder(folder), sleeper(), sleeper())
+
+    @property
+    def started(self) -> Path:
+        return self.folder / "started"
+
+    @property
+    def release(self) -> Path:
+        return self.folder / "release"
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` for an ``attune`` process whose suites see the folder."""
+        return sharing(env, self.folder)
+
+    def processes(self, home: Path) -> dict[str, list[int]]:
+        """The host pids of what runs of the gated test: the suite's sandbox, supervisor and
+        test process (each names the snapshot, in the store's ``home``), its child, its
+        daemon."""
+        return {"suite": running_under([home]), "child": running_with(self.child[-1]),
+                "daemon": running_with(self.daemon[-1])}
+
+    def running(self, home: Path) -> Callable[[], list[int]]:
+        """A finder of all of ``processes``, for ``wait_until_gone``."""
+        return lambda: [pid for pids in self.processes(home).values() for pid in pids]
+
+
+def gated_tests(gate: Gate) -> dict[str, str]:
+    return {"test_gate.py": f"import pathlib\nGATE = pathlib.Path({str(gate.folder)!r})\n"
+                            f"CHILD = {gate.child!r}\nDAEMON_ARGV = {gate.daemon!r}\n"
                             + TREE_AND_GATE}
 
 
-def gated_pack(directory: Path, version: str, gate: Path, timeout: int = 60) -> Path:
+def gated_pack(directory: Path, version: str, gate: Gate, timeout: int = 60) -> Path:
     data = manifest(REF, version)
     data["testing"]["test_suites"][0]["timeout_seconds"] = timeout
     return write_pack(directory, data, gated_tests(gate))
@@ -113,15 +165,6 @@ def wait_until(condition: Callable[[], bool], what: str, *,
             pytest.fail(f"{what}: a process ended first: {[p.communicate() for p in ended]}")
         assert time.monotonic() < deadline, what
         time.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie (dead, not yet reaped by its parent) does not."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 def wait_past(moment: datetime) -> None:
@@ -238,8 +281,10 @@ class TestConcurrentRegistrations:
     ], ids=["first", "first-force", "upgrade-replace", "upgrade-force"])
     def test_exactly_one_of_several_registrations_of_a_ref_wins(self, attune, settings,
                                                                  tmp_path, active, flags):
-        self.race(attune, settings, tmp_path, active, flags,
-                  lambda args: start_together(settings, RACERS, *args, env=attune.env))
+        gate = Gate.make(tmp_path / "gate")
+        self.race(attune, settings, tmp_path, active, flags, gate,
+                  lambda args: start_together(settings, RACERS, *args,
+                                              env=gate.env(attune.env)))
 
     @pytest.mark.parametrize("settings", [pytest.param("postgres", marks=pytest.mark.postgres)],
                              indirect=True)
@@ -266,10 +311,8 @@ class TestConcurrentRegistrations:
         assert (listed.returncode, json.loads(listed.stdout)) == (0, {"data": []})
 
     def race(self, attune, settings: Settings, tmp_path: Path, active: str | None,
-             flags: Sequence[str],
+             flags: Sequence[str], gate: Gate,
              start_racers: Callable[[Sequence[str]], list[subprocess.Popen[str]]]) -> None:
-        gate = tmp_path / "gate"
-        gate.mkdir()
         assert attune("pack", "list").returncode == 0  # the store exists before the race
         if active:
             v1 = write_pack(tmp_path / "v1", manifest(REF, active))
@@ -280,10 +323,10 @@ class TestConcurrentRegistrations:
         try:
             # The winner's test blocks until the losers have given up.
             wait_until(lambda: sum(p.poll() is not None for p in racers) >= RACERS - 1
-                       and (gate / "pids.json").exists(),
+                       and gate.started.exists(),
                        "one registration testing, the others ended")
         finally:
-            (gate / "release").touch()
+            gate.release.touch()
             outputs = [p.communicate(timeout=120) for p in racers]
 
         codes = [p.returncode for p in racers]
@@ -318,9 +361,8 @@ class TestKilledRegistration:
     @pytest.mark.parametrize("upgrade", [False, True], ids=["first", "upgrade"])
     def test_a_registration_killed_mid_test_is_abandoned_after_its_lease(
             self, attune, settings, tmp_path, upgrade):
-        env = {**attune.env, "ATTUNE_LEASE_GRACE_SECONDS": str(LEASE_GRACE_SECONDS)}
-        gate = tmp_path / "gate"
-        gate.mkdir()
+        gate = Gate.make(tmp_path / "gate")
+        env = gate.env({**attune.env, "ATTUNE_LEASE_GRACE_SECONDS": str(LEASE_GRACE_SECONDS)})
         if upgrade:
             v1 = write_pack(tmp_path / "v1", manifest(REF, "1.0.0"))
             assert run(env, "pack", "register", str(v1), "--skip-tests").returncode == 0
@@ -330,17 +372,18 @@ class TestKilledRegistration:
         replace = ("--replace",) if upgrade else ()
 
         registering = start(env, "pack", "register", str(pack), *replace)
-        wait_until((gate / "pids.json").exists, "the test never started", watch=[registering])
-        pids = json.loads((gate / "pids.json").read_text())
+        wait_until(gate.started.exists, "the test never started", watch=[registering])
+        wait_until(lambda: all(gate.processes(settings.home).values()),
+                   "the test, its child and its daemon running", watch=[registering])
         [snapshot] = work.iterdir()
         assert snapshot.name.startswith(f"attune-{registering.pid}-{REF}-")
         registering.send_signal(signal.SIGKILL)
         registering.wait()
 
-        # The test, its child and its daemon die with the registry (the supervisor kills them).
-        wait_until(lambda: not any(alive(pid) for pid in pids.values()),
-                   f"test processes {pids} outlived the killed registry", timeout=15)
-        (gate / "release").touch()  # from now on the pack's test passes at once
+        # The test, its child and its daemon die with the registry (its sandbox ends with it).
+        wait_until_gone(gate.running(settings.home),
+                        "the test's processes outlived the killed registry", timeout=15)
+        gate.release.touch()  # from now on the pack's test passes at once
         facts = store_facts(settings, REF)
         killed = str(facts["in_flight"])
         assert data(run(env, "pack", "list", "--json")) == active_before  # nothing half active

@@ -76,6 +76,9 @@ class FakeRunner:
     def cancel(self) -> None:
         self.cancelled = True
 
+    def ready(self) -> None:
+        pass
+
     def run(self, suite: TestSuite, pack_dir: str, on_case=None):
         self.calls.append(suite.name)
         if self.raise_exc:

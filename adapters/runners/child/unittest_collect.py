@@ -4,7 +4,8 @@ Executed as a script inside the sandboxed test process, with the standard librar
 must not import the registry (the pack's own modules could shadow ours). Each case is written
 and flushed as soon as it finishes, so a suite that is killed still reports what it ran.
 
-Usage: unittest_collect.py RESULTS_FILE START_DIR TOP_DIR PATTERN [PATTERN ...]
+Usage: unittest_collect.py RESULTS_FD START_DIR TOP_DIR PATTERN [PATTERN ...]
+RESULTS_FD is the write end of a pipe the registry reads (never a file the test could replace).
 """
 
 import json
@@ -48,6 +49,8 @@ class CaseReporter(unittest.TextTestResult):
             return
         self.emitted.add(test.id())
         name = case_name(test)
+        if test.id() not in self.started:  # a class or module fixture failed: never started
+            self.sink.write(json.dumps({"started": name}) + "\n")
         begun = self.started.pop(test.id(), None)
         duration = int((time.monotonic() - begun) * 1000) if begun else 0
         if message and len(message) > MAX_MESSAGE:
@@ -136,13 +139,15 @@ def load_by_path(start, top, pattern):
 
 
 def main(argv):
-    results_file, start, top, *patterns = argv
+    results_fd, start, top, *patterns = argv
     # This script's own folder is sys.path[0]; the pack's modules must win over anything here.
     del sys.path[0]
-    with open(results_file, "w", encoding="utf-8") as sink:
+    os.set_inheritable(int(results_fd), False)  # not for the processes the tests start
+    with open(int(results_fd), "w", encoding="utf-8") as sink:
         try:
             suite = collect(start, top, patterns)
         except Exception:
+            sink.write(json.dumps({"started": "test discovery"}) + "\n")
             sink.write(json.dumps({"name": "test discovery", "status": "error", "duration_ms": 0,
                                    "error_message": traceback.format_exc()}) + "\n")
             return 1
@@ -151,7 +156,8 @@ def main(argv):
             resultclass=lambda *args, **kwargs: CaseReporter(*args, sink=sink, **kwargs),
         )
         result = runner.run(suite)
-        sink.write(json.dumps({"done": True, "tests_run": result.testsRun}) + "\n")
+        # The registry checks this count against the cases it read (see follow.CaseStream).
+        sink.write(json.dumps({"done": True, "tests_run": len(result.emitted)}) + "\n")  # type: ignore[attr-defined]
     return 0 if result.wasSuccessful() else 1
 
 

@@ -1,6 +1,7 @@
 """pytest plugin loaded into pack test runs: one JSON line per test as it starts and ends.
 
-Standard library and pytest hooks only; the file to write comes from PACK_TEST_PROGRESS_FILE.
+Standard library and pytest hooks only; the lines go to the pipe whose descriptor is in
+PACK_TEST_PROGRESS_FD (the registry reads the other end: never a file a test could replace).
 The JUnit report is the source of truth for results; these lines drive the progress display and
 stand in for the report when the run is killed before pytest could write it.
 """
@@ -14,9 +15,10 @@ _sink = None
 
 def pytest_configure(config):
     global _sink
-    path = os.environ.get("PACK_TEST_PROGRESS_FILE")
-    if path:
-        _sink = open(path, "a", encoding="utf-8")  # noqa: SIM115
+    fd = os.environ.pop("PACK_TEST_PROGRESS_FD", "")
+    if fd.isdigit():
+        os.set_inheritable(int(fd), False)  # not for the processes the tests start
+        _sink = open(int(fd), "w", encoding="utf-8")  # noqa: SIM115
 
 
 def _name(nodeid):
