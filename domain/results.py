@@ -32,7 +32,7 @@ class Isolation(msgspec.Struct, frozen=True, kw_only=True):
     """Whether the suite could reach the network (loopback inside the sandbox always works)."""
     covers: list[str]
     """What the mechanism enforced: ``files``, ``processes``, ``network``, ``ipc``,
-    ``identity``, ``limits``."""
+    ``identity``, ``syscalls``, ``limits``."""
     limits: dict[str, int] = msgspec.field(default_factory=dict)
     shared: list[str] = msgspec.field(default_factory=list)
     """Folders outside the pack the operator shares with every suite (``ATTUNE_SANDBOX_SHARE``)."""

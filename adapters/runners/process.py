@@ -214,19 +214,24 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
     command = [*SUPERVISOR, *(jail.supervisor_options() if jail else []), "--cwd", cwd,
                "--status-fd", str(status.write_fd),
                *(f"--pass-fd={fd}" for fd in inherited), "--", *argv]
+    extra: list[int] = []  # what the sandbox itself reads (bwrap's seccomp program)
     if jail is not None:
         jail.give(write, inherited)
-        command = jail.wrap(command, write=list(write))
+        command, extra = jail.wrap(command, write=list(write))
     try:
         process = subprocess.Popen(
             command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-            preexec_fn=lambda: _limit_child(jail), pass_fds=[status.write_fd, *inherited],
+            preexec_fn=lambda: _limit_child(jail),
+            pass_fds=[status.write_fd, *inherited, *extra],
         )
     except BaseException:
         for pipe in (status, *channels):
             pipe.discard()
         raise
+    finally:
+        for fd in extra:
+            os.close(fd)
     for pipe in (status, *channels):
         pipe.start()
     with _live_lock:

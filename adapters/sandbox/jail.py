@@ -15,6 +15,7 @@ from domain.results import Isolation
 from domain.vocabulary import SandboxMechanism
 
 from adapters.sandbox.bwrap import bwrap_argv
+from adapters.sandbox.seccomp import filter_program
 
 LAUNCHER = Path(__file__).parent / "child" / "enter_namespaces.py"
 # When the registry runs as root, each suite runs as an unprivileged uid of its own from this
@@ -79,6 +80,8 @@ class Jail:
         covered = ["files", "processes", *([] if self.network else ["network"]), "ipc"]
         if self.uid is not None or os.geteuid() != 0:
             covered.append("identity")
+        if filter_program() is not None:
+            covered.append("syscalls")
         return [*covered, "limits"]
 
     def isolation(self) -> Isolation:
@@ -105,20 +108,31 @@ class Jail:
             return ["--as-uid", str(self.uid)]
         return []
 
-    def wrap(self, command: list[str], *, write: list[str]) -> list[str]:
-        """``command`` (the supervisor and the test) inside this sandbox."""
+    def wrap(self, command: list[str], *, write: list[str]) -> tuple[list[str], list[int]]:
+        """``command`` (the supervisor and the test) inside this sandbox, and descriptors the
+        sandbox reads at start (the caller passes them on, then closes them)."""
         read = system_read_paths()
         write = [*write, *self.shared]
+        program = filter_program()
         if self.mechanism == "bwrap":
             assert self.bwrap is not None
-            return [*bwrap_argv(executable=self.bwrap, read=read, write=write,
-                                network=self.network, as_root=os.geteuid() == 0), *command]
+            argv = bwrap_argv(executable=self.bwrap, read=read, write=write,
+                              network=self.network, as_root=os.geteuid() == 0)
+            fds: list[int] = []
+            if program is not None:
+                fd = os.memfd_create("attune-seccomp", 0)
+                os.write(fd, program)
+                os.lseek(fd, 0, os.SEEK_SET)
+                fds.append(fd)
+                argv[-1:-1] = ["--seccomp", str(fd)]  # before the closing "--"
+            return [*argv, *command], fds
         if self.mechanism == "namespaces":
             spec = {"read": ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", *read],
                     "write": write, "devices": list(DEVICES), "network": self.network,
-                    "uid": self.uid, "gid": self.uid}
-            return [sys.executable, "-I", str(LAUNCHER), json.dumps(spec), "--", *command]
-        return command
+                    "uid": self.uid, "gid": self.uid,
+                    "seccomp": program.hex() if program is not None else None}
+            return [sys.executable, "-I", str(LAUNCHER), json.dumps(spec), "--", *command], []
+        return command, []
 
     def apply_limits(self) -> None:
         """Set the suite's limits on the calling process (a child before exec): every process

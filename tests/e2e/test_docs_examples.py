@@ -48,7 +48,7 @@ PLACEHOLDERS = [
     (re.compile(r"\b(?:bwrap|namespaces)\b"), "<SANDBOX>"),
     # Run as root without bubblewrap, the built-in sandbox keeps uid 0 (without capabilities)
     # and says so by leaving "identity" out: the docs hold either way.
-    (re.compile(r"(?<=ipc), identity(?=;)"), ""),
+    (re.compile(r"(?<=ipc), identity(?=[;,])"), ""),
 ]
 SPACES = re.compile(r"(?<=\S) {2,}")
 

@@ -10,6 +10,7 @@ can see a breach.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import socket
 import sys
@@ -295,3 +296,36 @@ def test_results_flooding_the_channel_fail_the_suite_and_stay_bounded(mechanism,
     assert result.status == "error"
     assert result.message == ("the suite's results exceeded the registry's limit; the rest were "
                               "dropped")
+
+
+def test_system_calls_that_reach_outside_are_refused(mechanism, tmp_path):
+    if platform.machine() != "x86_64":
+        pytest.skip("the seccomp filter has a table for x86_64 only")
+    probe = """
+        import ctypes, errno, os, unittest
+
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        def call(number, *args):
+            result = libc.syscall(number, *args)
+            return result, ctypes.get_errno()
+
+        class Syscalls(unittest.TestCase):
+            def test_no_new_user_namespace(self):
+                self.assertEqual(libc.unshare(0x10000000), -1)  # CLONE_NEWUSER
+                self.assertEqual(ctypes.get_errno(), errno.EPERM)
+
+            def test_no_keyring_bpf_or_io_uring(self):
+                for number in (250, 321, 425):  # keyctl, bpf, io_uring_setup
+                    self.assertEqual(call(number, 0, 0, 0), (-1, errno.EPERM), number)
+
+            def test_ordinary_calls_still_work(self):
+                pid = os.fork()
+                if pid == 0:
+                    os._exit(7)
+                self.assertEqual(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), 7)
+    """
+    result = run(tmp_path / "pack", probe, mechanism)
+
+    assert result.status == "passed", failures(result)
+    assert "syscalls" in result.isolation.covers

@@ -102,7 +102,10 @@ TERMINATED = 128 + signal.SIGTERM
 SPEC_LISTS = ("read", "write", "devices")
 SPEC_IDS = ("uid", "gid")
 FORWARDED = {signal.SIGTERM, signal.SIGINT}
-PROBE_SPEC = {"read": [], "write": [], "devices": [], "network": False, "uid": None, "gid": None}
+PROBE_SPEC = {"read": [], "write": [], "devices": [], "network": False, "uid": None, "gid": None,
+              "seccomp": None}
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -173,7 +176,32 @@ def parse_spec(text):
         # bool is an int to Python, not to the spec; -1 would mean "unchanged" to setresuid.
         if value is not None and (type(value) is not int or not 0 <= value < 2**32 - 1):
             raise SetupError(f"spec: {key!r} must be null or a uid/gid number")
+    program = parsed["seccomp"]
+    if program is not None:
+        # A classic BPF program as hex: 8 bytes (16 digits) per instruction.
+        if (not isinstance(program, str) or not program or len(program) % 16
+                or len(program) > 16 * 4096):
+            raise SetupError("spec: 'seccomp' must be null or a BPF program in hex")
+        try:
+            parsed["seccomp"] = bytes.fromhex(program)
+        except ValueError:
+            raise SetupError("spec: 'seccomp' must be null or a BPF program in hex") from None
     return parsed
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_filter(program):
+    """The registry's seccomp filter (no new privileges is already set): from here on, for
+    this process and everything it starts."""
+    if program is None:
+        return
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    checked(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),
+            "prctl(PR_SET_SECCOMP)")
 
 
 def landlock_abi():
@@ -311,6 +339,7 @@ def init(spec, command, death_read, dispositions, saved_mask):
             "mount proc on /proc")
     confine(spec)
     drop_ids(spec["uid"], spec["gid"])
+    install_filter(spec["seccomp"])
     # Changing the uid or gid cleared the parent-death signal: set it again.
     die_with_parent(death_read)
     os.close(death_read)
