@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 import textwrap
 from pathlib import Path
 
@@ -54,3 +57,16 @@ def write_pack(directory: Path, data: dict | str, tests: dict[str, str] | None =
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(source))
     return directory
+
+
+def tree_digest(root: Path) -> str:
+    """Names, kinds, modes and contents of everything under ``root``: equal digests, equal trees."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        digest.update(f"{path.relative_to(root)}\0{stat.filemode(info.st_mode)}\0".encode())
+        if stat.S_ISREG(info.st_mode):
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        elif stat.S_ISLNK(info.st_mode):
+            digest.update(os.readlink(path).encode())
+    return digest.hexdigest()

@@ -27,6 +27,21 @@ class Runner(Protocol):
             jail: Jail | None = None) -> SuiteResult: ...
 
 
+def without_nul(result: SuiteResult) -> SuiteResult:
+    """NUL characters replaced (U+FFFD), in everything a test wrote: PostgreSQL's JSON and
+    text types refuse them, and one test's output must not wedge the store's read models."""
+    def clean(text: str) -> str:
+        return text.replace("\0", "\ufffd")
+
+    cases = [msgspec.structs.replace(
+        case, name=clean(case.name),
+        error_message=None if case.error_message is None else clean(case.error_message))
+        for case in result.test_cases]
+    return msgspec.structs.replace(
+        result, stdout=clean(result.stdout), stderr=clean(result.stderr),
+        message=None if result.message is None else clean(result.message), test_cases=cases)
+
+
 class SandboxRunner:
     """Implements ``application.ports.SuiteRunner``: each suite goes to the runner its manifest
     names (one of ``domain.vocabulary.RunnerType``: the manifest model admits no other), in
@@ -48,7 +63,7 @@ class SandboxRunner:
         except SuiteRefused as exc:
             return suite_error(name=suite.name, runner_type=suite.runner,  # type: ignore[arg-type]
                                message=str(exc))
-        result = runner.run(suite, pack_dir, on_case, jail)
+        result = without_nul(runner.run(suite, pack_dir, on_case, jail))
         hint = limit_hit(result, jail.limits)
         if hint is not None:
             message = f"{result.message}; {hint}" if result.message else hint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
@@ -176,7 +177,8 @@ def _limit_child(jail: Jail | None) -> None:  # runs in the child between fork a
 # The test runs under a small supervisor that leads its process group and is the subreaper of
 # everything the test starts: when the test ends, on SIGTERM, or if the registry dies, even by
 # SIGKILL (PR_SET_PDEATHSIG), it kills the test's whole tree, daemonised processes included.
-SUPERVISOR = [sys.executable, "-I", str(Path(__file__).parent / "child" / "supervise.py")]
+# -S: the supervisor needs the standard library only; skipping site saves a start-up.
+SUPERVISOR = [sys.executable, "-I", "-S", str(Path(__file__).parent / "child" / "supervise.py")]
 
 _live_groups: set[int] = set()
 _live_lock = threading.Lock()
@@ -215,24 +217,28 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
                "--status-fd", str(status.write_fd),
                *(f"--pass-fd={fd}" for fd in inherited), "--", *argv]
     extra: list[int] = []  # what the sandbox itself reads (bwrap's seccomp program)
+    # bwrap tells the host pid of the sandbox's PID 1 here: the sandbox is gone when it is.
+    info = ResultPipe(limit=STATUS_LIMIT * 64) if jail and jail.mechanism == "bwrap" else None
     if jail is not None:
         jail.give(write, inherited)
-        command, extra = jail.wrap(command, write=list(write))
+        command, extra = jail.wrap(command, write=list(write),
+                                   info_fd=info.write_fd if info else None)
+    own = [status, *channels, *([info] if info else [])]
     try:
         process = subprocess.Popen(
             command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             preexec_fn=lambda: _limit_child(jail),
-            pass_fds=[status.write_fd, *inherited, *extra],
+            pass_fds=[pipe.write_fd for pipe in own] + extra,
         )
     except BaseException:
-        for pipe in (status, *channels):
+        for pipe in own:
             pipe.discard()
         raise
     finally:
         for fd in extra:
             os.close(fd)
-    for pipe in (status, *channels):
+    for pipe in own:
         pipe.start()
     with _live_lock:
         _live_groups.add(process.pid)
@@ -257,6 +263,11 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
         # Also after a normal exit: children the test left running in its group die with it.
         _kill_group(process.pid)
         process.wait()
+        if info is not None:
+            # Killed, bwrap does not wait for its sandbox: wait until the kernel has torn down
+            # the PID namespace, so that nothing of the suite outlives this call.
+            info.finish(GROUP_EXIT_WAIT)
+            _wait_for_sandbox(bytes(info.data))
         with _live_lock:
             _live_groups.discard(process.pid)
     deadline = time.monotonic() + DRAIN_WAIT
@@ -280,6 +291,24 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
         stderr_lines=lines[1],
         lines_complete=all(sieve.complete for sieve in sieves if sieve is not None),
     )
+
+
+def _wait_for_sandbox(info: bytes) -> None:
+    """Wait (up to GROUP_EXIT_WAIT) until the sandbox's PID 1 is gone or a zombie: by then the
+    kernel has killed every other process of its namespace."""
+    try:
+        pid = int(json.loads(info)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return
+    deadline = time.monotonic() + GROUP_EXIT_WAIT
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state == "Z":
+            return
+        time.sleep(0.01)
 
 
 def _exit_code(status: ResultPipe, returncode: int) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 from domain.results import Isolation
 from domain.vocabulary import SandboxMechanism
 
-from adapters.sandbox.bwrap import bwrap_argv
+from adapters.sandbox.bwrap import ETC_FILES, bwrap_argv
 from adapters.sandbox.seccomp import filter_program
 
 LAUNCHER = Path(__file__).parent / "child" / "enter_namespaces.py"
@@ -108,9 +108,11 @@ class Jail:
             return ["--as-uid", str(self.uid)]
         return []
 
-    def wrap(self, command: list[str], *, write: list[str]) -> tuple[list[str], list[int]]:
+    def wrap(self, command: list[str], *, write: list[str],
+             info_fd: int | None = None) -> tuple[list[str], list[int]]:
         """``command`` (the supervisor and the test) inside this sandbox, and descriptors the
-        sandbox reads at start (the caller passes them on, then closes them)."""
+        sandbox reads at start (the caller passes them on, then closes them). bwrap writes
+        the host pid of the sandbox's PID 1 to ``info_fd``."""
         read = system_read_paths()
         write = [*write, *self.shared]
         program = filter_program()
@@ -125,13 +127,16 @@ class Jail:
                 os.lseek(fd, 0, os.SEEK_SET)
                 fds.append(fd)
                 argv[-1:-1] = ["--seccomp", str(fd)]  # before the closing "--"
+            if info_fd is not None:
+                argv[-1:-1] = ["--info-fd", str(info_fd)]
             return [*argv, *command], fds
         if self.mechanism == "namespaces":
-            spec = {"read": ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", *read],
+            etc = [f"/etc/{name}" for name in ETC_FILES]
+            spec = {"read": ["/usr", "/bin", "/sbin", "/lib", "/lib64", *etc, *read],
                     "write": write, "devices": list(DEVICES), "network": self.network,
                     "uid": self.uid, "gid": self.uid,
                     "seccomp": program.hex() if program is not None else None}
-            return [sys.executable, "-I", str(LAUNCHER), json.dumps(spec), "--", *command], []
+            return [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec), "--", *command], []
         return command, []
 
     def apply_limits(self) -> None:

@@ -263,8 +263,16 @@ class TestProcesses:
                 _stdout, stderr = launcher.communicate(timeout=TIMEOUT)
                 if ending == "launcher is killed":
                     # Nobody waits for the sandbox here: the kernel ends it (parent-death
-                    # signal to PID 1, then the whole namespace) once the launcher is gone.
+                    # signal to PID 1, then the whole namespace) once the launcher is gone,
+                    # each process in its own time: wait for every link still there.
                     assert select.select([daemon], [], [], TIMEOUT)[0] == [daemon]
+                    for pid in seen:
+                        try:
+                            link = os.pidfd_open(pid)
+                        except ProcessLookupError:
+                            continue
+                        select.select([link], [], [], TIMEOUT)
+                        os.close(link)
                 os.close(daemon)
             finally:
                 if launcher.poll() is None:

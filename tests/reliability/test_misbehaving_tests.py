@@ -11,13 +11,11 @@ of its own in its command line, in the host's /proc (``tests.sandboxed.running_w
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import secrets
 import shlex
 import signal
-import stat
 import subprocess
 import tempfile
 import time
@@ -29,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ATTUNE
-from tests.packs import manifest, write_pack
+from tests.packs import manifest, tree_digest, write_pack
 from tests.sandboxed import running_under, running_with
 
 pytestmark = pytest.mark.reliability
@@ -55,19 +53,6 @@ def misbehaving_pack(tmp_path: Path, runner: str, source: str, timeout: int = 60
         "name": "Unruly", "runner": runner, "working_dir": "tests",
         "test_files": [TEST_FILE[runner]], "timeout_seconds": timeout}]})
     return write_pack(tmp_path / "unruly", data, {TEST_FILE[runner]: source})
-
-
-def tree_digest(root: Path) -> str:
-    """Names, kinds, modes and contents of everything under ``root``."""
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        info = path.lstat()
-        digest.update(f"{path.relative_to(root)}\0{stat.filemode(info.st_mode)}\0".encode())
-        if stat.S_ISREG(info.st_mode):
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-        elif stat.S_ISLNK(info.st_mode):
-            digest.update(os.readlink(path).encode())
-    return digest.hexdigest()
 
 
 def register(attune, pack: Path) -> Registration:

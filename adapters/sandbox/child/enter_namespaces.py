@@ -337,6 +337,7 @@ def init(spec, command, death_read, dispositions, saved_mask):
     checked(libc.mount(b"proc", b"/proc", b"proc",
                        ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC), None),
             "mount proc on /proc")
+    hide_runtime_sockets(spec)
     confine(spec)
     drop_ids(spec["uid"], spec["gid"])
     install_filter(spec["seccomp"])
@@ -346,6 +347,18 @@ def init(spec, command, death_read, dispositions, saved_mask):
     if command is None:
         return 0
     return reap(command, dispositions, saved_mask)
+
+
+def hide_runtime_sockets(spec):
+    """An empty /run: Landlock cannot refuse connect() on a host's UNIX socket, and /run holds
+    most of them (PostgreSQL's, MySQL's, D-Bus, container engines). Kept when the spec
+    lists a path under it."""
+    listed = spec["read"] + spec["write"] + spec["devices"]
+    if not os.path.isdir("/run") or any(p == "/run" or p.startswith("/run/") for p in listed):
+        return
+    checked(libc.mount(b"tmpfs", b"/run", b"tmpfs",
+                       ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC), b"mode=0755"),
+            "mount an empty tmpfs on /run")
 
 
 def die_with_parent(death_read):
