@@ -348,7 +348,10 @@ def _close(sieve: LineSieve | None) -> str | None:
 
 def _signal_supervisor(pgid: int) -> None:
     try:
-        os.kill(pgid, signal.SIGTERM)  # the group leader is the supervisor
+        # The group leader: the supervisor with the sandbox off; else the sandbox's own process
+        # (bwrap, or the namespaces launcher), whose end ends the sandbox's PID 1 and with it
+        # every process of the suite (see _wait_for_sandbox).
+        os.kill(pgid, signal.SIGTERM)
     except ProcessLookupError:
         pass
 

@@ -16,6 +16,7 @@ the harness gives (``Attack.render``): what an attacker could know or guess abou
     DB_URL       the store's URL, as if it had leaked ("" for the SQLite file)
     ADMIN_URL    a PostgreSQL URL with trust auth on this machine
     VENV         the registry's interpreter prefix (``sys.prefix``)
+    REPO         the folder holding the registry's own code (its source checkout)
     USER_HOME    the home directory of the registry's user
     PORT         a TCP port the harness listens on (standing in for the registry's API)
     ABSTRACT     the name of an abstract unix socket the harness listens on
@@ -40,6 +41,7 @@ ATTUNE_HOME = "@ATTUNE_HOME@"
 DB_URL = "@DB_URL@"
 ADMIN_URL = "@ADMIN_URL@"
 VENV = "@VENV@"
+REPO = "@REPO@"
 USER_HOME = "@USER_HOME@"
 PORT = int("@PORT@")
 ABSTRACT = "@ABSTRACT@"
@@ -142,7 +144,7 @@ CORPUS: list[Attack] = [
     Attack("import-registry-code", "import the registry's code to mint a write token and "
            "unregister another pack", py("""
                from pathlib import Path
-               sys.path[:0] = ["/work/main", os.path.dirname(os.path.dirname(VENV))]
+               sys.path[:0] = [REPO]
                done = []
                try:
                    from adapters.bootstrap import build_registry

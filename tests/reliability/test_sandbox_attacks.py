@@ -36,6 +36,7 @@ import pytest
 
 from domain.pack import Pack
 
+import adapters
 from adapters.bootstrap import build_registry
 from adapters.settings import Settings
 
@@ -60,6 +61,8 @@ REF = "hostile"
 # The attune process's own high-water mark: far below what the attacks allocate or send (1.5 GiB,
 # 100 MB of forged results, endless floods), far above what a registration needs.
 MAX_RSS_BYTES = 300 * 2**20
+# The registry's own code, for the attack that imports it (the folder holding ``adapters``).
+REPO = Path(adapters.__file__).resolve().parent.parent
 # Runs attune's entry point, then writes its own peak RSS (ru_maxrss: KiB on Linux) to a file.
 WITH_PEAK_RSS = """
 import os, resource, sys
@@ -248,7 +251,7 @@ def test_the_sandbox_holds(attack: Attack, settings: Settings, tmp_path: Path) -
         with listeners() as (tcp, unix):
             context = {
                 "TOKEN": token, "ATTUNE_HOME": str(home), "DB_URL": settings.database_url,
-                "ADMIN_URL": ADMIN_URL, "VENV": sys.prefix,
+                "ADMIN_URL": ADMIN_URL, "VENV": sys.prefix, "REPO": str(REPO),
                 "USER_HOME": os.path.expanduser("~"), "PORT": str(tcp.getsockname()[1]),
                 "ABSTRACT": unix.getsockname()[1:].decode(), "SOURCE": str(tmp_path / REF),
             }
