@@ -30,8 +30,12 @@ ON_FAILURE_POLICIES = ("block", "warn", "ignore")
 # Upstream's `runners:` dialect names runner types differently.
 UPSTREAM_RUNNER_TYPES = {"unittest": "python_unittest", "pytest": "pytest", "script": "shell",
                          "python_unittest": "python_unittest", "shell": "shell"}
-# Keys of upstream's testing section that describe nothing we act on.
-UPSTREAM_IGNORED_KEYS = ("discovery", "result_format", "result_path")
+# Keys of upstream's testing section that describe nothing we act on. (Its `result_format` is
+# read: it is the default of the runners that set none; `result_path` is checked, not read.)
+UPSTREAM_IGNORED_KEYS = ("discovery",)
+# How a suite's results are read. "simple": the runner's own rules (for shell scripts: TAP,
+# summary lines, exit code); "json": a shell script prints one JSON report on its stdout.
+RESULT_FORMATS = ("simple", "json")
 MAX_TIMEOUT_SECONDS = 3600
 # Bounds that keep validation and matching fast whatever a manifest declares.
 MAX_SUITES = 100
@@ -81,6 +85,9 @@ class TestSuite(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """Whether the suite may reach the network; None: the testing section's ``network``."""
     limits: SuiteLimits | None = None
     """Overrides the testing section's ``limits``, one limit at a time."""
+    result_format: str = "simple"
+    """How results are read: ``simple`` (the runner's own rules) or ``json`` (shell only: the
+    script's stdout is one JSON report; see docs/pack-yaml.md)."""
 
 
 class TestingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -185,7 +192,8 @@ class UpstreamRunner(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     type: str
     entry_point: str
     timeout: int = 300
-    result_format: str = "simple"
+    result_format: str | None = None
+    """None: the testing section's ``result_format``, else ``simple``."""
 
 
 def _from_runners_dialect(testing: dict[Any, Any]) -> dict[Any, Any]:
@@ -202,6 +210,7 @@ def _from_runners_dialect(testing: dict[Any, Any]) -> dict[Any, Any]:
     if not runners and testing.get("enabled", True) is not False:
         raise ManifestError("at least one runner is required when testing is enabled",
                             "testing.runners")
+    default_format = _section_result_format(testing)
     suites = []
     for key, entry in runners.items():
         name = str(key)
@@ -214,12 +223,38 @@ def _from_runners_dialect(testing: dict[Any, Any]) -> dict[Any, Any]:
         except msgspec.ValidationError as exc:
             field, problem = _describe_validation_error(str(exc))
             raise ManifestError(problem, _join(where, field) if field else where) from None
-        suites.append(_suite_from_runner(name, runner, where))
-    rest = {k: v for k, v in testing.items() if k not in ("runners", *UPSTREAM_IGNORED_KEYS)}
+        suites.append(_suite_from_runner(name, runner, where, default_format))
+    _check_result_path(testing, suites)
+    rest = {k: v for k, v in testing.items()
+            if k not in ("runners", "result_format", "result_path", *UPSTREAM_IGNORED_KEYS)}
     return {**rest, "test_suites": suites}
 
 
-def _suite_from_runner(name: str, runner: UpstreamRunner, where: str) -> dict[str, Any]:
+def _section_result_format(testing: dict[Any, Any]) -> str:
+    """The section's ``result_format``: the default of every runner that sets none."""
+    value = testing.get("result_format", "simple")
+    if not isinstance(value, str):
+        raise ManifestError(f"expected str, got {_type_name(value)}", "testing.result_format")
+    _check_result_format_name(value, "testing.result_format")
+    return value
+
+
+def _check_result_path(testing: dict[Any, Any], suites: list[dict[str, Any]]) -> None:
+    """``result_path`` names where upstream meant to look for report files. Nothing reads such
+    files: a ``json`` runner prints its report on stdout, so with one a path that would be
+    silently skipped is refused instead."""
+    if "result_path" not in testing:
+        return
+    json_runners = [s["name"] for s in suites if s["result_format"] == "json"]
+    if json_runners:
+        raise ManifestError(
+            "is not read: a runner with result_format json prints its JSON report on its "
+            f"stdout (runner {quoted(json_runners[0])}); remove result_path",
+            "testing.result_path")
+
+
+def _suite_from_runner(name: str, runner: UpstreamRunner, where: str,
+                       default_format: str) -> dict[str, Any]:
     canonical = UPSTREAM_RUNNER_TYPES.get(runner.type)
     if canonical is None:
         known = ", ".join(sorted(UPSTREAM_RUNNER_TYPES))
@@ -230,6 +265,13 @@ def _suite_from_runner(name: str, runner: UpstreamRunner, where: str) -> dict[st
             f"must be between 1 and {MAX_TIMEOUT_SECONDS} seconds, got {runner.timeout}",
             f"{where}.timeout")
     _check_pattern(runner.entry_point, f"{where}.entry_point")
+    result_format = default_format
+    if runner.result_format is not None:
+        _check_result_format_name(runner.result_format, f"{where}.result_format")
+        result_format = runner.result_format
+    _check_result_format_runner(result_format, canonical,
+                                f"{where}.result_format" if runner.result_format is not None
+                                else "testing.result_format")
     working_dir, files = ".", [runner.entry_point]
     if canonical == "python_unittest":
         # unittest discovers from a directory: split "tests/test_x.py" into dir and pattern.
@@ -239,7 +281,7 @@ def _suite_from_runner(name: str, runner: UpstreamRunner, where: str) -> dict[st
         else:
             working_dir, files = runner.entry_point, ["test*.py"]
     return {"name": name, "runner": canonical, "working_dir": working_dir, "test_files": files,
-            "timeout_seconds": runner.timeout}
+            "timeout_seconds": runner.timeout, "result_format": result_format}
 
 
 def _check_identity(manifest: PackManifest) -> None:
@@ -308,7 +350,23 @@ def _check_suite(suite: TestSuite, where: str) -> TestSuite:
         _check_pattern(pattern, f"{where}.test_files[{position}]")
     if suite.limits is not None:
         _check_limits(suite.limits, f"{where}.limits")
+    _check_result_format_name(suite.result_format, f"{where}.result_format")
+    _check_result_format_runner(suite.result_format, runner, f"{where}.result_format")
     return msgspec.structs.replace(suite, runner=runner)
+
+
+def _check_result_format_name(value: str, field: str) -> None:
+    if value not in RESULT_FORMATS:
+        raise ManifestError(f"unknown result format {quoted(value)} (known: "
+                            f"{', '.join(RESULT_FORMATS)})", field)
+
+
+def _check_result_format_runner(value: str, runner: str, field: str) -> None:
+    # unittest and pytest report every case through their own collectors; a JSON report
+    # would be a second, unread source.
+    if value == "json" and runner != "shell":
+        raise ManifestError(f"result format 'json' is read from shell (script) runners only, "
+                            f"not {runner}", field)
 
 
 def _inherit(testing: TestingConfig, suite: TestSuite) -> TestSuite:

@@ -1,72 +1,50 @@
-"""How a shell suite's output becomes test cases: TAP, summary lines, or the exit code."""
+"""How a shell script's output becomes test cases: TAP, summary lines and the exit code (or a
+JSON report), read by fixed rules, and what happens when they disagree."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from domain.results import TestCaseResult
 
-# CSI sequences (colours, cursor moves), charset switches like tput's ESC ( B, and other
-# two-byte escapes.
-ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[()*+][0-9A-Za-z]|[@-Z\\-_])")
-TAP_PLAN = re.compile(r"^1\.\.(\d+)")
-# Results are lowercase in TAP ("ok", "not ok"); only the directives are case-insensitive, so a
-# log line such as "OK: setup done" is not mistaken for a result.
-TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?(.*?)\s*"
-                      r"(?:#\s*((?i:SKIP|TODO))\b\s*(.*))?$")
+from adapters.runners.json_report import UnreadableReportError, read_json_report
+from adapters.runners.reading import Counts, Reading, numbered, strip_ansi
+from adapters.runners.tap import read_tap
+
 SUMMARY_LABELS = {"total": "Total Tests:", "passed": "Passed:", "failed": "Failed:",
                   "skipped": "Skipped:"}
-# Every raw output line the parsers below could use (a superset: they decide), so that these
+# Every raw output line the readers below could use (a superset: they decide), so that these
 # lines can be kept from all of a script's output, not only from its capped head and tail.
+# YAML markers are kept so that a TAP reader can skip the diagnostics between them.
 RESULT_LINES = re.compile(rb"(?m)^(?:[ \t\r]|\x1b[^A-Za-z\n]*[A-Za-z])*"
-                          rb"(?:ok|not ok|1\.\.|Total Tests:|Passed:|Failed:|Skipped:).*$")
+                          rb"(?:(?:ok|not ok|1\.\.|TAP version|Bail out!|Total Tests:|Passed:"
+                          rb"|Failed:|Skipped:).*|(?:---|\.\.\.)[ \t\r]*)$")
+
+__all__ = ["RESULT_LINES", "ScriptReport", "cases_from_output", "read_json_output",
+           "read_output", "read_summary", "strip_ansi"]
 
 
-def strip_ansi(text: str) -> str:
-    return ANSI_ESCAPE.sub("", text)
+@dataclass(frozen=True)
+class ScriptReport:
+    """What one script reported: its cases, and the contradictions its suite's message names
+    (each already makes the suite fail through a case)."""
+
+    cases: list[TestCaseResult]
+    conflicts: list[str]
+    contradicted: bool = False
+    """Whether its sources contradict each other (not merely exit 0 beside stated failures):
+    then no count of it can be trusted, and its suite is an error, which no ``min_pass_rate``
+    accepts."""
 
 
-def parse_tap(text: str, prefix: str) -> list[TestCaseResult] | None:
-    """Cases from TAP (``ok 1 - name``, ``not ok 2``, ``# SKIP``, ``# TODO``), or None if no TAP.
-
-    Tests the plan announces but the output never reports are counted as errors, so a script
-    that dies half-way cannot look complete. ``not ok … # TODO`` is an expected failure and
-    counts as passed, as TAP consumers treat it.
-    """
-    cases: list[TestCaseResult] = []
-    planned: int | None = None
-    for raw in strip_ansi(text).splitlines():
-        line = raw.strip()
-        if plan := TAP_PLAN.match(line):
-            planned = int(plan.group(1))
-            continue
-        match = TAP_LINE.match(line)
-        if not match:
-            continue
-        verdict, number, description, directive, reason = match.groups()
-        label = description or f"test {number or len(cases) + 1}"
-        name = f"{prefix}: {label}"
-        directive = (directive or "").upper()
-        if directive == "SKIP":
-            cases.append(TestCaseResult(name=name, status="skipped", error_message=reason or None))
-        elif verdict == "ok" or directive == "TODO":
-            cases.append(TestCaseResult(name=name, status="passed"))
-        else:
-            cases.append(TestCaseResult(name=name, status="failed", error_message=reason or None))
-    if not cases and planned is None:
-        return None
-    for missing in range(len(cases) + 1, (planned or 0) + 1):
-        cases.append(TestCaseResult(name=f"{prefix}: test {missing}", status="error",
-                                    error_message="planned but never reported"))
-    return cases
-
-
-def parse_summary(text: str, prefix: str) -> list[TestCaseResult] | None:
+def read_summary(text: str, prefix: str, stream: str = "stdout") -> Reading | None:
     """Cases from ``Total Tests: / Passed: / Failed: / Skipped:`` lines (colours stripped).
 
     The last value printed for each label wins (a progress line early on does not); without a
     total or a passed count there is no summary. Individual names are unknown, so cases are
-    numbered.
+    numbered. A total that differs from the sum of the parts is an error: more is unaccounted
+    for, less means the counts contradict each other.
     """
     counts: dict[str, int] = {}
     for raw in strip_ansi(text).splitlines():
@@ -78,32 +56,98 @@ def parse_summary(text: str, prefix: str) -> list[TestCaseResult] | None:
                     counts[key] = int(value[0])
     if "total" not in counts or "passed" not in counts:
         return None
-    passed, failed, skipped = counts["passed"], counts.get("failed", 0), counts.get("skipped", 0)
-    # A total larger than the parts: the rest is unaccounted for, so it cannot be a pass.
-    unaccounted = max(counts["total"] - passed - failed - skipped, 0)
-    cases = [TestCaseResult(name=f"{prefix}: passed #{n}", status="passed") for n in
-             range(1, passed + 1)]
-    cases += [TestCaseResult(name=f"{prefix}: failed #{n}", status="failed") for n in
-              range(1, failed + 1)]
-    cases += [TestCaseResult(name=f"{prefix}: skipped #{n}", status="skipped") for n in
-              range(1, skipped + 1)]
-    cases += [TestCaseResult(name=f"{prefix}: unaccounted #{n}", status="error",
-                             error_message="counted in Total Tests but not as passed, failed "
-                                           "or skipped") for n in range(1, unaccounted + 1)]
-    return cases
+    source = f"the summary lines on {stream}"
+    total, passed = counts["total"], counts["passed"]
+    failed, skipped = counts.get("failed", 0), counts.get("skipped", 0)
+    cases = (numbered(prefix, "passed", passed) + numbered(prefix, "failed", failed)
+             + numbered(prefix, "skipped", skipped))
+    conflicts = []
+    parts = passed + failed + skipped
+    if total > parts:
+        # The rest is unaccounted for, so it cannot be a pass.
+        cases += numbered(prefix, "error", total - parts, label="unaccounted",
+                          message="counted in Total Tests but not as passed, failed or skipped")
+        conflicts.append(f"{source} count Total Tests: {total} but only {parts} as passed, "
+                         "failed or skipped")
+    elif total < parts:
+        message = (f"{source} count Total Tests: {total} but {parts} as passed, failed or "
+                   "skipped")
+        cases.append(TestCaseResult(name=prefix, status="error", error_message=message))
+        conflicts.append(message)
+    return Reading(source=source, cases=cases, conflicts=conflicts, reported_failures=failed)
+
+
+def read_output(stdout: str, stderr: str, exit_code: int | None,
+                prefix: str) -> ScriptReport:
+    """A script's report from TAP, summary lines and its exit code (``result_format: simple``).
+
+    Every source present is read: TAP (stdout, then stderr), then summary lines (stdout, then
+    stderr). The first one found gives the cases; every other one must count the same, and the
+    exit code must agree with them all (see ``_judge``). Without TAP or summary lines, the
+    exit code alone is one case.
+    """
+    readings = [reading for reading in (
+        read_tap(stdout, prefix, "stdout"), read_tap(stderr, prefix, "stderr"),
+        read_summary(stdout, prefix, "stdout"), read_summary(stderr, prefix, "stderr"),
+    ) if reading is not None]
+    if readings:
+        return _judge(readings, exit_code, prefix)
+    if exit_code is None:
+        return ScriptReport(cases=[], conflicts=[])
+    if exit_code == 0:
+        return ScriptReport(cases=[TestCaseResult(name=prefix, status="passed")], conflicts=[])
+    return ScriptReport(cases=[TestCaseResult(name=prefix, status="failed",
+                                              error_message=f"exited with code {exit_code}")],
+                        conflicts=[])
+
+
+def read_json_output(stdout: str, exit_code: int | None, prefix: str,
+                     limit: int) -> ScriptReport:
+    """A script's report from the JSON object on its stdout (``result_format: json``); TAP and
+    summary lines are not read. The exit code must agree with it."""
+    try:
+        reading = read_json_report(stdout, prefix, limit)
+    except UnreadableReportError as exc:
+        if exit_code is None:
+            return ScriptReport(cases=[], conflicts=[])  # killed mid-report: the timeout says it
+        message = f"no valid JSON report on stdout (result_format: json): {exc}"
+        return ScriptReport(cases=[TestCaseResult(name=prefix, status="error",
+                                                  error_message=message)], conflicts=[])
+    return _judge([reading], exit_code, prefix)
 
 
 def cases_from_output(stdout: str, stderr: str, exit_code: int | None,
                       prefix: str) -> list[TestCaseResult]:
-    """TAP first, then summary lines, else one case whose status is the exit code's."""
-    for parse in (parse_tap, parse_summary):
-        for stream in (stdout, stderr):
-            cases = parse(stream, prefix)
-            if cases is not None:  # an empty list is a report too: "1..0" ran nothing
-                return cases
-    if exit_code is None:
-        return []
+    """The cases of ``read_output``."""
+    return read_output(stdout, stderr, exit_code, prefix).cases
+
+
+def _judge(readings: list[Reading], exit_code: int | None, prefix: str) -> ScriptReport:
+    """The first reading's cases, plus an ``error`` case for each contradiction: another
+    reading that counts differently, or a non-zero exit although no test failed. An exit code
+    of 0 beside stated failures is named too (the failures already fail the suite)."""
+    primary = readings[0]
+    cases = list(primary.cases)
+    conflicts = list(primary.conflicts)
+    contradicted = bool(conflicts)
+    counted = Counts.of(primary.cases)
+    for other in readings[1:]:
+        if (theirs := Counts.of(other.cases)) != counted:
+            message = (f"results disagree: {primary.source}: {counted.describe()}; "
+                       f"{other.source}: {theirs.describe()}")
+            cases.append(TestCaseResult(name=prefix, status="error", error_message=message))
+            conflicts.append(message)
+            contradicted = True
     if exit_code == 0:
-        return [TestCaseResult(name=prefix, status="passed")]
-    return [TestCaseResult(name=prefix, status="failed",
-                           error_message=f"exited with code {exit_code}")]
+        stated = next((r for r in readings if r.reported_failures), None)
+        if stated is not None:
+            conflicts.append(f"the script exited with 0, but {stated.reported_failures} "
+                             f"failed according to {stated.source}")
+    elif exit_code is not None and not any(c.status in ("failed", "error") for c in cases):
+        message = (f"the script exited with code {exit_code}, but no test failed according "
+                   f"to {primary.source}")
+        cases.append(TestCaseResult(name=prefix, status="error", error_message=message))
+        conflicts.append(message)
+        contradicted = True
+    return ScriptReport(cases=cases, conflicts=[f"{prefix}: {c}" for c in conflicts],
+                        contradicted=contradicted)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import msgspec
 
 from domain.manifest import TestSuite
 from domain.policy import suite_error, suite_result
@@ -18,14 +21,23 @@ from adapters.runners.paths import SuitePathError, matching_paths, suite_directo
 from adapters.runners.process import (
     MAX_RESULT_BYTES,
     MAX_RESULT_LINES,
+    OUTPUT_LIMIT_BYTES,
     ProcessOutcome,
     run_process,
     sandbox_env,
 )
-from adapters.runners.shell_output import RESULT_LINES, cases_from_output
+from adapters.runners.shell_output import (
+    RESULT_LINES,
+    ScriptReport,
+    read_json_output,
+    read_output,
+)
 from adapters.sandbox.jail import Jail
 
 INTERPRETERS = {".sh": ["/bin/sh"], ".bash": ["/bin/bash"], ".py": [sys.executable]}
+# Largest JSON report (result_format: json) a script may print on its stdout.
+MAX_JSON_REPORT_BYTES = MAX_RESULT_BYTES
+DROPPED = re.compile(r"\n\[\.\.\. (\d+) bytes of output dropped \.\.\.\]\n")
 
 
 class ShellRunner:
@@ -42,6 +54,9 @@ class ShellRunner:
             return suite_error(name=suite.name, runner_type=self.runner_type, message=str(exc))
         deadline = time.monotonic() + suite.timeout_seconds
         cases: list[TestCaseResult] = []
+        conflicts: list[str] = []
+        contradicted = False
+        json = suite.result_format == "json"
         stdout, stderr, exit_code, timed_out = [], [], 0, False
         started = time.monotonic()
         for script in scripts:
@@ -50,34 +65,52 @@ class ShellRunner:
                 outcome = run_process(_command(script), cwd=str(start),
                                       env=sandbox_env(str(root), private),
                                       timeout=max(deadline - time.monotonic(), 0.1),
-                                      keep=RESULT_LINES, jail=jail,
-                                      write=[str(root), private])
-            found = _cases(outcome, name, suite.timeout_seconds)
+                                      keep=None if json else RESULT_LINES, jail=jail,
+                                      write=[str(root), private],
+                                      output_limit=MAX_JSON_REPORT_BYTES if json
+                                      else OUTPUT_LIMIT_BYTES)
+            report = _report(outcome, name, json)
+            found = _cases(report, outcome, name, suite.timeout_seconds)
             if on_case is not None:
                 for case in found:
                     on_case(case)
             cases += found
-            stdout.append(outcome.stdout)
-            stderr.append(outcome.stderr)
+            conflicts += report.conflicts
+            contradicted = contradicted or report.contradicted
+            stdout.append(_bounded(outcome.stdout) if json else outcome.stdout)
+            stderr.append(_bounded(outcome.stderr) if json else outcome.stderr)
             if outcome.timed_out:
                 timed_out = True
                 break
             exit_code = exit_code or (outcome.exit_code or 0)
-        return suite_result(
+        result = suite_result(
             name=suite.name, runner_type=self.runner_type, cases=cases,
             exit_code=None if timed_out else exit_code,
             duration_ms=int((time.monotonic() - started) * 1000), timed_out=timed_out,
             message=f"timed out after {suite.timeout_seconds} s" if timed_out else None,
             stdout="\n".join(stdout), stderr="\n".join(stderr),
         )
+        if conflicts and not timed_out:  # a timeout explains what it cut short
+            said = "; ".join(conflicts)
+            result = msgspec.structs.replace(
+                result, message=f"{result.message}; {said}" if result.message else said,
+                status="error" if contradicted else result.status)
+        return result
 
 
-def _cases(outcome: ProcessOutcome, name: str, timeout: int) -> list[TestCaseResult]:
+def _report(outcome: ProcessOutcome, name: str, json: bool) -> ScriptReport:
     """Results from every result line the script printed, also those in the part of a flood
-    that the kept output drops; a script that hung or printed too many results is named."""
+    that the kept output drops; or from the JSON report that is its whole stdout."""
+    if json:
+        return read_json_output(outcome.stdout, outcome.exit_code, name, MAX_JSON_REPORT_BYTES)
     assert outcome.stdout_lines is not None and outcome.stderr_lines is not None
-    found = cases_from_output(outcome.stdout_lines, outcome.stderr_lines, outcome.exit_code,
-                              name)
+    return read_output(outcome.stdout_lines, outcome.stderr_lines, outcome.exit_code, name)
+
+
+def _cases(report: ScriptReport, outcome: ProcessOutcome, name: str,
+           timeout: int) -> list[TestCaseResult]:
+    """The report's cases; a script that hung or printed too many results is named."""
+    found = list(report.cases)
     if not outcome.lines_complete:
         found.append(TestCaseResult(name=name, status="error", error_message=(
             f"more than {MAX_RESULT_LINES} result lines (or {MAX_RESULT_BYTES // 2**20} MiB); "
@@ -86,6 +119,20 @@ def _cases(outcome: ProcessOutcome, name: str, timeout: int) -> list[TestCaseRes
         found.append(TestCaseResult(name=name, status="error",
                                     error_message=f"timed out after {timeout} s in this script"))
     return found
+
+
+def _bounded(text: str) -> str:
+    """What is stored of a stream: its first and last OUTPUT_LIMIT_BYTES / 2, as for every
+    suite (a json suite's streams are read up to MAX_JSON_REPORT_BYTES first)."""
+    data = text.encode()
+    if len(data) <= OUTPUT_LIMIT_BYTES:
+        return text
+    dropped = DROPPED.search(text)
+    earlier = int(dropped.group(1)) - len(dropped.group(0).encode()) if dropped else 0
+    half = OUTPUT_LIMIT_BYTES // 2
+    head = data[:half].decode("utf-8", "replace")
+    tail = data[-half:].decode("utf-8", "replace")
+    return f"{head}\n[... {len(data) - 2 * half + earlier} bytes of output dropped ...]\n{tail}"
 
 
 def _scripts(start: Path, root: Path, patterns: list[str]) -> list[Path]:

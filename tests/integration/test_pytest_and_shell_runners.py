@@ -18,9 +18,11 @@ from adapters.runners import SandboxRunner
 run = SandboxRunner().run
 
 
-def suite(runner: str, working_dir: str = "tests", patterns=("test_*.py",), timeout=120):
+def suite(runner: str, working_dir: str = "tests", patterns=("test_*.py",), timeout=120,
+          result_format="simple"):
     return TestSuite(name="Suite", runner=runner, working_dir=working_dir,
-                     test_files=list(patterns), timeout_seconds=timeout)
+                     test_files=list(patterns), timeout_seconds=timeout,
+                     result_format=result_format)
 
 
 def write(path: Path, source: str, *, executable: bool = False) -> None:
@@ -176,7 +178,8 @@ class TestShellRunner:
             exit 4
         """)
         result = run(suite("shell", patterns=("run_tests.sh",)), str(tmp_path))
-        assert (result.status, result.passed, result.exit_code) == ("failed", 3, 4)
+        # A contradiction (all passed, yet exit 4): an error, which no min_pass_rate accepts.
+        assert (result.status, result.passed, result.exit_code) == ("error", 3, 4)
 
     def test_without_a_report_the_exit_code_decides(self, tmp_path):
         write(tmp_path / "tests" / "check_ok.sh", "true\n")
@@ -221,3 +224,97 @@ class TestShellRunner:
         result = run(suite(runner, patterns=("nothing_*.sh",)), str(tmp_path))
         assert (result.status, result.message) == (
             "error", "no test files match 'nothing_*.sh' in 'tests'")
+
+
+class TestShellResultsCannotBeFooled:
+    def test_a_log_line_starting_with_ok_does_not_hide_the_failed_count(self, tmp_path):
+        write(tmp_path / "tests" / "run_tests.sh", """
+            echo "ok: cache warmed"
+            echo "Total Tests: 3"; echo "Passed: 1"; echo "Failed: 2"
+            exit 0
+        """)
+
+        result = run(suite("shell", patterns=("run_tests.sh",)), str(tmp_path))
+
+        assert (result.status, result.passed, result.failed, result.exit_code) == (
+            "failed", 1, 2, 0)
+        assert result.message == (
+            "2 test(s) failed; tests/run_tests.sh: the script exited with 0, but 2 failed "
+            "according to the summary lines on stdout")
+
+    def test_an_ok_parent_over_a_failing_tap14_subtest_fails_and_counts_only_parents(
+            self, tmp_path):
+        write(tmp_path / "tests" / "run_tests.sh", """
+            echo "TAP version 14"
+            echo "1..2"
+            echo "# Subtest: cache"
+            echo "    1..2"
+            echo "    ok 1 - warms"
+            echo "    not ok 2 - expires"
+            echo "ok 1 - cache"
+            echo "ok 2 - echo"
+        """)
+
+        result = run(suite("shell", patterns=("run_tests.sh",)), str(tmp_path))
+
+        assert [(c.name, c.status) for c in result.test_cases] == [
+            ("tests/run_tests.sh: cache", "error"), ("tests/run_tests.sh: echo", "passed")]
+        assert result.status == "error"  # contradicted: no pass rate can outvote it
+        assert result.message == (
+            "1 test(s) failed; tests/run_tests.sh: TAP on stdout: test point 'cache' says ok, "
+            "but its subtest has 1 failing test point")
+
+    def test_a_json_report_with_a_failure_fails_although_the_script_exits_0(self, tmp_path):
+        write(tmp_path / "tests" / "run_tests.sh", """
+            echo "checking things" >&2
+            echo '{"total": 2, "passed": 1, "failed": 1,'
+            echo ' "tests": [{"name": "adds", "status": "passed"},'
+            echo '           {"name": "divides", "status": "failed", "message": "by zero"}]}'
+        """)
+
+        result = run(suite("shell", patterns=("run_tests.sh",), result_format="json"),
+                     str(tmp_path))
+
+        assert [(c.name, c.status, c.error_message) for c in result.test_cases] == [
+            ("tests/run_tests.sh: adds", "passed", None),
+            ("tests/run_tests.sh: divides", "failed", "by zero")]
+        assert (result.status, result.exit_code) == ("failed", 0)
+        assert result.message.endswith(
+            "tests/run_tests.sh: the script exited with 0, but 1 failed according to the JSON "
+            "report")
+
+    def test_a_json_report_that_passes_passes_and_tap_lines_are_not_read(self, tmp_path):
+        write(tmp_path / "tests" / "run_tests.sh", """
+            echo "not ok 1 - on stderr, not the report" >&2
+            echo '{"total": 1, "passed": 1, "failed": 0}'
+        """)
+
+        result = run(suite("shell", patterns=("run_tests.sh",), result_format="json"),
+                     str(tmp_path))
+
+        assert (result.status, result.total, result.message) == ("passed", 1, None)
+
+    def test_a_json_suite_without_a_report_is_an_error_case(self, tmp_path):
+        write(tmp_path / "tests" / "run_tests.sh", 'echo "1..1"; echo "ok 1 - tap, not json"\n')
+
+        result = run(suite("shell", patterns=("run_tests.sh",), result_format="json"),
+                     str(tmp_path))
+
+        [case] = result.test_cases
+        assert (result.status, case.status) == ("failed", "error")
+        assert case.error_message.startswith("no valid JSON report on stdout")
+
+    def test_a_large_json_report_is_read_whole_and_stored_bounded(self, tmp_path):
+        write(tmp_path / "tests" / "report.py", """
+            import json
+            tests = [{"name": f"case {n:05}", "status": "passed", "message": "x" * 40}
+                     for n in range(5000)]
+            print(json.dumps({"total": 5000, "passed": 5000, "failed": 0, "tests": tests}))
+        """)
+
+        result = run(suite("shell", patterns=("report.py",), result_format="json"),
+                     str(tmp_path))
+
+        assert (result.status, result.passed) == ("passed", 5000)
+        assert "bytes of output dropped" in result.stdout
+        assert len(result.stdout.encode()) < 64 * 1024 + 200

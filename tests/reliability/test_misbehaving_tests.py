@@ -253,7 +253,7 @@ class TestOutput:
                                 ("tests/check.sh: last", "passed", None)]
 
     def test_more_result_lines_than_the_registry_keeps_is_an_error(self, attune, tmp_path):
-        done = register(attune, misbehaving_pack(tmp_path, "shell", 'yes "ok" | head -n 50001'))
+        done = register(attune, misbehaving_pack(tmp_path, "shell", 'yes "ok 1" | head -n 50001'))
 
         suite = assert_rejected(attune, done)
         assert (suite["total"], suite["passed"]) == (50_001, 50_000)
@@ -501,7 +501,8 @@ EARLY_EXITS = {
         echo 1..3; echo "ok 1 - first"
         exit 0
         echo "ok 2 - second"; echo "ok 3 - third"
-    """, ("failed", 0, "2 test(s) failed"),
+    """, ("error", 0, "2 test(s) failed; tests/check.sh: TAP on stdout plans 1..3 but reports 1 "
+                    "test point"),
         [("tests/check.sh: first", "passed", None),
          ("tests/check.sh: test 2", "error", "planned but never reported"),
          ("tests/check.sh: test 3", "error", "planned but never reported")]),
@@ -544,7 +545,8 @@ KILLS_ITS_PARENT = {
         kill -KILL $PPID
         sleep TOKEN
     """, [("tests/check.sh: test 1", "error", "planned but never reported")],
-        (("failed", "1 test(s) failed"),
+        (("error", "1 test(s) failed; tests/check.sh: TAP on stdout plans 1..1 but reports 0 "
+                   "test points"),
          [("tests/check.sh: test 1", "error", "planned but never reported")])),
 }
 

@@ -176,6 +176,77 @@ class TestUpstreamRunnersDialect:
         assert error_of(data).startswith(f"Invalid pack.yaml: {field}: ")
 
 
+class TestResultFormat:
+    """``result_format`` is read or refused, never ignored."""
+
+    def upstream(self, runner: dict, **testing: object) -> dict:
+        return manifest("core", testing={"enabled": True, "runners": {"sh": {
+            "type": "script", "entry_point": "tests/run.sh", **runner}}, **testing})
+
+    def test_a_json_script_runner_becomes_a_json_suite(self):
+        parsed = parse_manifest(self.upstream({"result_format": "json"}))
+
+        assert parsed.testing.test_suites[0].result_format == "json"
+
+    def test_the_default_is_simple_in_both_dialects(self):
+        assert parse_manifest(self.upstream({})).testing.test_suites[0].result_format == "simple"
+        assert parse_manifest(manifest("ok")).testing.test_suites[0].result_format == "simple"
+
+    def test_the_section_format_is_the_default_of_runners_that_set_none(self):
+        parsed = parse_manifest(manifest("core", testing={
+            "result_format": "json", "runners": {
+                "a": {"type": "script", "entry_point": "a.sh"},
+                "b": {"type": "script", "entry_point": "b.sh", "result_format": "simple"}}}))
+
+        assert [s.result_format for s in parsed.testing.test_suites] == ["json", "simple"]
+
+    def test_a_shell_suite_of_the_spec_dialect_may_ask_for_json(self):
+        data = manifest("ok")
+        data["testing"]["test_suites"][0].update(runner="shell", test_files=["run.sh"],
+                                                 result_format="json")
+
+        assert parse_manifest(data).testing.test_suites[0].result_format == "json"
+
+    @pytest.mark.parametrize(("data", "expected"), [
+        ({"runner": {"result_format": "junit-xml"}},
+         "testing.runners.sh.result_format: unknown result format 'junit-xml' (known: simple, "
+         "json)"),
+        ({"section": {"result_format": "tap"}},
+         "testing.result_format: unknown result format 'tap' (known: simple, json)"),
+        ({"section": {"result_format": 3}}, "testing.result_format: expected str, got a number"),
+        ({"runner": {"type": "unittest", "result_format": "json"}},
+         "testing.runners.sh.result_format: result format 'json' is read from shell (script) "
+         "runners only, not python_unittest"),
+        ({"runner": {"type": "pytest"}, "section": {"result_format": "json"}},
+         "testing.result_format: result format 'json' is read from shell (script) runners "
+         "only, not pytest"),
+        ({"runner": {"result_format": "json"}, "section": {"result_path": "tests/results/"}},
+         "testing.result_path: is not read: a runner with result_format json prints its JSON "
+         "report on its stdout (runner 'sh'); remove result_path"),
+    ])
+    def test_formats_that_would_be_ignored_are_refused(self, data, expected):
+        manifest_data = self.upstream(data.get("runner", {}), **data.get("section", {}))
+
+        assert error_of(manifest_data) == f"Invalid pack.yaml: {expected}"
+
+    @pytest.mark.parametrize(("suite", "expected"), [
+        ({"result_format": "xml"},
+         "testing.test_suites[0].result_format: unknown result format 'xml'"),
+        ({"result_format": "json"},
+         "testing.test_suites[0].result_format: result format 'json' is read from shell"),
+    ])
+    def test_the_spec_dialect_checks_the_format_too(self, suite, expected):
+        data = manifest("ok")
+        data["testing"]["test_suites"][0].update(suite)
+
+        assert error_of(data).startswith(f"Invalid pack.yaml: {expected}")
+
+    def test_a_result_path_beside_simple_runners_is_still_accepted(self):
+        parsed = parse_manifest(self.upstream({}, result_path="tests/results/"))
+
+        assert parsed.testing.test_suites[0].result_format == "simple"
+
+
 def test_an_empty_runners_map_names_the_runners_field():
     data = manifest("core", testing={"enabled": True, "runners": {}})
     assert error_of(data) == ("Invalid pack.yaml: testing.runners: at least one runner is "

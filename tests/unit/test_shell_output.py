@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
+from domain.policy import suite_result
 from domain.results import TestCaseResult
 
 from adapters.runners.shell_output import (
     cases_from_output,
-    parse_summary,
-    parse_tap,
+    read_json_output,
+    read_output,
+    read_summary,
     strip_ansi,
 )
+from adapters.runners.tap import read_tap
 
 GREEN, RED, BOLD, RESET = "\x1b[0;32m", "\x1b[0;31m", "\x1b[1m", "\x1b[0m"
 
@@ -21,6 +26,16 @@ def statuses(cases: list[TestCaseResult] | None) -> list[tuple[str, str]]:
 
 def lines(*text: str) -> str:
     return "\n".join(text) + "\n"
+
+
+def parse_tap(text: str, prefix: str) -> list[TestCaseResult] | None:
+    reading = read_tap(text, prefix)
+    return None if reading is None else reading.cases
+
+
+def parse_summary(text: str, prefix: str) -> list[TestCaseResult] | None:
+    reading = read_summary(text, prefix)
+    return None if reading is None else reading.cases
 
 
 class TestStripAnsi:
@@ -51,13 +66,13 @@ class TestTapVerdicts:
         assert statuses(cases) == [("m: test 1", "passed"), ("m: test 7", "failed")]
 
     def test_a_line_without_a_number_or_description_is_named_by_its_position(self):
-        cases = parse_tap(lines("ok", "ok", "not ok"), "m")
+        cases = parse_tap(lines("1..3", "ok", "ok", "not ok"), "m")
 
         assert statuses(cases) == [("m: test 1", "passed"), ("m: test 2", "passed"),
                                    ("m: test 3", "failed")]
 
     def test_a_dash_without_a_number_still_introduces_the_description(self):
-        assert statuses(parse_tap("ok - works\n", "m")) == [("m: works", "passed")]
+        assert statuses(parse_tap("1..1\nok - works\n", "m")) == [("m: works", "passed")]
 
     def test_surrounding_whitespace_is_ignored(self):
         assert statuses(parse_tap("   ok 1 - padded   \n", "m")) == [("m: padded", "passed")]
@@ -167,12 +182,27 @@ class TestTapDetection:
         assert statuses(cases)[:3] == [("m: a", "passed"), ("m: b", "failed"),
                                        ("m: never mind", "passed")]
         assert not any("Bail out" in c.name for c in cases)
-        assert statuses(cases)[3:] == [("m: test 4", "error")]
+        assert statuses(cases)[3:] == [("m: test 4", "error"), ("m", "error")]
+        assert cases[4].error_message == "bailed out: database is down"
 
-    def test_a_bail_out_without_a_plan_keeps_only_the_reported_lines(self):
+    def test_a_bail_out_without_a_plan_is_an_error_after_the_reported_lines(self):
         cases = parse_tap(lines("ok 1 - a", "Bail out! giving up"), "m")
 
-        assert statuses(cases) == [("m: a", "passed")]
+        assert [(c.name, c.status, c.error_message) for c in cases] == [
+            ("m: a", "passed", None), ("m", "error", "bailed out: giving up")]
+
+    def test_lines_that_merely_start_with_ok_are_not_tap_without_a_plan_version_or_number(self):
+        assert parse_tap(lines("ok: cache warmed", "ok", "ok - done", "not ok"), "m") is None
+
+    def test_a_version_line_a_plan_or_a_numbered_point_makes_tap(self):
+        assert statuses(parse_tap(lines("TAP version 14", "ok - a"), "m")) == [("m: a", "passed")]
+        assert statuses(parse_tap(lines("1..1", "ok - a"), "m")) == [("m: a", "passed")]
+        assert statuses(parse_tap(lines("not ok 1 - a", "ok - b"), "m")) == [
+            ("m: a", "failed"), ("m: b", "passed")]
+
+    def test_a_log_line_ok_with_a_colon_is_not_a_test_point_even_in_tap(self):
+        assert statuses(parse_tap(lines("1..1", "ok: cache warmed", "ok 1 - a"), "m")) == [
+            ("m: a", "passed")]
 
     def test_an_uppercase_ok_log_line_is_not_tap(self):
         assert parse_tap(lines("OK: setup done", "Everything OK"), "m") is None
@@ -234,10 +264,13 @@ class TestSummaryLines:
         assert all("not as passed, failed or skipped" in c.error_message for c in cases[3:])
         assert [c.status for c in cases[:3]] == ["passed", "passed", "failed"]
 
-    def test_a_total_smaller_than_the_parts_adds_no_errors(self):
-        cases = parse_summary(lines("Total Tests: 1", "Passed: 2", "Failed: 1"), "s")
+    def test_a_total_smaller_than_the_parts_is_an_error_naming_both(self):
+        reading = read_summary(lines("Total Tests: 1", "Passed: 2", "Failed: 1"), "s")
 
-        assert [c.status for c in cases] == ["passed", "passed", "failed"]
+        assert [c.status for c in reading.cases] == ["passed", "passed", "failed", "error"]
+        assert reading.cases[-1].error_message == reading.conflicts[0] == (
+            "the summary lines on stdout count Total Tests: 1 but 3 as passed, failed or "
+            "skipped")
 
     def test_without_a_total_there_is_no_summary(self):
         assert parse_summary(lines("Passed: 4", "Failed: 1"), "s") is None
@@ -269,15 +302,29 @@ class TestSummaryLines:
 
 
 class TestCasesFromOutput:
-    def test_tap_wins_over_summary_lines(self):
-        stdout = lines("ok 1 - a", "Total Tests: 9", "Passed: 9")
+    def test_tap_gives_the_cases_when_summary_lines_count_the_same(self):
+        stdout = lines("1..2", "ok 1 - a", "ok 2 - b", "Total Tests: 2", "Passed: 2")
 
-        assert statuses(cases_from_output(stdout, "", 0, "s")) == [("s: a", "passed")]
+        report = read_output(stdout, "", 0, "s")
 
-    def test_tap_on_stderr_wins_over_summary_lines_on_stdout(self):
-        cases = cases_from_output(lines("Total Tests: 9", "Passed: 9"), "not ok 1 - a\n", 1, "s")
+        assert statuses(report.cases) == [("s: a", "passed"), ("s: b", "passed")]
+        assert report.conflicts == []
 
-        assert statuses(cases) == [("s: a", "failed")]
+    def test_summary_lines_that_count_differently_from_tap_are_an_error_naming_both(self):
+        report = read_output(lines("ok 1 - a", "Total Tests: 9", "Passed: 9"), "", 0, "s")
+
+        assert statuses(report.cases) == [("s: a", "passed"), ("s", "error")]
+        assert report.cases[-1].error_message == (
+            "results disagree: TAP on stdout: 1 test (1 passed); the summary lines on stdout: "
+            "9 tests (9 passed)")
+        assert report.conflicts == [f"s: {report.cases[-1].error_message}"]
+
+    def test_tap_on_stderr_gives_the_cases_and_summary_lines_on_stdout_must_agree(self):
+        report = read_output(lines("Total Tests: 1", "Passed: 0", "Failed: 1"),
+                             "not ok 1 - a\n", 1, "s")
+
+        assert statuses(report.cases) == [("s: a", "failed")]
+        assert report.conflicts == []
 
     def test_tap_on_stdout_wins_over_tap_on_stderr(self):
         cases = cases_from_output("ok 1 - out\n", "ok 1 - err\n", 0, "s")
@@ -294,8 +341,12 @@ class TestCasesFromOutput:
 
         assert statuses(cases) == [("s: passed #1", "passed"), ("s: passed #2", "passed")]
 
-    def test_tap_wins_over_a_non_zero_exit_code(self):
-        assert statuses(cases_from_output("ok 1 - a\n", "", 2, "s")) == [("s: a", "passed")]
+    def test_a_non_zero_exit_beside_tap_that_reports_no_failure_is_an_error(self):
+        report = read_output("ok 1 - a\n", "", 2, "s")
+
+        assert statuses(report.cases) == [("s: a", "passed"), ("s", "error")]
+        assert report.conflicts == [
+            "s: the script exited with code 2, but no test failed according to TAP on stdout"]
 
     def test_a_timed_out_script_keeps_the_tap_it_reported(self):
         cases = cases_from_output(lines("1..3", "ok 1 - a"), "", None, "s")
@@ -323,3 +374,279 @@ class TestCasesFromOutput:
 
     def test_a_summary_of_zero_tests_gives_no_cases(self):
         assert cases_from_output(lines("Total Tests: 0", "Passed: 0"), "", 0, "check.sh") == []
+
+
+def judged(report, exit_code: int | None = 0):
+    """The suite the policy makes of one script's report, as the shell runner builds it."""
+    return suite_result(name="Suite", runner_type="shell", cases=report.cases,
+                        exit_code=exit_code, duration_ms=0)
+
+
+class TestMeasuredFalsePasses:
+    def test_a_log_line_starting_with_ok_does_not_hide_a_failed_count(self):
+        stdout = lines("ok: cache warmed", "Total Tests: 5", "Passed: 3", "Failed: 2")
+
+        report = read_output(stdout, "", 0, "tests/run.sh")
+
+        assert judged(report).status == "failed"
+        assert [c.status for c in report.cases].count("failed") == 2
+        assert report.conflicts == ["tests/run.sh: the script exited with 0, but 2 failed "
+                                    "according to the summary lines on stdout"]
+
+    def test_a_failed_count_beside_passing_tap_is_not_ignored(self):
+        stdout = lines("1..1", "ok 1 - warm", "Total Tests: 3", "Passed: 1", "Failed: 2")
+
+        report = read_output(stdout, "", 0, "t.sh")
+
+        assert judged(report).status == "failed"
+        assert report.conflicts[0] == (
+            "t.sh: results disagree: TAP on stdout: 1 test (1 passed); the summary lines on "
+            "stdout: 3 tests (1 passed, 2 failed)")
+        assert report.conflicts[1] == (
+            "t.sh: the script exited with 0, but 2 failed according to the summary lines on "
+            "stdout")
+
+    def test_a_json_report_with_a_failure_and_exit_0_fails(self):
+        report = read_json_output('{"total": 1, "passed": 0, "failed": 1}', 0, "t.sh", 2**22)
+
+        assert judged(report).status == "failed"
+        assert statuses(report.cases) == [("t.sh: failed #1", "failed")]
+        assert report.conflicts == [
+            "t.sh: the script exited with 0, but 1 failed according to the JSON report"]
+
+    def test_indented_subtest_points_are_not_counted_as_cases(self):
+        stdout = lines("TAP version 14", "1..1", "# Subtest: parent", "    1..2",
+                       "    ok 1 - child a", "    ok 2 - child b", "ok 1 - parent")
+
+        report = read_output(stdout, "", 0, "t.sh")
+
+        assert statuses(report.cases) == [("t.sh: parent", "passed")]
+        assert report.conflicts == []
+
+
+class TestTapSubtests:
+    def test_the_tap14_example_counts_top_level_points_only(self):
+        text = lines("TAP version 14", "1..2", "# Subtest: first", "    # Subtest: nested",
+                     "        1..1", "        ok 1 - deepest", "    ok 1 - nested",
+                     "    ok 2 - sibling", "    1..2", "ok 1 - first", "ok 2 - second")
+
+        reading = read_tap(text, "m")
+
+        assert statuses(reading.cases) == [("m: first", "passed"), ("m: second", "passed")]
+        assert reading.conflicts == []
+
+    def test_a_failing_subtest_under_a_not_ok_parent_is_one_failed_case(self):
+        text = lines("1..1", "    1..2", "    ok 1 - a", "    not ok 2 - b", "not ok 1 - parent")
+
+        reading = read_tap(text, "m")
+
+        assert statuses(reading.cases) == [("m: parent", "failed")]
+        assert (reading.conflicts, reading.reported_failures) == ([], 1)
+
+    def test_an_ok_parent_over_a_failing_subtest_is_an_error_saying_so(self):
+        text = lines("1..1", "    1..2", "    ok 1 - a", "    not ok 2 - b", "ok 1 - parent")
+
+        reading = read_tap(text, "m")
+
+        assert [(c.name, c.status, c.error_message) for c in reading.cases] == [
+            ("m: parent", "error", "says ok, but its subtest has 1 failing test point")]
+        assert reading.conflicts == [
+            "TAP on stdout: test point 'parent' says ok, but its subtest has 1 failing test point"]
+
+    def test_an_ok_parent_over_a_subtest_that_misses_planned_points_is_an_error(self):
+        text = lines("1..1", "    1..3", "    ok 1 - a", "ok 1 - parent")
+
+        [case] = read_tap(text, "m").cases
+
+        assert (case.status, case.error_message) == (
+            "error", "says ok, but its subtest plans 1..3 but reports 1 test points")
+
+    def test_a_failure_two_levels_down_under_ok_parents_is_caught_at_the_top(self):
+        text = lines("1..1", "        not ok 1 - deep", "    ok 1 - middle", "ok 1 - top")
+
+        [case] = read_tap(text, "m").cases
+
+        assert (case.name, case.status) == ("m: top", "error")
+
+    def test_a_todo_parent_may_have_a_failing_subtest(self):
+        text = lines("1..1", "    not ok 1 - b", "ok 1 - parent # TODO not yet")
+
+        reading = read_tap(text, "m")
+
+        assert statuses(reading.cases) == [("m: parent", "passed")]
+        assert reading.conflicts == []
+
+    def test_a_failing_subtest_that_no_test_point_follows_is_an_error(self):
+        text = lines("ok 1 - a", "    1..1", "    not ok 1 - b")
+
+        reading = read_tap(text, "m")
+
+        assert statuses(reading.cases) == [("m: a", "passed"), ("m", "error")]
+        assert reading.cases[-1].error_message == (
+            "a subtest has 1 failing test point but no test point follows it")
+
+    def test_indented_tap_alone_is_still_tap_and_its_failure_counts(self):
+        reading = read_tap(lines("    not ok 1 - hidden"), "m")
+
+        assert statuses(reading.cases) == [("m", "error")]
+
+    def test_up_to_three_spaces_of_indentation_is_still_the_top_level(self):
+        assert statuses(parse_tap(lines("1..2", "ok 1 - a", "   not ok 2 - b"), "m")) == [
+            ("m: a", "passed"), ("m: b", "failed")]
+
+
+class TestTapYamlBlocks:
+    def test_a_yaml_block_after_a_point_is_skipped_whatever_it_holds(self):
+        text = lines("1..1", "not ok 1 - a", "  ---", "  output: |", "    ok 2 - not a test",
+                     "    1..9", "  ...")
+
+        assert statuses(parse_tap(text, "m")) == [("m: a", "failed")]
+
+    def test_an_unclosed_yaml_block_ends_where_its_indentation_does(self):
+        text = lines("1..2", "ok 1 - a", "  ---", "  note: no end marker", "not ok 2 - b")
+
+        assert statuses(parse_tap(text, "m")) == [("m: a", "passed"), ("m: b", "failed")]
+
+
+class TestTapPlanMismatch:
+    def test_more_points_than_planned_is_an_error_saying_so(self):
+        reading = read_tap(lines("1..1", "ok 1 - a", "ok 2 - b"), "m")
+
+        assert statuses(reading.cases) == [("m: a", "passed"), ("m: b", "passed"),
+                                           ("m", "error")]
+        assert reading.conflicts == ["TAP on stdout plans 1..1 but reports 2 test points"]
+
+    def test_fewer_points_than_planned_is_named_in_the_conflicts(self):
+        reading = read_tap(lines("1..3", "ok 1 - a"), "m")
+
+        assert reading.conflicts == ["TAP on stdout plans 1..3 but reports 1 test point"]
+        assert reading.reported_failures == 0  # derived, not stated by the script
+
+    def test_two_plans_are_an_error(self):
+        reading = read_tap(lines("1..1", "ok 1 - a", "1..1"), "m")
+
+        assert statuses(reading.cases)[-1] == ("m", "error")
+        assert reading.conflicts == ["TAP on stdout has 2 plans (1..1, 1..1)"]
+
+
+class TestExitCodeAgainstReports:
+    def test_exit_0_beside_failing_tap_names_both_and_adds_no_case(self):
+        report = read_output(lines("1..2", "ok 1 - a", "not ok 2 - b"), "", 0, "t.sh")
+
+        assert [c.status for c in report.cases] == ["passed", "failed"]
+        assert report.conflicts == [
+            "t.sh: the script exited with 0, but 1 failed according to TAP on stdout"]
+
+    def test_a_non_zero_exit_beside_a_passing_summary_is_an_error(self):
+        report = read_output(lines("Total Tests: 2", "Passed: 2"), "", 1, "t.sh")
+
+        assert statuses(report.cases)[-1] == ("t.sh", "error")
+        assert judged(report, 1).status == "failed"
+        assert report.conflicts == ["t.sh: the script exited with code 1, but no test failed "
+                                    "according to the summary lines on stdout"]
+
+    def test_a_non_zero_exit_after_planned_tests_went_missing_is_no_contradiction(self):
+        report = read_output(lines("1..2", "ok 1 - a"), "", 1, "t.sh")
+
+        assert [c.status for c in report.cases] == ["passed", "error"]
+        assert report.conflicts == ["t.sh: TAP on stdout plans 1..2 but reports 1 test point"]
+
+    def test_a_plan_of_zero_and_a_non_zero_exit_is_an_error(self):
+        report = read_output("1..0\n", "", 3, "t.sh")
+
+        assert statuses(report.cases) == [("t.sh", "error")]
+
+    def test_a_timed_out_script_is_not_judged_by_its_missing_exit_code(self):
+        report = read_output(lines("1..1", "ok 1 - a"), "", None, "t.sh")
+
+        assert (statuses(report.cases), report.conflicts) == ([("t.sh: a", "passed")], [])
+
+    def test_tap_on_both_streams_must_count_the_same(self):
+        agree = read_output("ok 1 - out\n", "ok 1 - err\n", 0, "t.sh")
+        differ = read_output("ok 1 - out\n", "not ok 1 - err\n", 0, "t.sh")
+
+        assert (statuses(agree.cases), agree.conflicts) == ([("t.sh: out", "passed")], [])
+        assert statuses(differ.cases) == [("t.sh: out", "passed"), ("t.sh", "error")]
+        assert "TAP on stderr: 1 test (1 failed)" in differ.conflicts[0]
+
+
+class TestJsonReport:
+    def test_counts_alone_become_numbered_cases(self):
+        report = read_json_output(
+            '{"total": 4, "passed": 1, "failed": 1, "errors": 1, "skipped": 1}', 1, "j", 2**22)
+
+        assert statuses(report.cases) == [("j: passed #1", "passed"), ("j: failed #1", "failed"),
+                                          ("j: error #1", "error"), ("j: skipped #1", "skipped")]
+        assert report.conflicts == []
+
+    def test_named_tests_become_the_cases(self):
+        stdout = """
+            {"total": 2, "passed": 1, "failed": 1, "duration_ms": 30,
+             "tests": [{"name": "adds", "status": "passed", "duration_ms": 10},
+                       {"name": "divides", "status": "failed", "message": "ZeroDivisionError"}]}
+        """
+
+        report = read_json_output(stdout, 1, "j", 2**22)
+
+        assert [(c.name, c.status, c.duration_ms, c.error_message) for c in report.cases] == [
+            ("j: adds", "passed", 10, None), ("j: divides", "failed", 0, "ZeroDivisionError")]
+        assert judged(report, 1).status == "failed"
+
+    def test_a_passing_report_and_exit_0_pass(self):
+        report = read_json_output('{"total": 1, "passed": 1, "failed": 0}\n', 0, "j", 2**22)
+
+        assert judged(report).status == "passed"
+
+    def test_counts_that_do_not_add_up_are_an_error(self):
+        report = read_json_output('{"total": 3, "passed": 3, "failed": 1}', 1, "j", 2**22)
+
+        assert statuses(report.cases)[-1] == ("j", "error")
+        assert report.conflicts == [
+            "j: the JSON report says total 3 but passed + failed + errors + skipped is 4"]
+
+    def test_tests_that_disagree_with_the_counts_are_an_error(self):
+        stdout = ('{"total": 1, "passed": 1, "failed": 0, '
+                  '"tests": [{"name": "a", "status": "failed"}]}')
+
+        report = read_json_output(stdout, 0, "j", 2**22)
+
+        assert judged(report).status == "failed"
+        assert report.conflicts[0] == ("j: the JSON report's counts say 1 test (1 passed) but "
+                                       "its tests list 1 test (1 failed)")
+
+    @pytest.mark.parametrize(("stdout", "problem"), [
+        ("", "stdout is empty"),
+        ("all good\n", "stdout is not one JSON object"),
+        ('{"total": 1, "passed": 1}', "Object missing required field `failed`"),
+        ('{"total": 1, "passed": 1, "failed": 0, "failures": 1}',
+         "Object contains unknown field `failures`"),
+        ('{"total": 1, "passed": true, "failed": 0}',
+         "Expected `int`, got `bool` - at `report.passed`"),
+        ('{"total": 1, "passed": 2, "failed": -1}',
+         "Expected `int` >= 0 - at `report.failed`"),
+        ('[{"total": 1, "passed": 1, "failed": 0}]', "Expected `object`, got `array`"),
+        ('{"total": 1, "passed": 1, "failed": 0}\n{"total": 1, "passed": 1, "failed": 0}',
+         "stdout is not one JSON object"),
+        ('{"total": 1, "passed": 1, "failed": 0, "tests": [{"name": "a", "status": "ok"}]}',
+         "Invalid enum value 'ok' - at `report.tests[0].status`"),
+        ("{" + "x" * 10 + "\n[... 99 bytes of output dropped ...]\n}", "stdout is larger than 4 MiB"),
+    ])
+    def test_anything_but_one_valid_report_is_an_error_whatever_the_exit_code(self, stdout,
+                                                                              problem):
+        report = read_json_output(stdout, 0, "j", 2**22)
+
+        [case] = report.cases
+        assert (case.name, case.status) == ("j", "error")
+        assert case.error_message.startswith(
+            "no valid JSON report on stdout (result_format: json): ")
+        assert problem in case.error_message
+
+    def test_a_script_killed_before_its_report_leaves_the_timeout_to_speak(self):
+        assert read_json_output('{"total": 3, "pas', None, "j", 2**22).cases == []
+
+    def test_a_non_zero_exit_beside_a_passing_report_is_an_error(self):
+        report = read_json_output('{"total": 1, "passed": 1, "failed": 0}', 2, "j", 2**22)
+
+        assert statuses(report.cases)[-1] == ("j", "error")
+        assert report.conflicts == [
+            "j: the script exited with code 2, but no test failed according to the JSON report"]
