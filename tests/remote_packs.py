@@ -13,6 +13,7 @@ import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,10 +141,17 @@ def https_server(tmp_path: Path) -> Iterator[HttpsServer]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     state.url = f"https://127.0.0.1:{server.server_address[1]}"
+    with serving(server):
+        yield state
+
+
+@contextmanager
+def serving(server: http.server.HTTPServer) -> Iterator[None]:
+    """Run ``server`` in a thread for the block; shut it down and close it after."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state
+        yield
     finally:
         server.shutdown()
         server.server_close()

@@ -1,21 +1,35 @@
-"""Downloading a pack archive over HTTPS, with a size cap and one deadline for the whole of it."""
+"""Downloading a pack archive over HTTPS, with a size cap and one deadline for the whole of it.
+
+Under an ``AddressPolicy`` (API installs), every connection, redirects included, goes to
+addresses looked up and judged once by that policy (``adapters.install.network``); proxies
+from the environment are then not used, since a proxy would look the name up itself.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from domain.errors import RegistryError
 from domain.text import quoted
 
+from adapters.install.network import (
+    AddressNotAllowedError,
+    HostLookupError,
+    current_policy,
+    judged_addresses,
+)
 from adapters.redact import redact_url
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
+    import httpcore
     import httpx
+
+    from adapters.install.network import AddressPolicy
 
 MAX_REDIRECTS = 5
 
@@ -42,8 +56,10 @@ def download(url: str, target: Path, *, max_bytes: int, timeout: float) -> str:
     try:
         # Credentials go in a header, never in the URL: httpx logs each request's URL.
         bare, auth = _split_credentials(httpx.URL(url))
+        policy = current_policy()
         with httpx.Client(follow_redirects=True, max_redirects=MAX_REDIRECTS,
                           timeout=httpx.Timeout(min(timeout, 30.0)),
+                          transport=_pinned_transport(policy) if policy else None,
                           event_hooks={"request": [_https_only(shown)]}) as client, \
                 client.stream("GET", bare, auth=auth,
                               headers={"Accept": "application/octet-stream, */*"}) as response:
@@ -65,7 +81,7 @@ def download(url: str, target: Path, *, max_bytes: int, timeout: float) -> str:
                                             f"{timeout:g} seconds")
                     digest.update(chunk)
                     file.write(chunk)
-    except DownloadError:
+    except (DownloadError, AddressNotAllowedError, HostLookupError):
         target.unlink(missing_ok=True)
         raise
     except httpx.TooManyRedirects:
@@ -101,3 +117,39 @@ def _https_only(shown: str) -> Callable[[httpx.Request], None]:
             raise DownloadError(f"Download of {shown} refused: redirected to a "
                                 f"{request.url.scheme}:// address; only https is accepted")
     return check
+
+
+def _pinned_transport(policy: AddressPolicy) -> httpx.HTTPTransport:
+    """httpx's transport, connecting through ``_PinnedBackend`` (TLS still checks the
+    certificate against the URL's host name)."""
+    import httpcore
+    import httpx
+
+    transport = httpx.HTTPTransport()
+    # httpx offers no parameter for httpcore's network backend: its pool is replaced by one
+    # made the same way (tests check that downloads really connect through the backend).
+    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                              network_backend=_pinned_backend(policy))
+    return transport
+
+
+def _pinned_backend(policy: AddressPolicy) -> httpcore.NetworkBackend:
+    import httpcore
+
+    class PinnedBackend(httpcore.SyncBackend):
+        """Looks the host up once, judges every address, connects to those addresses only."""
+
+        def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                        local_address: str | None = None,
+                        socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+            failure: Exception | None = None
+            for address in judged_addresses(policy, host, port):
+                try:
+                    return super().connect_tcp(address, port, timeout, local_address,
+                                               socket_options)
+                except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                    failure = exc
+            assert failure is not None  # judged_addresses returns at least one address
+            raise failure
+
+    return PinnedBackend()

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from domain.errors import RegistryError
 from domain.text import quoted
 
+from adapters.install.location import InstallSourceError, parse_location
+from adapters.install.network import current_policy, judged_addresses
 from adapters.packs.workspace import claim_empty_dir, clear_dir, remove_tree
 from adapters.redact import mask_secrets, redact_url, url_secrets
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
-# user@host:path, git's short form of an ssh URL.
-_SCP_LIKE = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:(?!//)")
+DEFAULT_PORTS = {"https": 443, "ssh": 22}
 # Refs and commit names as a user types them; "-" first would read as an option.
 _REF = re.compile(r"^[A-Za-z0-9._/+@-]+$")
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
@@ -62,12 +63,12 @@ def fetch_git(source: str, target: Path, ref: str | None = None,
         GitSourceError: on any failure; ``target`` is then removed (if this call created it)
             or left empty.
     """
-    url, transport = _classify(source)
+    url, transport, pin = _classify(source)
     if ref is not None and (not _REF.match(ref) or ref.startswith("-") or ".." in ref):
         raise GitSourceError(f"Invalid git ref {quoted(ref)}")
     created = _prepare_target(target)
     git = _Git(target, transport, secrets=url_secrets(url), deadline=time.monotonic() + timeout,
-               timeout=timeout)
+               timeout=timeout, pin=pin)
     try:
         git.run("init", "-q", ".")
         commit = _fetch(git, url, ref)
@@ -79,23 +80,39 @@ def fetch_git(source: str, target: Path, ref: str | None = None,
     return FetchedSource(path=target, commit=commit, source=redact_url(source), ref=ref)
 
 
-def _classify(source: str) -> tuple[str, str]:
-    """(URL for git, transport name) or an error for what is no git source we accept."""
-    shown = quoted(redact_url(source))
-    if source.startswith("-"):
-        raise GitSourceError(f"Invalid git source {shown}")
-    scheme = urlsplit(source).scheme.lower() if "://" in source else ""
-    if scheme in ("https", "ssh", "file"):
-        return source, scheme
-    if scheme:
+@dataclass(frozen=True)
+class Pin:
+    """The addresses git must connect to for ``host``, judged by the address policy."""
+
+    host: str
+    port: int
+    addresses: list[str]
+
+
+def _classify(source: str) -> tuple[str, str, Pin | None]:
+    """(URL for git, transport name, pinned addresses) or an error for what is no git source
+    we accept. The source is classified and normalised by ``parse_location``, as the API's
+    checks classify it; under an address policy, its host is looked up and judged here, once."""
+    try:
+        location = parse_location(source)
+    except InstallSourceError as exc:
+        raise GitSourceError(str(exc)) from None
+    shown = quoted(redact_url(location.text))
+    if location.kind == "path":
+        path = Path(location.text)
+        if path.is_dir():
+            return str(path.resolve()), "file", None
+        raise GitSourceError(f"Git source {shown} is neither a URL nor a local repository")
+    transport = location.scheme
+    if transport not in ("https", "ssh", "file"):
         raise GitSourceError(f"Unsupported git source {shown}: use an https://, ssh:// or "
                              "file:// URL, user@host:path, or a local repository")
-    if _SCP_LIKE.match(source):
-        return source, "ssh"
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return str(path.resolve()), "file"
-    raise GitSourceError(f"Git source {shown} is neither a URL nor a local repository")
+    policy = current_policy()
+    if transport == "file" or policy is None:
+        return location.text, transport, None
+    port = location.port or DEFAULT_PORTS[transport]
+    return location.text, transport, Pin(location.host, port,
+                                         judged_addresses(policy, location.host, port))
 
 
 def _prepare_target(target: Path) -> bool:
@@ -128,8 +145,9 @@ class _Git:
     """Runs git in one repository with a scrubbed environment and a shared deadline."""
 
     def __init__(self, repo: Path, transport: str, secrets: list[str], deadline: float,
-                 timeout: float) -> None:
+                 timeout: float, pin: Pin | None = None) -> None:
         self.repo = repo
+        self.pin = pin
         self.transport = transport
         self.secrets = secrets
         self.deadline = deadline
@@ -169,15 +187,23 @@ class _Git:
 
     def _config(self) -> list[str]:
         allow_file = "always" if self.transport == "file" else "never"
-        return ["-c", "protocol.allow=never", "-c", f"protocol.{self.transport}.allow=always",
-                "-c", f"protocol.file.allow={allow_file}", "-c", "core.hooksPath=/dev/null",
-                "-c", "credential.helper=", "-c", "core.askPass=", "-c", "core.fsmonitor=false",
-                "-c", "init.defaultBranch=main"]
+        config = ["-c", "protocol.allow=never", "-c", f"protocol.{self.transport}.allow=always",
+                  "-c", f"protocol.file.allow={allow_file}", "-c", "core.hooksPath=/dev/null",
+                  "-c", "credential.helper=", "-c", "core.askPass=", "-c", "core.fsmonitor=false",
+                  "-c", "init.defaultBranch=main"]
+        if self.pin is not None and self.transport == "https":
+            # curl takes the judged addresses for this host and port instead of a lookup
+            # (git >= 2.37); a redirect would go to a host nobody judged, so none is followed.
+            addresses = ",".join(f"[{a}]" if ":" in a else a for a in self.pin.addresses)
+            config += ["-c", f"http.curloptResolve={self.pin.host}:{self.pin.port}:{addresses}",
+                       "-c", "http.followRedirects=false"]
+        return config
 
     def _environment(self) -> dict[str, str]:
         """Only what git and ssh need; no user or system configuration, never a prompt."""
-        keep = ("PATH", "HOME", "SSH_AUTH_SOCK", "SSL_CERT_FILE", "SSL_CERT_DIR",
-                "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")
+        keep: tuple[str, ...] = ("PATH", "HOME", "SSH_AUTH_SOCK", "SSL_CERT_FILE", "SSL_CERT_DIR")
+        if self.pin is None:  # a proxy would look the host up itself: not when pinned
+            keep += ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")
         environment = {name: os.environ[name] for name in keep if name in os.environ}
         environment.update({
             "LC_ALL": "C",
@@ -187,6 +213,15 @@ class _Git:
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": os.devnull,
             # BatchMode: ssh fails instead of asking for a password or a passphrase.
-            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes" + self._ssh_pin(),
         })
         return environment
+
+    def _ssh_pin(self) -> str:
+        """ssh options connecting to the first judged address, with the host key still looked
+        up under the host's name, and no proxy command that would look the name up."""
+        if self.pin is None or self.transport != "ssh":
+            return ""
+        address, host = self.pin.addresses[0], self.pin.host
+        return (f" -o HostName={shlex.quote(address)} -o HostKeyAlias={shlex.quote(host)}"
+                " -o ProxyCommand=none -o ProxyJump=none")

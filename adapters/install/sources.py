@@ -4,7 +4,7 @@ A SOURCE is, in this order:
 
 - an ``https://`` URL whose path ends in an archive suffix (``.tar.gz``, ``.zip``...): an
   archive, downloaded;
-- any other ``https://``, ``ssh://`` or ``file://`` URL, or ``user@host:path``: a git
+- any other ``https://``, ``ssh://`` or ``file://`` URL, or ``[user@]host:path``: a git
   repository (a ``file://`` URL of a regular file is an archive);
 - a local file: an archive (its kind is read from its first bytes);
 - a local directory with ``--ref``, or one without a ``pack.yaml`` that is a git repository:
@@ -28,15 +28,21 @@ from domain.text import quoted, quoted_end
 from adapters.install.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
 from adapters.install.download import download
 from adapters.install.git import fetch_git
+from adapters.install.location import (
+    InstallSourceError,
+    Location,
+    file_url_path,
+    parse_location,
+)
 from adapters.packs.tree import SKIPPED_NAMES
 from adapters.packs.workspace import private_dir
 from adapters.redact import redact_url
+from adapters.settings import ConfigError
+
+__all__ = ["InstallSourceError", "SourceFetcher", "SourceNotAllowedError", "check_allowed_source",
+           "classify", "local_path", "shown_source"]
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
-
-
-class InstallSourceError(RegistryError):
-    """Raised when SOURCE names nothing installable; the message never holds credentials."""
 
 
 @dataclass(frozen=True)
@@ -50,37 +56,43 @@ class Fetched:
 @dataclass(frozen=True)
 class Classified:
     kind: str  # git | archive_url | archive_file | directory
-    location: str  # what to fetch: the URL as given, or a resolved local path
+    location: str  # what to fetch: the normalised URL, or the resolved local path
 
 
 def classify(source: str, ref: str | None) -> Classified:
-    """What kind of source ``source`` is (see the module's docstring), without fetching it."""
-    shown = shown_source(source)
-    if not source.strip() or "\x00" in source or source.startswith("-"):
-        raise InstallSourceError(f"Invalid install source {shown}")
-    if "://" in source:
-        parts = urlsplit(source)
-        scheme = parts.scheme.lower()
-        if scheme == "http":
-            raise InstallSourceError(f"Refused install source {shown}: plain http:// is not "
-                                     "accepted, use https://")
-        if scheme == "https" and parts.path.lower().endswith(ARCHIVE_SUFFIXES):
-            _no_ref(ref, "an archive")
-            return Classified("archive_url", source)
-        if scheme == "file" and _is_file(Path(unquote(parts.path)), shown):
-            _no_ref(ref, "an archive")
-            return Classified("archive_file", str(Path(unquote(parts.path)).resolve()))
-        if scheme in ("https", "ssh", "file"):
-            return Classified("git", source)
-        raise InstallSourceError(f"Unsupported install source {shown}: use an https://, ssh:// "
-                                 "or file:// URL, user@host:path, an archive or a directory")
-    if _is_scp_like(source):
-        return Classified("git", source)
+    """What kind of source ``source`` is (see the module's docstring), without fetching it.
+    Its text is classified and normalised by ``parse_location``, as the API's checks do;
+    ``location`` is that normalised text (a local path also resolved), and is what is fetched.
+
+    Raises:
+        InstallSourceError: the source is malformed, ambiguous, refused or not found.
+    """
+    location = parse_location(source)
+    shown = shown_source(source)  # messages quote the source as given
+    if location.kind == "scp":
+        return Classified("git", location.text)
+    if location.kind == "path":
+        return _classify_path(Path(location.text), ref, shown)
+    scheme = location.scheme
+    if scheme == "http":
+        raise InstallSourceError(f"Refused install source {shown}: plain http:// is not "
+                                 "accepted, use https://")
+    if scheme == "https" and location.path.lower().endswith(ARCHIVE_SUFFIXES):
+        _no_ref(ref, "an archive")
+        return Classified("archive_url", location.text)
+    local = file_url_path(location)
+    if local is not None and _is_file(Path(local), shown):
+        _no_ref(ref, "an archive")
+        return Classified("archive_file", str(Path(local).resolve()))
+    if scheme in ("https", "ssh", "file"):
+        return Classified("git", location.text)
+    raise InstallSourceError(f"Unsupported install source {shown}: use an https://, ssh:// "
+                             "or file:// URL, user@host:path, an archive or a directory")
+
+
+def _classify_path(path: Path, ref: str | None, shown: str) -> Classified:
     try:
-        path = Path(source).expanduser()
         is_file, is_dir = path.is_file(), path.is_dir()
-    except RuntimeError as exc:  # ~user of a user without a home
-        raise InstallSourceError(f"Install source {shown} cannot be used: {exc}") from None
     except OSError as exc:  # a name too long for the file system
         raise InstallSourceError(f"Install source {shown} cannot be used: {exc.strerror}") \
             from None
@@ -110,36 +122,49 @@ class SourceNotAllowedError(RegistryError):
     code = "FORBIDDEN"
 
 
-def check_allowed_source(source: str, allowed: tuple[str, ...]) -> None:
+def check_allowed_source(source: str, allowed: tuple[str, ...]) -> str:
     """Refuse a remote ``source`` that starts with none of the ``allowed`` prefixes (none
-    configured: any). Compared without credentials, so ``https://good.example@evil.example/``
-    is judged by its real host; a prefix ends at a ``/`` boundary (``…/acme`` does not allow
-    ``…/acme-evil``). Redirects of an archive download are not judged: release archives
-    commonly redirect to another host (they are https only)."""
+    configured: any), and return its normalised text, the one to fetch.
+
+    Source and prefixes are both normalised by ``parse_location`` (a source with a dot
+    segment or an ambiguous escape is refused before any comparison) and compared without
+    credentials, so ``https://good.example@evil.example/`` is judged by its real host; a
+    prefix ends at a ``/`` boundary (``…/acme`` does not allow ``…/acme-evil``). Redirects of
+    an archive download are not judged: release archives commonly redirect to another host
+    (they are https only, and their addresses are judged like the first one's).
+
+    Raises:
+        InstallSourceError, SourceNotAllowedError.
+    """
+    location = parse_location(source)
     if not allowed:
-        return
-    bare = _without_credentials(source)
-    for prefix in map(_without_credentials, allowed):
+        return location.text
+    bare = _without_credentials(location)
+    for prefix in map(_allowed_prefix, allowed):
         if bare == prefix or bare.startswith(prefix if prefix.endswith(("/", ":"))
                                              else f"{prefix}/"):
-            return
+            return location.text
     raise SourceNotAllowedError(f"Install source {shown_source(source)} is not under the "
                                 f"server's allowed install sources: {', '.join(allowed)}")
 
 
-def _without_credentials(source: str) -> str:
-    """``source`` with the password of a URL removed, and its user unless it is ssh's account
-    name (so that ``ssh://git@host/`` prefixes still match)."""
-    if "://" not in source:
-        return source
-    parts = urlsplit(source)
+def _allowed_prefix(prefix: str) -> str:
     try:
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # a port that is no number
-        raise InstallSourceError(f"Invalid install source {shown_source(source)}") from None
-    user = f"{parts.username}@" if parts.username and parts.scheme.lower() == "ssh" else ""
-    return urlunsplit((parts.scheme.lower(), f"{user}{host}{port}", parts.path, parts.query, ""))
+        return _without_credentials(parse_location(prefix))
+    except InstallSourceError as exc:
+        raise ConfigError(f"ATTUNE_INSTALL_SOURCES: {exc}") from None
+
+
+def _without_credentials(location: Location) -> str:
+    """A location's text with the password of a URL removed, and its user unless it is ssh's
+    account name (so that ``ssh://git@host/`` prefixes still match)."""
+    if location.kind != "url":
+        return location.text
+    parts = urlsplit(location.text)
+    host = f"[{location.host}]" if ":" in location.host else location.host
+    port = f":{location.port}" if location.port is not None else ""
+    user = f"{parts.username}@" if parts.username and location.scheme == "ssh" else ""
+    return urlunsplit((location.scheme, f"{user}{host}{port}", location.path, parts.query, ""))
 
 
 def _no_ref(ref: str | None, what: str) -> None:
@@ -178,12 +203,6 @@ def refuse_escaping_links(root: Path, shown: str) -> None:
                     f"link to {quoted(target)}, outside the pack")
 
 
-def _is_scp_like(source: str) -> bool:
-    """``user@host:path``, git's short form of an ssh URL (not a local path with a colon)."""
-    head, sep, _ = source.partition(":")
-    return bool(sep) and "@" in head and "/" not in head
-
-
 def _is_git_repo(path: Path) -> bool:
     """A working tree (``.git``) or a bare repository (``HEAD`` and ``objects/``)."""
     return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
@@ -218,10 +237,11 @@ class SourceFetcher:
                 return
             archive = Path(found.location)
             if found.kind == "archive_url":
-                name = Path(urlsplit(source).path).name
+                # The normalised URL, as judged: never the text as given.
+                name = Path(unquote(urlsplit(found.location).path)).name
                 archive = staging / "download"
-                archive_digest = download(source, archive, max_bytes=self.limits.max_total_bytes,
-                                          timeout=timeout)
+                archive_digest = download(found.location, archive,
+                                          max_bytes=self.limits.max_total_bytes, timeout=timeout)
             else:
                 name = archive.name
             extract_archive(archive, pack, self.limits, name=name)
@@ -232,13 +252,18 @@ class SourceFetcher:
 
 
 def local_path(source: str) -> str | None:
-    """The local path ``source`` names, None for a remote source, judged from its text alone:
-    the API checks local sources against its pack roots before it looks anything up, so that
-    its answers cannot tell which paths exist outside them."""
-    if "://" in source:
-        parts = urlsplit(source)
-        return unquote(parts.path) if parts.scheme.lower() == "file" else None
-    return None if _is_scp_like(source) else source
+    """The local path ``source`` names (absolute, lexically normalised), None for a remote
+    source, judged from its text alone by ``parse_location``, as the fetcher judges it: the
+    API checks local sources against its pack roots before it looks anything up, so that its
+    answers cannot tell which paths exist outside them.
+
+    Raises:
+        InstallSourceError: the text is malformed or ambiguous.
+    """
+    location = parse_location(source)
+    if location.kind == "path":
+        return location.text
+    return file_url_path(location)
 
 
 def _sha256(path: Path) -> str:

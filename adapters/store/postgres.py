@@ -9,6 +9,8 @@ from __future__ import annotations
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
+from adapters.store.config import libpq_parameters
+
 # After this many seconds of failed attempts, a pool stops reconnecting on its own and the
 # next request for a connection starts a new attempt at once (psycopg_pool's default, 5 min of
 # doubling delays, could leave a process disconnected for minutes after PostgreSQL is back).
@@ -21,3 +23,8 @@ class PostgresStoreFactory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         self.datastore.pool.reconnect_timeout = RECONNECT_TIMEOUT_SECONDS
+        # The URL's other libpq parameters (sslmode, application_name...): the library's
+        # settings have no key for them, its pool passes these keyword arguments to libpq.
+        kwargs = self.datastore.pool.kwargs
+        assert isinstance(kwargs, dict)
+        kwargs.update(libpq_parameters(self.env))

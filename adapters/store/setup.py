@@ -10,7 +10,7 @@ from typing import Any
 
 from projections.tables import READ_MODEL_VERSION
 
-from adapters.store.config import StoreConfig, StoreUnavailableError
+from adapters.store.config import StoreConfig, StoreUnavailableError, libpq_parameters
 
 
 def setup_stamp() -> str:
@@ -124,10 +124,12 @@ def diagnose(config: StoreConfig, exc: BaseException) -> StoreUnavailableError:
 def connect(config: StoreConfig, *, timeout: int = 10) -> Any:
     """A direct PostgreSQL connection in autocommit mode (outside the library's pools)."""
     import psycopg
+    from psycopg.conninfo import make_conninfo
 
     env = config.env
-    return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], connect_timeout=timeout,
-        autocommit=True,
-    )
+    # The URL's own libpq parameters (sslmode...) too; its connect_timeout wins over ours.
+    conninfo = make_conninfo(
+        "", dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
+        **{"connect_timeout": str(timeout), **libpq_parameters(env)})
+    return psycopg.connect(conninfo, autocommit=True)

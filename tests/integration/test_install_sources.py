@@ -317,10 +317,11 @@ class TestGitSources:
 
     def test_other_transports_and_option_like_input_are_refused_before_git_runs(self, tmp_path):
         for source, problem in (
-                ("ext::sh -c touch% /tmp/pwned", "is neither a URL nor a local repository"),
+                ("ext::sh -c touch% /tmp/pwned", "it reads as git's host:path form"),
                 ("http://bob:pw@example.com/x.git",
                  "Unsupported git source 'http://***@example.com/x.git'"),
-                ("--upload-pack=touch /tmp/pwned", "Invalid git source")):
+                ("--upload-pack=touch /tmp/pwned", "Invalid install source"),
+                (str(tmp_path / "absent"), "is neither a URL nor a local repository")):
             with pytest.raises(GitSourceError, match=re.escape(problem)):
                 fetch_git(source, tmp_path / "out")
         with pytest.raises(GitSourceError, match="^Invalid git ref '--orphan'$"):

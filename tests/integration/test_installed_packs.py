@@ -1,26 +1,19 @@
-"""The managed pack store on a real directory, drift checks, and how SOURCE is classified."""
+"""Install sources: how SOURCE is classified, links in fetched packs, fetch failures (the
+release store they are kept in: test_releases.py)."""
 
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import pytest
 
 from domain.origin import DirectoryOrigin
 
-from adapters.install.managed_store import InstalledPackStore, check_drift
 from adapters.install.sources import InstallSourceError, classify, local_path, shown_source
-from adapters.packs.loader import FilesystemPackLoader, snapshot_of
 
 from tests.packs import manifest, write_pack
 from tests.remote_packs import git
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> InstalledPackStore:
-    return InstalledPackStore(tmp_path / "installed", tmp_path / "work")
 
 
 @pytest.fixture
@@ -30,80 +23,6 @@ def pack(tmp_path: Path) -> Path:
     os.chmod(directory / "run.sh", 0o755)
     (directory / "link").symlink_to("run.sh")
     return directory
-
-
-def kept(store: InstalledPackStore, pack: Path, tmp_path: Path) -> tuple[Path, bool, str]:
-    source = FilesystemPackLoader(tmp_path / "work").load(str(pack))
-    with source.snapshot() as snapshot:
-        path = store.path_for(source, snapshot)
-        return Path(path), store.keep(snapshot, path), snapshot.content_digest
-
-
-class TestKeep:
-    def test_copies_the_snapshot_read_only_under_a_content_named_folder(self, store, pack,
-                                                                         tmp_path):
-        path, created, digest = kept(store, pack, tmp_path)
-        assert created and path == tmp_path / "installed" / "lamp" / f"1.0.0-{digest[:16]}"
-        assert (path / "tests" / "test_math.py").read_text() == \
-            (pack / "tests" / "test_math.py").read_text()
-        assert os.readlink(path / "link") == "run.sh"
-        assert os.access(path / "run.sh", os.X_OK)
-        for entry in (path, path / "tests", path / "pack.yaml"):
-            assert not stat.S_IMODE(entry.stat().st_mode) & 0o222, entry
-        assert check_drift(str(path), digest).status == "ok"
-        assert Path(f"{path}.files").is_file()
-        assert list((tmp_path / "work").iterdir()) == []  # the incoming copy was moved away
-
-    def test_the_same_content_again_is_reused_and_not_ours_to_remove(self, store, pack,
-                                                                     tmp_path):
-        path, _, _ = kept(store, pack, tmp_path)
-        before = path.stat().st_ino
-        again, created, _ = kept(store, pack, tmp_path)
-        assert (again, created, again.stat().st_ino) == (path, False, before)
-
-    def test_drifted_files_of_the_same_content_are_replaced_whole(self, store, pack, tmp_path):
-        path, _, digest = kept(store, pack, tmp_path)
-        os.chmod(path, 0o755)
-        (path / "extra.txt").write_text("left behind")
-        again, created, _ = kept(store, pack, tmp_path)
-        assert (again, created) == (path, False)
-        assert not (path / "extra.txt").exists()
-        assert check_drift(str(path), digest).status == "ok"
-
-    def test_discard_removes_the_folder_its_listing_and_an_empty_ref_folder(self, store, pack,
-                                                                            tmp_path):
-        path, _, _ = kept(store, pack, tmp_path)
-        store.discard(str(path))
-        assert list((tmp_path / "installed").iterdir()) == []
-
-
-class TestDrift:
-    def test_names_modified_added_and_removed_files(self, store, pack, tmp_path):
-        path, _, digest = kept(store, pack, tmp_path)
-        for folder in (path, path / "tests"):
-            os.chmod(folder, 0o755)
-        os.chmod(path / "pack.yaml", 0o644)
-        with (path / "pack.yaml").open("a") as file:
-            file.write("# edited\n")
-        (path / "tests" / "test_math.py").unlink()
-        (path / "notes.txt").write_text("new")
-        os.chmod(path / "run.sh", 0o644)  # losing the executable bit is a change too
-        drift = check_drift(str(path), digest)
-        assert (drift.status, drift.listed) == ("drifted", True)
-        assert (drift.modified, drift.added, drift.removed) == (
-            ["pack.yaml", "run.sh"], ["notes.txt"], ["tests/test_math.py"])
-        assert drift.actual_digest not in (None, digest)
-
-    def test_a_directory_without_a_listing_compares_digests_only(self, pack, tmp_path):
-        with snapshot_of(pack, "lamp", tmp_path / "work") as snapshot:
-            digest = snapshot.content_digest
-        assert check_drift(str(pack), digest).status == "ok"
-        (pack / "pack.yaml").write_text("changed")
-        drift = check_drift(str(pack), digest)
-        assert (drift.status, drift.listed, drift.modified) == ("drifted", False, [])
-
-    def test_missing_folder(self, tmp_path):
-        assert check_drift(str(tmp_path / "gone"), "0" * 64).status == "missing"
 
 
 class TestClassify:
@@ -214,19 +133,6 @@ class TestEscapingLinks:
 
 
 class TestStoreFailures:
-    def test_a_store_that_cannot_be_written_is_one_clear_error_and_leaves_nothing(
-            self, tmp_path, pack):
-        from adapters.install.managed_store import InstalledFilesError
-
-        (tmp_path / "installed").write_text("not a folder")
-        store = InstalledPackStore(tmp_path / "installed", tmp_path / "work")
-        source = FilesystemPackLoader(tmp_path / "work").load(str(pack))
-        with source.snapshot() as snapshot, pytest.raises(InstalledFilesError) as caught:
-            store.keep(snapshot, store.path_for(source, snapshot))
-        assert str(caught.value).startswith(f"Cannot install the files at {tmp_path}/installed/")
-        assert str(caught.value).endswith(": Not a directory")
-        assert list((tmp_path / "work").iterdir()) == []
-
     def test_git_missing_from_the_path_is_named(self, tmp_path, monkeypatch):
         from adapters.install.git import GitSourceError, fetch_git
 

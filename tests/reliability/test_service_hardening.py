@@ -224,10 +224,11 @@ BODIES = {
     "300-character name": body(400, '{"path": "{root}/' + "a" * 300 + '"}',
                                "Path {root}/" + "a" * 300 + " cannot be used: File name too long"),
     "symlink loop": body(400, '{"path": "{root}/loop"}',
-                         "Path {root}/loop cannot be resolved: Symlink loop from '{root}/loop'"),
-    "home of nobody": body(400, '{"path": "~attune-no-such-user/pack"}',
-                           "Path ~attune-no-such-user/pack cannot be resolved: Could not determine "
-                           "home directory."),
+                         "Path {root}/loop cannot be used: Symlink loop from '{root}/loop'"),
+    # An unknown user's home is no path of the roots: refused before any filesystem call.
+    "home of nobody": body(403, '{"path": "~attune-no-such-user/pack"}',
+                           "Path ~attune-no-such-user/pack is outside the server's pack roots: "
+                           "{root}"),
     # The token comes first: no token, bad body, still a 401; a reader gets 403.
     "no token, bad body": body(401, b"\xff{", NO_TOKEN, auth=None, content_type="text/plain"),
     "read token": body(403, MYPACK, "Token 'reader' has scope 'read'; this request needs 'write'",
