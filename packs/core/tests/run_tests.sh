@@ -162,13 +162,15 @@ mkdir "$work/www"
 printf 'hello from the smoke test\n' >"$work/www/hello.txt"
 "$python" -u -m http.server 0 --bind 127.0.0.1 --directory "$work/www" >"$work/server.log" 2>&1 &
 server_pid=$!
+# Wait for the port, or for the server to die; no time limit of our own: a slow machine
+# may take long to start it, and the suite's timeout ends a real hang.
 port=
-tries=0
-while [ "$tries" -lt 200 ] && [ -z "$port" ]; do
+while [ -z "$port" ] && kill -0 "$server_pid" 2>/dev/null; do
     port=$(sed -n 's/^Serving HTTP on 127\.0\.0\.1 port \([0-9][0-9]*\) .*/\1/p' "$work/server.log")
     [ -n "$port" ] || sleep 0.05
-    tries=$((tries + 1))
 done
+[ -n "$port" ] ||
+    port=$(sed -n 's/^Serving HTTP on 127\.0\.0\.1 port \([0-9][0-9]*\) .*/\1/p' "$work/server.log")
 base=http://127.0.0.1:${port:-9}
 if [ -n "$port" ]; then
     ok "a local HTTP server listens on 127.0.0.1"
