@@ -9,6 +9,7 @@ from application.registry import PackRegistry
 
 from projections.view import PROJECTION_NAME, RegistryView
 
+from adapters.packs.releases import ReleaseStore
 from adapters.service import RegistryService, UseCases
 from adapters.settings import Settings
 from adapters.store.config import StoreConfig, store_config
@@ -39,6 +40,8 @@ def build_registry(settings: Settings | None = None) -> RegistryService:
             factory, view = build_view(config, config.env)
             mark_set_up(config, stamp)
     return RegistryService(app, view, lambda: build_use_cases(app, settings),
+                           releases=ReleaseStore.of(settings),
+                           keep_releases=lambda: settings.keep_releases,
                            closers=[app.close, factory.close], store_kind=config.kind,
                            unavailable=lambda exc: diagnose(config, exc))
 
@@ -47,11 +50,10 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     """The use cases that read pack files and run tests. Built on first use: reading commands
     never import the runners, the YAML loader or the test-running code."""
     from application.install import InstallPack
-    from application.ports import PackFiles
     from application.register import RegisterPack
     from application.test_pack import TestPack
 
-    from adapters.install.managed_store import InstalledPackStore
+    from adapters import holder
     from adapters.install.sources import SourceFetcher
     from adapters.packs.loader import FilesystemPackLoader
     from adapters.runners import SandboxRunner
@@ -63,19 +65,17 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
         settings.sandbox_share_setting)
     loader = FilesystemPackLoader(work_dir=settings.work_dir)
     runner = SandboxRunner(Sandbox(policy))
-    installed = InstalledPackStore(settings.installed_dir, settings.work_dir)
-
-    def register_to(files: PackFiles | None) -> RegisterPack:
-        return RegisterPack(app, loader, runner, files=files,
+    releases = ReleaseStore.of(settings)
+    register = RegisterPack(app, loader, runner, releases=releases,
                             lease_grace=lambda: settings.lease_grace,
-                            default_jobs=lambda: settings.test_jobs)
-
+                            default_jobs=lambda: settings.test_jobs,
+                            holder=holder.this_process)
     fetcher = SourceFetcher(settings.work_dir, lambda: settings.fetch_timeout)
-    return UseCases(register_pack=register_to(None),
-                    install_pack=InstallPack(register_to(installed), fetcher),
-                    test_pack=TestPack(app, loader, runner,
-                                       default_jobs=lambda: settings.test_jobs),
-                    installed=installed)
+    return UseCases(register_pack=register,
+                    install_pack=InstallPack(register, fetcher),
+                    test_pack=TestPack(app, loader, runner, releases=releases,
+                                       default_jobs=lambda: settings.test_jobs))
+
 
 
 def build_view(config: StoreConfig, env: dict[str, str]

@@ -54,6 +54,9 @@ class PackDetails(msgspec.Struct, frozen=True, kw_only=True):
     pack: PackRow
     components: list[ComponentRow]
     latest_test: TestExecutionRow | None
+    release_path: str | None = None
+    """Where its release is kept (what its registration tested); None if it has none yet (a
+    registration from before releases: ``pack verify`` makes it)."""
 
 
 class Verification(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,17 +66,21 @@ class Verification(msgspec.Struct, frozen=True, kw_only=True):
     version: str
     registration_id: str
     source_path: str
+    """Where the registration took its files from (an install: its release)."""
     origin: Origin | None
     status: str
-    """``ok`` (same digest), ``drifted`` (files changed) or ``missing`` (no directory)."""
+    """Of the release: ``ok`` (same digest), ``drifted`` (files changed) or ``missing`` (no
+    release, and the recorded files of a registration from before releases changed)."""
     expected_digest: str
     actual_digest: str | None
     files_listed: bool
-    """Whether the store kept a list of the files (installed packs): only then are the changed
-    files below known; for a registered directory, only the digests are compared."""
+    """Whether a list of the files was kept (every release has one): only then are the
+    changed files below known."""
     added: list[str]
     removed: list[str]
     modified: list[str]
+    release_path: str | None = None
+    """The release the active pack is: what its registration tested."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +168,19 @@ class Registry(RegistryReads, Protocol):
         ...
 
     def roll_back(self, ref: str, *, actor: str) -> PackRow:
-        """Re-activate the registration the active one replaced; returns the restored pack."""
+        """Re-activate the registration the active one replaced, whose release becomes the
+        active pack's files; returns the restored pack.
+
+        Raises: ReleaseMissingError when that release is gone (nothing changes).
+        """
+        ...
+
+    def cancel(self, ref: str, *, actor: str, force: bool = False) -> UUID:
+        """End the registration of ``ref`` in progress whose process is gone (any, with
+        ``force``), as an ``abandoned`` rejection by ``actor``; returns its id.
+
+        Raises: PackNotFoundError, NotCancellableError.
+        """
         ...
 
     def audit(self, registration_id: UUID) -> list[StoredEvent]:
@@ -169,7 +188,8 @@ class Registry(RegistryReads, Protocol):
         ...
 
     def prune(self, *, dry_run: bool = False) -> list[str]:
-        """Remove the installed directories no registration needs; returns them."""
+        """Remove the releases nothing can bring back (and the directories of installs from
+        before releases that no registration needs); returns them."""
         ...
 
     def create_token(self, name: str, scope: str, *, actor: str) -> tuple[str, TokenRow]:

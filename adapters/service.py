@@ -19,12 +19,15 @@ from projections.rows import PackRow, RegistrationRow, TokenRow
 from projections.view import RegistryView
 
 from adapters.contract import Registered, RegistrationDetails, StoredEvent
+from adapters.packs.releases import ReleaseStore
 from adapters.reads.current import CurrentReads, current, store_call
 
 if TYPE_CHECKING:
+    from domain.registration import Registration
+
     from application.commands import InstallCommand, RegisterCommand
     from application.install import InstallPack
-    from application.ports import InstalledPacks, Progress
+    from application.ports import Progress
     from application.register import RegisterPack, RegistrationOutcome
     from application.test_pack import TestPack, TestRunOutcome
 
@@ -36,7 +39,6 @@ class UseCases:
     register_pack: RegisterPack
     install_pack: InstallPack
     test_pack: TestPack
-    installed: InstalledPacks
 
 
 class RegistryService(CurrentReads):
@@ -45,9 +47,12 @@ class RegistryService(CurrentReads):
 
     def __init__(self, app: PackRegistry, view: RegistryView,
                  use_cases: Callable[[], UseCases], closers: list[Callable[[], object]], *,
+                 releases: ReleaseStore, keep_releases: Callable[[], int] = lambda: 3,
                  store_kind: str = "sqlite",
                  unavailable: Callable[[Exception], Exception] = lambda exc: exc) -> None:
-        super().__init__(app, view, store_kind=store_kind, unavailable=unavailable)
+        super().__init__(app, view, releases, store_kind=store_kind, unavailable=unavailable)
+        self.releases = releases
+        self.keep_releases = keep_releases
         self._use_cases = use_cases
         self._built: UseCases | None = None
         self._closers = closers
@@ -80,25 +85,48 @@ class RegistryService(CurrentReads):
 
     @store_call
     def prune(self, *, dry_run: bool = False) -> list[str]:
-        """Remove the managed store's directories that no registration needs any more, and
-        return them: needed are those of committed registrations (active, or restorable by a
-        rollback) and of registrations still testing under their lease. What is left is an
-        install that was refused, rolled back, or killed before its decision."""
-        store = self.cases.installed
-        found = store.contents()  # listed first: a newer directory is not judged below
-        self.catch_up()  # every listed directory's request is in the log by now
+        """Remove the releases that nothing can bring back, and return their paths.
+
+        Kept: the release of every registration still testing under its lease, of each
+        ref's active registration and of those a rollback can restore (the ref's stack), and
+        of each ref's ``keep_releases`` most recent committed registrations. Directories of
+        the managed store from before releases go when no committed registration uses them.
+        """
+        keep = self.keep_releases()  # a bad setting refuses before anything is removed
+        found = self.releases.digests()  # listed first: a newer release is not judged below
+        legacy = self.releases.legacy_contents()
+        self.catch_up()  # every listed release's request is in the log by now
         now = datetime.now(UTC)
-        needed = {row["source_path"] for row in self.view.registration_sources(("requested",
-                                                                               "testing"))
-                  if self.app.holds_lease(row["pack_ref"], UUID(row["id"]), now=now)}
+        in_flight = [row for row in self.view.registration_sources(("requested", "testing"))
+                     if self.app.holds_lease(row["pack_ref"], UUID(row["id"]), now=now)]
         # Read after the leases: one decided meanwhile is committed here if it was committed.
         self.catch_up()
-        needed |= {row["source_path"] for row in self.view.registration_sources(("committed",))}
-        unneeded = [path for path in found if path not in needed]
+        committed = self.view.registration_sources(("committed", "rolled_back"))
+        needed = {row["content_digest"] for row in in_flight}
+        needed |= self._restorable_digests({row["pack_ref"] for row in committed})
+        newest: dict[str, int] = {}
+        for row in committed:  # newest first
+            seen = newest[row["pack_ref"]] = newest.get(row["pack_ref"], 0) + 1
+            if seen <= keep:
+                needed.add(row["content_digest"])
+        used_paths = {row["source_path"] for row in in_flight}
+        used_paths |= {row["source_path"] for row in committed if row["status"] == "committed"}
+        unneeded = [digest for digest in found if digest not in needed]
+        unneeded_legacy = [path for path in legacy if path not in used_paths]
         if not dry_run:
-            for path in unneeded:
-                store.discard(path)
-        return unneeded
+            for digest in unneeded:
+                self.releases.discard(digest)
+            for path in unneeded_legacy:
+                self.releases.discard_legacy(path)
+        return [self.releases.path_of(digest) for digest in unneeded] + unneeded_legacy
+
+    def _restorable_digests(self, refs: set[str]) -> set[str]:
+        """The digests of each ref's active registration and of its rollback stack."""
+        digests = set()
+        for ref in refs:
+            for registration_id in self.app.restorable(ref):
+                digests.add(self.app.get_registration(registration_id).content_digest)
+        return digests
 
     @store_call
     def test_registered(self, ref: str, *, requested_by: str = "cli",
@@ -119,11 +147,23 @@ class RegistryService(CurrentReads):
 
     @store_call
     def roll_back(self, ref: str, *, actor: str) -> PackRow:
+        def has_release(registration: Registration) -> bool:
+            return self.releases.restore(registration.content_digest,
+                                         registration.source_path) is not None
+
         with self._then_catch_up():
-            self.app.roll_back(ref, actor=actor, now=datetime.now(UTC))
+            self.app.roll_back(ref, actor=actor, now=datetime.now(UTC), has_release=has_release)
         pack = self.view.get_pack(ref)
         assert pack is not None, f"pack {ref!r} missing after its rollback"
         return pack
+
+    @store_call
+    def cancel(self, ref: str, *, actor: str, force: bool = False) -> UUID:
+        from adapters.holder import is_gone
+
+        with self._then_catch_up():
+            return self.app.cancel_registration(ref, actor=actor, now=datetime.now(UTC),
+                                                force=force, holder_gone=is_gone)
 
     @contextmanager
     def _then_catch_up(self) -> Iterator[None]:

@@ -47,6 +47,11 @@ class Settings:
     HTTP API installs from, e.g. ``https://github.com/acme/,ssh://git@git.internal/``. Empty
     (the default): any https or ssh source."""
 
+    install_allow_private_setting: str = ""
+    """``ATTUNE_INSTALL_ALLOW_PRIVATE``: ``1`` lets HTTP API installs connect to loopback,
+    private, link-local, unique-local... addresses; default (empty or ``0``): public addresses
+    only. The CLI installing for its own user is not limited."""
+
     fetch_timeout_setting: str = "300"
     """``ATTUNE_FETCH_TIMEOUT_SECONDS``: how long ``attune pack install`` may take to fetch its
     source (a git fetch or an archive download), in whole seconds (default 300)."""
@@ -68,6 +73,10 @@ class Settings:
     """``ATTUNE_SANDBOX_SHARE`` (os.pathsep-separated absolute paths): folders every suite may
     read and write, for example a shared download cache. Empty by default."""
 
+    keep_releases_setting: str = "3"
+    """``ATTUNE_KEEP_RELEASES``: how many of each ref's most recent committed releases
+    ``attune pack prune`` keeps besides those a rollback can restore (default 3)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -84,6 +93,7 @@ class Settings:
                    lease_grace_setting=env.get("ATTUNE_LEASE_GRACE_SECONDS", "30").strip() or "30",
                    fetch_timeout_setting=(env.get("ATTUNE_FETCH_TIMEOUT_SECONDS", "300").strip()
                                           or "300"),
+                   install_allow_private_setting=env.get("ATTUNE_INSTALL_ALLOW_PRIVATE", ""),
                    install_sources=tuple(p.strip() for p in
                                          env.get("ATTUNE_INSTALL_SOURCES", "").split(",")
                                          if p.strip()),
@@ -92,7 +102,8 @@ class Settings:
                                             or "allow"),
                    sandbox_limits_setting=env.get("ATTUNE_SANDBOX_LIMITS", ""),
                    sandbox_max_limits_setting=env.get("ATTUNE_SANDBOX_MAX_LIMITS", ""),
-                   sandbox_share_setting=env.get("ATTUNE_SANDBOX_SHARE", ""))
+                   sandbox_share_setting=env.get("ATTUNE_SANDBOX_SHARE", ""),
+                   keep_releases_setting=env.get("ATTUNE_KEEP_RELEASES", "3").strip() or "3")
 
     @property
     def test_jobs(self) -> int:
@@ -121,8 +132,22 @@ class Settings:
         return float(seconds)
 
     @property
+    def keep_releases(self) -> int:
+        kept = self.keep_releases_setting
+        if not (kept.isascii() and kept.isdigit()) or int(kept) > 10_000:
+            raise ConfigError("ATTUNE_KEEP_RELEASES must be a whole number from 0 to 10000, "
+                              f"got {kept!r}")
+        return int(kept)
+
+    @property
+    def releases_dir(self) -> Path:
+        """The release store: what each registration tested, ``<digest>/``, read-only."""
+        return self.home / "releases"
+
+    @property
     def installed_dir(self) -> Path:
-        """The managed pack store: the files of installed packs, ``<ref>/<version>-<digest>``."""
+        """The managed pack store of versions before releases: installed packs' files,
+        ``<ref>/<version>-<digest>``; read (and pruned), never written."""
         return self.home / "installed"
 
     @property
@@ -134,3 +159,14 @@ class Settings:
     def sqlite_path(self) -> Path:
         """The embedded store's file."""
         return self.home / "attune.db"
+
+
+def allow_private_addresses(setting: str) -> bool:
+    """The value of ``ATTUNE_INSTALL_ALLOW_PRIVATE``: 1/true/yes or 0/false/no (or empty)."""
+    value = setting.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("", "0", "false", "no"):
+        return False
+    raise ConfigError("ATTUNE_INSTALL_ALLOW_PRIVATE must be 1 (allow private addresses) or 0, "
+                      f"got {setting!r}")

@@ -1,4 +1,4 @@
-"""Install a pack: fetch it from its source, then register it from the managed pack store."""
+"""Install a pack: fetch it from its source, then register what was fetched."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from application.register import RegisterPack, RegistrationOutcome
 
 class InstallPack:
     """The install use case: a registration (trigger ``install``) whose files come from a git
-    repository, an archive or a directory, and are kept in the managed store (``register``
-    is wired with that store as its ``PackFiles``)."""
+    repository, an archive or a directory; what was fetched is kept as its release, like every
+    registration's, and the registration records the release's path as its source."""
 
     def __init__(self, register: RegisterPack, fetcher: PackFetcher) -> None:
         self.register = register
@@ -25,7 +25,7 @@ class InstallPack:
 
         Raises:
             RegistryError: the source cannot be fetched or is refused, or the registration is
-                (see ``RegisterPack``). Nothing is then left in the managed store.
+                (see ``RegisterPack``). No release is then left behind.
         """
         with self.fetcher.fetch(command.source, command.git_ref) as fetched:
             return self.register(command.registering(fetched.path, fetched.origin), progress)

@@ -79,28 +79,33 @@ class PackFetcher(Protocol):
         ...
 
 
-class PackFiles(Protocol):
-    """Where a registration's files are kept: the directory it records as its source."""
+class Releases(Protocol):
+    """The release store: the exact content each registration tested, by digest, immutable.
+    The active pack's files, manual test runs and rollbacks use a registration's release."""
 
-    def path_for(self, source: PackSource, snapshot: PackSnapshot) -> str:
-        """The directory that will hold the files of ``snapshot``."""
+    def path_of(self, digest: str) -> str:
+        """The directory that holds (or will hold) the release of ``digest``."""
         ...
 
-    def keep(self, snapshot: PackSnapshot, path: str) -> bool:
-        """Put the snapshot's files at ``path`` (atomically: all of them or none); False if
-        nothing was written (the files are there already, or stay where they are)."""
+    def keep(self, snapshot: PackSnapshot) -> bool:
+        """Keep the snapshot's files (untouched by tests yet) as the release of its digest,
+        atomically: all of them or none. False if nothing was written (it is kept already).
+
+        Raises: RegistryError when they cannot be written.
+        """
         ...
 
-    def discard(self, path: str) -> None:
-        """Remove the files that ``keep`` put at ``path``."""
+    def restore(self, digest: str, recorded_path: str) -> str | None:
+        """The release of ``digest``, adopted from ``recorded_path`` (a registration from before
+        releases) when that directory still has the digest; None if neither exists."""
         ...
 
+    def digests(self) -> list[str]:
+        """Every release the store holds (for pruning those nothing can bring back)."""
+        ...
 
-class InstalledPacks(PackFiles, Protocol):
-    """The managed pack store: installed packs' files, one immutable directory per content."""
-
-    def contents(self) -> list[str]:
-        """Every directory the store holds (for pruning those no registration needs)."""
+    def discard(self, digest: str) -> None:
+        """Remove the release of ``digest``."""
         ...
 
 

@@ -6,21 +6,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from domain import policy
-from domain.errors import DigestMismatchError, TestsFailedError
+from domain.errors import DigestMismatchError, RegistrationEndedError, TestsFailedError
 from domain.manifest import PackManifest, TestingConfig, required_testing
 from domain.results import TestResult
 
 from application.commands import RegisterCommand
 from application.ports import (
     NoProgress,
-    PackFiles,
     PackLoader,
     PackSnapshot,
     PackSource,
     Progress,
+    Releases,
     SuiteRunner,
 )
 from application.registry import STORE_FAILURES, PackRegistry
@@ -49,25 +50,14 @@ class RegistrationOutcome:
         return self.test_result is not None and self.test_result.status == "passed"
 
 
-class FilesInPlace:
-    """``PackFiles`` of a registered directory: it stays where it is, and the registration
-    records its path."""
-
-    def path_for(self, source: PackSource, snapshot: PackSnapshot) -> str:
-        return source.source_path
-
-    def keep(self, snapshot: PackSnapshot, path: str) -> bool:
-        return False
-
-    def discard(self, path: str) -> None:
-        pass
-
-
 class RegisterPack:
     """The register use case; its collaborators are injected by the composition root.
 
-    ``files`` decides where the registered files live: where they are (a registered
-    directory), or copied into the managed store (an install).
+    Every registration that passes validation keeps the snapshot's files, before any test
+    touches them, as the release of their digest: the active pack is that release, whatever
+    happens to the source directory afterwards. A registered directory records its own path
+    as where it came from; an install, whose fetched files are temporary, records the
+    release's path.
     """
 
     def __init__(
@@ -77,18 +67,21 @@ class RegisterPack:
         runner: SuiteRunner,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
-        files: PackFiles | None = None,
+        releases: Releases,
         lease_grace: Callable[[], timedelta] = lambda: LEASE_GRACE,
         default_jobs: Callable[[], int] = lambda: 1,
+        holder: Callable[[], dict[str, Any] | None] = lambda: None,
     ) -> None:
         self.registry = registry
         self.loader = loader
         self.runner = runner
         self.clock = clock
-        self.files = files or FilesInPlace()
+        self.releases = releases
         # Callables, so that a bad setting fails the registrations that need it, not startup.
         self.lease_grace = lease_grace
         self.default_jobs = default_jobs
+        # The process that will hold the lease, as recorded for ``pack cancel``.
+        self.holder = holder
 
     def __call__(self, command: RegisterCommand,
                  progress: Progress | None = None) -> RegistrationOutcome:
@@ -113,9 +106,10 @@ class RegisterPack:
             expected = command.expected_digest
             if expected is not None and snapshot.content_digest != expected:
                 raise DigestMismatchError(manifest.ref, snapshot.content_digest, expected)
-            path = self.files.path_for(source, snapshot)
+            path = (source.source_path if command.origin is None
+                    else self.releases.path_of(snapshot.content_digest))
             registration_id = self._request(command, source, snapshot, path, testing, grace)
-            with self._files_kept(registration_id, snapshot, path):
+            with self._release_kept(registration_id, snapshot):
                 return self._test_and_decide(registration_id, command, manifest, snapshot,
                                              testing, progress or NoProgress(), jobs)
 
@@ -126,31 +120,40 @@ class RegisterPack:
         return self.registry.request_registration(
             command, manifest=source.manifest, components=source.components,
             source_path=source_path, content_digest=snapshot.content_digest,
-            lease_expires=now + timedelta(seconds=budget) + grace, now=now)
+            lease_expires=now + timedelta(seconds=budget) + grace, now=now,
+            holder=self.holder())
 
     @contextmanager
-    def _files_kept(self, registration_id: UUID, snapshot: PackSnapshot,
-                    path: str) -> Iterator[None]:
-        """Keep the files at ``path`` (under the ref's lease: no other attempt can be placing
-        or removing them) while the body decides; never leave the registration in flight."""
+    def _release_kept(self, registration_id: UUID, snapshot: PackSnapshot) -> Iterator[None]:
+        """Keep the snapshot as its release (under the ref's lease: no other attempt of this
+        content can be placing or removing it) while the body decides; never leave the
+        registration in flight."""
         kept = False
+        digest = snapshot.content_digest
         try:
-            kept = self.files.keep(snapshot, path)
+            kept = self.releases.keep(snapshot)
             yield
         except STORE_FAILURES:
-            # The outcome is unknown (the lease frees the ref later): keep the files, as the
+            # The outcome is unknown (the lease frees the ref later): keep the release, as the
             # registration may yet be the active one.
+            raise
+        except RegistrationEndedError:
+            # Cancelled while it ran (``pack cancel --force``): the ref is another attempt's
+            # now, which may be using this same release.
             raise
         except TestsFailedError:
             if kept:  # rejected and recorded already
-                self.files.discard(path)
+                self.releases.discard(digest)
             raise
         except BaseException as exc:  # interrupted or crashed before a decision
-            self.registry.reject_registration(
-                registration_id, reason="tests_not_executed",
-                message=f"registration stopped before a decision: {exc!r}", result=None)
+            try:
+                self.registry.reject_registration(
+                    registration_id, reason="tests_not_executed",
+                    message=f"registration stopped before a decision: {exc!r}", result=None)
+            except RegistrationEndedError:
+                raise exc from None  # cancelled meanwhile: as above, the release is not ours
             if kept:
-                self.files.discard(path)
+                self.releases.discard(digest)
             raise
 
     def _test_and_decide(self, registration_id: UUID, command: RegisterCommand,

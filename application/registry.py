@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -16,8 +17,10 @@ from domain.component import Component
 from domain.errors import (
     ConcurrentChangeError,
     PackNotFoundError,
+    RegistrationEndedError,
     RegistrationInProgressError,
     RegistrationNotFoundError,
+    ReleaseMissingError,
     TokenNotFoundError,
 )
 from domain.manifest import PackManifest
@@ -63,8 +66,10 @@ class PackRegistry(Application[UUID]):
         content_digest: str,
         lease_expires: datetime,
         now: datetime,
+        holder: dict[str, Any] | None = None,
     ) -> UUID:
-        """Open a registration, taking the ref's lease in the same transaction.
+        """Open a registration, taking the ref's lease in the same transaction; ``holder``
+        names the process that will run it (see ``Pack.RegistrationOpened``).
 
         Raises:
             PackAlreadyExistsError: the ref is active and the command replaces nothing.
@@ -78,9 +83,10 @@ class PackRegistry(Application[UUID]):
                 replace=command.replaces_active, skip_tests=command.skip_tests,
                 trigger_reason=command.trigger, requested_by=command.requested_by,
                 origin=command.origin)
-            abandoned_id = pack.open_registration(
-                registration.id, replace=command.replaces_active, lease_expires=lease_expires,
-                now=now)
+            with self._explained():
+                abandoned_id = pack.open_registration(
+                    registration.id, replace=command.replaces_active,
+                    lease_expires=lease_expires, now=now, holder=holder)
             touched: list[Aggregate] = [pack, registration]
             if abandoned_id is not None:
                 touched.append(self._abandon(abandoned_id))
@@ -97,20 +103,48 @@ class PackRegistry(Application[UUID]):
             pack = self._get_pack(ref)
         except AggregateNotFoundError:
             return
-        pack.check_can_open(replace=replace, now=now)
+        with self._explained():
+            pack.check_can_open(replace=replace, now=now)
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        """Add when the registration in progress started to the domain's refusal."""
+        try:
+            yield
+        except RegistrationInProgressError as error:
+            if error.registration_id is None or error.started is not None:
+                raise
+            try:
+                started = self._get(UUID(str(error.registration_id))).created_on
+            except AggregateNotFoundError:
+                raise error from None
+            raise error.with_start(started) from None
 
     def complete_suite(self, run_id: UUID, result: SuiteResult) -> int:
-        """Record a finished suite of a registration or a test run; returns its notification id."""
+        """Record a finished suite of a registration or a test run; returns its notification id.
+
+        Raises:
+            RegistrationEndedError: the registration was ended meanwhile (``pack cancel``).
+        """
         run = self._get(run_id)
         assert isinstance(run, Registration | TestRun)
+        if isinstance(run, Registration):
+            self._check_open(run)
         run.complete_suite(result)
         return self._save(run)
+
+    @staticmethod
+    def _check_open(registration: Registration) -> None:
+        if registration.is_finished:
+            raise RegistrationEndedError(registration.id, registration.status,
+                                         registration.reason)
 
     def commit_registration(
         self, registration_id: UUID, *, result: TestResult | None, forced: bool
     ) -> int:
         """Activate the registration, replacing the ref's previous one in the same transaction."""
         registration = self.get_registration(registration_id)
+        self._check_open(registration)
         pack = self._get_pack(registration.pack_ref)
         replaced = pack.activate(registration.id, registration.pack_version)
         registration.commit(
@@ -124,8 +158,14 @@ class PackRegistry(Application[UUID]):
         self, registration_id: UUID, *, reason: RejectReason, message: str,
         result: TestResult | None
     ) -> int:
-        """Close the registration without activating it and release the ref's lease."""
+        """Close the registration without activating it and release the ref's lease.
+
+        Raises:
+            RegistrationEndedError: it was ended meanwhile (``pack cancel``, or its lease
+                expired and another registration took the ref over).
+        """
         registration = self.get_registration(registration_id)
+        self._check_open(registration)
         pack = self._get_pack(registration.pack_ref)
         registration.reject(reason=reason, message=message,
                             summary=result.summary() if result else None)
@@ -175,26 +215,70 @@ class PackRegistry(Application[UUID]):
         run.complete(summary=result.summary() if result else None, error=error)
         return self._save(run)
 
-    def roll_back(self, ref: str, *, actor: str, now: datetime) -> tuple[UUID, UUID, str]:
-        """Re-activate the registration the active one replaced, with compensating events.
+    def roll_back(self, ref: str, *, actor: str, now: datetime,
+                  has_release: Callable[[Registration], bool] = lambda _: True,
+                  ) -> tuple[UUID, UUID, str]:
+        """Re-activate the registration the active one replaced, with compensating events,
+        if ``has_release`` says its release can be made active again.
 
         Returns:
             (rolled back registration id, restored registration id, restored version).
+
+        Raises:
+            PackNotFoundError, NothingToRollBackError, RegistrationInProgressError,
+            ReleaseMissingError (nothing is saved).
         """
         pack = self._get_active_pack(ref)
-        rolled_back, restored, version = pack.roll_back(now=now)
+        with self._explained():
+            rolled_back, restored, version = pack.roll_back(now=now)
+        earlier = self.get_registration(restored)
+        if not has_release(earlier):
+            raise ReleaseMissingError(ref, version, earlier.content_digest)
         registration = self.get_registration(rolled_back)
         registration.roll_back(reason="rollback", actor=actor, restored_registration_id=restored)
         self._save_or_conflict(ref, registration, pack)
         return rolled_back, restored, version
 
+    def restorable(self, ref: str) -> list[UUID]:
+        """The active registration of ``ref`` and those a rollback can restore, in order."""
+        try:
+            pack = self._get_pack(ref)
+        except AggregateNotFoundError:
+            return []
+        active = [pack.active_registration_id] if pack.active_registration_id else []
+        return active + [registration_id for registration_id, _ in reversed(pack.previous)]
+
     def unregister(self, ref: str, *, actor: str, now: datetime) -> UUID:
         """Deactivate ``ref``; its registrations and test history stay in the log."""
         pack = self._get_active_pack(ref)
-        registration = self.get_registration(pack.unregister(now=now))
+        with self._explained():
+            active = pack.unregister(now=now)
+        registration = self.get_registration(active)
         registration.roll_back(reason="unregister", actor=actor, restored_registration_id=None)
         self._save_or_conflict(ref, registration, pack)
         return registration.id
+
+    def cancel_registration(self, ref: str, *, actor: str, now: datetime, force: bool,
+                            holder_gone: Callable[[dict[str, Any] | None], bool]) -> UUID:
+        """End the registration of ``ref`` in flight whose process ``holder_gone`` says is
+        gone (or any, with ``force``), as an ``abandoned`` rejection by ``actor``.
+
+        Raises:
+            PackNotFoundError: ``ref`` was never submitted.
+            NotCancellableError: nothing is in flight, or its process may still run.
+        """
+        pack = self._get_active_pack(ref)
+        registration_id = pack.cancel_in_flight(now=now, holder_gone=holder_gone(pack.holder),
+                                                force=force)
+        registration = self.get_registration(registration_id)
+        touched: list[Aggregate] = [pack]
+        if not registration.is_finished:
+            how = "with --force" if force else "its process is gone"
+            registration.reject(reason="abandoned", message=f"cancelled by {actor} ({how})",
+                                summary=None, actor=actor)
+            touched.append(registration)
+        self._save_or_conflict(ref, *touched)
+        return registration_id
 
     def _save_or_conflict(self, ref: str, *aggregates: Aggregate) -> None:
         try:

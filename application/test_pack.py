@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+from domain.errors import ReleaseMissingError
 from domain.manifest import PackManifest, required_testing
 from domain.results import TestResult
 
-from application.ports import NoProgress, PackLoader, Progress, SuiteRunner
+from application.ports import NoProgress, PackLoader, Progress, Releases, SuiteRunner
 from application.registry import PackRegistry
 from application.suites import run_suites
 
@@ -35,27 +36,36 @@ class TestPack:
 
     def __init__(self, registry: PackRegistry, loader: PackLoader, runner: SuiteRunner,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
-                 default_jobs: Callable[[], int] = lambda: 1) -> None:
+                 releases: Releases, default_jobs: Callable[[], int] = lambda: 1) -> None:
         self.registry = registry
         self.loader = loader
         self.runner = runner
+        self.releases = releases
         self.clock = clock
         # A callable, so that a bad setting fails the runs, not start-up.
         self.default_jobs = default_jobs
 
     def registered(self, ref: str, *, requested_by: str = "cli",
                    progress: Progress | None = None, jobs: int | None = None) -> TestRunOutcome:
-        """Run the active registration's suites again on its source directory and record it.
+        """Run the active registration's suites again on its release and record it.
 
-        The suites are the registered manifest's; the files are what the source directory
-        holds now, and ``source_changed`` tells whether they differ from what was registered.
+        The suites are the registered manifest's, the files its release's: what the
+        registration tested. ``source_changed`` tells whether the release's files no longer
+        have the registered digest (damaged since; ``attune pack verify`` names them).
+
+        Raises:
+            PackNotFoundError, ReleaseMissingError (no release, and the recorded files of a
+                registration from before releases have changed).
         """
         jobs = jobs or self.default_jobs()
         registration = self.registry.active_registration(ref)
         manifest = PackManifest.from_dict(registration.manifest)
         testing = required_testing(manifest)
         self.runner.ready()
-        with self.loader.snapshot(registration.source_path) as snapshot:
+        release = self.releases.restore(registration.content_digest, registration.source_path)
+        if release is None:
+            raise ReleaseMissingError(manifest.ref, manifest.version, registration.content_digest)
+        with self.loader.snapshot(release) as snapshot:
             run_id = self.registry.start_test_run(
                 registration, content_digest=snapshot.content_digest, requested_by=requested_by)
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -66,11 +67,31 @@ class RegistrationInProgressError(RegistryError):
 
     code = "CONFLICT"
 
-    def __init__(self, ref: str, registration_id: object | None = None) -> None:
-        holder = f" ({registration_id})" if registration_id else ""
+    def __init__(self, ref: str, registration_id: object | None = None, *,
+                 started: datetime | None = None, lease_expires: datetime | None = None) -> None:
+        self.ref = ref
+        self.registration_id = registration_id
+        self.started = started
+        self.lease_expires = lease_expires
+        details = [str(registration_id)] if registration_id else []
+        if started is not None:
+            details.append(f"started {_when(started)}")
+        if lease_expires is not None:
+            details.append(f"lease expires {_when(lease_expires)}")
+        holder = f" ({', '.join(details)})" if details else ""
+        end = (f", or end it with `attune pack cancel {ref}` if its process is gone"
+               if registration_id else "")
         super().__init__(
-            f"Pack '{ref}' has a registration in progress{holder}; try again when it finishes"
-        )
+            f"Pack '{ref}' has a registration in progress{holder}; try again when it "
+            f"finishes{end}")
+
+    def with_start(self, started: datetime) -> RegistrationInProgressError:
+        return RegistrationInProgressError(self.ref, self.registration_id, started=started,
+                                           lease_expires=self.lease_expires)
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
 class TestsFailedError(RegistryError):
@@ -122,6 +143,37 @@ class NothingToRollBackError(RegistryError):
             f"Pack '{ref}' has no earlier registration to roll back to; "
             "use unregister to remove it"
         )
+
+
+class ReleaseMissingError(RegistryError):
+    """Raised when a registration's release is gone and cannot be made again from its
+    recorded files (a registration from before releases whose directory changed)."""
+
+    code = "CONFLICT"
+
+    def __init__(self, ref: str, version: str, digest: str) -> None:
+        super().__init__(
+            f"Pack '{ref}' {version} has no release (sha256:{digest}) and the files recorded "
+            "at its registration no longer have that digest; register that content again "
+            "to restore it")
+
+
+class RegistrationEndedError(RegistryError):
+    """Raised when a registration was ended by someone else (``pack cancel --force``) while
+    its process was still testing: nothing more is recorded for it."""
+
+    code = "CONFLICT"
+
+    def __init__(self, registration_id: object, status: str, reason: str | None) -> None:
+        how = f"{status}: {reason}" if reason else status
+        super().__init__(f"Registration {registration_id} was ended ({how}) while it ran; "
+                         "nothing more was recorded for it")
+
+
+class NotCancellableError(RegistryError):
+    """Raised when ``pack cancel`` finds nothing it may end."""
+
+    code = "CONFLICT"
 
 
 class RegistrationNotFoundError(RegistryError):

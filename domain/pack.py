@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import (
+    NotCancellableError,
     NothingToRollBackError,
     PackAlreadyExistsError,
     PackNotFoundError,
@@ -20,6 +22,25 @@ class Pack(Aggregate):
     """A pack ref. Its id derives from the ref, so two first registrations race on one stream."""
 
     TOPIC = "attune:Pack"
+    # Snapshots taken before ``holder`` existed restore without it.
+    holder: dict[str, Any] | None = None
+
+    class RegistrationOpened(Aggregate.Event):
+        """A registration took the ref's lease. Version 2 added ``holder``: the process that
+        registers (host, pid and the pid's start time), so that ``pack cancel`` can tell
+        whether it is gone; None for older events."""
+
+        TOPIC = "attune:Pack.RegistrationOpened"
+        class_version = 2
+
+        registration_id: UUID
+        lease_expires: datetime
+        taken_over: UUID | None
+        holder: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["holder"] = None
 
     @staticmethod
     def create_id(ref: str) -> UUID:
@@ -32,11 +53,13 @@ class Pack(Aggregate):
         self.active_version: str | None = None
         self.in_flight: UUID | None = None
         self.lease_expires: datetime | None = None
+        self.holder: dict[str, Any] | None = None
         # Registrations this one replaced, most recent last: where a rollback goes back to.
         self.previous: list[tuple[UUID, str]] = []
 
     def open_registration(
-        self, registration_id: UUID, *, replace: bool, lease_expires: datetime, now: datetime
+        self, registration_id: UUID, *, replace: bool, lease_expires: datetime, now: datetime,
+        holder: dict[str, Any] | None = None,
     ) -> UUID | None:
         """Take the ref's lease for a new registration.
 
@@ -50,7 +73,7 @@ class Pack(Aggregate):
         self.check_can_open(replace=replace, now=now)
         abandoned = self.in_flight
         self._open(registration_id=registration_id, lease_expires=lease_expires,
-                   taken_over=abandoned)
+                   taken_over=abandoned, holder=holder)
         return abandoned
 
     def check_can_open(self, *, replace: bool, now: datetime) -> None:
@@ -70,14 +93,35 @@ class Pack(Aggregate):
 
     def _check_no_lease(self, now: datetime) -> None:
         if self._lease_held(now):
-            raise RegistrationInProgressError(self.ref, self.in_flight)
+            raise RegistrationInProgressError(self.ref, self.in_flight,
+                                              lease_expires=self.lease_expires)
 
-    @event("RegistrationOpened", topic="attune:Pack.RegistrationOpened")
+    def cancel_in_flight(self, *, now: datetime, holder_gone: bool, force: bool) -> UUID:
+        """Release the lease of the registration in flight, whose process is gone (or was
+        told to stop: ``force``); returns its id, for the registration's rejection.
+
+        Raises:
+            NotCancellableError: nothing is in flight, or its holder may still be running.
+        """
+        if self.in_flight is None:
+            raise NotCancellableError(f"Pack '{self.ref}' has no registration in progress")
+        if not (force or holder_gone or not self._lease_held(now)):
+            raise NotCancellableError(
+                f"Pack '{self.ref}' has a registration in progress ({self.in_flight}) whose "
+                "process may still be running (it is alive, or on another machine, or "
+                "unknown); stop that process, or use --force to cancel it anyway")
+        registration_id = self.in_flight
+        self._close(registration_id=registration_id)
+        return registration_id
+
+    @event(RegistrationOpened)
     def _open(
-        self, *, registration_id: UUID, lease_expires: datetime, taken_over: UUID | None
+        self, *, registration_id: UUID, lease_expires: datetime, taken_over: UUID | None,
+        holder: dict[str, Any] | None,
     ) -> None:
         self.in_flight = registration_id
         self.lease_expires = lease_expires
+        self.holder = holder
 
     def activate(self, registration_id: UUID, pack_version: str) -> UUID | None:
         """Make the in-flight registration active; returns the registration it replaces."""
@@ -94,6 +138,7 @@ class Pack(Aggregate):
         self.active_version = pack_version
         self.in_flight = None
         self.lease_expires = None
+        self.holder = None
 
     def close_registration(self, registration_id: UUID) -> None:
         """Release the lease without activating (the registration was rejected)."""
@@ -104,6 +149,7 @@ class Pack(Aggregate):
     def _close(self, *, registration_id: UUID) -> None:
         self.in_flight = None
         self.lease_expires = None
+        self.holder = None
 
     def roll_back(self, *, now: datetime) -> tuple[UUID, UUID, str]:
         """Re-activate the registration the active one replaced.

@@ -78,10 +78,18 @@ class Registration(Aggregate):
         """The compensating event of the request: the pack never became active."""
 
         TOPIC = "attune:Registration.RegistrationRejected"
+        class_version = 2
 
         reason: RejectReason
         message: str
         summary: dict[str, Any] | None
+        actor: str | None
+        """Who ended it (``pack cancel``); None when the registration decided for itself.
+        Added in version 2."""
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["actor"] = None
 
     class RegistrationRolledBack(Aggregate.Event):
         """The compensating event of a commit: the pack stopped being this registration."""
@@ -190,16 +198,17 @@ class Registration(Aggregate):
     ) -> None:
         self.status = "committed"
 
-    def reject(self, *, reason: RejectReason, message: str, summary: TestSummary | None) -> None:
+    def reject(self, *, reason: RejectReason, message: str, summary: TestSummary | None,
+               actor: str | None = None) -> None:
         """Close this attempt without activating it: the compensating event of the request."""
         if self.is_finished:
             raise RegistrationStateError(f"registration {self.id} is already {self.status}")
         self._reject(reason=reason, message=message,
-                     summary=summary.to_dict() if summary else None)
+                     summary=summary.to_dict() if summary else None, actor=actor)
 
     @event(RegistrationRejected)
     def _reject(self, *, reason: RejectReason, message: str,
-                summary: dict[str, Any] | None) -> None:
+                summary: dict[str, Any] | None, actor: str | None) -> None:
         self.status = "rejected"
         self.reason = reason
 

@@ -119,10 +119,13 @@ class ReadModelQueries(ABC):
         return [registration_row(r) for r in rows]
 
     def registration_sources(self, statuses: tuple[str, ...]) -> list[dict[str, str]]:
-        """``id``, ``pack_ref`` and ``source_path`` of every registration in ``statuses``."""
+        """``id``, ``pack_ref``, ``source_path``, ``content_digest`` and ``status`` of every
+        registration in ``statuses``, newest first."""
         names = {f"s{n}": status for n, status in enumerate(statuses)}
-        return self._select("SELECT id, pack_ref, source_path FROM {t}pack_registration"
-                            f" WHERE status IN ({', '.join(':' + n for n in names)})", names)
+        return self._select("SELECT id, pack_ref, source_path, content_digest, status"
+                            " FROM {t}pack_registration"
+                            f" WHERE status IN ({', '.join(':' + n for n in names)})"
+                            " ORDER BY requested_at DESC, id DESC", names)
 
     def count_registrations(self, ref: str) -> int:
         rows = self._select("SELECT n FROM {t}pack_registration_count WHERE pack_ref = :ref",

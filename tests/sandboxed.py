@@ -15,6 +15,7 @@ import secrets
 import textwrap
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 SHARE = "ATTUNE_SANDBOX_SHARE"
@@ -50,6 +51,38 @@ def sharing(env: Mapping[str, str], *folders: Path) -> dict[str, str]:
     ``shared_folder``), besides whatever ``env`` shares already."""
     already = [p for p in env.get(SHARE, "").split(os.pathsep) if p]
     return {**env, SHARE: os.pathsep.join([*already, *map(str, folders)])}
+
+
+@dataclass(frozen=True)
+class StuckPack:
+    """A pack whose one test starts a child and then waits forever (see ``stuck_pack``)."""
+
+    path: Path
+    gate: Path
+    """A shared folder: run ``attune`` with ``sharing(env, gate)``."""
+    started: Path
+    """Created by the test once it runs (and its child was started)."""
+    child: list[str]
+    """The child's command line: ``running_with(child[-1])`` finds it from the host."""
+
+
+def stuck_pack(folder: Path, ref: str = "stuck") -> StuckPack:
+    """Write a ``StuckPack`` of ``ref`` under ``folder``. The test runs sandboxed: it sees the
+    gate only because it is shared, and its pids are not the host's, so its child is known by
+    a command line of its own."""
+    from tests.packs import manifest, write_pack
+
+    gate = shared_folder(folder / "gate")
+    started, child = gate / "started", sleeper()
+    pack = write_pack(folder / ref, manifest(ref), {"test_stuck.py": with_mark(f"""
+        import subprocess, threading, unittest
+        class TestStuck(unittest.TestCase):
+            def test_waits_forever(self):
+                subprocess.Popen({child!r})
+                mark({str(started)!r})
+                threading.Event().wait()
+    """)})
+    return StuckPack(pack, gate, started, child)
 
 
 def sleeper() -> list[str]:

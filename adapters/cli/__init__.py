@@ -29,7 +29,45 @@ def main(api_url: str | None, token: str | None) -> None:
     """
 
 
+def run() -> None:
+    """The ``attune`` entry point: ``main`` in a process of its own, stopping cleanly on
+    SIGTERM and SIGHUP (``main`` alone also runs inside other programs, such as tests)."""
+    stop_cleanly_on_signals()
+    main()
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C (a registration records its rejection,
+    releases its lease and removes its snapshot), then exits 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    def __repr__(self) -> str:
+        import signal
+
+        return f"stopped by {signal.Signals(self.signum).name}"
+
+
+def stop_cleanly_on_signals() -> None:
+    """A CI cancel, ``timeout``, ``docker stop`` or systemd stop sends SIGTERM; a closed
+    terminal SIGHUP. Their default action ends the process at once, with a registration
+    left holding its ref until the lease expires. The first one raises ``Terminated`` in
+    the main thread; later ones are ignored, so that the clean-up it starts can finish."""
+    import signal
+
+    def terminate(signum: int, frame: object) -> None:
+        for other in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(other, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:  # not ignored by whoever started us
+            signal.signal(signum, terminate)
+
+
 for command in (pack, audit, projections, projector, token, serve):
     main.add_command(command)
 
-__all__ = ["main"]
+__all__ = ["main", "run"]

@@ -1,4 +1,4 @@
-"""``attune pack install`` and ``attune pack verify``: packs kept in the managed store."""
+"""``attune pack install``, ``verify`` and ``prune``: packs from sources, and their releases."""
 
 from __future__ import annotations
 
@@ -47,12 +47,12 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
                                                           .tgz, .tar.bz2, .tar.xz, .zip)
       ./pack                                             a pack directory
 
-    The files are fetched, validated, copied into the managed store
-    ($ATTUNE_HOME/installed/REF/VERSION-DIGEST) and tested there like `attune pack
-    register`. The pack becomes active only if its tests pass; a refused install leaves no
-    files behind. The registration records where the files came from (the source, with any
-    password masked, the git ref and commit, or the archive's sha256) and their digest:
-    `attune pack show` prints them and `attune pack verify` checks the files against them.
+    The files are fetched, validated, kept as a release ($ATTUNE_HOME/releases/DIGEST) and
+    tested like `attune pack register`. The pack becomes active only if its tests pass; a
+    refused install leaves no files behind. The registration records where the files came
+    from (the source, with any password masked, the git ref and commit, or the archive's
+    sha256) and their digest: `attune pack show` prints them and `attune pack verify` checks
+    the release against them.
 
     \b
     Exit status: 0 installed, 1 refused or tests failed, 2 usage error.
@@ -80,11 +80,13 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
 @click.argument("ref")
 @json_option
 def verify(ref: str, as_json: bool) -> None:
-    """Check that active pack REF's files still have the digest recorded when it was
+    """Check that active pack REF's release still has the digest recorded when it was
     registered or installed.
 
-    For an installed pack, the files that were added, removed or modified are listed; for a
-    registered directory, only the digests are compared (the directory is the user's).
+    The release is the copy of exactly what the registration tested, kept under
+    $ATTUNE_HOME/releases; the files that were added, removed or modified since are listed.
+    A pack registered before releases existed gets its release here if the directory it was
+    registered from is unchanged.
 
     \b
     Exit status: 0 unchanged, 1 drifted, missing or not found.
@@ -97,17 +99,22 @@ def verify(ref: str, as_json: bool) -> None:
         output.print_json({"data": msgspec.to_builtins(found)})
         sys.exit(0 if found.status == "ok" else 1)
     title = f"Pack '{found.ref}' {found.version}"
+    release = found.release_path or found.source_path
     if found.status == "ok":
         output.line(f"{output.OK} {title} matches its recorded content "
                     f"(sha256:{found.expected_digest})")
         if found.origin is not None:
             output.line(f"Source: {output.origin(found.origin)}")
+        output.line(f"Release: {release}")
         return
     if found.status == "missing":
-        output.line(f"{output.FAIL} {title}: its files are missing from {found.source_path}")
+        output.line(f"{output.FAIL} {title}: its release is missing from {release}")
+        if found.source_path != release:
+            output.line(f"(and the files at {found.source_path} no longer have its digest: "
+                        "register that content again to restore it)")
         sys.exit(1)
     output.line(f"{output.FAIL} {title} has drifted from its recorded content")
-    output.line(f"Files: {found.source_path}")
+    output.line(f"Release: {release}")
     output.line(f"Recorded: sha256:{found.expected_digest}")
     output.line(f"Found:    sha256:{found.actual_digest}")
     for label, paths in (("modified", found.modified), ("added", found.added),
@@ -115,8 +122,7 @@ def verify(ref: str, as_json: bool) -> None:
         for path in paths:
             output.line(f"  {label + ':':<9} {path}")
     if not found.files_listed:
-        output.line("(no file list is kept for a registered directory: only the digest "
-                    "is compared)")
+        output.line("(no file list was kept for this content: only the digest is compared)")
     sys.exit(1)
 
 
@@ -124,13 +130,13 @@ def verify(ref: str, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
 @json_option
 def prune(dry_run: bool, as_json: bool) -> None:
-    """Remove installed files that no registration needs any more.
+    """Remove the releases that nothing can bring back.
 
-    Installed packs keep one directory per content in $ATTUNE_HOME/installed. A directory is
-    needed while a committed registration points at it (the active one, or one a rollback can
-    restore) or while its install is still testing. Refused installs remove theirs at once;
-    this removes what is left by installs that were killed before their decision and by
-    registrations that were rolled back. Local store only.
+    Every registration keeps what it tested as a release in $ATTUNE_HOME/releases. Kept are
+    the releases of each active pack, of the registrations a rollback can restore, of
+    registrations still testing, and of each ref's ATTUNE_KEEP_RELEASES (default 3) most
+    recent committed registrations. Directories in $ATTUNE_HOME/installed, from versions
+    before releases, go once no committed registration uses them. Local store only.
 
     \b
     Exit status: 0 done (also when nothing was removed), 1 error.
@@ -141,7 +147,7 @@ def prune(dry_run: bool, as_json: bool) -> None:
         output.print_json({"data": {"removed": removed, "dry_run": dry_run}})
         return
     verb = "Would remove" if dry_run else "Removed"
-    output.line(f"{output.OK} {verb} {len(removed)} unneeded install "
-                f"director{'y' if len(removed) == 1 else 'ies'}")
+    output.line(f"{output.OK} {verb} {len(removed)} unneeded "
+                f"release{'' if len(removed) == 1 else 's'}")
     for path in removed:
         output.line(f"  {path}")

@@ -1,4 +1,4 @@
-"""``attune pack unregister|rollback``: compensating events; nothing is ever deleted."""
+"""``attune pack unregister|rollback|cancel``: compensating events; nothing is ever deleted."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def rollback(ref: str, as_json: bool) -> None:
     """Re-activate the registration of REF that the active one replaced.
 
     The active registration gets a RegistrationRolledBack event and the earlier version is
-    active again; repeat to go further back.
+    active again, with the exact files its registration tested (its release): whatever
+    happened to the directory it was registered from. Repeat to go further back. Refused,
+    changing nothing, when that release is gone.
     """
     with registry_session(as_json) as registry:
         pack = registry.roll_back(ref, actor=actor())
@@ -47,3 +49,31 @@ def rollback(ref: str, as_json: bool) -> None:
     output.line(f"{output.OK} Pack '{pack.ref}' rolled back to version {pack.version}")
     output.line(f"ID: {pack.id}")
     output.line(f"Registration: {pack.registration_id}")
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--force", is_flag=True,
+              help="Cancel even if the registering process may still be running (on another "
+                   "machine, or alive): it records nothing more once cancelled.")
+@json_option
+def cancel(ref: str, force: bool, as_json: bool) -> None:
+    """End the registration of REF in progress, when the process running it is gone.
+
+    A registration killed without a chance to clean up (SIGKILL, a lost machine) holds REF
+    until its lease expires; this ends it now, recorded as rejected (reason abandoned) by
+    you. Without --force, only a registration whose process certainly ended on this host
+    (or whose lease expired) is cancelled.
+
+    \b
+    Exit status: 0 cancelled, 1 nothing to cancel, or its process may still run.
+    """
+    with registry_session(as_json) as registry:
+        ended = registry.cancel(ref, actor=actor(), force=force)
+    message = f"Registration {ended} of pack '{ref}' cancelled"
+    if as_json:
+        output.print_json({"data": {"ref": ref, "registration_id": str(ended)},
+                           "message": message})
+        return
+    output.line(f"{output.OK} {message}")
+    output.line("Recorded as rejected (abandoned); the pack can be registered again")

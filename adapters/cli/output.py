@@ -1,8 +1,13 @@
-"""Terminal output: success and error lines, tables, JSON. Plain text, no markup surprises."""
+"""Terminal output: success and error lines, tables, JSON. Plain text, no markup surprises.
+
+Everything printed goes through here, and text that packs supply (labels, descriptions, test
+names and messages, versions) reaches the terminal only as visible characters: see ``safe``.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -13,14 +18,33 @@ from domain.origin import ArchiveOrigin, DirectoryOrigin, GitOrigin, Origin
 
 OK, WARN, FAIL = "✓", "⚠", "✗"
 
+# Characters a terminal acts on instead of showing them: C0 controls (ESC starts the sequences
+# that set the window title, write the clipboard (OSC 52) or clear the screen; CR overwrites
+# the line), DEL, C1 controls (0x9b is a one-byte CSI) and the bidirectional marks, overrides
+# and isolates that reorder what is shown. Newline and tab are kept in lines of text.
+_TERMINAL_CONTROLS = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[{_TERMINAL_CONTROLS}]")
+_UNSAFE_IN_TEXT = re.compile(r"(?![\n\t])" + _UNSAFE.pattern)
+
+
+def safe(text: str, *, one_line: bool = False) -> str:
+    """``text`` with every terminal control shown as an escape (``\\x1b``, ``\\u202e``);
+    newlines and tabs are kept unless ``one_line``."""
+    return (_UNSAFE if one_line else _UNSAFE_IN_TEXT).sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
 
 def line(text: str = "") -> None:
-    click.echo(text)
+    click.echo(safe(text))
 
 
 def note(text: str) -> None:
     """Progress and hints: stderr, so stdout stays the command's result."""
-    click.echo(text, err=True)
+    click.echo(safe(text), err=True)
 
 
 def abort(message: str, *, code: str = "BAD_REQUEST", as_json: bool = False) -> NoReturn:
@@ -28,12 +52,16 @@ def abort(message: str, *, code: str = "BAD_REQUEST", as_json: bool = False) -> 
     if as_json:
         print_json({"error": message, "code": code})
     else:
-        click.echo(f"{FAIL} Error: {message}", err=True)
+        click.echo(f"{FAIL} Error: {safe(message)}", err=True)
     sys.exit(1)
 
 
 def print_json(document: Any) -> None:
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=_json_default))
+    """``document`` as JSON: the data exactly, with terminal controls as ``\\uXXXX`` escapes
+    (JSON escapes C0 controls itself; the others can only occur inside strings, where an
+    escape means the same character)."""
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=_json_default)
+    click.echo(_UNSAFE_IN_TEXT.sub(lambda found: f"\\u{ord(found.group()):04x}", text))
 
 
 def _json_default(value: Any) -> str:
@@ -41,7 +69,21 @@ def _json_default(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def verdict(status: str, failed: int, counts: str = "") -> str:
+    """The verdict line of a run: "All tests passed" only when every suite passed (nothing
+    failed or errored, each ran a test); ``counts`` (passed/total) follows a colon."""
+    if status == "passed":
+        head = f"{OK} All tests passed"
+    elif failed:
+        head = f"{FAIL} Some tests failed"
+    else:  # no failing case, but no pass either: nothing ran, or a runner exited non-zero
+        head = f"{FAIL} Tests did not pass"
+    return (head + (f": {counts}" if counts else "")
+            + (" (a suite could not run)" if status == "error" else ""))
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    rows = [[safe(cell, one_line=True) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from adapters.cli.install import install, prune, verify
-from adapters.cli.lifecycle import rollback, unregister
+from adapters.cli.lifecycle import cancel, rollback, unregister
 from adapters.cli.reading import history, list_packs, show, test_history
 from adapters.cli.register import register
 from adapters.cli.testing import test
@@ -17,5 +17,5 @@ def pack() -> None:
 
 
 for command in (register, install, test, list_packs, show, history, test_history, verify,
-                unregister, rollback, prune):
+                unregister, rollback, cancel, prune):
     pack.add_command(command)

@@ -42,7 +42,7 @@ class SuiteProgress:
             if self.live:
                 status = ", ".join(f"{name}: {done} done, {failed} failed"
                                    for name, (done, failed) in self.counts.items())
-                sys.stderr.write(f"\r\x1b[2K  {status}"[:200])
+                sys.stderr.write(f"\r\x1b[2K  {output.safe(status, one_line=True)}"[:200])
                 sys.stderr.flush()
 
     def suite_finished(self, result: SuiteResult) -> None:

@@ -84,6 +84,8 @@ def show(ref: str, as_json: bool) -> None:
                          ("Tags", ", ".join(pack.tags)),
                          ("Installed from", pack.origin and output.origin(pack.origin)),
                          ("Source" if pack.origin is None else "Files", pack.source_path),
+                         ("Release", details.release_path
+                          if details.release_path != pack.source_path else None),
                          ("Digest", f"sha256:{pack.content_digest}"),
                          ("Registration", pack.registration_id),
                          ("Registered", output.timestamp(pack.created)),

@@ -70,7 +70,6 @@ def report(registered: Registered, as_json: bool, verb: str) -> None:
     if result is None:
         output.line("Tests were skipped")
         return
-    output.line(f"{output.OK} All tests passed" if outcome.all_passed
-                else f"{output.FAIL} Some tests failed")
+    output.line(output.verdict(result.status, result.failed))
     output.line(f"Tests: {result.passed}/{result.total_tests} passed")
 

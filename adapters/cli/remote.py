@@ -179,6 +179,11 @@ class RemoteRegistry:
     def roll_back(self, ref: str, *, actor: str) -> PackRow:
         return self._data(PackRow, "POST", f"/packs/{ref}/rollback")
 
+    def cancel(self, ref: str, *, actor: str, force: bool = False) -> UUID:
+        body = self._call("POST", f"/packs/{ref}/cancel",
+                          params={"force": "true" if force else "false"})
+        return UUID(body["data"]["registration_id"])
+
     def audit(self, registration_id: UUID) -> list[StoredEvent]:
         events = self._call("GET", f"/registrations/{registration_id}")["data"]["events"]
         return msgspec.convert(events, type=list[StoredEvent])

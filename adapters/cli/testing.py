@@ -43,8 +43,9 @@ def test(target: str, verbose: bool, quiet: bool, jobs: int | None, as_json: boo
     where = "directory, not recorded" if outcome.test_run_id is None else "recorded as manual run"
     output.line(f"Testing pack '{outcome.pack_ref}' {outcome.pack_version} ({where})")
     if outcome.source_changed:
-        output.note(f"{output.WARN} The pack's files changed since it was registered; "
-                    "these results are for the files as they are now.")
+        output.note(f"{output.WARN} The release's files changed since it was registered "
+                    f"(`attune pack verify {outcome.pack_ref}` names them); these results "
+                    "are for the files as they are now.")
     for suite in result.test_suites:
         for text in suite_summary(suite, verbose=verbose):
             output.line(text)
@@ -52,9 +53,10 @@ def test(target: str, verbose: bool, quiet: bool, jobs: int | None, as_json: boo
                 f"{result.failed} failed, {result.skipped} skipped")
     output.line(f"Pass rate: {output.percent(result.pass_rate)}")
     output.line(f"Duration: {output.duration(result.duration_ms)}")
+    # The fraction is passed/total, as everywhere ("passed" spelled out when some failed).
     if result.status == "passed":
-        output.line(f"{output.OK} All tests passed: {result.passed}/{result.total_tests}")
+        output.line(output.verdict("passed", 0, f"{result.passed}/{result.total_tests}"))
         return
-    output.line(f"{output.FAIL} Tests failed: {result.failed}/{result.total_tests}"
-                + (" (a suite could not run)" if result.status == "error" else ""))
+    output.line(output.verdict(result.status, result.failed,
+                               f"{result.passed}/{result.total_tests} passed"))
     raise SystemExit(1)

@@ -21,8 +21,10 @@ from adapters.http.auth import requires
 from adapters.http.body import json_body
 from adapters.http.cursor import REGISTRATION_CURSOR, RUN_CURSOR, next_cursor, page_start
 from adapters.http.errors import COMMON_ERRORS, documented_errors
-from adapters.http.roots import check_install_source, check_pack_root
+from adapters.http.roots import check_install_source, check_pack_root, install_address_policy
 from adapters.http.schemas import (
+    Cancelled,
+    CancelledEnvelope,
     InstallRequest,
     PackEnvelope,
     PackPage,
@@ -40,6 +42,7 @@ from adapters.http.schemas import (
     cursor_pagination,
     pagination,
 )
+from adapters.install.network import address_policy
 
 Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="Page number, from 1.")]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100,
@@ -92,14 +95,17 @@ class PackController(Controller):
           summary="Install a pack from git, an archive or a directory, gated on its tests")
     def install(self, data: JSONBody[InstallRequest], request: Request[Any, Any, Any],
                 registry: NamedDependency[ServedRegistry]) -> RegisteredEnvelope:
-        """Fetch into the managed store, test and activate; failing tests give 400 unless
+        """Fetch, keep as a release, test and activate; failing tests give 400 unless
         forced, and leave no files behind."""
         state = request.app.state
-        check_install_source(data.source, state.pack_roots, state.install_sources)
-        done = registry.install(InstallCommand(
-            source=data.source, git_ref=data.ref_spec, force=data.force, replace=data.replace,
-            skip_tests=data.skip_tests, requested_by=request.state.actor,
-            expected_digest=parse_digest(data.digest) if data.digest is not None else None))
+        # What was checked is what is fetched: the normalised source, not the text as given;
+        # and the fetch connects only to addresses the policy judged (see network.py).
+        source = check_install_source(data.source, state.pack_roots, state.install_sources)
+        with address_policy(install_address_policy(state)):
+            done = registry.install(InstallCommand(
+                source=source, git_ref=data.ref_spec, force=data.force, replace=data.replace,
+                skip_tests=data.skip_tests, requested_by=request.state.actor,
+                expected_digest=parse_digest(data.digest) if data.digest is not None else None))
         return RegisteredEnvelope(data=Registered.of(done),
                                   message="Pack installed successfully")
 
@@ -129,6 +135,18 @@ class PackController(Controller):
                   registry: NamedDependency[ServedRegistry]) -> RolledBackEnvelope:
         pack = registry.roll_back(ref, actor=request.state.actor)
         return RolledBackEnvelope(data=pack, message=f"Pack '{ref}' rolled back to {pack.version}")
+
+    @post("/{ref:str}/cancel", status_code=200, **WRITE, operation_id="cancelRegistration",
+          summary="End a registration in progress whose process is gone")
+    def cancel(self, ref: FromPath[str], request: Request[Any, Any, Any],
+               registry: NamedDependency[ServedRegistry], force: FromQuery[bool] = False,
+               ) -> CancelledEnvelope:
+        """Records the registration as rejected (``abandoned``) by the caller and frees the
+        ref. Without ``force`` only when its process is certainly gone (same host, pid ended);
+        409 otherwise."""
+        ended = registry.cancel(ref, actor=request.state.actor, force=force)
+        return CancelledEnvelope(data=Cancelled(ref=ref, registration_id=str(ended)),
+                                 message=f"Registration {ended} of pack '{ref}' cancelled")
 
     @post("/{ref:str}/test", status_code=200, **WRITE, operation_id="testPack",
           summary="Run an active pack's suites again (recorded)")

@@ -132,6 +132,16 @@ class UnregisteredEnvelope(msgspec.Struct):
     message: str
 
 
+class Cancelled(msgspec.Struct):
+    ref: str
+    registration_id: str
+
+
+class CancelledEnvelope(msgspec.Struct):
+    data: Cancelled
+    message: str
+
+
 class RolledBackEnvelope(msgspec.Struct):
     data: PackRow
     message: str

@@ -13,7 +13,7 @@ import msgspec
 
 from domain.component import Component
 from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
-from domain.manifest import PackManifest, parse_manifest
+from domain.manifest import PackManifest, TestSuite, parse_manifest
 from domain.text import has_control, quoted
 from domain.vocabulary import ComponentKind
 
@@ -26,7 +26,14 @@ from adapters.packs.tree import (
 )
 from adapters.packs.workspace import private_dir
 from adapters.packs.yamlfile import read_yaml
-from adapters.runners.paths import Listing, unmatched_pattern
+from adapters.runners.paths import (
+    GlobBudget,
+    GlobLimitError,
+    GlobLimits,
+    Listing,
+    check_pattern,
+    unmatched_pattern,
+)
 
 # The folder of each kind of component.
 COMPONENT_KINDS: dict[str, ComponentKind] = {
@@ -69,10 +76,14 @@ class LoadedPack:
 
 
 class FilesystemPackLoader:
-    """Loads packs from local directories; snapshots go under ``work_dir`` (default: $TMPDIR)."""
+    """Loads packs from local directories; snapshots go under ``work_dir`` (default: $TMPDIR).
+    Matching a manifest's patterns may cost at most ``glob_limits`` (see :func:`check_suite_paths`).
+    """
 
-    def __init__(self, work_dir: Path | None = None) -> None:
+    def __init__(self, work_dir: Path | None = None,
+                 glob_limits: GlobLimits | None = None) -> None:
         self.work_dir = work_dir
+        self.glob_limits = glob_limits or GlobLimits()
 
     def load(self, path: str) -> LoadedPack:
         directory = Path(path).expanduser()
@@ -84,7 +95,7 @@ class FilesystemPackLoader:
             raise ManifestNotFoundError(path)
         manifest = parse_manifest(read_yaml(manifest_path, "pack.yaml", root))
         scan_tree(root)
-        check_suite_paths(root, manifest)
+        check_suite_paths(root, manifest, GlobBudget(self.glob_limits))
         return LoadedPack(manifest=manifest, source_path=str(root),
                           components=read_components(root, manifest.ref),
                           work_dir=self.work_dir)
@@ -132,27 +143,57 @@ def scan_tree(root: Path) -> None:
                 check_limits(0, total_bytes)
 
 
-def check_suite_paths(root: Path, manifest: PackManifest) -> None:
+def check_suite_paths(root: Path, manifest: PackManifest, budget: GlobBudget | None = None) -> None:
     """Each suite's paths, against the real directory: the working_dir must be a folder in the
     pack, no pattern may match a path that leads outside it (the manifest model only checks
-    them lexically), and each pattern must match what the suite's runner would run."""
+    them lexically), and each pattern must match what the suite's runner would run.
+
+    The work is bounded whatever the manifest says: each pattern's size and wildcards (checked
+    before any folder is listed), then the entries listed, the names matched and a deadline,
+    over all suites together (``budget``). Going past one is a manifest error naming the
+    pattern (or working_dir) and the limit.
+    """
     if manifest.testing is None:
         return
-    for index, suite in enumerate(manifest.testing.test_suites):
+    budget = budget or GlobBudget()
+    suites = list(enumerate(manifest.testing.test_suites))
+    for index, suite in suites:
+        for position, pattern in enumerate(suite.test_files):
+            try:
+                check_pattern(pattern)
+            except GlobLimitError as exc:
+                field = f"testing.test_suites[{index}].test_files[{position}]"
+                raise ManifestError(f"{quoted(pattern)}: {exc.problem}", field) from None
+    listings: dict[Path, Listing] = {}  # suites sharing a folder share its listing
+    for index, suite in suites:
         where = f"testing.test_suites[{index}]"
         directory = _suite_directory(root, suite.working_dir, f"{where}.working_dir")
-        listing = Listing(directory)
-        for position, pattern in enumerate(suite.test_files):
-            for path in listing.glob(pattern):
-                if _leads_outside(path, root):
-                    raise ManifestError(
-                        f"{quoted(pattern)} matches {quoted(path.relative_to(root).as_posix())}, "
-                        "which leads outside the pack", f"{where}.test_files[{position}]")
-        unmatched = unmatched_pattern(suite.runner, directory, suite.test_files, root, listing)
-        if unmatched is not None:
-            shown = directory.relative_to(root).as_posix() or "."
-            raise ManifestError(f"{quoted(unmatched)} matches no file in {quoted(shown)}",
-                                f"{where}.test_files[{suite.test_files.index(unmatched)}]")
+        try:
+            if directory not in listings:
+                listings[directory] = Listing(directory, budget)
+            _check_suite_patterns(root, directory, suite, where, listings[directory])
+        except GlobLimitError as exc:
+            if exc.pattern is None:
+                raise ManifestError(f"{quoted(suite.working_dir)}: {exc.problem}",
+                                    f"{where}.working_dir") from None
+            raise ManifestError(f"{quoted(exc.pattern)}: {exc.problem}",
+                                f"{where}.test_files[{suite.test_files.index(exc.pattern)}]"
+                                ) from None
+
+
+def _check_suite_patterns(root: Path, directory: Path, suite: TestSuite, where: str,
+                          listing: Listing) -> None:
+    for position, pattern in enumerate(suite.test_files):
+        path = listing.leading_outside(pattern, root)
+        if path is not None:
+            raise ManifestError(
+                f"{quoted(pattern)} matches {quoted(path.relative_to(root).as_posix())}, "
+                "which leads outside the pack", f"{where}.test_files[{position}]")
+    unmatched = unmatched_pattern(suite.runner, directory, suite.test_files, root, listing)
+    if unmatched is not None:
+        shown = directory.relative_to(root).as_posix() or "."
+        raise ManifestError(f"{quoted(unmatched)} matches no file in {quoted(shown)}",
+                            f"{where}.test_files[{suite.test_files.index(unmatched)}]")
 
 
 def _suite_directory(root: Path, working_dir: str, field: str) -> Path:

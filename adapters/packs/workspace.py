@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from adapters.holder import process_exists
+
 
 @contextmanager
 def private_dir(work_dir: Path | None, name: str) -> Iterator[Path]:
@@ -40,7 +42,7 @@ def sweep_snapshots(work_dir: Path) -> None:
     """
     for entry in work_dir.iterdir():
         owner = entry.name.split("-")[1] if entry.name.startswith("attune-") else ""
-        if not owner.isdigit() or _process_exists(int(owner)):
+        if not owner.isdigit() or process_exists(int(owner)):
             continue
         try:
             lock = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -54,16 +56,6 @@ def sweep_snapshots(work_dir: Path) -> None:
             remove_tree(entry)
         finally:
             os.close(lock)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
 
 
 def claim_empty_dir(target: Path) -> bool | None:

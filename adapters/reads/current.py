@@ -22,6 +22,9 @@ from adapters.contract import Health, PackDetails, Page, Verification
 from adapters.reads.lookup import Reads
 
 if TYPE_CHECKING:
+    from adapters.packs.releases import ReleaseStore
+
+if TYPE_CHECKING:
     from domain.vocabulary import RunStatus, TriggerReason
 
     from projections.queries import SortKey
@@ -59,11 +62,12 @@ def current(method: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P
 class CurrentReads:
     """The queries of ``adapters.contract.ServedRegistry`` on the local store."""
 
-    def __init__(self, app: PackRegistry, view: RegistryView, *, store_kind: str = "sqlite",
+    def __init__(self, app: PackRegistry, view: RegistryView, releases: ReleaseStore, *,
+                 store_kind: str = "sqlite",
                  unavailable: Callable[[Exception], Exception] = lambda exc: exc) -> None:
         self.app = app
         self.view = view
-        self.reads = Reads(view)
+        self.reads = Reads(view, lambda: releases)
         self.store_kind = store_kind
         # Turns a lost or unreachable store into the error a user sees (naming the store).
         self.unavailable = unavailable

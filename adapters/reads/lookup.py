@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from typing import TYPE_CHECKING
 
 from domain.errors import NoTestResultsError, PackNotFoundError
@@ -12,14 +14,24 @@ from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, Tes
 from adapters.contract import PackDetails, Page, Verification
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from domain.vocabulary import RunStatus, TriggerReason
+
+    from adapters.packs.releases import ReleaseStore
 
 
 class Reads:
     """Queries with the registry's rules for what "not found" means."""
 
-    def __init__(self, view: ReadModelQueries) -> None:
+    def __init__(self, view: ReadModelQueries, releases: Callable[[], ReleaseStore]) -> None:
         self.view = view
+        # Made on first use: listing packs never loads the release store's code.
+        self._releases = releases
+
+    @functools.cached_property
+    def releases(self) -> ReleaseStore:
+        return self._releases()
 
     def list_packs(self) -> list[PackRow]:
         return self.view.list_packs()
@@ -33,8 +45,10 @@ class Reads:
         if pack is None:
             raise PackNotFoundError(ref)
         latest = self.view.test_history(ref, limit=1)
+        release = self.releases.path_of(pack.content_digest)
         return PackDetails(pack=pack, components=self.view.components(pack.id),
-                           latest_test=latest[0] if latest else None)
+                           latest_test=latest[0] if latest else None,
+                           release_path=release if os.path.isdir(release) else None)
 
     def latest_test(self, ref: str) -> TestExecutionRow:
         """Raises: PackNotFoundError, NoTestResultsError (a known ref without runs)."""
@@ -44,19 +58,22 @@ class Reads:
         return rows[0]
 
     def verify(self, ref: str) -> Verification:
-        """Recompute the digest of active pack ``ref``'s files and compare.
+        """Recompute the digest of active pack ``ref``'s release and compare. A registration
+        from before releases gets one here if its recorded files are unchanged.
 
         Raises: PackNotFoundError when ``ref`` is not active.
         """
-        from adapters.install.managed_store import check_drift
+        from adapters.packs.releases import check_drift
 
         pack = self.view.get_pack(ref)
         if pack is None:
             raise PackNotFoundError(ref)
-        drift = check_drift(pack.source_path, pack.content_digest)
+        release = (self.releases.restore(pack.content_digest, pack.source_path)
+                   or self.releases.path_of(pack.content_digest))
+        drift = check_drift(release, pack.content_digest)
         return Verification(ref=pack.ref, version=pack.version,
                             registration_id=pack.registration_id, source_path=pack.source_path,
-                            origin=pack.origin, status=drift.status,
+                            release_path=release, origin=pack.origin, status=drift.status,
                             expected_digest=pack.content_digest,
                             actual_digest=drift.actual_digest, files_listed=drift.listed,
                             added=drift.added, removed=drift.removed, modified=drift.modified)

@@ -14,13 +14,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from projections.queries import ReadModelQueries
 from projections.tables import READ_MODEL_VERSION
 
 from adapters.reads.lookup import Reads
 from adapters.settings import Settings
+
+if TYPE_CHECKING:
+    from adapters.packs.releases import ReleaseStore
 
 # Persisted names: the event log's application (``PackRegistry.name``) as the tracking table
 # records it, and the library's SQLite tables.
@@ -70,6 +73,12 @@ def quick_reads(settings: Settings) -> Iterator[Reads | None]:
             current = view.is_current()
         except sqlite3.Error:  # tables missing or unreadable: the full path creates/reports
             current = False
-        yield Reads(view) if current else None
+        yield Reads(view, lambda: _releases(settings)) if current else None
     finally:
         connection.close()
+
+
+def _releases(settings: Settings) -> ReleaseStore:
+    from adapters.packs.releases import ReleaseStore
+
+    return ReleaseStore.of(settings)

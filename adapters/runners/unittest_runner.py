@@ -37,9 +37,10 @@ class UnittestRunner:
         root = Path(pack_dir).resolve()
         try:
             start = suite_directory(pack_dir, suite.working_dir)
+            # Within the glob budget: over it is a suite error, like a bad path.
+            unmatched = [p for p in suite.test_files if not discoverable_files(start, p, root)]
         except SuitePathError as exc:
             return self._error(suite, str(exc))
-        unmatched = [p for p in suite.test_files if not discoverable_files(start, p, root)]
         if unmatched:
             return self._error(suite, f"no test files match {unmatched[0]!r} in "
                                       f"{suite.working_dir!r}")

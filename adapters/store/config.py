@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from adapters.redact import redact_url
 from adapters.settings import ConfigError, Settings
+from adapters.store.files import make_private_dir, private_sqlite_file
 
 DEFAULT_SCHEMA = "attune"
+LIBPQ_PARAMETERS = "ATTUNE_POSTGRES_LIBPQ_PARAMETERS"
 POOL_WAIT_SECONDS = 2
 
 
@@ -45,6 +48,9 @@ class StoreConfig:
 
 
 def store_config(settings: Settings) -> StoreConfig:
+    """The store's settings; creates ``ATTUNE_HOME`` (and a SQLite file) private to the user
+    if missing (see ``adapters.store.files``)."""
+    make_private_dir(settings.home)
     url = settings.database_url
     if not url:
         return _sqlite(settings.sqlite_path)
@@ -63,7 +69,7 @@ def store_config(settings: Settings) -> StoreConfig:
 
 
 def _sqlite(path: Path) -> StoreConfig:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite_file(path)
     return StoreConfig(
         kind="sqlite",
         env={
@@ -75,26 +81,51 @@ def _sqlite(path: Path) -> StoreConfig:
     )
 
 
+# What the URL's own parts (and our ``schema``) say; every other libpq parameter is passed on.
+_OWN_PARAMETERS = ("dbname", "host", "port", "user", "password")
+
+
 def _postgres(url: str) -> StoreConfig:
+    """The URL is parsed by libpq itself (through psycopg), so that it means what ``psql``
+    makes of it: every libpq parameter (``sslmode``, ``sslrootcert``, ``connect_timeout``,
+    ``application_name``, ``options``...) reaches every connection, and one libpq does not
+    know is refused here, naming it. ``schema`` is ours, and is taken out first."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    dbname = unquote(parts.path.lstrip("/"))
-    host = parts.hostname or query.get("host", [""])[0] or "127.0.0.1"
-    user = unquote(parts.username or "") or query.get("user", ["postgres"])[0]
-    password = unquote(parts.password or "") or query.get("password", [""])[0]
-    schema = query.get("schema", [DEFAULT_SCHEMA])[0]
+    # Split as libpq does (``&`` and ``=``, percent-escapes only: a ``+`` is no space).
+    items = [item for item in parts.query.split("&") if item]
+    schemas = [unquote(item.partition("=")[2]) for item in items
+               if item.partition("=")[0] == "schema"]
+    schema = schemas[-1] if schemas else DEFAULT_SCHEMA
+    kept = "&".join(item for item in items if item.partition("=")[0] != "schema")
+    rest = url.partition("?")[0] + (f"?{kept}" if kept else "")
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(rest).items()}
+    except ProgrammingError as exc:
+        reason = redact_url(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        raise StoreConfigError(f"ATTUNE_DATABASE_URL: libpq cannot use {redact_url(url)}: "
+                               f"{reason}") from None
+    dbname = params.get("dbname", "")
     if not dbname:
         raise StoreConfigError("ATTUNE_DATABASE_URL: the PostgreSQL URL names no database")
+    if not schema.strip():
+        raise StoreConfigError("ATTUNE_DATABASE_URL: ?schema= names no schema")
+    extra = {k: v for k, v in params.items() if k not in _OWN_PARAMETERS}
     return StoreConfig(
         kind="postgres",
         env={
             "PERSISTENCE_MODULE": "adapters.store.postgres:PostgresStoreFactory",
             "POSTGRES_DBNAME": dbname,
-            "POSTGRES_HOST": host,
-            "POSTGRES_PORT": str(parts.port or 5432),
-            "POSTGRES_USER": user,
-            "POSTGRES_PASSWORD": password,
+            "POSTGRES_HOST": params.get("host") or "127.0.0.1",
+            "POSTGRES_PORT": params.get("port") or "5432",
+            "POSTGRES_USER": params.get("user") or "postgres",
+            "POSTGRES_PASSWORD": params.get("password", ""),
             "POSTGRES_SCHEMA": schema,
+            # The other libpq parameters, as a conninfo string the factory and ``connect``
+            # hand to every connection (the library's settings have no key for them).
+            LIBPQ_PARAMETERS: make_conninfo(**extra),
             # A CLI process needs few connections; PostgreSQL's budget is shared by all.
             "POSTGRES_POOL_SIZE": "1",
             "POSTGRES_MAX_OVERFLOW": "4",
@@ -108,3 +139,10 @@ def _postgres(url: str) -> StoreConfig:
         },
         display=redact_url(url),
     )
+
+
+def libpq_parameters(env: Mapping[str, str]) -> dict[str, str]:
+    """The libpq parameters of the URL beyond host, port, database, user and password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    return {k: str(v) for k, v in conninfo_to_dict(env.get(LIBPQ_PARAMETERS, "")).items()}

@@ -18,7 +18,7 @@ from tests.sandboxed import (
     running_with,
     shared_folder,
     sharing,
-    sleeper,
+    stuck_pack,
     wait_until_gone,
     with_mark,
 )
@@ -231,7 +231,7 @@ class TestManualTests:
         assert "    ✓ test_mixed.TestMixed.test_pass_0" in out
         assert any(line.startswith("    ✗ test_mixed.TestMixed.test_fail_0: AssertionError")
                    for line in out)
-        assert out[-1] == "✗ Tests failed: 1/3"
+        assert out[-1] == "✗ Some tests failed: 2/3 passed"
         assert cli("pack", "test-history", "mypack").returncode == 1  # nothing recorded
 
     def test_a_bare_word_is_a_ref_and_a_path_needs_a_slash(self, cli, tmp_path):
@@ -346,24 +346,14 @@ class TestInterruption:
     def test_ctrl_c_stops_the_suites_and_records_the_attempt(self, cli, settings, tmp_path):
         import signal
 
-        # The test runs sandboxed: it sees the gate folder only because it is shared, and its
-        # pids are not the host's, so its child is known by a command line of its own.
-        gate = shared_folder(tmp_path / "gate")
-        started, child = gate / "started", sleeper()
-        pack = write_pack(tmp_path / "stuck", manifest("stuck"), {"test_stuck.py": with_mark(f"""
-            import subprocess, threading, unittest
-            class TestStuck(unittest.TestCase):
-                def test_waits_forever(self):
-                    subprocess.Popen({child!r})
-                    mark({str(started)!r})
-                    threading.Event().wait()
-        """)})
+        stuck = stuck_pack(tmp_path)
+        child = stuck.child
         # Default SIGINT handling even if this test runs with SIGINT ignored (a background job).
-        run = subprocess.Popen([ATTUNE, "pack", "register", str(pack), "--jobs", "2"],
-                               env=sharing(cli.env, gate), stdout=subprocess.PIPE,
+        run = subprocess.Popen([ATTUNE, "pack", "register", str(stuck.path), "--jobs", "2"],
+                               env=sharing(cli.env, stuck.gate), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        _wait_for(started, run)
+        _wait_for(stuck.started, run)
         # The suite's processes, seen from here: its sandbox, supervisor and test (they name
         # the snapshot, in the store's home) and the test's child.
         assert running_with(child[-1]) and running_under([settings.home])

@@ -58,8 +58,8 @@ def home(cli: Any) -> Path:
 
 
 def stored(cli: Any) -> list[str]:
-    """Everything under ``$ATTUNE_HOME/installed`` (relative paths, sorted)."""
-    root = home(cli) / "installed"
+    """Everything in the release store, ``$ATTUNE_HOME/releases`` (relative paths, sorted)."""
+    root = home(cli) / "releases"
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) if root.exists() else []
 
 
@@ -89,7 +89,8 @@ def files_in(directory: str | Path) -> list[str]:
 
 
 def store_dir(cli: Any, version: str, digest: str) -> Path:
-    return home(cli) / "installed" / "lamp" / f"{version}-{digest[:16]}"
+    """The release of ``digest`` (``version`` says which one a test means)."""
+    return home(cli) / "releases" / digest
 
 
 def git_source(source: str, ref: str, commit: str) -> str:
@@ -135,8 +136,8 @@ class TestInstallFromGit:
         listing = json.loads(Path(f"{directory}.files").read_text())
         assert (listing["digest"], sorted(listing["files"])) == (
             pack["content_digest"], ["pack.yaml", "tests/test_math.py"])
-        name = f"lamp/{directory.name}"
-        assert stored(attune) == sorted(["lamp", name, f"{name}.files", f"{name}/pack.yaml",
+        name = directory.name
+        assert stored(attune) == sorted([name, f"{name}.files", f"{name}/pack.yaml",
                                          f"{name}/tests", f"{name}/tests/test_math.py"])
         # Installed files are not edited in place: nothing in the directory is writable.
         assert all(not p.stat().st_mode & 0o222 for p in [directory, *directory.rglob("*")])
@@ -307,8 +308,9 @@ class TestFailingTests:
                       "trigger_reason": "install"}
         assert registration["origin"] == {"type": "git", "source": str(repo.path),
                                           "ref": "broken", "commit": commit}
-        # The registration names the directory the files would have had; it is gone.
-        assert registration["source_path"].startswith(str(home(cli) / "installed" / "lamp"))
+        # The registration names the release the files would have had; it is gone.
+        assert registration["source_path"] == str(home(cli) / "releases" /
+                                                  registration["content_digest"])
         assert stored(cli) == [] and work_left(cli) == []
         assert data(cli("pack", "list", "--json")) == []
         (run,) = data(cli("pack", "test-history", "lamp", "--json"))
@@ -366,7 +368,7 @@ class TestReinstall:
         assert done.returncode == 0, done.stderr
         new = active(cli)
         assert (new["version"], Path(new["source_path"]).name) == (
-            "1.1.0", f"1.1.0-{new['content_digest'][:16]}")
+            "1.1.0", new["content_digest"])
         assert new["source_path"] != old["source_path"]
         assert Path(old["source_path"], "pack.yaml").is_file()  # kept, for a rollback
         assert f"Files: {new['source_path']}" in lines(cli("pack", "show", "lamp").stdout)
@@ -381,7 +383,8 @@ class TestReinstall:
         assert verified.returncode == 0
         assert lines(verified.stdout) == [
             f"✓ Pack 'lamp' 1.0.0 matches its recorded content (sha256:{old['content_digest']})",
-            git_source(repo.url, "v1.0.0", repo.commits["v1.0.0"])]
+            git_source(repo.url, "v1.0.0", repo.commits["v1.0.0"]),
+            f"Release: {old['source_path']}"]
 
     def test_the_same_content_installed_again_reuses_its_dir(self, cli, repo, lamp_dir):
         cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
@@ -415,7 +418,7 @@ class TestReinstall:
 
 def drifted_lines(pack: dict[str, Any], actual: str, *changes: str) -> list[str]:
     return ["✗ Pack 'lamp' 1.0.0 has drifted from its recorded content",
-            f"Files: {pack['source_path']}", f"Recorded: sha256:{pack['content_digest']}",
+            f"Release: {pack['source_path']}", f"Recorded: sha256:{pack['content_digest']}",
             f"Found:    sha256:{actual}", *changes]
 
 
@@ -430,13 +433,14 @@ class TestVerify:
         assert (done.returncode, done.stderr) == (0, "")
         assert lines(done.stdout) == [
             f"✓ Pack 'lamp' 1.0.0 matches its recorded content (sha256:{pack['content_digest']})",
-            git_source(repo.url, "v1.0.0", repo.commits["v1.0.0"])]
+            git_source(repo.url, "v1.0.0", repo.commits["v1.0.0"]),
+            f"Release: {pack['source_path']}"]
         found = data(as_json)
         assert {k: v for k, v in found.items() if k != "files_listed"} == {
             "ref": "lamp", "version": "1.0.0", "registration_id": pack["registration_id"],
             "source_path": pack["source_path"], "origin": pack["origin"], "status": "ok",
             "expected_digest": pack["content_digest"], "actual_digest": pack["content_digest"],
-            "added": [], "removed": [], "modified": []}
+            "added": [], "removed": [], "modified": [], "release_path": pack["source_path"]}
 
     def test_files_listed_is_true_for_an_intact_installed_pack(self, cli, repo):
         cli("pack", "install", repo.url, "--ref", "v1.0.0", "-q")
@@ -478,30 +482,27 @@ class TestVerify:
 
         assert (done.returncode, as_json.returncode) == (1, 1)
         assert lines(done.stdout) == [
-            f"✗ Pack 'lamp' 1.0.0: its files are missing from {pack['source_path']}"]
+            f"✗ Pack 'lamp' 1.0.0: its release is missing from {pack['source_path']}"]
         found = json.loads(as_json.stdout)["data"]
         assert (found["status"], found["actual_digest"]) == ("missing", None)
 
-    def test_a_registered_directory_that_changed_compares_digests_only(self, cli, lamp_dir,
-                                                                      tmp_path):
+    def test_a_registered_directory_that_changed_still_verifies_through_its_release(
+            self, cli, lamp_dir, tmp_path):
         mine = Path(shutil.copytree(lamp_dir, tmp_path / "lamp"))
         assert cli("pack", "register", str(mine), "-q").returncode == 0
         pack = active(cli)
         (mine / "tests" / "test_math.py").write_text("# rewritten\n")
 
         done = cli("pack", "verify", "lamp")
-        as_json = cli("pack", "verify", "lamp", "--json")
+        found = data(cli("pack", "verify", "lamp", "--json"))
 
-        found = json.loads(as_json.stdout)["data"]
-        assert (done.returncode, as_json.returncode) == (1, 1)
-        assert lines(done.stdout) == drifted_lines(
-            pack, found["actual_digest"], "(no file list is kept for a registered directory: "
-            "only the digest is compared)")
+        release = store_dir(cli, "1.0.0", pack["content_digest"])
+        assert done.returncode == 0
+        assert lines(done.stdout)[1:] == [f"Release: {release}"]
         assert (pack["source_path"], pack["origin"]) == (str(mine), None)
-        assert {k: found[k] for k in ("status", "files_listed", "modified", "added", "removed",
-                                      "origin")} == {
-            "status": "drifted", "files_listed": False, "modified": [], "added": [],
-            "removed": [], "origin": None}
+        assert {k: found[k] for k in ("status", "files_listed", "source_path", "release_path")
+                } == {"status": "ok", "files_listed": True, "source_path": str(mine),
+                      "release_path": str(release)}
 
     def test_an_unknown_ref_is_refused_like_show(self, cli):
         done = cli("pack", "verify", "nope")
@@ -528,6 +529,14 @@ class TestRefusedBeforeAnyEvent:
              ("Install source './absent' not found: give a git URL, an archive (a path or an "
               "https:// URL) or a pack directory")),
             ([str(repo.path), "--ref", "-x"], "Invalid git ref '-x'"),
+            # Dot segments: judged and fetched would differ, so refused before either.
+            (["https://127.0.0.1:9/packs/%2e%2e/lamp.tar.gz"],
+             ("Invalid install source 'https://127.0.0.1:9/packs/%2e%2e/lamp.tar.gz': its path "
+              "has a '.' or '..' segment (percent-encoded or not); give the path without it")),
+            (["x@y_z:/../../anywhere"],
+             ("Invalid install source 'x@y_z:/../../anywhere': it reads as git's host:path form "
+              "(a ':' before any '/') but is not user@host:path; write ./ before a local path "
+              "with a ':'")),
             ([repo.url, "--ref", "v9"], "git fetch failed: ref 'v9' not found"),
             # Quoted as messages quote values: a long temporary path is cut short.
             ([repo.url, "--ref", "deadbee"], f"Git ref 'deadbee' not found in {quoted(repo.url)}"),

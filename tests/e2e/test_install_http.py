@@ -13,6 +13,7 @@ import hashlib
 import logging
 import shutil
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -44,8 +45,9 @@ class InstallApi(Api):
         return self.get(f"/packs/{ref}/verify", headers=self.read if headers is None else headers)
 
     def installed(self) -> list[str]:
-        """Everything under $ATTUNE_HOME/installed (folders too), relative to it."""
-        store = self.home / "installed"
+        """Everything in the release store, $ATTUNE_HOME/releases (folders too), relative to
+        it."""
+        store = self.home / "releases"
         return sorted(p.relative_to(store).as_posix() for p in store.rglob("*"))
 
     def leftovers(self) -> list[str]:
@@ -59,7 +61,10 @@ class InstallApi(Api):
 
 @pytest.fixture
 def api(settings, tmp_path):
-    with running_api(settings, tmp_path, InstallApi) as api:
+    """The API, allowed to fetch from this machine's addresses (the test servers' 127.0.0.1);
+    ``TestPrivateAddresses`` runs it without."""
+    with running_api(replace(settings, install_allow_private_setting="1"), tmp_path,
+                     InstallApi) as api:
         yield api
 
 
@@ -99,11 +104,11 @@ class TestInstall:
         assert pack["origin"] == {"type": "git", "source": repo.url, "ref": "v1.0.0",
                                   "commit": repo.commits["v1.0.0"]}
         assert (result["status"], result["passed"], result["total_tests"]) == ("passed", 2, 2)
-        # The files live in the managed store, named by version and digest, read-only.
-        store = api.home / "installed" / "lamp" / f"1.0.0-{pack['content_digest'][:16]}"
+        # The files live in the release store, named by their digest, read-only.
+        store = api.home / "releases" / pack["content_digest"]
         assert pack["source_path"] == str(store)
-        name = f"lamp/{store.name}"
-        assert api.installed() == ["lamp", name, f"{name}.files", f"{name}/pack.yaml",
+        name = store.name
+        assert api.installed() == [name, f"{name}.files", f"{name}/pack.yaml",
                                    f"{name}/tests", f"{name}/tests/test_math.py"]
         assert not (store / "pack.yaml").stat().st_mode & stat.S_IWUSR
         assert api.leftovers() == []
@@ -155,7 +160,8 @@ class TestInstall:
         assert done.status_code == 201, done.text
         installed = done.json()["data"]["pack"]
         assert installed["origin"] == {"type": "directory", "source": str(pack)}
-        assert installed["source_path"].startswith(str(api.home / "installed" / "lamp"))
+        assert installed["source_path"] == str(api.home / "releases" /
+                                               installed["content_digest"])
 
 
 class TestRefused:
@@ -190,7 +196,7 @@ class TestRefused:
 
         assert api.log_head() == before
         assert api.get("/packs").json()["data"] == []
-        assert not (api.home / "installed").exists() and api.leftovers() == []
+        assert not (api.home / "releases").exists() and api.leftovers() == []
 
     def test_whether_a_path_outside_the_roots_exists_is_not_told(self, api, tmp_path):
         (tmp_path / "present.tgz").write_bytes(b"x")
@@ -228,7 +234,7 @@ class TestRefused:
         # Refused before a registration was requested: no event, no files, no registrations.
         assert api.log_head() == before
         assert api.get("/packs/lamp/registrations").status_code == 404
-        assert not (api.home / "installed").exists() and api.leftovers() == []
+        assert not (api.home / "releases").exists() and api.leftovers() == []
         assert not (tmp_path / "etc").exists() and not (api.root.parent / "evil").exists()
 
     def test_failing_tests_are_the_spec_400_and_leave_no_files_until_forced(self, api, repo):
@@ -379,7 +385,8 @@ class TestVerify:
             "ref": "lamp", "version": "1.0.0", "registration_id": pack["registration_id"],
             "source_path": str(store), "origin": pack["origin"], "status": "ok",
             "expected_digest": pack["content_digest"], "actual_digest": pack["content_digest"],
-            "files_listed": True, "added": [], "removed": [], "modified": []}
+            "files_listed": True, "added": [], "removed": [], "modified": [],
+            "release_path": str(store)}
 
         # Installed files are read-only: whoever edits them has to mean it.
         for path in (store, store / "tests", store / "pack.yaml"):
@@ -402,16 +409,16 @@ class TestVerify:
         assert (missing.json()["data"]["status"], missing.json()["data"]["actual_digest"]) == (
             "missing", None)
 
-    def test_a_registered_directory_compares_digests_only(self, api):
+    def test_a_registered_directory_is_checked_through_its_release(self, api):
         pack = write_pack(api.root / "mypack", manifest("mypack"))
-        api.register(pack, skip_tests=True)
-        (pack / "extra.txt").write_text("new\n")
+        digest = api.register(pack, skip_tests=True).json()["data"]["pack"]["content_digest"]
+        (pack / "extra.txt").write_text("new\n")  # the source may change: the release does not
 
         found = api.verify("mypack").json()["data"]
 
-        assert (found["status"], found["files_listed"], found["origin"]) == ("drifted", False,
-                                                                           None)
-        assert found["source_path"] == str(pack) and found["added"] == []
+        assert (found["status"], found["files_listed"], found["origin"]) == ("ok", True, None)
+        assert found["source_path"] == str(pack)
+        assert found["release_path"] == str(api.home / "releases" / digest)
 
     def test_unknown_refs_are_404s_and_a_token_is_needed(self, api):
         assert error(api.verify("nope")) == (404, {"error": "Pack 'nope' not found",
@@ -448,11 +455,10 @@ class TestAllowedSources:
 
     @pytest.fixture
     def limited(self, settings, tmp_path, served):
-        from dataclasses import replace
-
         port = served.url.rsplit(":", 1)[1]
         allowed = tuple(p.format(port=port) for p in self.ALLOWED)
-        with running_api(replace(settings, install_sources=allowed), tmp_path,
+        with running_api(replace(settings, install_sources=allowed,
+                                 install_allow_private_setting="1"), tmp_path,
                          InstallApi) as api:
             yield api, allowed
 
@@ -483,3 +489,90 @@ class TestAllowedSources:
         done = api.install(f"{with_password}/packs/lamp-1.0.0.tar.gz")
         assert done.status_code == 201, done.text
         assert done.json()["data"]["pack"]["origin"]["type"] == "archive"
+
+
+class TestChecksOnWhatIsFetched:
+    """Issue 16: the checks judge the source as it is fetched, and refuse before fetching."""
+
+    @pytest.fixture
+    def public_only(self, settings, tmp_path, served):
+        """The API as deployed by default: installs reach public addresses only."""
+        with running_api(settings, tmp_path, InstallApi) as api:
+            yield api
+
+    def test_private_addresses_are_forbidden_by_default_and_nothing_is_fetched(
+            self, public_only, served):
+        api, head = public_only, public_only.log_head()
+        port = served.url.rsplit(":", 1)[1]
+        cases = {
+            f"{served.url}/lamp-1.0.0.tar.gz": "'127.0.0.1': it is a loopback address",
+            f"https://localhost:{port}/lamp-1.0.0.tar.gz": "'localhost': it resolves to ",
+            "https://169.254.169.254/latest/meta-data.tar.gz":
+                "'169.254.169.254': it is a link-local address",
+            "https://[::ffff:10.0.0.1]/x.tar.gz": "'::ffff:10.0.0.1': it is a private address",
+            "https://[fd00::1]/lamp.git": "'fd00::1': it is a unique-local address",
+            "ssh://git@10.0.0.1/lamp.git": "'10.0.0.1': it is a private address",
+        }
+        for source, problem in cases.items():
+            status, body = error(api.install(source))
+            assert (status, body["code"]) == (403, "FORBIDDEN"), (source, body)
+            assert body["error"].startswith(f"Refused install source host {problem}"), body
+
+        assert served.requests == [] and api.log_head() == head
+        assert api.leftovers() == []
+
+    def test_a_bad_allow_private_setting_is_a_503_naming_it(self, settings, tmp_path, served):
+        with running_api(replace(settings, install_allow_private_setting="maybe"), tmp_path,
+                         InstallApi) as api:
+            status, body = error(api.install(f"{served.url}/lamp-1.0.0.tar.gz"))
+
+        assert status == 503 and body["error"].startswith("ATTUNE_INSTALL_ALLOW_PRIVATE must")
+        assert served.requests == []
+
+    def test_dot_segments_are_refused_even_under_an_allowed_prefix(self, settings, tmp_path,
+                                                                   served):
+        allowed = (f"{served.url}/packs/",)
+        served.files["/evil/lamp-1.0.0.tar.gz"] = served.files["/lamp-1.0.0.tar.gz"]
+        with running_api(replace(settings, install_sources=allowed,
+                                 install_allow_private_setting="1"), tmp_path,
+                         InstallApi) as api:
+            head = api.log_head()
+            for source in (f"{served.url}/packs/../evil/lamp-1.0.0.tar.gz",
+                           f"{served.url}/packs/%2e%2e/evil/lamp-1.0.0.tar.gz",
+                           f"{served.url}/packs/%2E%2e%2Fevil/lamp-1.0.0.tar.gz"):
+                status, body = error(api.install(source))
+                assert (status, body["code"]) == (400, "BAD_REQUEST"), source
+                assert body["error"].startswith(f"Invalid install source {shown_source(source)}")
+            assert api.log_head() == head
+
+        assert served.requests == []
+
+    def test_a_scp_like_source_that_git_would_not_read_as_one_is_refused(self, api, tmp_path):
+        head = api.log_head()
+
+        status, body = error(api.install("x@y_z:/../../anywhere"))
+
+        assert (status, body["code"]) == (400, "BAD_REQUEST")
+        assert "reads as git's host:path form" in body["error"]
+        assert api.log_head() == head and api.leftovers() == []
+
+    def test_a_path_outside_the_roots_is_forbidden_before_any_file_system_call(self, api):
+        # /proc/1/root is unreadable here: a lookup would answer "Permission denied" (400).
+        for source in ("/proc/1/root/etc/passwd", "/proc/1/root/x.tar.gz",
+                       "file:///proc/1/root/etc", f"{api.root}/../../proc/1/root/etc"):
+            status, body = error(api.install(source))
+            assert (status, body["code"]) == (403, "FORBIDDEN"), (source, body)
+            assert "is outside the server's pack roots" in body["error"]
+
+        status, body = error(api.register("/proc/1/root/etc"))
+        assert (status, body["code"]) == (403, "FORBIDDEN")
+
+    def test_a_symlink_inside_a_root_that_leads_out_is_forbidden_after_resolution(
+            self, api, tmp_path):
+        outside = write_pack(tmp_path / "outside", manifest("lamp"))
+        (api.root / "link").symlink_to(outside.parent)
+
+        status, body = error(api.install(f"{api.root}/link/outside"))
+
+        assert (status, body["code"]) == (403, "FORBIDDEN")
+        assert api.leftovers() == []

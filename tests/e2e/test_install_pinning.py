@@ -61,8 +61,8 @@ class TestCli:
         home = cli.env["ATTUNE_HOME"]
         from pathlib import Path
 
-        installed = Path(home) / "installed" / "lamp"
-        assert [p.name for p in installed.iterdir() if p.is_dir()] == [f"1.0.0-{pinned[:16]}"]
+        releases = Path(home) / "releases"
+        assert [p.name for p in releases.iterdir() if p.is_dir()] == [pinned]
 
     def test_a_malformed_digest_is_refused_before_fetching(self, cli, repo):
         done = cli("pack", "install", repo.url, "--digest", "sha256:abc")

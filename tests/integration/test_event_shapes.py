@@ -2,9 +2,11 @@
 values nested in them, as the code that recorded the existing logs wrote them.
 
 ``tests/fixtures/event_shapes.json`` was written by the code before the persisted shapes got
-types of their own (issue 14); typed or not, the events must come out the same. Since then one
-shape changed on purpose, with an upcaster for the old one: ``TestSuiteCompleted`` version 2
-added ``isolation``, how the suite was sandboxed (see test_event_upcasting.py).
+types of their own (issue 14); typed or not, the events must come out the same. Since then
+shapes changed on purpose, each with an upcaster for the old one (see test_event_upcasting.py):
+``TestSuiteCompleted`` version 2 added ``isolation``, how the suite was sandboxed;
+``Pack.RegistrationOpened`` version 2 added ``holder``, the process that registers; and
+``RegistrationRejected`` version 2 added ``actor``, who cancelled it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def shapes(registry) -> dict[str, list[str]]:
         state = registry.app.mapper.transcoder.decode(notification.state)
         topic = notification.topic
         found.setdefault(topic, sorted(state))
-        for field in ("summary", "origin", "isolation"):
+        for field in ("summary", "origin", "isolation", "holder"):
             if state.get(field):
                 found[f"{topic}#{field}"] = list(state[field])
         for field in ("components", "test_cases"):

@@ -120,3 +120,61 @@ def test_new_suite_events_are_version_2_and_record_their_sandbox(settings, tmp_p
         assert isolation["mechanism"] in ("bwrap", "namespaces")
         assert isolation["network"] is False and "network" in isolation["covers"]
         assert isolation["limits"]["memory_mb"] > 0
+
+
+OPENED = "attune:Pack.RegistrationOpened"
+REJECTED = "attune:Registration.RegistrationRejected"
+
+
+def test_leases_opened_before_holders_load_with_none_and_cannot_be_cancelled_unforced(settings):
+    """``Pack.RegistrationOpened`` version 2 added ``holder``; older leases say None: their
+    process cannot be judged gone, so only ``--force`` (or their expiry) ends them."""
+    from datetime import UTC, datetime, timedelta
+
+    events = [e for e in old_events() if e["topic"] in ("attune:Pack.Created", OPENED)]
+    [opened] = [e for e in events if e["topic"] == OPENED]
+    assert "holder" not in opened["state"]
+    # Still in flight: the lease runs for another hour.
+    later = datetime.now(UTC) + timedelta(hours=1)
+    opened["state"]["lease_expires"] = {"_type_": "datetime_iso", "_data_": later.isoformat()}
+    with build_registry(settings) as registry:
+        store_rows(registry, events)
+        from domain.errors import NotCancellableError
+        from domain.pack import Pack
+
+        pack = registry.app.repository.get(Pack.create_id("lamp"))
+        assert pack.holder is None and pack.in_flight is not None
+        with pytest.raises(NotCancellableError, match="may still be running"):
+            registry.cancel("lamp", actor="cli:ops")
+
+
+def test_rejections_recorded_before_actors_load_with_none(settings):
+    """``RegistrationRejected`` version 2 added ``actor`` (who cancelled it); older ones say
+    None and project as before."""
+    events = [e for e in old_events()
+              if e["topic"] in ("attune:Pack.Created", OPENED, REQUESTED)]
+    requested = next(e for e in events if e["topic"] == REQUESTED)
+    events.append({"originator_id": requested["originator_id"], "originator_version": 2,
+                   "topic": REJECTED,
+                   "state": {"reason": "tests_failed", "message": "Pack registration failed",
+                             "summary": None,
+                             "timestamp": requested["state"]["timestamp"]}})
+    with build_registry(settings) as registry:
+        registration_id = store_rows(registry, events)
+        registration = registry.app.get_registration(registration_id)
+        assert (registration.status, registration.reason) == ("rejected", "tests_failed")
+        [event] = [e for e in registry.audit(registration_id) if e.topic == REJECTED]
+        assert "actor" not in event.state  # the audit shows what was stored
+        registry.rebuild()
+        [row] = registry.registrations("lamp")
+        assert (row.status, row.reason) == ("rejected", "tests_failed")
+
+
+def store_rows(registry: RegistryService, events: list[dict]) -> UUID:
+    """``store`` for a subset of the fixture's events (the request may be among them)."""
+    registry.app.recorder.insert_events([
+        StoredEvent(originator_id=UUID(e["originator_id"]),
+                    originator_version=e["originator_version"], topic=e["topic"],
+                    state=json.dumps(e["state"]).encode()) for e in events])
+    requested = [e for e in events if e["topic"] == REQUESTED]
+    return UUID(requested[0]["originator_id"]) if requested else UUID(int=0)

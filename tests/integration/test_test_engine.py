@@ -189,10 +189,24 @@ class TestManualRuns:
         assert manual.registration_id == str(registered.outcome.registration_id)
         assert manual.total_tests == first.total_tests == outcome.result.total_tests
 
-    def test_changed_files_are_tested_as_they_are_now_and_flagged(self, registry, tmp_path):
+    def test_the_release_is_tested_whatever_the_source_directory_holds_now(self, registry,
+                                                                           tmp_path):
         pack = write_pack(tmp_path / "drift", manifest("drift"))
         registry.register(RegisterCommand(path=str(pack)))
         (pack / "tests" / "test_new.py").write_text(failing_tests(passed=0, failed=1))
+
+        outcome = registry.test_registered("drift")
+
+        assert not outcome.source_changed and outcome.result.status == "passed"
+        assert outcome.result.total_tests == 2  # test_new.py is not in what was registered
+
+    def test_a_changed_release_is_tested_as_it_is_now_and_flagged(self, registry, settings,
+                                                                   tmp_path):
+        pack = write_pack(tmp_path / "drift", manifest("drift"))
+        digest = registry.register(RegisterCommand(path=str(pack))).pack.content_digest
+        release = settings.home / "releases" / digest
+        os.chmod(release / "tests", 0o700)
+        (release / "tests" / "test_new.py").write_text(failing_tests(passed=0, failed=1))
 
         outcome = registry.test_registered("drift")
 

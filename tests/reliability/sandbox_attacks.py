@@ -12,7 +12,7 @@ the harness gives (``Attack.render``): what an attacker could know or guess abou
 
     TOKEN        a unique word: every process an attack leaves, and every file it tries to
                  create outside its snapshot, carries it, so the harness finds them from the host
-    ATTUNE_HOME  the registry's data directory (the store, ``installed/``, ``work/``)
+    ATTUNE_HOME  the registry's data directory (the store, ``releases/``, ``work/``)
     DB_URL       the store's URL, as if it had leaked ("" for the SQLite file)
     ADMIN_URL    a PostgreSQL URL with trust auth on this machine
     VENV         the registry's interpreter prefix (``sys.prefix``)
@@ -181,11 +181,11 @@ CORPUS: list[Attack] = [
                        pass
                self.assertEqual(written, [])
            """), needs=frozenset({"victim"})),
-    Attack("backdoor-installed-pack", "append a backdoor to every file of $ATTUNE_HOME/installed",
+    Attack("backdoor-installed-pack", "append a backdoor to every file of $ATTUNE_HOME/releases",
            py("""
                import glob
                written = []
-               root = os.path.join(ATTUNE_HOME, "installed")
+               root = os.path.join(ATTUNE_HOME, "releases")
                for path in [root, *glob.glob(os.path.join(root, "**"), recursive=True)]:
                    try:
                        if os.path.isdir(path):
@@ -569,7 +569,7 @@ CORPUS: list[Attack] = [
                except OSError:
                    pass
                reached = [p for p in (os.path.join(ATTUNE_HOME, "attune.db"),
-                                      os.path.join(ATTUNE_HOME, "installed"))
+                                      os.path.join(ATTUNE_HOME, "releases"))
                           if os.path.exists(p)]
                try:
                    open(os.path.join(VENV, f"pwned-{TOKEN}"), "w").close()

@@ -1,8 +1,8 @@
 """Installs that die before their decision, and `attune pack prune`, on both stores.
 
-A refused install removes its files itself; one killed with SIGKILL cannot. Its directory is
+A refused install removes its release itself; one killed with SIGKILL cannot. Its release is
 kept while its lease says it may still be testing, and `pack prune` removes it once the lease
-has expired (or the registration was rolled back).
+has expired (or the registration was rolled back and is past the retention).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ pytestmark = pytest.mark.reliability
 
 
 def installed(settings) -> list[str]:
-    root = settings.home / "installed" / REF
+    """The digests of the releases kept."""
+    root = settings.home / "releases"
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
@@ -62,7 +63,7 @@ def test_a_killed_install_keeps_its_files_while_leased_and_prune_removes_them_af
     wait_past(store_facts(settings, REF)["lease_expires"])
     assert pruned(env, "--dry-run") == [content] and installed(settings) == [content]
     assert pruned(env) == [content]
-    assert installed(settings) == [] and not (settings.home / "installed" / REF).exists()
+    assert installed(settings) == []
 
     gate.release.touch()  # the test passes at once from now on
     again = run(env, "pack", "install", str(pack), "-q")
@@ -77,15 +78,18 @@ def test_prune_keeps_what_a_rollback_can_restore_and_removes_what_was_rolled_bac
         attune, settings, tmp_path):
     v1 = write_pack(tmp_path / "v1", manifest(REF, "1.0.0"))
     v2 = write_pack(tmp_path / "v2", manifest(REF, "2.0.0"))
+    digests = []
     for pack in (v1, v2):
-        done = attune("pack", "install", str(pack), "--replace", "-q")
-        assert done.returncode == 0, done.stderr
-    first, second = installed(settings)
-    assert first.startswith("1.0.0-") and second.startswith("2.0.0-")
-    assert pruned(attune.env) == []  # 2.0.0 is active, 1.0.0 restorable
+        done = attune("pack", "install", str(pack), "--replace", "--json")
+        digests.append(data(done)["pack"]["content_digest"])
+    first, second = digests
+    assert installed(settings) == sorted(digests)
+    env = {**attune.env, "ATTUNE_KEEP_RELEASES": "0"}  # only what a rollback can restore
+    assert pruned(env) == []  # 2.0.0 is active, 1.0.0 restorable
 
     assert attune("pack", "rollback", REF).returncode == 0
-    assert pruned(attune.env) == [second]
+    assert pruned({**env, "ATTUNE_KEEP_RELEASES": "2"}) == []  # the two newest are retained
+    assert pruned(env) == [second]
     assert installed(settings) == [first]
     verified = attune("pack", "verify", REF)
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -3,7 +3,7 @@ tries one attack on the registry from inside the OS sandbox (tests/reliability/s
 and nothing outside the sandbox changes.
 
 Before each registration the harness makes a world to damage: a write token, a registered pack
-(``bystander``), an installed one (``keeper``, in the managed store), a host process of its own
+(``bystander``), an installed one (``keeper``; both keep their release), a host process of its own
 (the canary), a TCP port and an abstract unix socket it listens on. Afterwards:
 
 - the event log holds what it held before plus only this registration's own events (and those of
@@ -226,6 +226,13 @@ def attune_env(settings: Settings) -> dict[str, str]:
 
 # --- The test ----------------------------------------------------------------------------------
 
+def releases(home: Path) -> dict[str, str]:
+    """Each release in the store (and its file list), by name, as ``tree_digest``s."""
+    root = home / "releases"
+    return {entry.name: tree_digest(entry) if entry.is_dir() else entry.read_text()
+            for entry in root.iterdir()} if root.is_dir() else {}
+
+
 @pytest.mark.parametrize("attack", CORPUS, ids=lambda attack: attack.id)
 def test_the_sandbox_holds(attack: Attack, settings: Settings, tmp_path: Path) -> None:
     home = settings.home
@@ -242,8 +249,8 @@ def test_the_sandbox_holds(attack: Attack, settings: Settings, tmp_path: Path) -
     events_before = stored_events(settings)
     tokens_before = cli_json(env, "token", "list")
     packs_before = cli_json(env, "pack", "list")
-    installed_before = tree_digest(home / "installed")
-    assert installed_before != ""
+    releases_before = releases(home)
+    assert len(releases_before) == 4  # the bystander's and the keeper's, with their lists
 
     canary = subprocess.Popen(sleeper())
     victim: Victim | None = None
@@ -329,7 +336,8 @@ def test_the_sandbox_holds(attack: Attack, settings: Settings, tmp_path: Path) -
     # Tokens, other packs, installed files.
     assert cli_json(env, "token", "list") == tokens_before
     assert [p for p in packs_after if p["ref"] not in (REF, "victim")] == packs_before
-    assert tree_digest(home / "installed") == installed_before
+    after = releases(home)
+    assert {name: after.get(name) for name in releases_before} == releases_before
     verified = cli(env, "pack", "verify", "keeper")
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

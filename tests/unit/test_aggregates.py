@@ -9,6 +9,7 @@ import pytest
 
 from domain.component import Component
 from domain.errors import (
+    NotCancellableError,
     NothingToRollBackError,
     PackAlreadyExistsError,
     PackNotFoundError,
@@ -142,6 +143,44 @@ class TestPackLease:
             pack.activate(uuid4(), "1.0.0")
         with pytest.raises(RegistrationStateError, match="does not hold the lease"):
             pack.close_registration(uuid4())
+
+
+class TestPackCancel:
+    """``pack cancel``: the lease of a registration whose process is gone (or any, forced)."""
+
+    def test_a_gone_holder_releases_the_lease_and_names_the_registration(self):
+        pack = Pack(ref="lamp")
+        registration_id = uuid4()
+        pack.open_registration(registration_id, replace=False, lease_expires=LEASE, now=NOW,
+                               holder={"host": "h", "pid": 7, "started": 1})
+        assert replayed(pack).holder == {"host": "h", "pid": 7, "started": 1}
+        assert pack.cancel_in_flight(now=NOW, holder_gone=True, force=False) == registration_id
+        assert (pack.in_flight, pack.lease_expires, pack.holder) == (None, None, None)
+        pack.check_can_open(replace=False, now=NOW)  # free again
+
+    def test_a_live_holder_needs_force_unless_its_lease_expired(self):
+        pack = opened(Pack(ref="lamp"))
+        with pytest.raises(NotCancellableError, match="may still be running"):
+            pack.cancel_in_flight(now=NOW, holder_gone=False, force=False)
+        assert pack.in_flight is not None
+        pack.cancel_in_flight(now=LEASE, holder_gone=False, force=False)  # expired: abandoned
+        assert pack.in_flight is None
+        opened(pack).cancel_in_flight(now=NOW, holder_gone=False, force=True)
+        assert pack.in_flight is None
+
+    def test_nothing_in_flight_is_refused(self):
+        with pytest.raises(NotCancellableError, match="has no registration in progress"):
+            Pack(ref="lamp").cancel_in_flight(now=NOW, holder_gone=True, force=True)
+
+    def test_the_in_progress_refusal_says_when_the_lease_expires(self):
+        pack = opened(Pack(ref="lamp"))
+        with pytest.raises(RegistrationInProgressError) as caught:
+            pack.check_can_open(replace=True, now=NOW)
+        assert caught.value.lease_expires == LEASE
+        assert "lease expires 2026-12-01 12:05:00 UTC" in str(caught.value)
+        started = caught.value.with_start(NOW)
+        assert f"({pack.in_flight}, started 2026-12-01 12:00:00 UTC, lease expires" in str(
+            started)
 
 
 class TestPackRollback:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import (
     NoTestingConfigError,
     PackAlreadyExistsError,
+    RegistrationEndedError,
     RegistrationInProgressError,
     TestingDisabledError,
     TestsFailedError,
@@ -104,7 +106,8 @@ def world():
     app = PackRegistry(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     loader, runner, clock = FakeLoader(), FakeRunner(), Clock()
     loader.packs["/packs/mypack"] = manifest("mypack")
-    yield app, loader, runner, clock, RegisterPack(app, loader, runner, clock)
+    yield app, loader, runner, clock, RegisterPack(app, loader, runner, clock,
+                                                   releases=RecordingReleases(app))
     app.close()
 
 
@@ -261,8 +264,8 @@ class TestOneRegistrationInFlight:
         assert topics(app).count("attune:Registration.PackRegistrationRequested") == 1
 
 
-class RecordingStore:
-    """The managed store's port, recording what the use case asks of it and when."""
+class RecordingReleases:
+    """The release store's port, recording what the use case asks of it and when."""
 
     def __init__(self, app: PackRegistry, already_there: bool = False) -> None:
         self.app = app
@@ -270,86 +273,134 @@ class RecordingStore:
         self.calls: list[tuple[str, str]] = []
         self.lease_held_at_keep: bool | None = None
 
-    def path_for(self, source: Any, snapshot: Any) -> str:
-        manifest = source.manifest
-        return f"/store/{manifest.ref}/{manifest.version}-{snapshot.content_digest[:16]}"
+    def path_of(self, digest: str) -> str:
+        return f"/releases/{digest}"
 
-    def keep(self, snapshot: Any, path: str) -> bool:
-        self.calls.append(("keep", path))
-        pack = self.app.repository.get(Pack.create_id("mypack"))
-        self.lease_held_at_keep = pack.in_flight is not None
+    def keep(self, snapshot: Any) -> bool:
+        self.calls.append(("keep", snapshot.content_digest))
+        with suppress(AggregateNotFoundError):  # other refs than mypack are not watched
+            pack = self.app.repository.get(Pack.create_id("mypack"))
+            self.lease_held_at_keep = pack.in_flight is not None
         return not self.already_there
 
-    def discard(self, path: str) -> None:
-        self.calls.append(("discard", path))
+    def discard(self, digest: str) -> None:
+        self.calls.append(("discard", digest))
+
+    def restore(self, digest: str, recorded_path: str) -> str | None:
+        return self.path_of(digest)
+
+    def digests(self) -> list[str]:
+        return []
 
 
 ORIGIN = GitOrigin(source="https://***@example.org/p.git", ref="v1", commit="c" * 40)
 INSTALL = RegisterCommand(path="/packs/mypack", trigger="install", origin=ORIGIN)
 
 
-def installing(world, store: RecordingStore) -> RegisterPack:
-    """The register use case as an install wires it: its files go to ``store``."""
+def installing(world, store: RecordingReleases) -> RegisterPack:
+    """The register use case with its releases kept in ``store``."""
     app, loader, runner, clock, _ = world
-    return RegisterPack(app, loader, runner, clock, files=store)
+    return RegisterPack(app, loader, runner, clock, releases=store)
 
 
-class TestManagedFiles:
-    """Registering into the managed store (``PackFiles``): the files are kept under the lease,
-    before tests, and removed again by any attempt that does not commit."""
+class TestReleases:
+    """Every registration keeps its release under the lease, before tests, and any attempt
+    that does not commit removes it again (unless it was there already)."""
 
-    PATH = f"/store/mypack/1.0.0-{'d' * 16}"
+    DIGEST = "d" * 64
+    PATH = f"/releases/{DIGEST}"
 
     def test_a_committed_install_keeps_its_files_and_records_them(self, world):
         app = world[0]
-        store = RecordingStore(app)
+        store = RecordingReleases(app)
         outcome = installing(world, store)(INSTALL)
         registration = app.get_registration(outcome.registration_id)
         assert (registration.source_path, registration.origin) == (self.PATH, {
             "type": "git", "source": "https://***@example.org/p.git", "ref": "v1",
             "commit": "c" * 40})
         assert registration.trigger_reason == "install"
-        assert store.calls == [("keep", self.PATH)] and store.lease_held_at_keep
+        assert store.calls == [("keep", self.DIGEST)] and store.lease_held_at_keep
+
+    def test_a_registered_directory_keeps_a_release_and_records_its_own_path(self, world):
+        app = world[0]
+        store = RecordingReleases(app)
+        outcome = installing(world, store)(RegisterCommand(path="/packs/mypack"))
+        registration = app.get_registration(outcome.registration_id)
+        assert (registration.source_path, registration.content_digest) == ("/packs/mypack",
+                                                                           self.DIGEST)
+        assert store.calls == [("keep", self.DIGEST)] and store.lease_held_at_keep
+
+    def test_skipped_tests_keep_a_release_too(self, world):
+        app = world[0]
+        store = RecordingReleases(app)
+        installing(world, store)(RegisterCommand(path="/packs/mypack", skip_tests=True))
+        assert store.calls == [("keep", self.DIGEST)]
+
+    @pytest.mark.parametrize("then", [None, KeyboardInterrupt()], ids=["records", "stopped"])
+    def test_a_registration_cancelled_while_it_runs_records_nothing_more(self, world, then):
+        """``pack cancel --force`` while the suites run: the process's next record is refused,
+        or it is stopped; either way it leaves the release alone (the ref, and so the release,
+        may be another attempt's now)."""
+        app, _, runner, clock, _ = world
+        store = RecordingReleases(app)
+        run = runner.run
+
+        def cancelled_meanwhile(suite, pack_dir, on_case=None):
+            app.cancel_registration("mypack", actor="cli:ops", now=clock(), force=True,
+                                    holder_gone=lambda holder: False)
+            if then is not None:
+                raise then
+            return run(suite, pack_dir, on_case)
+
+        runner.run = cancelled_meanwhile
+        expected = (RegistrationEndedError if then is None else KeyboardInterrupt)
+        with pytest.raises(expected):
+            installing(world, store)(INSTALL)
+        assert store.calls == [("keep", self.DIGEST)]
+        [rejected] = [n for n in notifications(app)
+                      if n.topic == "attune:Registration.RegistrationRejected"]
+        assert b"cli:ops" in rejected.state
+        assert "attune:Registration.TestSuiteCompleted" not in topics(app)
 
     def test_failing_tests_discard_the_files(self, world):
         app, _, runner, *_ = world
         runner.counts = (1, 1)
-        store = RecordingStore(app)
+        store = RecordingReleases(app)
         with pytest.raises(TestsFailedError):
             installing(world, store)(INSTALL)
-        assert store.calls == [("keep", self.PATH), ("discard", self.PATH)]
+        assert store.calls == [("keep", self.DIGEST), ("discard", self.DIGEST)]
 
     def test_a_crash_while_testing_rejects_and_discards(self, world):
         app, _, runner, *_ = world
         runner.raise_exc = KeyboardInterrupt()
-        store = RecordingStore(app)
+        store = RecordingReleases(app)
         with pytest.raises(KeyboardInterrupt):
             installing(world, store)(INSTALL)
-        assert store.calls == [("keep", self.PATH), ("discard", self.PATH)]
+        assert store.calls == [("keep", self.DIGEST), ("discard", self.DIGEST)]
         assert "attune:Registration.RegistrationRejected" in topics(app)
 
     def test_files_that_were_there_already_are_never_discarded(self, world):
         app, _, runner, *_ = world
         runner.counts = (1, 1)
-        store = RecordingStore(app, already_there=True)
+        store = RecordingReleases(app, already_there=True)
         with pytest.raises(TestsFailedError):
             installing(world, store)(INSTALL)
-        assert store.calls == [("keep", self.PATH)]
+        assert store.calls == [("keep", self.DIGEST)]
 
     def test_an_unknown_store_outcome_keeps_the_files(self, world):
         from eventsourcing.persistence import OperationalError
 
         app, _, runner, *_ = world
         runner.raise_exc = OperationalError("connection lost")
-        store = RecordingStore(app)
+        store = RecordingReleases(app)
         with pytest.raises(OperationalError):
             installing(world, store)(INSTALL)
-        assert store.calls == [("keep", self.PATH)]
+        assert store.calls == [("keep", self.DIGEST)]
 
     def test_a_refusal_before_the_request_touches_no_files(self, world):
         app, _, _, _, register = world
         register(RegisterCommand(path="/packs/mypack"))
-        store = RecordingStore(app)
+        store = RecordingReleases(app)
         with pytest.raises(PackAlreadyExistsError):
             installing(world, store)(INSTALL)
         assert store.calls == []
