@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
@@ -21,6 +23,13 @@ from adapters.store.setup import (
     setup_lock,
     setup_stamp,
 )
+
+if TYPE_CHECKING:
+    from application.ports import PackLoader
+    from application.queued import QueueRegistration
+
+    from adapters.runners import SandboxRunner
+    from adapters.store.release_blobs import ReleaseBlobs
 
 
 def build_registry(settings: Settings | None = None) -> RegistryService:
@@ -56,15 +65,9 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     from adapters import holder
     from adapters.install.sources import SourceFetcher
     from adapters.packs.loader import FilesystemPackLoader
-    from adapters.runners import SandboxRunner
-    from adapters.sandbox import Sandbox, SandboxPolicy
 
-    policy = SandboxPolicy.from_settings(
-        settings.sandbox_setting, settings.sandbox_network_setting,
-        settings.sandbox_limits_setting, settings.sandbox_max_limits_setting,
-        settings.sandbox_share_setting)
     loader = FilesystemPackLoader(work_dir=settings.work_dir)
-    runner = SandboxRunner(Sandbox(policy))
+    runner = build_runner(settings)
     releases = ReleaseStore.of(settings)
     register = RegisterPack(app, loader, runner, releases=releases,
                             lease_grace=lambda: settings.lease_grace,
@@ -74,8 +77,60 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     return UseCases(register_pack=register,
                     install_pack=InstallPack(register, fetcher),
                     test_pack=TestPack(app, loader, runner, releases=releases,
-                                       default_jobs=lambda: settings.test_jobs))
+                                       default_jobs=lambda: settings.test_jobs,
+                                       worker=holder.this_process),
+                    queue_registration=lambda: build_queued(app, settings, loader, releases))
 
+
+def build_runner(settings: Settings) -> SandboxRunner:
+    """The suites' runner, in the sandbox the settings ask for."""
+    from adapters.runners import SandboxRunner
+    from adapters.sandbox import Sandbox, SandboxPolicy
+
+    policy = SandboxPolicy.from_settings(
+        settings.sandbox_setting, settings.sandbox_network_setting,
+        settings.sandbox_limits_setting, settings.sandbox_max_limits_setting,
+        settings.sandbox_share_setting)
+    return SandboxRunner(Sandbox(policy))
+
+
+def build_queued(app: PackRegistry, settings: Settings, loader: PackLoader,
+                 releases: ReleaseStore) -> QueueRegistration:
+    """Queued registrations: PostgreSQL only (the queue and the releases live there)."""
+    from application.queued import QueueRegistration
+
+    from adapters.queue.jobs import SuiteJobs, queue_app
+
+    config = queue_config(settings)
+    return QueueRegistration(app, loader, releases, release_blobs(config, settings),
+                             SuiteJobs(queue_app(config)),
+                             lease_grace=lambda: settings.lease_grace,
+                             queue_wait=lambda: settings.queue_wait)
+
+
+def queue_config(settings: Settings) -> StoreConfig:
+    """The store's configuration, with the queue's tables ready.
+
+    Raises: QueueNeedsPostgresError on the embedded store.
+    """
+    from adapters.queue.jobs import QueueNeedsPostgresError, ensure_queue_schema
+
+    config = store_config(settings)
+    if not config.is_postgres:
+        raise QueueNeedsPostgresError()
+    with setup_lock(config):
+        ensure_schema(config)
+        ensure_queue_schema(config)
+        release_blobs(config, settings).ensure_table()
+    return config
+
+
+def release_blobs(config: StoreConfig, settings: Settings) -> ReleaseBlobs:
+    from adapters.store.release_blobs import ReleaseBlobs
+    from adapters.store.setup import connect
+
+    return ReleaseBlobs(lambda: connect(config), config.env["POSTGRES_SCHEMA"],
+                        max_bytes=settings.blob_max_bytes)
 
 
 def build_view(config: StoreConfig, env: dict[str, str]

@@ -29,7 +29,7 @@ from projections.rows import (
 if TYPE_CHECKING:
     from domain.vocabulary import RunStatus, TriggerReason
 
-    from application.commands import InstallCommand, RegisterCommand
+    from application.commands import InstallCommand, Queued, RegisterCommand
     from application.ports import Progress
     from application.register import RegistrationOutcome
     from application.test_pack import TestRunOutcome
@@ -151,6 +151,13 @@ class Registry(RegistryReads, Protocol):
 
     def install(self, command: InstallCommand,
                 progress: Progress | None = None) -> Registered: ...
+
+    def queue(self, command: RegisterCommand) -> Queued:
+        """Record the registration and queue its suites for workers; returns at once.
+
+        Raises: QueueNeedsPostgresError (a ConfigError) on the embedded store.
+        """
+        ...
 
     def test_registered(self, ref: str, *, requested_by: str = "cli",
                         progress: Progress | None = None,

@@ -19,7 +19,10 @@ def this_process() -> dict[str, Any]:
 
 def is_gone(holder: dict[str, Any] | None) -> bool:
     """Whether the process ``holder`` names has certainly ended; False when unknown (no holder
-    recorded, another host)."""
+    recorded, another host). A queued registration is held by the queue, not a process: its
+    workers check it before they record anything, so it may be ended at any time."""
+    if holder and holder.get("queued") is True:
+        return True
     if not holder or holder.get("host") != socket.gethostname():
         return False
     pid = holder.get("pid")

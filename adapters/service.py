@@ -25,9 +25,10 @@ from adapters.reads.current import CurrentReads, current, store_call
 if TYPE_CHECKING:
     from domain.registration import Registration
 
-    from application.commands import InstallCommand, RegisterCommand
+    from application.commands import InstallCommand, Queued, RegisterCommand
     from application.install import InstallPack
     from application.ports import Progress
+    from application.queued import QueueRegistration
     from application.register import RegisterPack, RegistrationOutcome
     from application.test_pack import TestPack, TestRunOutcome
 
@@ -39,6 +40,8 @@ class UseCases:
     register_pack: RegisterPack
     install_pack: InstallPack
     test_pack: TestPack
+    queue_registration: Callable[[], QueueRegistration]
+    """Built on first use (PostgreSQL only: it raises QueueNeedsPostgresError otherwise)."""
 
 
 class RegistryService(CurrentReads):
@@ -70,6 +73,15 @@ class RegistryService(CurrentReads):
         with self._then_catch_up():
             outcome = self.cases.register_pack(command, progress)
         return self._registered(outcome)
+
+    @store_call
+    def queue(self, command: RegisterCommand) -> Queued:
+        """Record the registration and queue its suites for workers; returns at once.
+
+        Raises: QueueNeedsPostgresError on the embedded store; RegistryError as ``register``.
+        """
+        with self._then_catch_up():
+            return self.cases.queue_registration()(command)
 
     @store_call
     def install(self, command: InstallCommand,

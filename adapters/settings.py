@@ -73,6 +73,18 @@ class Settings:
     """``ATTUNE_SANDBOX_SHARE`` (os.pathsep-separated absolute paths): folders every suite may
     read and write, for example a shared download cache. Empty by default."""
 
+    worker_stall_setting: str = "30"
+    """``ATTUNE_WORKER_STALL_SECONDS``: how long a worker may miss its heartbeats before its
+    jobs go back to the queue, to run on another worker (default 30)."""
+
+    queue_wait_setting: str = "3600"
+    """``ATTUNE_QUEUE_WAIT_SECONDS``: how long a queued registration may wait for workers
+    before its lease lets another registration of the ref take over (default 3600)."""
+
+    blob_max_setting: str = "64"
+    """``ATTUNE_RELEASE_BLOB_MAX_MB``: the most a queued registration's release may weigh in
+    the database, compressed (default 64)."""
+
     keep_releases_setting: str = "3"
     """``ATTUNE_KEEP_RELEASES``: how many of each ref's most recent committed releases
     ``attune pack prune`` keeps besides those a rollback can restore (default 3)."""
@@ -103,7 +115,12 @@ class Settings:
                    sandbox_limits_setting=env.get("ATTUNE_SANDBOX_LIMITS", ""),
                    sandbox_max_limits_setting=env.get("ATTUNE_SANDBOX_MAX_LIMITS", ""),
                    sandbox_share_setting=env.get("ATTUNE_SANDBOX_SHARE", ""),
-                   keep_releases_setting=env.get("ATTUNE_KEEP_RELEASES", "3").strip() or "3")
+                   keep_releases_setting=env.get("ATTUNE_KEEP_RELEASES", "3").strip() or "3",
+                   worker_stall_setting=(env.get("ATTUNE_WORKER_STALL_SECONDS", "30").strip()
+                                         or "30"),
+                   queue_wait_setting=(env.get("ATTUNE_QUEUE_WAIT_SECONDS", "3600").strip()
+                                       or "3600"),
+                   blob_max_setting=env.get("ATTUNE_RELEASE_BLOB_MAX_MB", "64").strip() or "64")
 
     @property
     def test_jobs(self) -> int:
@@ -130,6 +147,19 @@ class Settings:
             raise ConfigError("ATTUNE_FETCH_TIMEOUT_SECONDS must be a whole number from 1 to "
                               f"{MAX_FETCH_TIMEOUT_SECONDS}, got {seconds!r}")
         return float(seconds)
+
+    @property
+    def worker_stall_seconds(self) -> int:
+        return _whole(self.worker_stall_setting, "ATTUNE_WORKER_STALL_SECONDS", 3, 3600)
+
+    @property
+    def queue_wait(self) -> timedelta:
+        return timedelta(seconds=_whole(self.queue_wait_setting, "ATTUNE_QUEUE_WAIT_SECONDS",
+                                        60, 7 * 86400))
+
+    @property
+    def blob_max_bytes(self) -> int:
+        return _whole(self.blob_max_setting, "ATTUNE_RELEASE_BLOB_MAX_MB", 1, 4096) * 2**20
 
     @property
     def keep_releases(self) -> int:
@@ -170,3 +200,10 @@ def allow_private_addresses(setting: str) -> bool:
         return False
     raise ConfigError("ATTUNE_INSTALL_ALLOW_PRIVATE must be 1 (allow private addresses) or 0, "
                       f"got {setting!r}")
+
+
+def _whole(text: str, name: str, low: int, high: int) -> int:
+    """``text`` as a whole number from ``low`` to ``high``, or a ConfigError naming ``name``."""
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+    return int(text)

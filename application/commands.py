@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
+from uuid import UUID
 
 from domain.errors import RegistryError
 from domain.origin import Origin
@@ -59,6 +60,16 @@ class InstallCommand(RegistrationOptions):
         """The registration of what this install fetched to ``path``."""
         options = {field.name: getattr(self, field.name) for field in fields(RegistrationOptions)}
         return RegisterCommand(path=path, trigger="install", origin=origin, **options)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What a queued registration answers at once: its suites wait for workers."""
+
+    registration_id: UUID
+    pack_ref: str
+    pack_version: str
+    suites: int
 
 
 class InvalidDigestError(RegistryError):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Protocol
+from uuid import UUID
 
 from domain.component import Component
 from domain.manifest import PackManifest, TestSuite
@@ -106,6 +108,33 @@ class Releases(Protocol):
 
     def discard(self, digest: str) -> None:
         """Remove the release of ``digest``."""
+        ...
+
+
+class ReleaseBlobStore(Protocol):
+    """Release contents in the database, for workers that share no files with the host that
+    took the registration: put by digest, unpacked and verified against it."""
+
+    def put(self, digest: str, directory: Path) -> bool:
+        """Store the files at ``directory`` (which have ``digest``); False if already there.
+
+        Raises: RegistryError (too large, or not that content).
+        """
+        ...
+
+    def unpack(self, digest: str, target: Path) -> None:
+        """Write the release of ``digest`` into the new directory ``target``, verified.
+
+        Raises: RegistryError (missing, unsafe or not matching its digest).
+        """
+        ...
+
+
+class JobQueue(Protocol):
+    """Where queued registrations wait for workers: one job per suite."""
+
+    def defer_suites(self, registration_id: UUID, suites: int) -> None:
+        """Queue suites ``0..suites-1`` of the registration (at most once each)."""
         ...
 
 

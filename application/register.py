@@ -169,7 +169,8 @@ class RegisterPack:
             self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
             pack_version=manifest.version, started_at=self.clock(), progress=progress,
             jobs=jobs,
-            record=lambda suite: self.registry.complete_suite(registration_id, suite),
+            record=lambda suite: self.registry.complete_suite(registration_id, suite,
+                                                              worker=self.holder()),
         )
         accepted = policy.accepts(result, testing)
         if accepted or command.force:

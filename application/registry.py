@@ -120,18 +120,29 @@ class PackRegistry(Application[UUID]):
                 raise error from None
             raise error.with_start(started) from None
 
-    def complete_suite(self, run_id: UUID, result: SuiteResult) -> int:
-        """Record a finished suite of a registration or a test run; returns its notification id.
+    def complete_suite(self, run_id: UUID, result: SuiteResult, *,
+                       worker: dict[str, Any] | None = None) -> int | None:
+        """Record a finished suite of a registration or a test run, run by ``worker``; returns
+        its notification id, or None when a suite of that name was recorded already (a queued
+        suite that ran twice: after its worker was lost, say). Other writers of the same
+        registration (the other suites' workers) are waited for by reading again.
 
         Raises:
             RegistrationEndedError: the registration was ended meanwhile (``pack cancel``).
         """
-        run = self._get(run_id)
-        assert isinstance(run, Registration | TestRun)
-        if isinstance(run, Registration):
-            self._check_open(run)
-        run.complete_suite(result)
-        return self._save(run)
+        for _ in range(SAVE_ATTEMPTS):
+            run = self._get(run_id)
+            assert isinstance(run, Registration | TestRun)
+            if isinstance(run, Registration):
+                self._check_open(run)
+                if run.has_suite(result.name):
+                    return None
+            run.complete_suite(result, worker=worker)
+            try:
+                return self._save(run)
+            except IntegrityError:
+                continue
+        raise ConcurrentChangeError(str(run_id))
 
     @staticmethod
     def _check_open(registration: Registration) -> None:

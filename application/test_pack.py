@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from domain.errors import ReleaseMissingError
@@ -36,11 +37,14 @@ class TestPack:
 
     def __init__(self, registry: PackRegistry, loader: PackLoader, runner: SuiteRunner,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
-                 releases: Releases, default_jobs: Callable[[], int] = lambda: 1) -> None:
+                 releases: Releases, default_jobs: Callable[[], int] = lambda: 1,
+                 worker: Callable[[], dict[str, Any] | None] = lambda: None) -> None:
         self.registry = registry
         self.loader = loader
         self.runner = runner
         self.releases = releases
+        # The process that runs the suites, as each suite's event records it.
+        self.worker = worker
         self.clock = clock
         # A callable, so that a bad setting fails the runs, not start-up.
         self.default_jobs = default_jobs
@@ -73,7 +77,8 @@ class TestPack:
                     self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
                     pack_version=manifest.version, started_at=self.clock(),
                     progress=progress or NoProgress(), jobs=jobs,
-                    record=lambda suite: self.registry.complete_suite(run_id, suite))
+                    record=lambda suite: self.registry.complete_suite(run_id, suite,
+                                                                      worker=self.worker()))
             except BaseException as exc:
                 self.registry.complete_test_run(run_id, result=None,
                                                 error=f"stopped before the end: {exc!r}")

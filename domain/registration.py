@@ -162,11 +162,21 @@ class Registration(Aggregate):
     def is_finished(self) -> bool:
         return self.status in ("committed", "rejected", "rolled_back")
 
-    def complete_suite(self, result: SuiteResult) -> None:
-        """Record one finished suite (as soon as it finishes, so a crash loses nothing)."""
+    def complete_suite(self, result: SuiteResult, *,
+                       worker: dict[str, Any] | None = None) -> None:
+        """Record one finished suite (as soon as it finishes, so a crash loses nothing), run
+        by ``worker`` (host and pid)."""
         if self.is_finished:
             raise RegistrationStateError(f"registration {self.id} is already {self.status}")
-        self._complete_suite(**result.to_dict())
+        self._complete_suite(**result.to_dict(), worker=worker)
+
+    def has_suite(self, name: str) -> bool:
+        """Whether a suite of that name was recorded (a queued suite runs at least once)."""
+        return any(suite["name"] == name for suite in self.suites)
+
+    def recorded_suites(self) -> list[SuiteResult]:
+        """The suites recorded so far, with their counts and status (not their cases)."""
+        return [SuiteResult.from_dict(suite) for suite in self.suites]
 
     _complete_suite = suite_completed(TestSuiteCompleted)
 

@@ -15,10 +15,11 @@ class SuiteCompleted(Aggregate.Event):
     subclasses it with its own pinned ``TOPIC`` (topics are per class).
 
     Version 2 added ``isolation`` (how the suite was sandboxed: see ``domain.results.Isolation``);
-    suites recorded before it have None.
+    suites recorded before it have None. Version 3 added ``worker``: the process that ran it
+    (``host``, ``pid``), a queue worker's or the registering process's; None before.
     """
 
-    class_version = 2
+    class_version = 3
 
     name: str
     runner_type: RunnerType
@@ -35,10 +36,15 @@ class SuiteCompleted(Aggregate.Event):
     stdout: str
     stderr: str
     isolation: dict[str, Any] | None
+    worker: dict[str, Any] | None
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["isolation"] = None
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["worker"] = None
 
 
 def suite_completed(event_class: type[SuiteCompleted]) -> Callable[..., None]:
@@ -63,8 +69,15 @@ def suite_completed(event_class: type[SuiteCompleted]) -> Callable[..., None]:
         stdout: str,
         stderr: str,
         isolation: dict[str, Any] | None = None,
+        worker: dict[str, Any] | None = None,
     ) -> None:
         self.status = "testing"
-        self.suites.append({"name": name, "status": status, "total": total, "passed": passed})
+        # The counts a decision needs (see ``Registration.recorded_suites``); cases stay in
+        # the events.
+        self.suites.append({"name": name, "runner_type": runner_type, "status": status,
+                            "total": total, "passed": passed, "failed": failed,
+                            "skipped": skipped, "duration_ms": duration_ms,
+                            "exit_code": exit_code, "timed_out": timed_out,
+                            "message": message})
 
     return _complete_suite

@@ -74,10 +74,11 @@ class TestRun(Aggregate):
     def is_finished(self) -> bool:
         return self.status == "completed"
 
-    def complete_suite(self, result: SuiteResult) -> None:
+    def complete_suite(self, result: SuiteResult, *,
+                       worker: dict[str, Any] | None = None) -> None:
         if self.is_finished:
             raise RegistrationStateError(f"test run {self.id} is already completed")
-        self._complete_suite(**result.to_dict())
+        self._complete_suite(**result.to_dict(), worker=worker)
 
     _complete_suite = suite_completed(TestSuiteCompleted)
 

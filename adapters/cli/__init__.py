@@ -9,6 +9,7 @@ from adapters.cli.pack import pack
 from adapters.cli.projections import projections, projector
 from adapters.cli.serve import serve
 from adapters.cli.tokens import token
+from adapters.cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,7 +68,7 @@ def stop_cleanly_on_signals() -> None:
             signal.signal(signum, terminate)
 
 
-for command in (pack, audit, projections, projector, token, serve):
+for command in (pack, audit, projections, projector, token, serve, worker):
     main.add_command(command)
 
 __all__ = ["main", "run"]

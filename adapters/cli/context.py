@@ -29,7 +29,7 @@ def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterato
     remote mode."""
     if local_only:
         refuse_remote(local_only, as_json)
-    with _user_errors(as_json):
+    with user_errors(as_json):
         remote = _remote()
         if remote is not None:
             with remote:
@@ -46,7 +46,7 @@ def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterato
 def reads_session(as_json: bool) -> Iterator[RegistryReads]:
     """``registry_session`` for a reading command: plain queries on current SQLite read models
     when it can (no event store start-up: see ``adapters.reads.quick``)."""
-    with _user_errors(as_json):
+    with user_errors(as_json):
         from adapters.reads.quick import quick_reads
         from adapters.settings import Settings
 
@@ -77,7 +77,7 @@ def _remote() -> RemoteRegistry | None:
 
 
 @contextmanager
-def _user_errors(as_json: bool) -> Iterator[None]:
+def user_errors(as_json: bool) -> Iterator[None]:
     from domain.errors import RegistryError
 
     from adapters.settings import ConfigError

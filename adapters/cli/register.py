@@ -10,6 +10,8 @@ from adapters.cli import output
 from adapters.cli.context import actor, jobs_option, json_option, registry_session
 
 if TYPE_CHECKING:
+    from application.commands import Queued
+
     from adapters.contract import Registered
 
 
@@ -23,10 +25,13 @@ if TYPE_CHECKING:
 @click.option("--skip-tests", is_flag=True,
               help="Do not run the pack's tests (nothing is stored as a test result).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--no-wait", is_flag=True,
+              help="Queue the suites for `attune worker` processes and return at once with "
+                   "the registration's id (PostgreSQL only).")
 @jobs_option
 @json_option
 def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: bool,
-             jobs: int | None, as_json: bool) -> None:
+             no_wait: bool, jobs: int | None, as_json: bool) -> None:
     """Register the pack in directory PATH.
 
     Reads PATH/pack.yaml, validates it, runs the pack's test suites on a private copy and makes
@@ -43,8 +48,26 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: boo
     command = RegisterCommand(path=path, force=force, replace=replace, skip_tests=skip_tests,
                               jobs=jobs, requested_by=actor())
     with registry_session(as_json) as registry:
+        if no_wait and not skip_tests:  # with nothing to test, it is decided at once anyway
+            queued(registry.queue(command), as_json)
+            return
         registered = registry.register(command, None if quiet else SuiteProgress())
     report(registered, as_json, "registered")
+
+
+def queued(done: Queued, as_json: bool) -> None:
+    """What ``--no-wait`` prints: the registration to follow."""
+    message = (f"Pack '{done.pack_ref}' {done.pack_version} queued: {done.suites} "
+               f"suite{'' if done.suites == 1 else 's'} wait for workers")
+    if as_json:
+        output.print_json({"data": {"registration_id": str(done.registration_id),
+                                    "ref": done.pack_ref, "version": done.pack_version,
+                                    "suites": done.suites, "status": "queued"},
+                           "message": message})
+        return
+    output.line(f"{output.OK} {message}")
+    output.line(f"Registration: {done.registration_id}")
+    output.line(f"Follow it with `attune pack history {done.pack_ref}`")
 
 
 def report(registered: Registered, as_json: bool, verb: str) -> None:

@@ -23,7 +23,7 @@ from adapters.contract import PackDetails, Registered, StoredEvent, Verification
 from adapters.settings import ConfigError
 
 if TYPE_CHECKING:
-    from application.commands import InstallCommand, RegisterCommand
+    from application.commands import InstallCommand, Queued, RegisterCommand
     from application.ports import Progress
     from application.test_pack import TestRunOutcome
 
@@ -178,6 +178,16 @@ class RemoteRegistry:
 
     def roll_back(self, ref: str, *, actor: str) -> PackRow:
         return self._data(PackRow, "POST", f"/packs/{ref}/rollback")
+
+    def queue(self, command: RegisterCommand) -> Queued:
+        from application.commands import Queued
+
+        data = self._call("POST", "/packs/register", json={
+            "path": str(Path(command.path).expanduser().absolute()), "force": command.force,
+            "replace": command.replace, "skip_tests": command.skip_tests,
+            "wait": False})["data"]
+        return Queued(UUID(data["registration_id"]), data["ref"], data["version"],
+                      data["suites"])
 
     def cancel(self, ref: str, *, actor: str, force: bool = False) -> UUID:
         body = self._call("POST", f"/packs/{ref}/cancel",

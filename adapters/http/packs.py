@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from domain.errors import PackNotFoundError
 from domain.manifest import REF_PATTERN
 from domain.vocabulary import RunStatus, TriggerReason
 
-from application.commands import InstallCommand, RegisterCommand, parse_digest
+from application.commands import InstallCommand, Queued, RegisterCommand, parse_digest
 
 from projections.queries import SortKey
 
@@ -28,6 +29,8 @@ from adapters.http.schemas import (
     InstallRequest,
     PackEnvelope,
     PackPage,
+    QueuedEnvelope,
+    QueuedRegistration,
     Registered,
     RegisteredEnvelope,
     RegisterRequest,
@@ -54,6 +57,18 @@ Cursor = Annotated[str | None, QueryParameter(
 
 ERRORS = documented_errors(*COMMON_ERRORS, 409)
 BODY_ERRORS = documented_errors(*COMMON_ERRORS, 409, 415)
+QUEUED_RESPONSE = {202: ResponseSpec(data_container=QueuedEnvelope, generate_examples=False,
+                                     description="Queued for workers (\"wait\": false)")}
+
+
+def queued_response(done: Queued) -> Response[QueuedEnvelope]:
+    """202 Accepted, with the registration to follow in ``Location``."""
+    body = QueuedEnvelope(data=QueuedRegistration(
+        registration_id=str(done.registration_id), ref=done.pack_ref, version=done.pack_version,
+        suites=done.suites, status="queued"),
+        message=f"Pack '{done.pack_ref}' {done.pack_version} queued")
+    return Response(body, status_code=202,
+                    headers={"Location": f"/api/v1/registrations/{done.registration_id}"})
 # What every handler of a scope shares: its errors, its guard, and a thread for the store.
 READ: dict[str, Any] = {"responses": ERRORS, "guards": [requires("read")], "sync_to_thread": True}
 WRITE: dict[str, Any] = {"responses": ERRORS, "guards": [requires("write")],
@@ -76,16 +91,22 @@ class PackController(Controller):
     # ref and check their body instead.
     before_request = ref_that_can_exist  # type: ignore[assignment]  # a hook, not a method
 
-    @post("/register", responses=BODY_ERRORS, status_code=201, guards=[requires("write")],
-          before_request=json_body(RegisterRequest), sync_to_thread=True,
-          operation_id="registerPack", summary="Register a pack directory, gated on its tests")
+    @post("/register", responses={**BODY_ERRORS, **QUEUED_RESPONSE}, status_code=201,
+          guards=[requires("write")], before_request=json_body(RegisterRequest),
+          sync_to_thread=True, operation_id="registerPack",
+          summary="Register a pack directory, gated on its tests")
     def register(self, data: JSONBody[RegisterRequest], request: Request[Any, Any, Any],
-                 registry: NamedDependency[ServedRegistry]) -> RegisteredEnvelope:
-        """Validate, test on a private copy and activate; failing tests give 400 unless forced."""
+                 registry: NamedDependency[ServedRegistry],
+                 ) -> RegisteredEnvelope | Response[QueuedEnvelope]:
+        """Validate, test on a private copy and activate; failing tests give 400 unless forced.
+        With ``"wait": false`` (PostgreSQL): 202 at once, the suites queued for workers."""
         check_pack_root(data.path, request.app.state.pack_roots)
-        done = registry.register(RegisterCommand(
+        command = RegisterCommand(
             path=data.path, force=data.force, replace=data.replace, skip_tests=data.skip_tests,
-            requested_by=request.state.actor))
+            requested_by=request.state.actor)
+        if not data.wait and not data.skip_tests:
+            return queued_response(registry.queue(command))
+        done = registry.register(command)
         return RegisteredEnvelope(data=Registered.of(done),
                                   message="Pack registered successfully")
 

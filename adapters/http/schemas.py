@@ -21,6 +21,8 @@ class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     force: bool = False
     skip_tests: bool = False
     replace: bool = False
+    wait: bool = True
+    """False: answer 202 at once and let workers run the suites (PostgreSQL)."""
 
 
 class InstallRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -129,6 +131,19 @@ class Unregistered(msgspec.Struct):
 
 class UnregisteredEnvelope(msgspec.Struct):
     data: Unregistered
+    message: str
+
+
+class QueuedRegistration(msgspec.Struct):
+    registration_id: str
+    ref: str
+    version: str
+    suites: int
+    status: str
+
+
+class QueuedEnvelope(msgspec.Struct):
+    data: QueuedRegistration
     message: str
 
 

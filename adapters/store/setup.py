@@ -124,12 +124,21 @@ def diagnose(config: StoreConfig, exc: BaseException) -> StoreUnavailableError:
 def connect(config: StoreConfig, *, timeout: int = 10) -> Any:
     """A direct PostgreSQL connection in autocommit mode (outside the library's pools)."""
     import psycopg
+
+    return psycopg.connect(conninfo(config, timeout=timeout), autocommit=True)
+
+
+def conninfo(config: StoreConfig, *, timeout: int = 10, search_path: bool = False) -> str:
+    """The libpq connection string of the store: the URL's own libpq parameters (sslmode...)
+    too, whose connect_timeout wins over ``timeout``; with ``search_path``, connections
+    find the store's schema first (for tables created without naming it)."""
     from psycopg.conninfo import make_conninfo
 
     env = config.env
-    # The URL's own libpq parameters (sslmode...) too; its connect_timeout wins over ours.
-    conninfo = make_conninfo(
+    extra = {"connect_timeout": str(timeout), **libpq_parameters(env)}
+    if search_path:
+        options = f"-c search_path={env['POSTGRES_SCHEMA']}"
+        extra["options"] = f"{extra['options']} {options}" if "options" in extra else options
+    return make_conninfo(
         "", dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
-        **{"connect_timeout": str(timeout), **libpq_parameters(env)})
-    return psycopg.connect(conninfo, autocommit=True)
+        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], **extra)

@@ -6,7 +6,8 @@ types of their own (issue 14); typed or not, the events must come out the same. 
 shapes changed on purpose, each with an upcaster for the old one (see test_event_upcasting.py):
 ``TestSuiteCompleted`` version 2 added ``isolation``, how the suite was sandboxed;
 ``Pack.RegistrationOpened`` version 2 added ``holder``, the process that registers; and
-``RegistrationRejected`` version 2 added ``actor``, who cancelled it.
+``RegistrationRejected`` version 2 added ``actor``, who cancelled it; ``TestSuiteCompleted``
+version 3 added ``worker``, the process that ran the suite.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def shapes(registry) -> dict[str, list[str]]:
         state = registry.app.mapper.transcoder.decode(notification.state)
         topic = notification.topic
         found.setdefault(topic, sorted(state))
-        for field in ("summary", "origin", "isolation", "holder"):
+        for field in ("summary", "origin", "isolation", "holder", "worker"):
             if state.get(field):
                 found[f"{topic}#{field}"] = list(state[field])
         for field in ("components", "test_cases"):

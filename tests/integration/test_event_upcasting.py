@@ -107,7 +107,26 @@ def test_suites_recorded_before_the_sandbox_load_with_no_isolation(settings):
         assert [s["isolation"] for s in run.result["test_suites"]] == [None] * len(suites)
 
 
-def test_new_suite_events_are_version_2_and_record_their_sandbox(settings, tmp_path):
+def test_suites_recorded_before_workers_load_with_no_worker(settings):
+    """``TestSuiteCompleted`` version 3 added ``worker``; version 2 suites say None."""
+    events = old_events()
+    for event in events:
+        if event["topic"] == SUITE:
+            event["state"].update(isolation=None, class_version=2)
+    with build_registry(settings) as registry:
+        registration_id = store(registry, events)
+        [stored] = [e for e in registry.app.recorder.select_events(registration_id)
+                    if e.topic == SUITE]
+        suite = registry.app.mapper.to_domain_event(stored)
+        assert (suite.worker, suite.isolation) == (None, None)
+        registration = registry.app.get_registration(registration_id)
+        assert registration.status == "committed" and registration.has_suite(suite.name)
+
+
+def test_new_suite_events_are_version_3_and_record_their_sandbox_and_worker(settings,
+                                                                            tmp_path):
+    import os
+
     from tests.packs import manifest, write_pack
 
     pack = write_pack(tmp_path / "lamp", manifest("lamp"))
@@ -115,7 +134,8 @@ def test_new_suite_events_are_version_2_and_record_their_sandbox(settings, tmp_p
         done = registry.register(RegisterCommand(path=str(pack)))
         [suite] = [e for e in registry.audit(UUID(done.pack.registration_id))
                    if e.topic == SUITE]
-        assert suite.state["class_version"] == 2
+        assert suite.state["class_version"] == 3
+        assert suite.state["worker"]["pid"] == os.getpid()  # the registering process
         isolation = suite.state["isolation"]
         assert isolation["mechanism"] in ("bwrap", "namespaces")
         assert isolation["network"] is False and "network" in isolation["covers"]

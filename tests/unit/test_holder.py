@@ -27,3 +27,8 @@ def test_unknown_or_elsewhere_is_never_judged_gone():
     assert not is_gone(None)
     assert not is_gone({**this_process(), "host": "another-machine", "pid": 2**22 + 1})
     assert not is_gone({**this_process(), "pid": "1"})
+
+
+def test_a_queued_registration_may_always_be_ended():
+    assert is_gone({"queued": True})
+    assert not is_gone({"queued": "yes"})

@@ -1,0 +1,143 @@
+"""Queued registrations: the host that takes one records it and queues a job per suite; workers
+on any machine run the suites, and whoever records the last one decides (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from domain import policy
+from domain.errors import DigestMismatchError, RegistrationEndedError, TestsFailedError
+from domain.manifest import PackManifest, TestSuite, required_testing
+
+from application.commands import Queued, RegisterCommand
+from application.ports import JobQueue, PackLoader, ReleaseBlobStore, Releases, SuiteRunner
+from application.register import LEASE_GRACE
+from application.registry import SAVE_ATTEMPTS, PackRegistry
+
+# How long a queued registration may wait for workers before its lease lets another attempt
+# take the ref over (the default of the operator's setting); `pack cancel` ends it sooner.
+QUEUE_WAIT = timedelta(hours=1)
+
+
+class QueueRegistration:
+    """The first half of a queued registration, on the host that takes it: validate, keep the
+    release (here and in the database, where workers find it), take the ref's lease, queue."""
+
+    def __init__(self, registry: PackRegistry, loader: PackLoader, releases: Releases,
+                 blobs: ReleaseBlobStore, queue: JobQueue,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 lease_grace: Callable[[], timedelta] = lambda: LEASE_GRACE,
+                 queue_wait: Callable[[], timedelta] = lambda: QUEUE_WAIT) -> None:
+        self.registry = registry
+        self.loader = loader
+        self.releases = releases
+        self.blobs = blobs
+        self.queue = queue
+        self.clock = clock
+        self.lease_grace = lease_grace
+        self.queue_wait = queue_wait
+
+    def __call__(self, command: RegisterCommand) -> Queued:
+        """Raises: RegistryError for every refusal (as ``RegisterPack``), before anything is
+        recorded; a failure to queue rejects the registration it opened."""
+        allowance = self.lease_grace() + self.queue_wait()
+        source = self.loader.load(command.path)
+        manifest = source.manifest
+        self.registry.check_can_register(manifest.ref, replace=command.replaces_active,
+                                         now=self.clock())
+        testing = required_testing(manifest)
+        with source.snapshot() as snapshot:
+            digest = snapshot.content_digest
+            if command.expected_digest is not None and digest != command.expected_digest:
+                raise DigestMismatchError(manifest.ref, digest, command.expected_digest)
+            path = source.source_path if command.origin is None else self.releases.path_of(digest)
+            now = self.clock()
+            budget = timedelta(seconds=sum(s.timeout_seconds for s in testing.test_suites))
+            registration_id = self.registry.request_registration(
+                command, manifest=manifest, components=source.components, source_path=path,
+                content_digest=digest, lease_expires=now + budget + allowance, now=now,
+                holder={"queued": True})
+            try:
+                self.releases.keep(snapshot)
+                self.blobs.put(digest, Path(snapshot.path))
+                self.queue.defer_suites(registration_id, len(testing.test_suites))
+            except BaseException as exc:
+                self.registry.reject_registration(
+                    registration_id, reason="tests_not_executed",
+                    message=f"registration could not be queued: {exc!r}", result=None)
+                raise
+        return Queued(registration_id, manifest.ref, manifest.version,
+                      len(testing.test_suites))
+
+
+class RunQueuedSuite:
+    """The second half, on a worker: run one suite of a queued registration on its release
+    (from the database), record it once, and decide if it was the last."""
+
+    def __init__(self, registry: PackRegistry, runner: SuiteRunner,
+                 unpacked: Callable[[str], AbstractContextManager[str]],
+                 worker: Callable[[], dict[str, Any]],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.registry = registry
+        self.runner = runner
+        # A private directory holding the release of a digest, removed on exit.
+        self.unpacked = unpacked
+        self.worker = worker
+        self.clock = clock
+
+    def __call__(self, registration_id: UUID, index: int) -> None:
+        registration = self.registry.get_registration(registration_id)
+        if registration.is_finished:
+            return  # cancelled, or decided while this job waited
+        suite = _suites(registration.manifest)[index]
+        if not registration.has_suite(suite.name):
+            self.runner.ready()
+            with self.unpacked(registration.content_digest) as pack_dir:
+                result = self.runner.run(suite, pack_dir)
+            try:
+                self.registry.complete_suite(registration_id, result, worker=self.worker())
+            except RegistrationEndedError:
+                return  # cancelled while it ran: nothing more is recorded
+        decide(self.registry, registration_id)
+
+
+def decide(registry: PackRegistry, registration_id: UUID) -> bool:
+    """Commit or reject the registration once every suite is recorded; the first to try wins,
+    and a writer that lost the race finds it decided. Returns whether it is decided now."""
+    for _ in range(SAVE_ATTEMPTS):
+        registration = registry.get_registration(registration_id)
+        if registration.is_finished:
+            return True
+        testing = required_testing(PackManifest.from_dict(registration.manifest))
+        recorded = {suite.name: suite for suite in registration.recorded_suites()}
+        if any(suite.name not in recorded for suite in testing.test_suites):
+            return False
+        suites = [recorded[suite.name] for suite in testing.test_suites]
+        result = policy.test_result(
+            pack_ref=registration.pack_ref, pack_version=registration.pack_version,
+            execution_time=registration.created_on.isoformat(), suites=suites,
+            duration_ms=sum(suite.duration_ms for suite in suites))
+        accepted = policy.accepts(result, testing)
+        try:
+            if accepted or registration.force:
+                registry.commit_registration(registration_id, result=result,
+                                             forced=not accepted)
+            else:
+                registry.reject_registration(
+                    registration_id, reason="tests_failed",
+                    message=str(TestsFailedError(registration_id, None)), result=result)
+        except (IntegrityError, RegistrationEndedError):
+            continue  # another writer got there first: read again
+        return True
+    return registry.get_registration(registration_id).is_finished
+
+
+def _suites(manifest: dict[str, Any]) -> list[TestSuite]:
+    return list(required_testing(PackManifest.from_dict(manifest)).test_suites)
