@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from application.ports import PackLoader
     from application.queued import QueueRegistration
 
+    from adapters.queue.status import QueueStatus
     from adapters.runners import SandboxRunner
     from adapters.store.release_blobs import ReleaseBlobs
 
@@ -51,6 +52,8 @@ def build_registry(settings: Settings | None = None) -> RegistryService:
     return RegistryService(app, view, lambda: build_use_cases(app, settings),
                            releases=ReleaseStore.of(settings),
                            keep_releases=lambda: settings.keep_releases,
+                           on_workers=lambda: settings.tests_on_workers,
+                           queue_status=queue_status(config),
                            closers=[app.close, factory.close], store_kind=config.kind,
                            unavailable=lambda exc: diagnose(config, exc))
 
@@ -59,6 +62,7 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     """The use cases that read pack files and run tests. Built on first use: reading commands
     never import the runners, the YAML loader or the test-running code."""
     from application.install import InstallPack
+    from application.queued import QueueInstall
     from application.register import RegisterPack
     from application.test_pack import TestPack
 
@@ -79,7 +83,9 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
                     test_pack=TestPack(app, loader, runner, releases=releases,
                                        default_jobs=lambda: settings.test_jobs,
                                        worker=holder.this_process),
-                    queue_registration=lambda: build_queued(app, settings, loader, releases))
+                    queue_registration=lambda: build_queued(app, settings, loader, releases),
+                    queue_install=lambda: QueueInstall(
+                        build_queued(app, settings, loader, releases), fetcher))
 
 
 def build_runner(settings: Settings) -> SandboxRunner:
@@ -106,6 +112,15 @@ def build_queued(app: PackRegistry, settings: Settings, loader: PackLoader,
                              SuiteJobs(queue_app(config)),
                              lease_grace=lambda: settings.lease_grace,
                              queue_wait=lambda: settings.queue_wait)
+
+
+def queue_status(config: StoreConfig) -> QueueStatus | None:
+    """Reads of the queue's workers and figures; None on the embedded store (no queue)."""
+    if not config.is_postgres:
+        return None
+    from adapters.queue.status import QueueStatus
+
+    return QueueStatus(config)
 
 
 def queue_config(settings: Settings) -> StoreConfig:

@@ -10,12 +10,15 @@ API calls a ``ServedRegistry``: the local service, with what only a server asks 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 import msgspec
 
 from domain.origin import Origin
+from domain.results import TestCaseResult
+from domain.vocabulary import RegistrationStatus, RejectReason, RunnerType, SuiteStatus
 
 from projections.rows import (
     ComponentRow,
@@ -27,6 +30,8 @@ from projections.rows import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from domain.vocabulary import RunStatus, TriggerReason
 
     from application.commands import InstallCommand, Queued, RegisterCommand
@@ -101,21 +106,139 @@ class StoredEvent(msgspec.Struct, frozen=True):
     state: dict[str, Any]
 
 
+class Worker(msgspec.Struct, frozen=True):
+    """The process that ran a suite: a queue worker's, or the registering process's."""
+
+    host: str
+    pid: int
+
+
+class RecordedSuite(msgspec.Struct, frozen=True, kw_only=True):
+    """One suite a registration recorded: its outcome, counts, and who ran it."""
+
+    name: str
+    runner_type: RunnerType
+    status: SuiteStatus
+    total: int
+    passed: int
+    failed: int
+    skipped: int
+    duration_ms: int
+    message: str | None
+    worker: Worker | None
+    """None for suites recorded before workers were (event class version 3)."""
+    recorded_at: datetime
+
+
+class RegistrationProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a registration's suites stand: those its manifest requires and those recorded."""
+
+    status: RegistrationStatus
+    expected: list[str]
+    """The suites of the request's manifest, in declared order (none when tests are skipped)."""
+    recorded: list[RecordedSuite]
+    """In the order they were recorded (queued suites finish in any order)."""
+    pending: list[str]
+    """Expected and not recorded yet."""
+
+
 class RegistrationDetails(msgspec.Struct, frozen=True):
-    """A registration attempt and its events, for auditors."""
+    """A registration attempt and its events, for auditors, with its progress."""
 
     registration: RegistrationRow
     events: list[StoredEvent]
+    progress: RegistrationProgress
+
+
+class RequestedUpdate(msgspec.Struct, frozen=True, kw_only=True, tag_field="event",
+                      tag="requested"):
+    """The request that opened a registration: the pack and the suites it must pass."""
+
+    originator_version: int
+    recorded_at: datetime
+    registration_id: str
+    ref: str
+    pack_version: str
+    requested_by: str
+    suites: list[str]
+    skip_tests: bool
+
+
+class SuiteUpdate(RecordedSuite, frozen=True, kw_only=True, tag_field="event", tag="suite"):
+    """One suite recorded, with its failing cases (the first ``MAX_FAILURES``)."""
+
+    originator_version: int
+    failures: list[TestCaseResult]
+
+
+class DecidedUpdate(msgspec.Struct, frozen=True, kw_only=True, tag_field="event",
+                    tag="decided"):
+    """The decision that ends a registration: committed (the pack is active) or rejected."""
+
+    originator_version: int
+    recorded_at: datetime
+    status: Literal["committed", "rejected"]
+    reason: RejectReason | None
+    """Why it was rejected; None when committed."""
+    message: str | None
+    forced: bool
+    """Committed although its tests did not pass."""
+    tests_skipped: bool
+    actor: str | None
+    """Who ended it (``pack cancel``); None when the registration decided itself."""
+    summary: dict[str, Any] | None
+    """The run's counts (the ``test_result`` document without its suites); None without a
+    run."""
+
+
+RegistrationUpdate = RequestedUpdate | SuiteUpdate | DecidedUpdate
+"""One step of a registration as it is recorded: what ``GET /registrations/{id}/events``
+sends and ``attune registration watch`` prints. The last one is always ``DecidedUpdate``."""
+MAX_FAILURES = 10
 
 
 class Health(msgspec.Struct, frozen=True):
-    """The store is reachable, and how far the read models are behind its log."""
+    """The store is reachable, and how far the read models are behind its log; on PostgreSQL,
+    the queue's figures too (None on SQLite, which has no queue)."""
 
     status: str
     store: str
     log_head: int
     projection_position: int
     projection_lag: int
+    queue_depth: int | None = None
+    """Suites of queued registrations waiting for a worker."""
+    oldest_queued_seconds: float | None = None
+    """How long ago the longest-waiting of them was queued; None when none waits."""
+    workers_alive: int | None = None
+    """Workers that showed signs of life within their stall time."""
+
+
+class RunningSuite(msgspec.Struct, frozen=True, kw_only=True):
+    """A suite a worker is running."""
+
+    registration_id: str
+    suite: str
+    since: str
+    """When the worker started it (ISO 8601, the worker's clock)."""
+
+
+class WorkerRow(msgspec.Struct, frozen=True, kw_only=True):
+    """An ``attune worker`` process, as it last reported itself."""
+
+    name: str
+    """``host:pid``."""
+    host: str
+    pid: int
+    state: str
+    """``alive``, or ``lost`` once its last sign of life is older than its stall time
+    (``ATTUNE_WORKER_STALL_SECONDS`` of the worker): killed, or cut off from the store."""
+    concurrency: int
+    started_at: str
+    last_seen: str
+    seen_seconds_ago: float
+    """``last_seen`` as an age, by the database's clock."""
+    running: list[RunningSuite]
 
 
 class RegistryReads(Protocol):
@@ -159,6 +282,10 @@ class Registry(RegistryReads, Protocol):
         """
         ...
 
+    def queue_install(self, command: InstallCommand) -> Queued:
+        """Fetch, then queue what was fetched (as ``queue``)."""
+        ...
+
     def test_registered(self, ref: str, *, requested_by: str = "cli",
                         progress: Progress | None = None,
                         jobs: int | None = None) -> TestRunOutcome:
@@ -194,6 +321,14 @@ class Registry(RegistryReads, Protocol):
         """Raises: RegistrationNotFoundError."""
         ...
 
+    def watch(self, registration_id: UUID, *, after: int = 0) -> Iterator[RegistrationUpdate]:
+        """Follow a registration until it is decided: its updates after event version
+        ``after``, each as soon as it is recorded (a decided one replays to its decision).
+
+        Raises: RegistrationNotFoundError (before the first update).
+        """
+        ...
+
     def prune(self, *, dry_run: bool = False) -> list[str]:
         """Remove the releases nothing can bring back (and the directories of installs from
         before releases that no registration needs); returns them."""
@@ -213,6 +348,13 @@ class Registry(RegistryReads, Protocol):
         """Rebuild the read models from the whole log; returns the events replayed."""
         ...
 
+    def workers(self) -> list[WorkerRow]:
+        """The workers serving the queue, alive or lost.
+
+        Raises: QueueNeedsPostgresError (a ConfigError) on the embedded store.
+        """
+        ...
+
 
 # Checkable: Litestar checks the type of what it injects into the handlers.
 @runtime_checkable
@@ -222,6 +364,14 @@ class ServedRegistry(Registry, Protocol):
 
     def registration(self, registration_id: UUID) -> RegistrationDetails:
         """Raises: RegistrationNotFoundError."""
+        ...
+
+    def updates(self, registration_id: UUID, *, after: int = 0) -> list[RegistrationUpdate]:
+        """The updates recorded so far after event version ``after``, up to the decision (no
+        waiting); once it is decided, at least the decision, however late ``after`` is.
+
+        Raises: RegistrationNotFoundError.
+        """
         ...
 
     def latest_test(self, ref: str) -> TestExecutionRow:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+import msgspec
+
 from domain.errors import RegistrationNotFoundError
 from domain.token import token_meant
 
@@ -18,19 +20,31 @@ from application.registry import STORE_FAILURES, PackRegistry
 from projections.rows import PackRow, RegistrationRow, TokenRow
 from projections.view import RegistryView
 
-from adapters.contract import Registered, RegistrationDetails, StoredEvent
+from adapters.contract import Health, Registered, RegistrationDetails, StoredEvent, WorkerRow
 from adapters.packs.releases import ReleaseStore
 from adapters.reads.current import CurrentReads, current, store_call
+from adapters.reads.progress import (
+    DECISION_TOPICS,
+    REQUESTED_TOPIC,
+    follow,
+    progress_of,
+    updates_of,
+)
 
 if TYPE_CHECKING:
+    from eventsourcing.persistence import StoredEvent as StoredEventRecord
+
     from domain.registration import Registration
 
     from application.commands import InstallCommand, Queued, RegisterCommand
     from application.install import InstallPack
     from application.ports import Progress
-    from application.queued import QueueRegistration
+    from application.queued import QueueInstall, QueueRegistration
     from application.register import RegisterPack, RegistrationOutcome
     from application.test_pack import TestPack, TestRunOutcome
+
+    from adapters.contract import RegistrationUpdate
+    from adapters.queue.status import QueueStatus
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,7 @@ class UseCases:
     test_pack: TestPack
     queue_registration: Callable[[], QueueRegistration]
     """Built on first use (PostgreSQL only: it raises QueueNeedsPostgresError otherwise)."""
+    queue_install: Callable[[], QueueInstall]
 
 
 class RegistryService(CurrentReads):
@@ -51,11 +66,17 @@ class RegistryService(CurrentReads):
     def __init__(self, app: PackRegistry, view: RegistryView,
                  use_cases: Callable[[], UseCases], closers: list[Callable[[], object]], *,
                  releases: ReleaseStore, keep_releases: Callable[[], int] = lambda: 3,
+                 on_workers: Callable[[], bool] = lambda: False,
+                 queue_status: QueueStatus | None = None,
                  store_kind: str = "sqlite",
                  unavailable: Callable[[Exception], Exception] = lambda exc: exc) -> None:
         super().__init__(app, view, releases, store_kind=store_kind, unavailable=unavailable)
         self.releases = releases
         self.keep_releases = keep_releases
+        # Whether suites run on `attune worker` processes only (ATTUNE_RUN_TESTS=workers).
+        self.on_workers = on_workers
+        # The queue's workers and figures: PostgreSQL only (None on the embedded store).
+        self.queue_status = queue_status
         self._use_cases = use_cases
         self._built: UseCases | None = None
         self._closers = closers
@@ -71,8 +92,21 @@ class RegistryService(CurrentReads):
                  progress: Progress | None = None) -> Registered:
         # Rejections are history too: project whatever the attempt recorded.
         with self._then_catch_up():
-            outcome = self.cases.register_pack(command, progress)
+            if self.on_workers() and not command.skip_tests:
+                outcome = self._decided(self.cases.queue_registration()(command))
+            else:
+                outcome = self.cases.register_pack(command, progress)
         return self._registered(outcome)
+
+    def _decided(self, queued: Queued) -> RegistrationOutcome:
+        """Wait for the workers' decision on ``queued``, for as long as its lease runs."""
+        import time
+
+        from application.queued import wait_for_decision
+
+        deadline = self.app.lease_expiry(queued.pack_ref, queued.registration_id)
+        return wait_for_decision(self.app, queued, deadline=deadline or datetime.now(UTC),
+                                 pause=lambda: time.sleep(0.2))
 
     @store_call
     def queue(self, command: RegisterCommand) -> Queued:
@@ -84,10 +118,19 @@ class RegistryService(CurrentReads):
             return self.cases.queue_registration()(command)
 
     @store_call
+    def queue_install(self, command: InstallCommand) -> Queued:
+        """Fetch here, then queue what was fetched (as ``queue``)."""
+        with self._then_catch_up():
+            return self.cases.queue_install()(command)
+
+    @store_call
     def install(self, command: InstallCommand,
                 progress: Progress | None = None) -> Registered:
         with self._then_catch_up():
-            outcome = self.cases.install_pack(command, progress)
+            if self.on_workers() and not command.skip_tests:
+                outcome = self._decided(self.cases.queue_install()(command))
+            else:
+                outcome = self.cases.install_pack(command, progress)
         return self._registered(outcome)
 
     def _registered(self, outcome: RegistrationOutcome) -> Registered:
@@ -194,15 +237,47 @@ class RegistryService(CurrentReads):
     def audit(self, registration_id: UUID) -> list[StoredEvent]:
         """The registration's events in order, as stored (topic and decoded state), read from
         the log itself."""
-        self.app.get_registration(registration_id)  # not found -> RegistrationNotFoundError
-        stored = self.app.recorder.select_events(registration_id)
-        return [StoredEvent(event.originator_version, event.topic,
-                            self.app.mapper.transcoder.decode(event.state)) for event in stored]
+        return [self._as_stored(event) for event in self._log(registration_id)]
 
+    @store_call
     def registration(self, registration_id: UUID) -> RegistrationDetails:
-        events = self.audit(registration_id)
+        log = self._log(registration_id)
+        progress = progress_of(self.app.mapper.to_domain_event(event) for event in log)
         return RegistrationDetails(registration=self._registration_row(registration_id),
-                                   events=events)
+                                   events=[self._as_stored(event) for event in log],
+                                   progress=progress)
+
+    def _log(self, registration_id: UUID) -> list[StoredEventRecord]:
+        self.app.get_registration(registration_id)  # not found -> RegistrationNotFoundError
+        return list(self.app.recorder.select_events(registration_id))
+
+    def _as_stored(self, event: StoredEventRecord) -> StoredEvent:
+        return StoredEvent(event.originator_version, event.topic,
+                           self.app.mapper.transcoder.decode(event.state))
+
+    @store_call
+    def updates(self, registration_id: UUID, *, after: int = 0) -> list[RegistrationUpdate]:
+        """The updates recorded after event version ``after``, up to the decision; once it is
+        decided, at least the decision (so that a stream resumed after it ends at once).
+
+        Raises: RegistrationNotFoundError.
+        """
+        recorder, mapper = self.app.recorder, self.app.mapper
+        found = updates_of(mapper.to_domain_event(event)
+                           for event in recorder.select_events(registration_id, gt=after))
+        if found:  # only a registration's events make updates
+            return found
+        first = recorder.select_events(registration_id, lte=1, limit=1)
+        if not first or first[0].topic != REQUESTED_TOPIC:
+            raise RegistrationNotFoundError(registration_id)
+        # Only a rollback can follow the decision: it is one of the last two events.
+        latest = recorder.select_events(registration_id, lte=after, desc=True, limit=2)
+        return updates_of(mapper.to_domain_event(event) for event in reversed(latest)
+                          if event.topic in DECISION_TOPICS)
+
+    def watch(self, registration_id: UUID, *, after: int = 0) -> Iterator[RegistrationUpdate]:
+        """Read the log every ``POLL_SECONDS`` until the registration is decided."""
+        return follow(lambda since: self.updates(registration_id, after=since), after=after)
 
     @current
     def _registration_row(self, registration_id: UUID) -> RegistrationRow:
@@ -246,6 +321,24 @@ class RegistryService(CurrentReads):
     @store_call
     def rebuild(self, *, batch_size: int = 500) -> int:
         return self.view.rebuild(self.app, batch_size=batch_size)
+
+    def workers(self) -> list[WorkerRow]:
+        """Raises: QueueNeedsPostgresError on the embedded store."""
+        if self.queue_status is None:
+            from adapters.queue.jobs import QueueNeedsPostgresError
+
+            raise QueueNeedsPostgresError()
+        return self.queue_status.workers()
+
+    def health(self) -> Health:
+        """The read models' lag, and on PostgreSQL the queue's figures (one more query)."""
+        health = super().health()
+        if self.queue_status is None:
+            return health
+        figures = self.queue_status.figures()
+        return msgspec.structs.replace(
+            health, queue_depth=figures.queue_depth, workers_alive=figures.workers_alive,
+            oldest_queued_seconds=figures.oldest_queued_seconds)
 
     def close(self) -> None:
         for close in reversed(self._closers):

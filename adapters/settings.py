@@ -73,6 +73,11 @@ class Settings:
     """``ATTUNE_SANDBOX_SHARE`` (os.pathsep-separated absolute paths): folders every suite may
     read and write, for example a shared download cache. Empty by default."""
 
+    run_tests_setting: str = "here"
+    """``ATTUNE_RUN_TESTS``: ``here`` (default: in the process that registers) or ``workers``
+    (PostgreSQL: every registration's suites run on `attune worker` processes, also when the
+    caller waits for the decision; an API server then never runs tests itself)."""
+
     worker_stall_setting: str = "30"
     """``ATTUNE_WORKER_STALL_SECONDS``: how long a worker may miss its heartbeats before its
     jobs go back to the queue, to run on another worker (default 30)."""
@@ -116,6 +121,7 @@ class Settings:
                    sandbox_max_limits_setting=env.get("ATTUNE_SANDBOX_MAX_LIMITS", ""),
                    sandbox_share_setting=env.get("ATTUNE_SANDBOX_SHARE", ""),
                    keep_releases_setting=env.get("ATTUNE_KEEP_RELEASES", "3").strip() or "3",
+                   run_tests_setting=env.get("ATTUNE_RUN_TESTS", "here").strip() or "here",
                    worker_stall_setting=(env.get("ATTUNE_WORKER_STALL_SECONDS", "30").strip()
                                          or "30"),
                    queue_wait_setting=(env.get("ATTUNE_QUEUE_WAIT_SECONDS", "3600").strip()
@@ -147,6 +153,13 @@ class Settings:
             raise ConfigError("ATTUNE_FETCH_TIMEOUT_SECONDS must be a whole number from 1 to "
                               f"{MAX_FETCH_TIMEOUT_SECONDS}, got {seconds!r}")
         return float(seconds)
+
+    @property
+    def tests_on_workers(self) -> bool:
+        if self.run_tests_setting not in ("here", "workers"):
+            raise ConfigError("ATTUNE_RUN_TESTS must be 'here' or 'workers', got "
+                              f"{self.run_tests_setting!r}")
+        return self.run_tests_setting == "workers"
 
     @property
     def worker_stall_seconds(self) -> int:

@@ -15,10 +15,19 @@ from eventsourcing.persistence import IntegrityError
 from domain import policy
 from domain.errors import DigestMismatchError, RegistrationEndedError, TestsFailedError
 from domain.manifest import PackManifest, TestSuite, required_testing
+from domain.results import SuiteResult, TestResult
+from domain.suite_event import SuiteCompleted
 
-from application.commands import Queued, RegisterCommand
-from application.ports import JobQueue, PackLoader, ReleaseBlobStore, Releases, SuiteRunner
-from application.register import LEASE_GRACE
+from application.commands import InstallCommand, Queued, RegisterCommand
+from application.ports import (
+    JobQueue,
+    PackFetcher,
+    PackLoader,
+    ReleaseBlobStore,
+    Releases,
+    SuiteRunner,
+)
+from application.register import LEASE_GRACE, RegistrationOutcome
 from application.registry import SAVE_ATTEMPTS, PackRegistry
 
 # How long a queued registration may wait for workers before its lease lets another attempt
@@ -75,6 +84,19 @@ class QueueRegistration:
                 raise
         return Queued(registration_id, manifest.ref, manifest.version,
                       len(testing.test_suites))
+
+
+class QueueInstall:
+    """A queued install: fetch here, then queue what was fetched (its release is kept before
+    the fetched copy goes)."""
+
+    def __init__(self, queue: QueueRegistration, fetcher: PackFetcher) -> None:
+        self.queue = queue
+        self.fetcher = fetcher
+
+    def __call__(self, command: InstallCommand) -> Queued:
+        with self.fetcher.fetch(command.source, command.git_ref) as fetched:
+            return self.queue(command.registering(fetched.path, fetched.origin))
 
 
 class RunQueuedSuite:
@@ -141,3 +163,53 @@ def decide(registry: PackRegistry, registration_id: UUID) -> bool:
 
 def _suites(manifest: dict[str, Any]) -> list[TestSuite]:
     return list(required_testing(PackManifest.from_dict(manifest)).test_suites)
+
+
+def wait_for_decision(registry: PackRegistry, queued: Queued, *, deadline: datetime,
+                      clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                      pause: Callable[[], None] = lambda: None) -> RegistrationOutcome:
+    """Wait until workers decided a queued registration, and answer as a registration that
+    ran here would (a server whose tests run on workers only).
+
+    Raises:
+        TestsFailedError: rejected because its tests failed.
+        RegistrationEndedError: rejected otherwise (cancelled, abandoned), or still
+            undecided at ``deadline``.
+    """
+    registration_id = queued.registration_id
+    registration = registry.get_registration(registration_id)
+    while not registration.is_finished:
+        if clock() >= deadline:
+            raise RegistrationEndedError(registration_id, "still queued", "no decision yet")
+        pause()
+        registration = registry.get_registration(registration_id)
+    result = _recorded_result(registry, registration_id)
+    if registration.status == "rejected":
+        if registration.reason == "tests_failed" and result is not None:
+            raise TestsFailedError(registration_id, result.to_dict())
+        raise RegistrationEndedError(registration_id, registration.status, registration.reason)
+    forced = result is not None and not policy.accepts(
+        result, required_testing(PackManifest.from_dict(registration.manifest)))
+    return RegistrationOutcome(registration_id, registration.pack_ref,
+                               registration.pack_version, tests_skipped=result is None,
+                               forced=forced, test_result=result,
+                               notification_id=registry.recorder.max_notification_id() or 0)
+
+
+def _recorded_result(registry: PackRegistry, registration_id: UUID) -> TestResult | None:
+    """The run as its suites' events recorded it, cases included, in the declared order."""
+    registration = registry.get_registration(registration_id)
+    suites = {}
+    for stored in registry.recorder.select_events(registration_id):
+        event = registry.mapper.to_domain_event(stored)
+        if isinstance(event, SuiteCompleted):
+            suites[event.name] = SuiteResult.from_dict(
+                {name: getattr(event, name) for name in SuiteResult.__struct_fields__})
+    if not suites:
+        return None
+    declared = _suites(registration.manifest)
+    ordered = [suites[suite.name] for suite in declared if suite.name in suites]
+    return policy.test_result(
+        pack_ref=registration.pack_ref, pack_version=registration.pack_version,
+        execution_time=registration.created_on.isoformat(), suites=ordered,
+        duration_ms=sum(suite.duration_ms for suite in ordered))

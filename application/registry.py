@@ -250,6 +250,14 @@ class PackRegistry(Application[UUID]):
         self._save_or_conflict(ref, registration, pack)
         return rolled_back, restored, version
 
+    def lease_expiry(self, ref: str, registration_id: UUID) -> datetime | None:
+        """When the lease ``registration_id`` holds on ``ref`` expires; None if it holds none."""
+        try:
+            pack = self._get_pack(ref)
+        except AggregateNotFoundError:
+            return None
+        return pack.lease_expires if pack.in_flight == registration_id else None
+
     def restorable(self, ref: str) -> list[UUID]:
         """The active registration of ``ref`` and those a rollback can restore, in order."""
         try:

@@ -7,9 +7,11 @@ import click
 from adapters.cli.audit import audit
 from adapters.cli.pack import pack
 from adapters.cli.projections import projections, projector
+from adapters.cli.registration import registration
 from adapters.cli.serve import serve
 from adapters.cli.tokens import token
 from adapters.cli.worker import worker
+from adapters.cli.workers import workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,7 +70,7 @@ def stop_cleanly_on_signals() -> None:
             signal.signal(signum, terminate)
 
 
-for command in (pack, audit, projections, projector, token, serve, worker):
+for command in (pack, registration, audit, projections, projector, token, serve, worker, workers):
     main.add_command(command)
 
 __all__ = ["main", "run"]

@@ -14,7 +14,7 @@ from adapters.cli.context import (
     reads_session,
     registry_session,
 )
-from adapters.cli.register import report
+from adapters.cli.register import queued, report
 
 
 @click.command()
@@ -32,11 +32,14 @@ from adapters.cli.register import report
 @click.option("--skip-tests", is_flag=True,
               help="Do not run the pack's tests (nothing is stored as a test result).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--no-wait", is_flag=True,
+              help="Fetch, then queue the suites for `attune worker` processes and return "
+                   "with the registration's id (PostgreSQL only).")
 @jobs_option
 @json_option
 def install(source: str, ref: str | None, digest: str | None, force: bool, replace: bool,
-            skip_tests: bool,
-            quiet: bool, jobs: int | None, as_json: bool) -> None:
+            skip_tests: bool, quiet: bool, no_wait: bool, jobs: int | None,
+            as_json: bool) -> None:
     """Install a pack from SOURCE: a git repository, an archive or a directory.
 
     \b
@@ -72,6 +75,9 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
             progress = SuiteProgress()
             if not as_json:
                 output.note(f"Fetching {redact_url(source)}" + (f" at {ref}" if ref else ""))
+        if no_wait and not skip_tests:
+            queued(registry.queue_install(command), as_json)
+            return
         installed = registry.install(command, progress)
     report(installed, as_json, "installed")
 

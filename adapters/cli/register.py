@@ -67,7 +67,7 @@ def queued(done: Queued, as_json: bool) -> None:
         return
     output.line(f"{output.OK} {message}")
     output.line(f"Registration: {done.registration_id}")
-    output.line(f"Follow it with `attune pack history {done.pack_ref}`")
+    output.line(f"Follow it with `attune registration watch {done.registration_id}`")
 
 
 def report(registered: Registered, as_json: bool, verb: str) -> None:

@@ -7,6 +7,7 @@ it prints in local mode. Commands that only work on the local store are refused 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -19,18 +20,24 @@ from domain.results import TestResult
 
 from projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
 
-from adapters.contract import PackDetails, Registered, StoredEvent, Verification
+from adapters.contract import PackDetails, Registered, StoredEvent, Verification, WorkerRow
 from adapters.settings import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from application.commands import InstallCommand, Queued, RegisterCommand
     from application.ports import Progress
     from application.test_pack import TestRunOutcome
 
     from projections.view import ProjectionStatus
 
+    from adapters.contract import RegistrationUpdate
+
 TIMEOUT = httpx.Timeout(10.0, read=None)  # registrations wait for their tests
 T = TypeVar("T")
+RECONNECT_SECONDS = 1.0  # before following a stream the server ended again
+UPDATE_EVENTS = ("requested", "suite", "decided")  # the others are for later clients
 
 
 class RemoteError(RegistryError):
@@ -79,9 +86,7 @@ class RemoteRegistry:
         except ValueError:
             body = None
         if response.is_error:
-            if isinstance(body, dict) and "error" in body:
-                raise RemoteError(str(body["error"]), str(body.get("code", "ERROR")))
-            raise RemoteError(f"API error {response.status_code} at {url}", "HTTP_ERROR")
+            raise _api_error(response.status_code, body, url)
         return body
 
     def _data(self, kind: type[T], method: str, url: str, **kwargs: Any) -> T:
@@ -99,15 +104,31 @@ class RemoteRegistry:
                 progress: Progress | None = None) -> Registered:
         """The server fetches the source: a URL, or a path as the server sees it (made
         absolute here, as ``register`` does)."""
+        return self._registered(self._call("POST", "/packs/install",
+                                           json=self._install_body(command))["data"])
+
+    def queue_install(self, command: InstallCommand) -> Queued:
+        return self._queued(self._call("POST", "/packs/install",
+                                       json={**self._install_body(command), "wait": False}))
+
+    @staticmethod
+    def _install_body(command: InstallCommand) -> dict[str, Any]:
         from adapters.install.sources import local_path
 
         source = command.source
         if "://" not in source and local_path(source) is not None:
             source = str(Path(source).expanduser().absolute())
-        return self._registered(self._call("POST", "/packs/install", json={
-            "source": source, "ref_spec": command.git_ref, "digest": command.expected_digest,
-            "force": command.force, "replace": command.replace,
-            "skip_tests": command.skip_tests})["data"])
+        return {"source": source, "ref_spec": command.git_ref, "digest": command.expected_digest,
+                "force": command.force, "replace": command.replace,
+                "skip_tests": command.skip_tests}
+
+    @staticmethod
+    def _queued(body: dict[str, Any]) -> Queued:
+        from application.commands import Queued
+
+        data = body["data"]
+        return Queued(UUID(data["registration_id"]), data["ref"], data["version"],
+                      data["suites"])
 
     def _registered(self, body: dict[str, Any]) -> Registered:
         from application.register import RegistrationOutcome
@@ -180,14 +201,9 @@ class RemoteRegistry:
         return self._data(PackRow, "POST", f"/packs/{ref}/rollback")
 
     def queue(self, command: RegisterCommand) -> Queued:
-        from application.commands import Queued
-
-        data = self._call("POST", "/packs/register", json={
+        return self._queued(self._call("POST", "/packs/register", json={
             "path": str(Path(command.path).expanduser().absolute()), "force": command.force,
-            "replace": command.replace, "skip_tests": command.skip_tests,
-            "wait": False})["data"]
-        return Queued(UUID(data["registration_id"]), data["ref"], data["version"],
-                      data["suites"])
+            "replace": command.replace, "skip_tests": command.skip_tests, "wait": False}))
 
     def cancel(self, ref: str, *, actor: str, force: bool = False) -> UUID:
         body = self._call("POST", f"/packs/{ref}/cancel",
@@ -197,6 +213,42 @@ class RemoteRegistry:
     def audit(self, registration_id: UUID) -> list[StoredEvent]:
         events = self._call("GET", f"/registrations/{registration_id}")["data"]["events"]
         return msgspec.convert(events, type=list[StoredEvent])
+
+    def watch(self, registration_id: UUID, *, after: int = 0) -> Iterator[RegistrationUpdate]:
+        """The server's event stream of the registration; when it ends before the decision
+        (the server's idle limit, a proxy's), connect again with ``Last-Event-ID``."""
+        from adapters.contract import DecidedUpdate
+
+        while True:
+            for update in self._updates(registration_id, after):
+                yield update
+                if isinstance(update, DecidedUpdate):
+                    return
+                after = update.originator_version
+            time.sleep(RECONNECT_SECONDS)
+
+    def _updates(self, registration_id: UUID, after: int) -> Iterator[RegistrationUpdate]:
+        from adapters.cli.sse import events
+        from adapters.contract import RegistrationUpdate
+
+        url = f"/registrations/{registration_id}/events"
+        headers = {"Accept": "text/event-stream"}
+        if after:
+            headers["Last-Event-ID"] = str(after)
+        try:
+            with self.client.stream("GET", url, headers=headers) as response:
+                if response.is_error:
+                    response.read()
+                    try:
+                        body = response.json()
+                    except ValueError:
+                        body = None
+                    raise _api_error(response.status_code, body, url)
+                for event in events(response.iter_lines()):
+                    if event.type in UPDATE_EVENTS:
+                        yield msgspec.json.decode(event.data, type=RegistrationUpdate)
+        except httpx.HTTPError as exc:
+            raise ApiUnavailableError(f"cannot reach the API at {self.base}: {exc}") from None
 
     def prune(self, *, dry_run: bool = False) -> list[str]:
         raise LocalOnlyError.command("pack prune")
@@ -215,3 +267,20 @@ class RemoteRegistry:
 
     def rebuild(self, *, batch_size: int = 500) -> int:
         raise LocalOnlyError.command("projections rebuild")
+
+    def workers(self) -> list[WorkerRow]:
+        """Raises: QueueNeedsPostgresError when the server's store is the embedded one (it
+        answers ``"queue": null``)."""
+        body = self._call("GET", "/workers")
+        if body.get("queue") is None:
+            from adapters.queue.jobs import QueueNeedsPostgresError
+
+            raise QueueNeedsPostgresError()
+        return msgspec.convert(body["data"], type=list[WorkerRow])
+
+
+def _api_error(status: int, body: Any, url: str) -> RemoteError:
+    """The error the API answered with (its message and code), or one naming the status."""
+    if isinstance(body, dict) and "error" in body:
+        return RemoteError(str(body["error"]), str(body.get("code", "ERROR")))
+    return RemoteError(f"API error {status} at {url}", "HTTP_ERROR")

@@ -26,6 +26,7 @@ from adapters.http.errors import (
 )
 from adapters.http.packs import PackController
 from adapters.http.registrations import RegistrationController, health
+from adapters.http.workers import WorkerController
 from adapters.settings import ConfigError, Settings
 
 # Request bodies are small JSON documents; anything larger is refused with 413.
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None,
         registry: ServedRegistry = state.registry
         return registry
 
-    api = Router(path="/api/v1", route_handlers=[PackController, RegistrationController, health])
+    api = Router(path="/api/v1", route_handlers=[PackController, RegistrationController,
+                                                 WorkerController, health])
     return Litestar(
         route_handlers=[api],
         lifespan=[lifespan],

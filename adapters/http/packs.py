@@ -110,23 +110,29 @@ class PackController(Controller):
         return RegisteredEnvelope(data=Registered.of(done),
                                   message="Pack registered successfully")
 
-    @post("/install", responses=BODY_ERRORS, status_code=201, guards=[requires("write")],
+    @post("/install", responses={**BODY_ERRORS, **QUEUED_RESPONSE}, status_code=201,
+          guards=[requires("write")],
           before_request=json_body(InstallRequest), sync_to_thread=True,
           operation_id="installPack",
           summary="Install a pack from git, an archive or a directory, gated on its tests")
     def install(self, data: JSONBody[InstallRequest], request: Request[Any, Any, Any],
-                registry: NamedDependency[ServedRegistry]) -> RegisteredEnvelope:
+                registry: NamedDependency[ServedRegistry],
+                ) -> RegisteredEnvelope | Response[QueuedEnvelope]:
         """Fetch, keep as a release, test and activate; failing tests give 400 unless
-        forced, and leave no files behind."""
+        forced, and leave no files behind. With ``"wait": false`` (PostgreSQL): 202 once
+        fetched and queued."""
         state = request.app.state
         # What was checked is what is fetched: the normalised source, not the text as given;
         # and the fetch connects only to addresses the policy judged (see network.py).
         source = check_install_source(data.source, state.pack_roots, state.install_sources)
+        command = InstallCommand(
+            source=source, git_ref=data.ref_spec, force=data.force, replace=data.replace,
+            skip_tests=data.skip_tests, requested_by=request.state.actor,
+            expected_digest=parse_digest(data.digest) if data.digest is not None else None)
         with address_policy(install_address_policy(state)):
-            done = registry.install(InstallCommand(
-                source=source, git_ref=data.ref_spec, force=data.force, replace=data.replace,
-                skip_tests=data.skip_tests, requested_by=request.state.actor,
-                expected_digest=parse_digest(data.digest) if data.digest is not None else None))
+            if not data.wait and not data.skip_tests:
+                return queued_response(registry.queue_install(command))
+            done = registry.install(command)
         return RegisteredEnvelope(data=Registered.of(done),
                                   message="Pack installed successfully")
 

@@ -40,6 +40,8 @@ class InstallRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     force: bool = False
     replace: bool = False
     skip_tests: bool = False
+    wait: bool = True
+    """False: answer 202 once fetched and queued; workers run the suites (PostgreSQL)."""
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):

@@ -91,13 +91,17 @@ class SuiteJobs:
 
 
 def ensure_queue_schema(config: StoreConfig) -> None:
-    """Create procrastinate's tables in the store's schema unless they exist (call under the
-    store's set-up lock: two processes must not run the DDL at once)."""
+    """Create procrastinate's tables in the store's schema unless they exist, and the list of
+    workers (``adapters.queue.presence``); call under the store's set-up lock: two processes
+    must not run the DDL at once."""
+    from adapters.queue.presence import create_worker_table
+
     with connect(config) as conn:
         if not _has_queue_tables(conn, config.env["POSTGRES_SCHEMA"]):
             app = queue_app(config)
             with app.open():
                 app.schema_manager.apply_schema()
+        create_worker_table(conn, config.env["POSTGRES_SCHEMA"])
 
 
 def _has_queue_tables(conn: Connection[Any], schema: str) -> bool:

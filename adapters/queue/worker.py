@@ -2,7 +2,8 @@
 
 A worker shares no files with the host that took a registration: it unpacks the release from
 the database into a private folder of its own ``ATTUNE_HOME`` for each suite. Its identity
-(host, pid) is recorded with each suite it ran.
+(host, pid) is recorded with each suite it ran, and it keeps its row in the list of workers
+(``adapters.queue.presence``) while it runs.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from adapters.packs.workspace import private_dir
 from adapters.settings import Settings
+
+if TYPE_CHECKING:
+    from application.registry import PackRegistry
 
 
 def run_worker(settings: Settings, *, concurrency: int) -> None:
@@ -22,15 +28,20 @@ def run_worker(settings: Settings, *, concurrency: int) -> None:
 
     Raises: QueueNeedsPostgresError on the embedded store.
     """
+    import psycopg
+
     from application.queued import RunQueuedSuite
 
     from adapters.bootstrap import build_registry, build_runner, queue_config, release_blobs
     from adapters.queue.jobs import QUEUE, Handlers, queue_app
+    from adapters.queue.presence import WorkerPresence
+    from adapters.store.setup import connect
 
     config = queue_config(settings)  # refuses the embedded store before anything starts
     stall = settings.worker_stall_seconds
     blobs = release_blobs(config, settings)
-    identity = {"host": socket.gethostname(), "pid": os.getpid()}
+    host, pid = socket.gethostname(), os.getpid()
+    identity = {"host": host, "pid": pid}
 
     @contextmanager
     def unpacked(digest: str) -> Iterator[str]:
@@ -40,12 +51,37 @@ def run_worker(settings: Settings, *, concurrency: int) -> None:
 
     with build_registry(settings) as registry:
         handlers = Handlers(stall_seconds=stall)
-        handlers.run_suite = RunQueuedSuite(registry.app, build_runner(settings), unpacked,
-                                            worker=lambda: identity)
+        run = RunQueuedSuite(registry.app, build_runner(settings), unpacked,
+                             worker=lambda: identity)
+        presence = WorkerPresence(lambda: connect(config), config.env["POSTGRES_SCHEMA"],
+                                  host=host, pid=pid, concurrency=concurrency,
+                                  stall_seconds=stall)
+
+        def run_suite(registration_id: UUID, index: int) -> None:
+            name = _suite_name(registry.app, registration_id, index)
+            with presence.running(registration_id, index, name):
+                run(registration_id, index)
+
+        handlers.run_suite = run_suite
         app = queue_app(config, handlers)
-        app.run_worker(queues=[QUEUE], concurrency=concurrency,
-                       name=f"{identity['host']}:{identity['pid']}",
-                       update_heartbeat_interval=max(1.0, stall / 3),
-                       stalled_worker_timeout=stall, install_signal_handlers=True,
-                       # The event log is the history: a finished job's row has no use.
-                       delete_jobs="successful")
+        try:
+            presence.start()
+        except psycopg.Error as exc:
+            raise config.unavailable(exc) from None
+        try:
+            app.run_worker(queues=[QUEUE], concurrency=concurrency, name=presence.name,
+                           update_heartbeat_interval=max(1.0, stall / 3),
+                           stalled_worker_timeout=stall, install_signal_handlers=True,
+                           # The event log is the history: a finished job's row has no use.
+                           delete_jobs="successful")
+        finally:
+            presence.stop()  # a killed worker stays listed, then shows as lost
+
+
+def _suite_name(registry: PackRegistry, registration_id: UUID, index: int) -> str:
+    """The name of suite ``index`` of a registration, as the list of workers shows it."""
+    from domain.manifest import PackManifest, required_testing
+
+    manifest = registry.get_registration(registration_id).manifest
+    suites = required_testing(PackManifest.from_dict(manifest)).test_suites
+    return suites[index].name if 0 <= index < len(suites) else f"#{index}"

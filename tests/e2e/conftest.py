@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 
 from adapters.bootstrap import build_registry
 
+from tests.cluster import Cluster
 from tests.conftest import ATTUNE
 
 
@@ -55,3 +58,14 @@ def server(settings, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def cluster(postgres_database: str, tmp_path: Path) -> Iterator[Cluster]:
+    """A ``Cluster`` on a schema of its own; its workers are stopped at the end."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    cluster = Cluster(tmp_path, f"{postgres_database}?schema={schema}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

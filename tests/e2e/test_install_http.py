@@ -434,11 +434,12 @@ class TestOpenApi:
         verify = schema["paths"]["/api/v1/packs/{ref}/verify"]["get"]
 
         assert install["operationId"] == "installPack"
-        assert {"201", "400", "401", "403", "409", "415", "422"} <= set(install["responses"])
+        assert {"201", "202", "400", "401", "403", "409", "415", "422"} <= set(
+            install["responses"])
         body = install["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         request = schema["components"]["schemas"][body.rsplit("/", 1)[1]]
         assert set(request["properties"]) == {"source", "ref_spec", "digest", "force", "replace",
-                                              "skip_tests"}
+                                              "skip_tests", "wait"}
         assert request["required"] == ["source"]
         assert verify["operationId"] == "verifyPack" and "200" in verify["responses"]
         answer = verify["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
