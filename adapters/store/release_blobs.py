@@ -32,7 +32,7 @@ from adapters.packs.tree import (
     digest_of,
     tree_entries,
 )
-from adapters.packs.workspace import remove_tree
+from adapters.packs.workspace import claim_empty_dir, clear_dir
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 # The tar around the files: a header (and at most a PAX header) and padding per entry.
@@ -106,22 +106,22 @@ class ReleaseBlobs:
                 f"the release sha256:{digest} in the database is {_mib(size)} MiB compressed, "
                 f"more than the {_mib(self.max_bytes)} MiB this worker accepts "
                 "(ATTUNE_RELEASE_BLOB_MAX_MB)")
-        created = not target.exists()
-        if not created and (not target.is_dir() or target.is_symlink() or any(target.iterdir())):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        created = claim_empty_dir(target)
+        if created is None:
             raise ReleaseBlobError(f"cannot unpack a release into {target}: not an empty directory")
-        target.mkdir(parents=True, exist_ok=True)
         try:
             _extract(content, target)
             actual = digest_of(tree_entries(target))
         except (ReleaseBlobError, PackTooLargeError, tarfile.TarError, OSError, EOFError,
                 zlib.error) as exc:
-            _clear(target, created)
+            clear_dir(target, created)
             # A damaged blob shows as a tar or gzip error, a full disk as an OSError.
             problem = exc if isinstance(exc, ReleaseBlobError) else f"{type(exc).__name__}: {exc}"
             raise ReleaseBlobError(f"the release sha256:{digest} from the database was not "
                                    f"unpacked: {problem}") from None
         if actual != digest:
-            _clear(target, created)
+            clear_dir(target, created)
             raise ReleaseBlobError(f"the release sha256:{digest} from the database does not "
                                    f"match its digest; its files have sha256:{actual}")
 
@@ -278,13 +278,3 @@ def _write_file(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> No
             writer.write(chunk)
 
 
-def _clear(target: Path, created: bool) -> None:
-    """Remove what an unpack wrote: ``target`` too if the unpack created it."""
-    if created:
-        remove_tree(target)
-        return
-    for child in target.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            remove_tree(child)
-        else:
-            child.unlink()
