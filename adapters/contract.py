@@ -250,7 +250,12 @@ class RegistryReads(Protocol):
         """Raises: PackNotFoundError when ``ref`` is not active."""
         ...
 
-    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]: ...
+    def test_history(self, ref: str, *, limit: int = 50, status: RunStatus | None = None,
+                     trigger_reason: TriggerReason | None = None,
+                     ) -> list[TestExecutionRow]:
+        """Test runs of ``ref``, newest first, only those with ``status`` and
+        ``trigger_reason`` when given."""
+        ...
 
     def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
         """Raises: PackNotFoundError when ``ref`` was never submitted."""
@@ -376,6 +381,10 @@ class ServedRegistry(Registry, Protocol):
 
     def latest_test(self, ref: str) -> TestExecutionRow:
         """Raises: PackNotFoundError, NoTestResultsError (known ref, no run yet)."""
+        ...
+
+    def test_execution(self, ref: str, execution_id: int) -> TestExecutionRow | None:
+        """Test run ``execution_id`` of ``ref`` (any status); None when there is none."""
         ...
 
     def packs_page(self, *, limit: int, offset: int) -> Page[PackRow]: ...

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.results import summary_line
+
 
 class RegistryError(Exception):
     """Base for errors a caller can act on."""
 
     code = "BAD_REQUEST"
+    details: list[dict[str, Any]] | None = None
+    """What the error's body adds to its message, for programs (the API's ``details``)."""
 
 
 class PackDirectoryNotFoundError(RegistryError):
@@ -102,9 +106,50 @@ class TestsFailedError(RegistryError):
     def __init__(self, registration_id: object, result: dict[str, Any] | None) -> None:
         self.registration_id = registration_id
         self.result = result
+        self.details = [rejection_evidence(registration_id, result)]
         super().__init__(
             "Pack registration failed: tests did not pass. Use force=true to register anyway."
         )
+
+
+MAX_FAILING_CASES = 50  # in an error body; ``more_failing_cases`` counts the rest
+MAX_MESSAGE_CHARS = 300
+SUMMARY_FIELDS = ("total_tests", "passed", "failed", "skipped", "pass_rate")
+
+
+def rejection_evidence(registration_id: object, result: dict[str, Any] | None) -> dict[str, Any]:
+    """Why a registration was rejected, for its error body: the registration, the run's
+    counts, and its failing cases (a suite that failed without one, such as a runner that
+    crashed or timed out, counts as one case ``null`` with the suite's message)."""
+    failing = failing_cases(result)
+    return {"registration_id": str(registration_id),
+            "summary": {name: (result or {}).get(name) for name in SUMMARY_FIELDS}
+            if result is not None else None,
+            "failing_cases": failing[:MAX_FAILING_CASES],
+            "more_failing_cases": max(0, len(failing) - MAX_FAILING_CASES)}
+
+
+def failing_cases(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every failing case of a test result document, in the order the suites are declared,
+    each as ``{"suite", "case", "message"}`` with the last line of its message."""
+    found: list[dict[str, Any]] = []
+    for suite in (result or {}).get("test_suites") or []:
+        cases = [case for case in suite.get("test_cases") or []
+                 if case.get("status") in ("failed", "error")]
+        for case in cases:
+            found.append({"suite": suite.get("name"), "case": case.get("name"),
+                          "message": _one_line(case.get("error_message"))})
+        if not cases and suite.get("status") != "passed":
+            found.append({"suite": suite.get("name"), "case": None,
+                          "message": _one_line(suite.get("message")) or suite.get("status")})
+    return found
+
+
+def _one_line(text: str | None) -> str:
+    """The line of ``text`` that says what failed (``summary_line``), cut to
+    ``MAX_MESSAGE_CHARS``."""
+    line = summary_line(text or "").strip()
+    return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 class DigestMismatchError(RegistryError):

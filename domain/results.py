@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -115,3 +116,25 @@ class TestResult(TestSummary, frozen=True, kw_only=True):
         """The counts without the suites."""
         return TestSummary(**{name: getattr(self, name)
                               for name in TestSummary.__struct_fields__})
+
+
+_PYTEST_E_LINE = re.compile(r"^E\s{2,}(\S.*)$")
+_FRAME_LINE = re.compile(r'^\s+File "')
+
+
+def summary_line(message: str) -> str:
+    """The one line of a failure message that says what failed: pytest's first ``E`` line;
+    for a Python traceback the exception line after its last frame (``AssertionError: 'a' !=
+    'b'``, not the end of the diff that follows it); else the last non-blank line."""
+    lines = [text.rstrip() for text in message.splitlines() if text.strip()]
+    for text in lines:
+        found = _PYTEST_E_LINE.match(text)
+        if found:
+            return found.group(1).strip()
+    frames = [index for index, text in enumerate(lines) if _FRAME_LINE.match(text)]
+    if frames:
+        # After the frame line come its indented source lines, then the exception line.
+        for text in lines[frames[-1] + 1:]:
+            if not text[0].isspace():
+                return text
+    return lines[-1].strip() if lines else ""

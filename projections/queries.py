@@ -95,6 +95,12 @@ class ReadModelQueries(ABC):
                " ORDER BY execution_time DESC, id DESC LIMIT :limit OFFSET :offset")
         return sql, {**params, "limit": limit, "offset": offset}
 
+    def test_execution(self, ref: str, execution_id: int) -> TestExecutionRow | None:
+        """Test run ``execution_id`` of ``ref``, whatever its status."""
+        rows = self._select("SELECT * FROM {t}pack_test_execution WHERE pack_ref = :ref"
+                            " AND id = :id", {"ref": ref, "id": execution_id})
+        return execution_row(rows[0]) if rows else None
+
     def count_test_history(self, ref: str, *, status: str | None = None,
                            trigger_reason: str | None = None) -> int:
         """How many runs ``test_history`` has with these filters, from the per-ref counts the

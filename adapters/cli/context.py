@@ -85,7 +85,9 @@ def user_errors(as_json: bool) -> Iterator[None]:
     try:
         yield
     except (RegistryError, ConfigError) as exc:
-        output.abort(str(exc), code=exc.code, as_json=as_json)
+        # A rejection carries its evidence (``TestsFailedError``, or the API's body).
+        output.abort(str(exc), code=exc.code, as_json=as_json,
+                     details=getattr(exc, "details", None))
 
 
 def refuse_remote(command: str, as_json: bool) -> None:

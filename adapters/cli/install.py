@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,11 +15,16 @@ from adapters.cli.context import (
     reads_session,
     registry_session,
 )
+from adapters.cli.junit import junit_option, report_rejection, write_report
+from adapters.cli.paths import not_empty
 from adapters.cli.register import queued, report
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @click.command()
-@click.argument("source")
+@click.argument("source", callback=not_empty)
 @click.option("--ref", "ref", metavar="REF",
               help="Git tag, branch or commit to install (default: the remote's HEAD). "
                    "Git sources only.")
@@ -36,10 +42,11 @@ from adapters.cli.register import queued, report
               help="Fetch, then queue the suites for `attune worker` processes and return "
                    "with the registration's id (PostgreSQL only).")
 @jobs_option
+@junit_option
 @json_option
 def install(source: str, ref: str | None, digest: str | None, force: bool, replace: bool,
             skip_tests: bool, quiet: bool, no_wait: bool, jobs: int | None,
-            as_json: bool) -> None:
+            junit_xml: Path | None, as_json: bool) -> None:
     """Install a pack from SOURCE: a git repository, an archive or a directory.
 
     \b
@@ -78,7 +85,9 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
         if no_wait and not skip_tests:
             queued(registry.queue_install(command), as_json)
             return
-        installed = registry.install(command, progress)
+        with report_rejection(junit_xml):
+            installed = registry.install(command, progress)
+    write_report(junit_xml, installed.outcome.test_result)
     report(installed, as_json, "installed")
 
 

@@ -47,13 +47,42 @@ def note(text: str) -> None:
     click.echo(safe(text), err=True)
 
 
-def abort(message: str, *, code: str = "BAD_REQUEST", as_json: bool = False) -> NoReturn:
-    """Report a user-facing error and exit 1."""
+def abort(message: str, *, code: str = "BAD_REQUEST", as_json: bool = False,
+          details: list[dict[str, Any]] | None = None) -> NoReturn:
+    """Report a user-facing error and exit 1: the API's error body with ``--json``, else the
+    message, then the evidence of a rejection (see ``rejection_lines``) when ``details``
+    holds one."""
     if as_json:
-        print_json({"error": message, "code": code})
+        print_json({"error": message, "code": code}
+                   | ({"details": details} if details is not None else {}))
     else:
         click.echo(f"{FAIL} Error: {safe(message)}", err=True)
+        for text in rejection_lines(details):
+            click.echo(safe(text, one_line=True), err=True)
     sys.exit(1)
+
+
+MAX_LISTED_CASES = 10
+REJECTION_HINT = ("Fix the failing tests and try again (add --replace to upgrade an active "
+                  "version only if they pass); --force registers the pack despite them.")
+
+
+def rejection_lines(details: list[dict[str, Any]] | None) -> list[str]:
+    """What follows the error line of a registration rejected by its tests: its failing
+    cases (at most ten), its id and what to do next. Nothing for other errors' details."""
+    evidence = details[0] if details and len(details) == 1 else None
+    if not isinstance(evidence, dict) or not isinstance(evidence.get("failing_cases"), list):
+        return []
+    cases = evidence["failing_cases"]
+    lines = [f"  {FAIL} " + ": ".join(str(part) for part in (
+                case.get("suite"), case.get("case"), case.get("message")) if part)
+             for case in cases[:MAX_LISTED_CASES] if isinstance(case, dict)]
+    more = len(cases) - MAX_LISTED_CASES + int(evidence.get("more_failing_cases") or 0)
+    if more > 0:
+        lines.append(f"  … and {more} more")
+    if evidence.get("registration_id"):
+        lines.append(f"Registration: {evidence['registration_id']}")
+    return [*lines, REJECTION_HINT]
 
 
 def print_json(document: Any) -> None:
@@ -82,13 +111,23 @@ def verdict(status: str, failed: int, counts: str = "") -> str:
             + (" (a suite could not run)" if status == "error" else ""))
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+          below: Sequence[Sequence[str]] | None = None) -> None:
+    """Aligned columns; ``below[i]``, when given, are lines printed under row ``i`` (they do
+    not count for the widths)."""
     rows = [[safe(cell, one_line=True) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    for cells in [headers, *rows]:
+
+    def echo(cells: Sequence[str]) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip())
+
+    echo(headers)
+    for index, row in enumerate(rows):
+        echo(row)
+        for text in below[index] if below else ():
+            click.echo(safe(text, one_line=True))
 
 
 def duration(ms: int) -> str:

@@ -6,7 +6,7 @@ import sys
 import threading
 
 from domain.manifest import TestSuite
-from domain.results import SuiteResult, TestCaseResult
+from domain.results import SuiteResult, TestCaseResult, summary_line
 
 from adapters.cli import output
 
@@ -89,5 +89,5 @@ CASE_SYMBOLS = {"passed": output.OK, "failed": output.FAIL, "error": output.FAIL
 def _reason(case: TestCaseResult, *, always: bool) -> str:
     if case.status not in ("failed", "error") and not always:
         return ""
-    text = (case.error_message or "").strip().splitlines()
-    return f": {text[-1]}" if text else ""
+    line = summary_line(case.error_message or "")
+    return f": {line}" if line else ""

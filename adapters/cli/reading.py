@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import click
+
+from domain.vocabulary import RunStatus, TriggerReason
 
 from adapters.cli import output
 from adapters.cli.context import json_option, reads_session
@@ -33,11 +35,19 @@ def list_packs(as_json: bool) -> None:
 @click.argument("ref")
 @click.option("-n", "--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="How many runs to show, newest first.")
+@click.option("--status", type=click.Choice(get_args(RunStatus)),
+              help="Only the runs with this status.")
+@click.option("--trigger", "trigger_reason", type=click.Choice(get_args(TriggerReason)),
+              help="Only the runs this started.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Under each run, its failing cases: suite, case and one line of message.")
 @json_option
-def test_history(ref: str, limit: int, as_json: bool) -> None:
+def test_history(ref: str, limit: int, status: RunStatus | None,
+                 trigger_reason: TriggerReason | None, verbose: bool, as_json: bool) -> None:
     """Show the test runs of pack REF, newest first, rejected attempts included."""
     with reads_session(as_json) as registry:
-        runs = registry.test_history(ref, limit=limit)
+        runs = registry.test_history(ref, limit=limit, status=status,
+                                     trigger_reason=trigger_reason)
         known = bool(runs) or registry.knows(ref)
     if not known:
         output.abort(f"Pack '{ref}' not found", code="NOT_FOUND", as_json=as_json)
@@ -47,12 +57,16 @@ def test_history(ref: str, limit: int, as_json: bool) -> None:
         output.print_json({"data": msgspec.to_builtins(runs)})
         return
     if not runs:
-        output.line(f"No test runs recorded for pack '{ref}'.")
+        filters = ", ".join(f"{name} {value}" for name, value in
+                            (("status", status), ("trigger", trigger_reason)) if value)
+        output.line(f"No test runs recorded for pack '{ref}'"
+                    + (f" with {filters}." if filters else "."))
         return
     output.table(
         ["TIME", "VERSION", "TRIGGER", "TESTS", "PASS RATE", "DURATION", "STATUS", "OUTCOME",
          "SANDBOX"],
         [_history_cells(run) for run in runs],
+        below=[_failing_lines(run.result) for run in runs] if verbose else None,
     )
 
 
@@ -63,6 +77,27 @@ def _history_cells(run: Any) -> list[str]:
         output.duration(run.duration_ms), run.status, run.outcome or "in progress",
         output.sandbox(run.result),
     ]
+
+
+def _failing_lines(result: dict[str, Any]) -> list[str]:
+    """A run's failing cases, one line each (``✗ SUITE: CASE: MESSAGE``, as under a rejected
+    registration's error); a suite that failed without a failing case (it could not run) gets
+    ``✗ SUITE: MESSAGE``."""
+    from domain.results import summary_line
+
+    lines = []
+    for suite in result.get("test_suites") or []:
+        failing = [case for case in suite.get("test_cases") or []
+                   if case.get("status") in ("failed", "error")]
+        for case in failing:
+            message = summary_line(case.get("error_message") or "")
+            lines.append(f"  {output.FAIL} {suite.get('name')}: {case.get('name')}"
+                         + (f": {output.shorten(message, 160)}" if message else ""))
+        if not failing and suite.get("status") in ("failed", "error"):
+            message = summary_line(suite.get("message") or "")
+            lines.append(f"  {output.FAIL} {suite.get('name')}"
+                         + (f": {output.shorten(message, 160)}" if message else ""))
+    return lines
 
 
 @click.command()

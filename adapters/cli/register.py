@@ -8,15 +8,20 @@ import click
 
 from adapters.cli import output
 from adapters.cli.context import actor, jobs_option, json_option, registry_session
+from adapters.cli.junit import junit_option, report_rejection, write_report
+from adapters.cli.paths import not_empty
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from application.commands import Queued
 
     from adapters.contract import Registered
 
 
 @click.command()
-@click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=str))
+@click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=str),
+                callback=not_empty)
 @click.option("--force", is_flag=True,
               help="Replace an active pack of the same ref, and register even if tests fail.")
 @click.option("--replace", is_flag=True,
@@ -29,9 +34,10 @@ if TYPE_CHECKING:
               help="Queue the suites for `attune worker` processes and return at once with "
                    "the registration's id (PostgreSQL only).")
 @jobs_option
+@junit_option
 @json_option
 def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: bool,
-             no_wait: bool, jobs: int | None, as_json: bool) -> None:
+             no_wait: bool, jobs: int | None, junit_xml: Path | None, as_json: bool) -> None:
     """Register the pack in directory PATH.
 
     Reads PATH/pack.yaml, validates it, runs the pack's test suites on a private copy and makes
@@ -51,7 +57,9 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: boo
         if no_wait and not skip_tests:  # with nothing to test, it is decided at once anyway
             queued(registry.queue(command), as_json)
             return
-        registered = registry.register(command, None if quiet else SuiteProgress())
+        with report_rejection(junit_xml):
+            registered = registry.register(command, None if quiet else SuiteProgress())
+    write_report(junit_xml, registered.outcome.test_result)
     report(registered, as_json, "registered")
 
 

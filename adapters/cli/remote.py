@@ -26,6 +26,8 @@ from adapters.settings import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from domain.vocabulary import RunStatus, TriggerReason
+
     from application.commands import InstallCommand, Queued, RegisterCommand
     from application.ports import Progress
     from application.test_pack import TestRunOutcome
@@ -43,9 +45,11 @@ UPDATE_EVENTS = ("requested", "suite", "decided")  # the others are for later cl
 class RemoteError(RegistryError):
     """An error the API answered with; message and code are the server's."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: str,
+                 details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.details = details
 
 
 class ApiUnavailableError(ConfigError):
@@ -175,14 +179,19 @@ class RemoteRegistry:
         return msgspec.convert(self._newest(f"/packs/{ref}/registrations", limit),
                                type=list[RegistrationRow])
 
-    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
-        return msgspec.convert(self._newest(f"/packs/{ref}/tests", limit),
+    def test_history(self, ref: str, *, limit: int = 50, status: RunStatus | None = None,
+                     trigger_reason: TriggerReason | None = None,
+                     ) -> list[TestExecutionRow]:
+        pairs = (("status", status), ("trigger_reason", trigger_reason))
+        filters: dict[str, str] = {name: value for name, value in pairs if value}
+        return msgspec.convert(self._newest(f"/packs/{ref}/tests", limit, filters),
                                type=list[TestExecutionRow])
 
-    def _newest(self, url: str, limit: int) -> list[Any]:
-        """The first ``limit`` items of a list endpoint, page after page by cursor."""
+    def _newest(self, url: str, limit: int, filters: dict[str, str] | None = None) -> list[Any]:
+        """The first ``limit`` items of a list endpoint (with query ``filters``), page after
+        page by cursor."""
         items: list[Any] = []
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = dict(filters or {})
         while True:
             params["page_size"] = min(limit - len(items), 100)
             body = self._call("GET", url, params=params)
@@ -282,5 +291,7 @@ class RemoteRegistry:
 def _api_error(status: int, body: Any, url: str) -> RemoteError:
     """The error the API answered with (its message and code), or one naming the status."""
     if isinstance(body, dict) and "error" in body:
-        return RemoteError(str(body["error"]), str(body.get("code", "ERROR")))
+        details = body.get("details")
+        return RemoteError(str(body["error"]), str(body.get("code", "ERROR")),
+                           details if isinstance(details, list) else None)
     return RemoteError(f"API error {status} at {url}", "HTTP_ERROR")

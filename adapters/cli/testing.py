@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from adapters.cli import output
 from adapters.cli.context import actor, jobs_option, json_option, registry_session
+from adapters.cli.junit import junit_option, write_report
+from adapters.cli.paths import directory_hint, not_empty
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", callback=not_empty)
 @click.option("-v", "--verbose", is_flag=True, help="One line per test case (✓ ✗ ○).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @jobs_option
+@junit_option
 @json_option
-def test(target: str, verbose: bool, quiet: bool, jobs: int | None, as_json: bool) -> None:
+def test(target: str, verbose: bool, quiet: bool, jobs: int | None, junit_xml: Path | None,
+         as_json: bool) -> None:
     """Run the test suites of a registered pack REF, or of a pack directory PATH.
 
     A REF runs the active registration's suites on its source directory and adds the run to
@@ -27,13 +33,14 @@ def test(target: str, verbose: bool, quiet: bool, jobs: int | None, as_json: boo
     from adapters.cli.progress import SuiteProgress, suite_summary
 
     is_path = "/" in target or target in (".", "..")
-    with registry_session(as_json) as registry:
+    with registry_session(as_json) as registry, directory_hint(target, as_json):
         # The results go to stdout right after; progress only shows what is happening.
         progress = None if quiet or as_json else SuiteProgress(end_lines=False)
         outcome = (registry.test_directory(target, progress=progress, jobs=jobs) if is_path
                    else registry.test_registered(target, progress=progress, jobs=jobs,
                                                  requested_by=actor()))
     result = outcome.result
+    write_report(junit_xml, result)
     if as_json:
         output.print_json({"data": result.to_dict(),
                            "message": "Pack tests executed successfully"})

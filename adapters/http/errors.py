@@ -45,7 +45,8 @@ def error_response(status: int, message: str, code: str | None = None,
 
 
 def registry_error(_: Request[Any, Any, Any], exc: RegistryError) -> Response[ErrorBody]:
-    return error_response(STATUS_BY_CODE.get(exc.code, 400), str(exc), exc.code)
+    # A rejection adds its evidence (registration, counts, failing cases) as ``details``.
+    return error_response(STATUS_BY_CODE.get(exc.code, 400), str(exc), exc.code, exc.details)
 
 
 def config_error(_: Request[Any, Any, Any], exc: ConfigError) -> Response[ErrorBody]:

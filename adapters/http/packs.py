@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -210,6 +211,20 @@ class PackController(Controller):
     def latest_test(self, ref: FromPath[str],
                     registry: NamedDependency[ServedRegistry]) -> TestExecutionEnvelope:
         return TestExecutionEnvelope(data=registry.latest_test(ref))
+
+    @get("/{ref:str}/tests/{execution_id:int}/junit", **READ, operation_id="packTestJunit",
+         media_type="application/xml", summary="One test run as JUnit XML (for CI systems)")
+    def test_junit(self, ref: FromPath[str], execution_id: FromPath[int],
+                   registry: NamedDependency[ServedRegistry]) -> Response[bytes]:
+        """Any stored run (``id`` in the test history), rejected and running ones included."""
+        from adapters.reports.junit_xml import junit_xml
+
+        # Past SQLite's and PostgreSQL's integers, no run can have the id: not found, not a 500.
+        in_range = 1 <= execution_id < 2**63
+        found = registry.test_execution(ref, execution_id) if in_range else None
+        if found is None:
+            raise NotFoundException(f"Test run {execution_id} of pack '{ref}' not found")
+        return Response(junit_xml(found.result), media_type="application/xml")
 
     @get("/{ref:str}/registrations", **READ, operation_id="listPackRegistrations",
          summary="Every registration attempt, newest first")

@@ -231,6 +231,7 @@ class SourceFetcher:
             pack = staging / "pack"
             if found.kind == "git":
                 fetched = fetch_git(found.location, pack, ref, timeout=timeout)
+                _require_top_manifest(pack, found.location, ref)
                 refuse_escaping_links(pack, redact_url(found.location))
                 yield Fetched(str(pack), GitOrigin(source=redact_url(found.location), ref=ref,
                                                    commit=fetched.commit))
@@ -249,6 +250,18 @@ class SourceFetcher:
                 archive_digest = _sha256(archive)
             yield Fetched(str(pack), ArchiveOrigin(source=redact_url(found.location),
                                                    archive_sha256=archive_digest))
+
+
+def _require_top_manifest(pack: Path, location: str, ref: str | None) -> None:
+    """Refuse a fetched git tree without a top-level ``pack.yaml``, naming the source and
+    ref (the loader would name the private directory it was fetched into)."""
+    manifest = pack / "pack.yaml"
+    if manifest.exists() or manifest.is_symlink():  # a link is judged by the loader
+        return
+    at = f"at ref {quoted(ref)}" if ref is not None else "at its default branch"
+    raise InstallSourceError(f"Install source {shown_source(location)} {at} has no pack.yaml "
+                             "at the top of the repository: pack.yaml must be in the "
+                             "repository's root directory")
 
 
 def local_path(source: str) -> str | None:

@@ -86,12 +86,19 @@ class CurrentReads:
         return self.reads.show(ref)
 
     @current
-    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
-        return self.reads.test_history(ref, limit=limit)
+    def test_history(self, ref: str, *, limit: int = 50, status: RunStatus | None = None,
+                     trigger_reason: TriggerReason | None = None,
+                     ) -> list[TestExecutionRow]:
+        return self.reads.test_history(ref, limit=limit, status=status,
+                                       trigger_reason=trigger_reason)
 
     @current
     def latest_test(self, ref: str) -> TestExecutionRow:
         return self.reads.latest_test(ref)
+
+    @current
+    def test_execution(self, ref: str, execution_id: int) -> TestExecutionRow | None:
+        return self.reads.test_execution(ref, execution_id)
 
     @current
     def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:

@@ -36,8 +36,11 @@ class Reads:
     def list_packs(self) -> list[PackRow]:
         return self.view.list_packs()
 
-    def test_history(self, ref: str, *, limit: int = 50) -> list[TestExecutionRow]:
-        return self.view.test_history(ref, limit=limit)
+    def test_history(self, ref: str, *, limit: int = 50, status: RunStatus | None = None,
+                     trigger_reason: TriggerReason | None = None,
+                     ) -> list[TestExecutionRow]:
+        return self.view.test_history(ref, limit=limit, status=status,
+                                      trigger_reason=trigger_reason)
 
     def show(self, ref: str) -> PackDetails:
         """Raises: PackNotFoundError when ``ref`` is not active."""
@@ -56,6 +59,10 @@ class Reads:
         if not rows:
             raise NoTestResultsError(ref) if self.knows(ref) else PackNotFoundError(ref)
         return rows[0]
+
+    def test_execution(self, ref: str, execution_id: int) -> TestExecutionRow | None:
+        """Test run ``execution_id`` of ``ref``; None when ``ref`` has no such run."""
+        return self.view.test_execution(ref, execution_id)
 
     def verify(self, ref: str) -> Verification:
         """Recompute the digest of active pack ``ref``'s release and compare. A registration

@@ -61,6 +61,7 @@ class ShellRunner:
         started = time.monotonic()
         for script in scripts:
             name = script.relative_to(root).as_posix()
+            script_started = time.monotonic()
             with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
                 outcome = run_process(_command(script), cwd=str(start),
                                       env=sandbox_env(str(root), private),
@@ -70,7 +71,8 @@ class ShellRunner:
                                       output_limit=MAX_JSON_REPORT_BYTES if json
                                       else OUTPUT_LIMIT_BYTES)
             report = _report(outcome, name, json)
-            found = _cases(report, outcome, name, suite.timeout_seconds)
+            found = timed(_cases(report, outcome, name, suite.timeout_seconds),
+                          int((time.monotonic() - script_started) * 1000))
             if on_case is not None:
                 for case in found:
                     on_case(case)
@@ -119,6 +121,18 @@ def _cases(report: ScriptReport, outcome: ProcessOutcome, name: str,
         found.append(TestCaseResult(name=name, status="error",
                                     error_message=f"timed out after {timeout} s in this script"))
     return found
+
+
+def timed(cases: list[TestCaseResult], script_ms: int) -> list[TestCaseResult]:
+    """A script's cases with its measured duration shared evenly among them (a script reports
+    results, not timings; the first ``script_ms % len(cases)`` cases get 1 ms more, so the
+    durations add up to the script's). Cases that carry their own (a JSON report's
+    ``duration_ms``) keep them all."""
+    if not cases or any(case.duration_ms for case in cases):
+        return cases
+    share, extra = divmod(script_ms, len(cases))
+    return [msgspec.structs.replace(case, duration_ms=share + (index < extra))
+            for index, case in enumerate(cases)]
 
 
 def _bounded(text: str) -> str:

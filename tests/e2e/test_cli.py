@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.cli.output import REJECTION_HINT
+
 from tests.conftest import ATTUNE, CORE_PACK, CORE_VERSION, invoke
 from tests.packs import failing_tests, manifest, write_pack
 from tests.sandboxed import (
@@ -57,16 +59,52 @@ class TestRegister:
             "✗ Error: Pack 'mypack' already exists. Use force=true to reinstall."]
         assert forced.returncode == 0 and lines(forced.stdout)[3] == "✓ All tests passed"
 
-    def test_failing_tests_reject_the_pack(self, cli, tmp_path):
+    def test_failing_tests_reject_the_pack_and_the_error_names_the_evidence(self, attune,
+                                                                            tmp_path):
         pack = write_pack(tmp_path / "mypack", manifest("mypack"),
                           {"test_mixed.py": failing_tests(passed=8, failed=2)})
 
-        done = cli("pack", "register", str(pack))
+        done = attune("pack", "register", str(pack))
 
         assert done.returncode == 1 and done.stdout == ""
-        assert lines(done.stderr)[-1] == REJECTED
-        assert "test_fail_0" in done.stderr  # the failing cases are named in the progress
-        assert cli("pack", "list").stdout.strip() == "No packs registered."
+        [attempt] = json.loads(attune("pack", "history", "mypack", "--json").stdout)["data"]
+        # The spec's line first, then the failing cases, the registration and what to do.
+        assert lines(done.stderr)[-5:] == [
+            REJECTED,
+            "  ✗ Unit Tests: test_mixed.TestMixed.test_fail_0: AssertionError: 0 != 1 : "
+            "deliberate failure 0",
+            "  ✗ Unit Tests: test_mixed.TestMixed.test_fail_1: AssertionError: 1 != 2 : "
+            "deliberate failure 1",
+            f"Registration: {attempt['id']}",
+            REJECTION_HINT]
+        assert "--replace" in REJECTION_HINT and "--force" in REJECTION_HINT
+        assert REJECTION_HINT.index("--replace") < REJECTION_HINT.index("--force")
+        assert attune("pack", "list").stdout.strip() == "No packs registered."
+
+    def test_a_rejection_lists_ten_cases_and_its_json_fifty(self, cli, tmp_path):
+        pack = write_pack(tmp_path / "many", manifest("many"),
+                          {"test_mixed.py": failing_tests(passed=1, failed=53)})
+
+        text = cli("pack", "register", str(pack), "-q")
+        as_json = cli("pack", "register", str(pack), "-q", "--json")
+
+        [first, *cases, more, registration, hint] = lines(text.stderr)
+        assert (text.returncode, first, more, hint) == (1, REJECTED, "  … and 43 more",
+                                                         REJECTION_HINT)
+        assert len(cases) == 10 and all(c.startswith("  ✗ Unit Tests: test_mixed.TestMixed.")
+                                        for c in cases)
+        body = json.loads(as_json.stdout)
+        assert (as_json.returncode, as_json.stderr) == (1, "")
+        assert (body["error"], body["code"]) == (REJECTED.removeprefix("✗ Error: "),
+                                                 "BAD_REQUEST")
+        [evidence] = body["details"]
+        assert evidence["summary"] == {"total_tests": 54, "passed": 1, "failed": 53,
+                                       "skipped": 0, "pass_rate": 0.0185}
+        assert (len(evidence["failing_cases"]), evidence["more_failing_cases"]) == (50, 3)
+        assert evidence["failing_cases"][0]["suite"] == "Unit Tests"
+        attempts = json.loads(cli("pack", "history", "many", "--json").stdout)["data"]
+        assert {a["id"] for a in attempts} == {
+            registration.removeprefix("Registration: "), evidence["registration_id"]}
 
     def test_force_registers_failing_tests_with_a_warning(self, cli, tmp_path):
         pack = write_pack(tmp_path / "mypack", manifest("mypack"),
@@ -97,7 +135,8 @@ class TestRegister:
 
         refused = cli("pack", "register", str(broken), "--replace")
 
-        assert refused.returncode == 1 and lines(refused.stderr)[-1] == REJECTED
+        assert refused.returncode == 1 and REJECTED in lines(refused.stderr)
+        assert lines(refused.stderr)[-1] == REJECTION_HINT
         assert "1.0.0" in cli("pack", "list").stdout
 
     def test_json_output_is_the_api_body(self, cli, tmp_path):
@@ -240,7 +279,9 @@ class TestManualTests:
                                 capture_output=True, text=True)
         as_path = subprocess.run([ATTUNE, "pack", "test", "./core"], env=cli.env,
                                  cwd=tmp_path, capture_output=True, text=True)
-        assert lines(as_ref.stderr) == ["✗ Error: Pack 'core' not found"]
+        assert lines(as_ref.stderr) == [
+            "✗ Error: Pack 'core' not found",
+            "(a directory ./core exists: to test it, run attune pack test ./core)"]
         assert as_path.returncode == 0 and "(directory, not recorded)" in as_path.stdout
 
     def test_testing_an_unknown_ref(self, cli):

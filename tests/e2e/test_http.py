@@ -87,7 +87,20 @@ class TestRegister:
         forced = api.register(pack, force=True)
 
         assert refused.status_code == 400
-        assert refused.json() == {"error": REJECTED, "code": "BAD_REQUEST"}
+        body = refused.json()
+        assert (body["error"], body["code"]) == (REJECTED, "BAD_REQUEST")
+        # The evidence: the recorded attempt, its counts and its failing cases.
+        [_, attempt] = api.get("/packs/mypack/registrations").json()["data"]  # newest first
+        assert body["details"] == [{
+            "registration_id": attempt["id"],
+            "summary": {"total_tests": 10, "passed": 8, "failed": 2, "skipped": 0,
+                        "pass_rate": 0.8},
+            "failing_cases": [
+                {"suite": "Unit Tests", "case": f"test_mixed.TestMixed.test_fail_{n}",
+                 "message": f"AssertionError: {n} != {n + 1} : deliberate failure {n}"}
+                for n in (0, 1)],
+            "more_failing_cases": 0}]
+        assert attempt["status"] == "rejected"
         assert forced.status_code == 201
         result = forced.json()["data"]["test_result"]
         assert (result["status"], result["passed"], result["total_tests"]) == ("failed", 8, 10)

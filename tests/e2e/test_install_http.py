@@ -240,12 +240,21 @@ class TestRefused:
     def test_failing_tests_are_the_spec_400_and_leave_no_files_until_forced(self, api, repo):
         refused = api.install(repo.url, ref_spec="broken")
 
-        assert error(refused) == (400, {"error": REJECTED, "code": "BAD_REQUEST"})
+        status, body = error(refused)
+        assert (status, body["error"], body["code"]) == (400, REJECTED, "BAD_REQUEST")
         assert api.installed() == [] and api.leftovers() == []
         assert api.get("/packs/lamp").status_code == 404
         [row] = api.get("/packs/lamp/registrations").json()["data"]
         assert (row["status"], row["trigger_reason"], row["origin"]["commit"]) == (
             "rejected", "install", repo.commits["broken"])
+        # The rejection names the attempt it recorded and the case that failed.
+        assert body["details"] == [{
+            "registration_id": row["id"],
+            "summary": {"total_tests": 3, "passed": 2, "failed": 1, "skipped": 0,
+                        "pass_rate": 0.6667},
+            "failing_cases": [{"suite": "Unit Tests", "case": "test_math.TestMixed.test_fail_0",
+                               "message": "AssertionError: 0 != 1 : deliberate failure 0"}],
+            "more_failing_cases": 0}]
 
         forced = api.install(repo.url, ref_spec="broken", force=True)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.bootstrap import build_registry
+from adapters.cli.output import REJECTION_HINT
 
 from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.e2e.conftest import ATTUNE
@@ -33,6 +34,10 @@ def remote(server, *args: str, token: str | None = None,
 
 def lines(text: str) -> list[str]:
     return text.strip().splitlines()
+
+
+def data_of(done: subprocess.CompletedProcess[str]) -> list[dict]:
+    return json.loads(done.stdout)["data"]
 
 
 class TestRemoteMode:
@@ -63,14 +68,27 @@ class TestRemoteMode:
                           {"test_mixed.py": failing_tests(passed=8, failed=2)})
 
         rejected = remote(server, "pack", "register", str(pack))
+        rejected_json = remote(server, "pack", "register", str(pack), "--json")
         forced = remote(server, "pack", "register", str(pack), "--force")
         manual = remote(server, "pack", "test", "mypack")
         unknown = remote(server, "pack", "test-history", "nope")
         as_reader = remote(server, "pack", "unregister", "mypack", token=server.read_token)
+        attempts = json.loads(remote(server, "pack", "history", "mypack", "--json").stdout)
 
+        # The API's details reach the remote user: the failing cases and the registration.
+        failing = [f"test_mixed.TestMixed.test_fail_{n}: AssertionError: {n} != {n + 1} : "
+                   f"deliberate failure {n}" for n in (0, 1)]
+        _, as_json, as_text = attempts["data"]  # newest first
         assert (rejected.returncode, lines(rejected.stderr)) == (1, [
             "✗ Error: Pack registration failed: tests did not pass. Use force=true to "
-            "register anyway."])
+            "register anyway.",
+            *(f"  ✗ Unit Tests: {case}" for case in failing),
+            f"Registration: {as_text['id']}", REJECTION_HINT])
+        body = json.loads(rejected_json.stdout)
+        assert (rejected_json.returncode, body["code"]) == (1, "BAD_REQUEST")
+        [evidence] = body["details"]
+        assert (evidence["registration_id"], evidence["summary"]["failed"]) == (as_json["id"], 2)
+        assert [f"{c['case']}: {c['message']}" for c in evidence["failing_cases"]] == failing
         assert forced.returncode == 0 and lines(forced.stdout) == [
             "⚠ Pack 'mypack' registered successfully", "Version: 1.0.0", "ID: 1",
             "✗ Some tests failed", "Tests: 8/10 passed"]
@@ -157,7 +175,12 @@ class TestRemoteInstall:
 
         rejected = ("Pack registration failed: tests did not pass. Use force=true to register "
                     "anyway.")
-        assert (broken.returncode, lines(broken.stderr)) == (1, [f"✗ Error: {rejected}"])
+        assert broken.returncode == 1
+        assert lines(broken.stderr)[0] == f"✗ Error: {rejected}"
+        assert lines(broken.stderr)[1].startswith("  ✗ Unit Tests: ")
+        history = data_of(remote(server, "pack", "history", "lamp", "--json"))
+        assert lines(broken.stderr)[-2:-1] == [
+            f"Registration: {r['id']}" for r in history if r["status"] == "rejected"]
         assert (elsewhere.returncode, lines(elsewhere.stderr)) == (1, [
             f"✗ Error: Path {outside} is outside the server's pack roots: {server.root}"])
         assert as_reader.returncode == 1 and "needs 'write'" in as_reader.stderr

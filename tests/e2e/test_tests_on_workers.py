@@ -45,8 +45,14 @@ def test_a_waiting_client_gets_the_specification_answers_from_workers(cluster: C
     assert body["test_result"]["status"] == "passed" and body["test_result"]["total_tests"] == 2
     assert [case["status"] for case in body["test_result"]["test_suites"][0]["test_cases"]] == [
         "passed", "passed"]
-    assert (failed.status_code, failed.json()) == (400, {"error": REJECTED,
-                                                         "code": "BAD_REQUEST"})
+    refused = failed.json()
+    assert (failed.status_code, refused["error"], refused["code"]) == (400, REJECTED,
+                                                                       "BAD_REQUEST")
+    # The evidence comes from the results the workers recorded.
+    [evidence] = refused["details"]
+    assert [(c["case"], c["message"]) for c in evidence["failing_cases"]] == [
+        ("test_it.TestMixed.test_fail_0", "AssertionError: 0 != 1 : deliberate failure 0")]
+    assert evidence["summary"]["failed"] == 1
     # The suites ran on the worker, not in this process (the API's).
     [suite] = cluster.suites_of(body["pack"]["registration_id"])
     assert suite["worker"]["pid"] == worker.pid != os.getpid()

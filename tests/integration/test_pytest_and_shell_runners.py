@@ -318,3 +318,33 @@ class TestShellResultsCannotBeFooled:
         assert (result.status, result.passed) == ("passed", 5000)
         assert "bytes of output dropped" in result.stdout
         assert len(result.stdout.encode()) < 64 * 1024 + 200
+
+
+class TestShellCaseDurations:
+    def test_a_scripts_cases_share_its_measured_duration(self, tmp_path):
+        write(tmp_path / "tests" / "a.sh", 'echo "ok 1 - one"; echo "ok 2 - two"; '
+                                           'echo "ok 3 - three"\n')
+        write(tmp_path / "tests" / "b.sh", "exit 0\n")
+
+        result = run(suite("shell", patterns=("a.sh", "b.sh")), str(tmp_path))
+
+        durations = [c.duration_ms for c in result.test_cases]
+        assert [c.name for c in result.test_cases] == [
+            "tests/a.sh: one", "tests/a.sh: two", "tests/a.sh: three", "tests/b.sh"]
+        assert sum(durations[:3]) > 0 and durations[3] > 0  # measured, no longer always 0
+        assert max(durations[:3]) - min(durations[:3]) <= 1  # shared evenly
+        assert sum(durations) <= result.duration_ms
+
+    def test_an_even_share_adds_up_and_reported_durations_are_kept(self):
+        from domain.results import TestCaseResult
+
+        from adapters.runners.shell_runner import timed
+
+        cases = [TestCaseResult(name=n, status="passed") for n in "abc"]
+        own = [TestCaseResult(name="a", status="passed", duration_ms=5),
+               TestCaseResult(name="b", status="passed")]
+
+        assert [c.duration_ms for c in timed(cases, 8)] == [3, 3, 2]
+        assert [c.duration_ms for c in timed(cases[:1], 8)] == [8]
+        assert timed(own, 100) == own
+        assert timed([], 100) == []

@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from adapters.cli.output import REJECTION_HINT
+
 from tests.conftest import ATTUNE
 from tests.packs import manifest, tree_digest, write_pack
 from tests.sandboxed import running_under, running_with
@@ -124,8 +126,10 @@ def cases(suite: dict[str, Any]) -> list[tuple[str, str, str | None]]:
 def assert_rejected(attune, done: Registration) -> dict[str, Any]:
     """Exit 1 with the spec's line, the attempt recorded as rejected; returns its suite."""
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr.splitlines()[-1] == REJECTED
     [attempt] = cli_json(attune, "pack", "history", "unruly")
+    # The spec's line, the failing cases, then the attempt and the hint.
+    assert REJECTED in done.stderr.splitlines()
+    assert done.stderr.splitlines()[-2:] == [f"Registration: {attempt['id']}", REJECTION_HINT]
     assert (attempt["status"], attempt["reason"]) == ("rejected", "tests_failed")
     assert cli_json(attune, "pack", "list") == []
     return last_suite(attune)

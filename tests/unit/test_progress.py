@@ -8,7 +8,7 @@ import pytest
 
 from domain.manifest import TestSuite
 from domain.policy import suite_result
-from domain.results import TestCaseResult
+from domain.results import TestCaseResult, summary_line
 
 from adapters.cli.progress import MAX_LISTED_FAILURES, SuiteProgress, suite_summary
 
@@ -268,3 +268,43 @@ def test_durations_never_show_60_seconds(ms, text):
     from adapters.cli.output import duration
 
     assert duration(ms) == text
+
+
+class TestSummaryLine:
+    """The one line a failing case shows: what failed, not the end of a diff."""
+
+    def test_a_traceback_gives_its_exception_line_not_the_diff_after_it(self):
+        message = ('Traceback (most recent call last):\n'
+                   '  File "tests/test_cmp.py", line 6, in test_strings\n'
+                   '    self.assertEqual("a", "b")\n'
+                   "AssertionError: 'a' != 'b'\n- a\n+ b\n")
+
+        assert summary_line(message) == "AssertionError: 'a' != 'b'"
+
+    def test_a_chained_or_cut_traceback_gives_the_last_exception_line(self):
+        message = ("[...]\n    x = 1\nKeyError: 'k'\n\nDuring handling of the above exception, "
+                   'another exception occurred:\n\nTraceback (most recent call last):\n'
+                   '  File "t.py", line 9, in test\n    raise ValueError("bad\\nvalue")\n'
+                   "ValueError: bad\nvalue\n")
+
+        assert summary_line(message) == "ValueError: bad"
+
+    def test_pytest_gives_its_first_e_line(self):
+        message = ("def test_x():\n>       assert 'a' == 'b'\n"
+                   "E       AssertionError: assert 'a' == 'b'\nE         \nE         - b\n"
+                   "E         + a\n\ntests/test_x.py:2: AssertionError")
+
+        assert summary_line(message) == "AssertionError: assert 'a' == 'b'"
+
+    def test_anything_else_gives_its_last_non_blank_line(self):
+        assert summary_line("first\n  exited with code 3\n\n") == "exited with code 3"
+        assert summary_line("") == ""
+
+    def test_the_failure_list_uses_it(self):
+        lines = suite_summary(result(case("t.test_cmp", "failed",
+                                          'Traceback (most recent call last):\n'
+                                          '  File "t.py", line 2, in test_cmp\n    check()\n'
+                                          "AssertionError: 'a' != 'b'\n- a\n+ b")),
+                              verbose=False)
+
+        assert lines[1] == "    ✗ t.test_cmp: AssertionError: 'a' != 'b'"
