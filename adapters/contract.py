@@ -405,4 +405,9 @@ class ServedRegistry(Registry, Protocol):
         """Who the bearer of ``token`` is, if it allows ``scope``."""
         ...
 
+    def session_actor(self, token_id: UUID, scope: str) -> str:
+        """Who the token ``token_id`` (which signed in to the dashboard) is, if it is still
+        valid and allows ``scope``."""
+        ...
+
     def health(self) -> Health: ...

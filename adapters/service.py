@@ -12,7 +12,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.errors import RegistrationNotFoundError
+from domain.errors import RegistrationNotFoundError, TestsFailedError
 from domain.token import token_meant
 
 from application.registry import STORE_FAILURES, PackRegistry
@@ -30,6 +30,7 @@ from adapters.reads.progress import (
     progress_of,
     updates_of,
 )
+from adapters.reads.rejected import stored_run_evidence
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent as StoredEventRecord
@@ -228,6 +229,10 @@ class RegistryService(CurrentReads):
             yield
         except STORE_FAILURES:
             raise
+        except TestsFailedError as exc:
+            self.catch_up()
+            exc.details = stored_run_evidence(self.reads, exc)  # any client can fetch the run
+            raise
         except BaseException:
             self.catch_up()
             raise
@@ -317,6 +322,12 @@ class RegistryService(CurrentReads):
         from adapters.tokens import authenticate
 
         return authenticate(self.app, token, scope)
+
+    def session_actor(self, token_id: UUID, scope: str) -> str:
+        """Who a dashboard session acts as: its token, checked again (see adapters.tokens)."""
+        from adapters.tokens import authenticate_id
+
+        return authenticate_id(self.app, token_id, scope)
 
     @store_call
     def rebuild(self, *, batch_size: int = 500) -> int:

@@ -94,6 +94,11 @@ class Settings:
     """``ATTUNE_KEEP_RELEASES``: how many of each ref's most recent committed releases
     ``attune pack prune`` keeps besides those a rollback can restore (default 3)."""
 
+    web_secret_setting: str = ""
+    """``ATTUNE_WEB_SECRET``: the key that signs dashboard session cookies, shared by every
+    server behind one address (at least 32 characters). Empty: a random key kept in
+    ``$ATTUNE_HOME/web-session.key``, shared by the servers of that data directory."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -126,7 +131,8 @@ class Settings:
                                          or "30"),
                    queue_wait_setting=(env.get("ATTUNE_QUEUE_WAIT_SECONDS", "3600").strip()
                                        or "3600"),
-                   blob_max_setting=env.get("ATTUNE_RELEASE_BLOB_MAX_MB", "64").strip() or "64")
+                   blob_max_setting=env.get("ATTUNE_RELEASE_BLOB_MAX_MB", "64").strip() or "64",
+                   web_secret_setting=env.get("ATTUNE_WEB_SECRET", "").strip())
 
     @property
     def test_jobs(self) -> int:

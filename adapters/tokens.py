@@ -76,3 +76,23 @@ def authenticate(app: PackRegistry, text: str | None, scope: str) -> str:
         raise PermissionDeniedError(f"Token '{token.name}' has scope '{token.scope}'; "
                                     f"this request needs '{scope}'")
     return f"token:{token.name}"
+
+
+def authenticate_id(app: PackRegistry, token_id: UUID, scope: str) -> str:
+    """Check a token already proven by its secret (a dashboard session names it by id) for
+    ``scope``, from the event log: revoking the token ends its sessions too.
+
+    Raises:
+        AuthenticationError: unknown or revoked token.
+        PermissionDeniedError: a valid token without the scope.
+    """
+    try:
+        token = app.get_token(token_id)
+    except TokenNotFoundError:
+        raise AuthenticationError("Missing or invalid bearer token") from None
+    if token.revoked:
+        raise AuthenticationError("Missing or invalid bearer token")
+    if not token.allows(scope):
+        raise PermissionDeniedError(f"Token '{token.name}' has scope '{token.scope}'; "
+                                    f"this request needs '{scope}'")
+    return f"token:{token.name}"

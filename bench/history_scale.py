@@ -30,14 +30,12 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import msgspec
+from support.stores import POSTGRES_URL, throwaway_store
 
 from projections.queries import SortKey
 from projections.sql import Writer
@@ -214,28 +212,13 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--repeat", type=int, default=200, help="calls per median")
     parser.add_argument("--http", action="store_true", help="also time the HTTP endpoint")
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--postgres-url", default=POSTGRES_URL)
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     for store in args.stores.split(","):
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory() as home:
-            if store == "sqlite":
-                run_store(store, Settings(home=Path(home), database_url=""), args.repeat,
-                          args.http)
-            else:
-                import psycopg
-
-                name = f"attune_bench_{uuid.uuid4().hex[:8]}"
-                with psycopg.connect(args.postgres_url, autocommit=True) as admin:
-                    admin.execute(f'CREATE DATABASE "{name}"')
-                try:
-                    url = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
-                    run_store(store, Settings(home=Path(home), database_url=url), args.repeat,
-                              args.http)
-                finally:
-                    with psycopg.connect(args.postgres_url, autocommit=True) as admin:
-                        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with throwaway_store(store, args.postgres_url) as settings:
+            run_store(store, settings, args.repeat, args.http)
         print(f"[{store}] done in {time.perf_counter() - started:.0f} s")
 
 

@@ -85,7 +85,7 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
         if no_wait and not skip_tests:
             queued(registry.queue_install(command), as_json)
             return
-        with report_rejection(junit_xml):
+        with report_rejection(junit_xml, registry):
             installed = registry.install(command, progress)
     write_report(junit_xml, installed.outcome.test_result)
     report(installed, as_json, "installed")

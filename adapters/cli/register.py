@@ -57,7 +57,7 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: boo
         if no_wait and not skip_tests:  # with nothing to test, it is decided at once anyway
             queued(registry.queue(command), as_json)
             return
-        with report_rejection(junit_xml):
+        with report_rejection(junit_xml, registry):
             registered = registry.register(command, None if quiet else SuiteProgress())
     write_report(junit_xml, registered.outcome.test_result)
     report(registered, as_json, "registered")

@@ -51,6 +51,25 @@ class RemoteError(RegistryError):
         self.code = code
         self.details = details
 
+    @property
+    def rejection(self) -> dict[str, Any] | None:
+        """The evidence of a registration rejected by its tests (``details``' one object with
+        ``registration_id`` and ``failing_cases``), else None."""
+        evidence = self.details[0] if self.details and len(self.details) == 1 else None
+        if (isinstance(evidence, dict) and "registration_id" in evidence
+                and isinstance(evidence.get("failing_cases"), list)):
+            return evidence
+        return None
+
+
+class RunNotNamedError(RegistryError):
+    """Raised when a server's rejection does not say which stored test run it rejected."""
+
+    def __init__(self, registration_id: str) -> None:
+        super().__init__(
+            f"the server did not name the stored test run of rejected registration "
+            f"{registration_id} (it predates this client); it is in `attune pack test-history`")
+
 
 class ApiUnavailableError(ConfigError):
     code = "API_UNAVAILABLE"
@@ -81,17 +100,26 @@ class RemoteRegistry:
         self.client.close()
 
     def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+        """The API's JSON answer."""
+        response = self._send(method, url, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """The API's answer, if it is not an error."""
         try:
             response = self.client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiUnavailableError(f"cannot reach the API at {self.base}: {exc}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
         if response.is_error:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
             raise _api_error(response.status_code, body, url)
-        return body
+        return response
 
     def _data(self, kind: type[T], method: str, url: str, **kwargs: Any) -> T:
         """The ``data`` of the API's answer, as ``kind``."""
@@ -145,6 +173,21 @@ class RemoteRegistry:
             forced=bool(result and result.status != "passed"), test_result=result,
             notification_id=0)
         return Registered(outcome=outcome, pack=pack)
+
+    def rejected_run_junit(self, error: RemoteError) -> bytes | None:
+        """The JUnit XML of the stored test run that a rejection by its tests names (the
+        ``pack_ref`` and ``test_execution_id`` of its details); None for any other error.
+
+        Raises: RunNotNamedError when the rejection does not name its run (a server from
+        before they were named); RemoteError or ApiUnavailableError when it cannot be read.
+        """
+        evidence = error.rejection
+        if evidence is None:
+            return None
+        ref, run = evidence.get("pack_ref"), evidence.get("test_execution_id")
+        if not isinstance(ref, str) or not isinstance(run, int):
+            raise RunNotNamedError(str(evidence.get("registration_id")))
+        return self._send("GET", f"/packs/{ref}/tests/{run}/junit").content
 
     def test_registered(self, ref: str, *, requested_by: str = "cli",
                         progress: Progress | None = None,

@@ -15,7 +15,8 @@ import click
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, workers: int, log_level: str) -> None:
-    """Serve the HTTP API (/api/v1, OpenAPI at /schema/openapi.json, docs at /schema).
+    """Serve the HTTP API (/api/v1, OpenAPI at /schema/openapi.json, docs at /schema) and
+    the web dashboard (/ui/, sign in with a token).
 
     Requests need a bearer token (`attune token create NAME --scope read|write`); packs are
     registered only from the directories in ATTUNE_PACK_ROOTS.

@@ -11,7 +11,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from domain.errors import RegistryError
@@ -24,10 +23,15 @@ from adapters.http.errors import (
     registry_error,
     validation_error,
 )
+from adapters.http.headers import add_safe_headers
+from adapters.http.index import index
 from adapters.http.packs import PackController
 from adapters.http.registrations import RegistrationController, health
+from adapters.http.schema_page import SwaggerPage
 from adapters.http.workers import WorkerController
 from adapters.settings import ConfigError, Settings
+from adapters.web.routes import dashboard_router, template_config
+from adapters.web.session import session_key
 
 # Request bodies are small JSON documents; anything larger is refused with 413.
 MAX_BODY_BYTES = 64 * 1024
@@ -57,11 +61,13 @@ def create_app(settings: Settings | None = None,
     api = Router(path="/api/v1", route_handlers=[PackController, RegistrationController,
                                                  WorkerController, health])
     return Litestar(
-        route_handlers=[api],
+        route_handlers=[index, api, dashboard_router()],
         lifespan=[lifespan],
         state=State({"pack_roots": settings.pack_roots,
                      "install_sources": settings.install_sources,
-                     "install_allow_private": settings.install_allow_private_setting}),
+                     "install_allow_private": settings.install_allow_private_setting,
+                     "session_key": session_key(settings)}),
+        template_config=template_config(),
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         exception_handlers={
             RegistryError: registry_error,
@@ -71,9 +77,10 @@ def create_app(settings: Settings | None = None,
             Exception: internal_error,
         },
         request_max_body_size=MAX_BODY_BYTES,
+        before_send=[add_safe_headers],
         openapi_config=OpenAPIConfig(
             title="Attune pack registry", version="1.0.0", path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[SwaggerPage()],
             components=Components(security_schemes={
                 "BearerToken": SecurityScheme(type="http", scheme="bearer")}),
         ),

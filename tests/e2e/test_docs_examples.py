@@ -9,6 +9,11 @@ times, durations, UUIDs, SHA-256 digests, tokens and temporary directories becom
 placeholders, the repository root reads ``/opt/attune``, and runs of spaces inside a line
 count as one. A line holding only ``…`` stands for any number of lines. docs/cli.md
 ("Checked examples in the docs") describes the convention for doc writers.
+
+The HTTP examples are console blocks too (issue 18): the first command of a document that
+runs ``curl`` or uses ``$TOKEN`` starts a real ``attune serve`` on a free port, over the
+document's data directory. Such commands get a write token in ``$TOKEN``, and the server's
+address in place of the docs' ``http://127.0.0.1:8080``.
 """
 
 from __future__ import annotations
@@ -19,15 +24,23 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.doc_server import DocServer, doc_server
+
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # How the docs spell the repository root in paths the CLI prints (e.g. `Source:`).
 DOC_REPO = "/opt/attune"
+# The server the HTTP examples talk to, as the docs spell it; the test's own server answers.
+DOC_URL = "http://127.0.0.1:8080"
+# A command that talks to that server. Others may name the address: `attune --api-url
+# http://127.0.0.1:8080 token list` shows a refusal that needs no server.
+USES_SERVER = re.compile(r"(?<![\w-])curl\s|\$\{?TOKEN\b")
 ANY = "…"  # an expected line holding only this matches any number of lines
 COMMAND_TIMEOUT = 300
 
@@ -42,6 +55,8 @@ PLACEHOLDERS = [
      "<TIME>"),
     # `0.22 s`, `1 min 3 s`; not whole seconds such as `timeout 60 s`, which are settings.
     (re.compile(r"\b\d+ min \d+ s\b|\b\d+\.\d+ s\b"), "<DURATION>"),
+    # The same in the API's JSON: `"duration_ms": 139`.
+    (re.compile(r'(?<="duration_ms": )\d+'), "<DURATION>"),
     # mktemp -d (`/tmp/tmp.v53cgBlNVs`) and Python's tempfile (`/tmp/tmpk1x2_9ab`).
     (re.compile(r"/(?:var/)?tmp/tmp[.\w-]*"), "<TMP>"),
     # The sandbox mechanism: bubblewrap where it is installed, else the built-in one.
@@ -49,6 +64,8 @@ PLACEHOLDERS = [
     # Run as root without bubblewrap, the built-in sandbox keeps uid 0 (without capabilities)
     # and says so by leaving "identity" out: the docs hold either way.
     (re.compile(r"(?<=ipc), identity(?=[;,])"), ""),
+    # Nor does it limit the processes then: the kernel does not count uid 0 against the limit.
+    *([(re.compile(r"(?<=MiB of memory), \d+ processes(?=,)"), "")] if os.geteuid() == 0 else []),
 ]
 SPACES = re.compile(r"(?<=\S) {2,}")
 
@@ -159,37 +176,54 @@ class Outcome:
 
 
 def run_document(path: Path, home: Path) -> Iterator[Outcome]:
-    """Runs the examples of ``path`` in order in the fresh data directory ``home``."""
+    """Runs the examples of ``path`` in order in the fresh data directory ``home``. The first
+    command that uses the server starts it, for the rest of the document; its log is
+    ``server.log`` beside ``home``."""
     home.mkdir()
     env = environment(home)
     replacements = tuple((str(p), "/tmp/tmp.home") for p in {home.resolve(), home}) + \
         tuple((str(p), DOC_REPO) for p in {REPO, REPO.resolve()})
     uuids: dict[str, str] = {}  # a UUID the docs show -> the one this run printed there
-    for example in parse_examples(path):
-        command = UUID.sub(lambda m: uuids.get(m[0], m[0]), example.command)
-        try:
-            result = subprocess.run(["bash", "-c", command], check=False, cwd=REPO, env=env,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT)
-            output = result.stdout.decode("utf-8", "replace")
-        except subprocess.TimeoutExpired:
-            output = f"<timed out after {COMMAND_TIMEOUT} s>\n"
-        for literal, replacement in replacements:
-            output = output.replace(literal, replacement)
-        expected = trim([normalise(line) for line in example.expected])
-        expected = [ANY if line.strip() == ANY else line for line in expected]
-        actual = trim([normalise(line) for line in output.splitlines()])
-        # Lines that agree pair the UUIDs the docs show with the ones printed, so that a
-        # later command can name a registration that an earlier output showed.
-        raw = output.splitlines()
-        blocks = difflib.SequenceMatcher(None, expected, actual, autojunk=False)
-        for block in blocks.get_matching_blocks():
-            for offset in range(block.size):
-                shown = UUID.findall(example.expected[block.a + offset])
-                printed = UUID.findall(raw[block.b + offset])
-                if len(shown) == len(printed):
-                    uuids.update(zip(shown, printed, strict=True))
-        yield Outcome(example, command, output, expected, actual, matches(expected, actual))
+    with ExitStack() as cleanup:
+        server: DocServer | None = None
+        for example in parse_examples(path):
+            command = UUID.sub(lambda m: uuids.get(m[0], m[0]), example.command)
+            command_env = env
+            if USES_SERVER.search(command):
+                if server is None:
+                    server = cleanup.enter_context(doc_server(env, home.parent / "server.log"))
+                    replacements = ((server.url, DOC_URL), *replacements)
+                command = command.replace(DOC_URL, server.url)
+                command_env = {**env, "TOKEN": server.token}
+            yield run_example(example, command, command_env, replacements, uuids)
+
+
+def run_example(example: Example, command: str, env: dict[str, str],
+                replacements: tuple[tuple[str, str], ...], uuids: dict[str, str]) -> Outcome:
+    """Runs one command and compares its output; records the UUIDs it printed in ``uuids``."""
+    try:
+        result = subprocess.run(["bash", "-c", command], check=False, cwd=REPO, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT)
+        output = result.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        output = f"<timed out after {COMMAND_TIMEOUT} s>\n"
+    for literal, replacement in replacements:
+        output = output.replace(literal, replacement)
+    expected = trim([normalise(line) for line in example.expected])
+    expected = [ANY if line.strip() == ANY else line for line in expected]
+    actual = trim([normalise(line) for line in output.splitlines()])
+    # Lines that agree pair the UUIDs the docs show with the ones printed, so that a
+    # later command can name a registration that an earlier output showed.
+    raw = output.splitlines()
+    blocks = difflib.SequenceMatcher(None, expected, actual, autojunk=False)
+    for block in blocks.get_matching_blocks():
+        for offset in range(block.size):
+            shown = UUID.findall(example.expected[block.a + offset])
+            printed = UUID.findall(raw[block.b + offset])
+            if len(shown) == len(printed):
+                uuids.update(zip(shown, printed, strict=True))
+    return Outcome(example, command, output, expected, actual, matches(expected, actual))
 
 
 def report(path: Path, outcome: Outcome) -> str:
@@ -210,9 +244,14 @@ def documents_with_examples() -> list[Path]:
 
 @pytest.mark.parametrize("path", documents_with_examples(),
                          ids=lambda path: str(path.relative_to(REPO)))
-def test_cli_examples_print_what_the_docs_say(path: Path, tmp_path: Path) -> None:
+def test_examples_print_what_the_docs_say(path: Path, tmp_path: Path) -> None:
     failures = [report(path, outcome) for outcome in run_document(path, tmp_path / "home")
                 if not outcome.ok]
+    server_log = tmp_path / "server.log"
+    log = server_log.read_text(encoding="utf-8", errors="replace").splitlines() \
+        if server_log.exists() else []
+    if failures and log:
+        failures.append("--- the server's log (warnings and errors):\n" + "\n".join(log[-60:]))
     if failures:
         pytest.fail(f"{len(failures)} example(s) of {path.relative_to(REPO)} differ:\n\n"
                     + "\n".join(failures), pytrace=False)
@@ -221,10 +260,40 @@ def test_cli_examples_print_what_the_docs_say(path: Path, tmp_path: Path) -> Non
 def test_the_docs_have_checked_examples() -> None:
     """A renamed info string or a broken fence must not silently turn the checks off."""
     names = {str(path.relative_to(REPO)) for path in documents_with_examples()}
-    assert {"docs/quickstart.md", "docs/cli.md"} <= names
+    assert {"docs/quickstart.md", "docs/cli.md", "docs/api.md", "docs/operations.md"} <= names
     for path in DOCS:
         examples = parse_examples(path)  # raises on a malformed block
         assert all(example.command.strip() for example in examples), path
+    assert any(USES_SERVER.search(example.command) for example in parse_examples(REPO / "docs/api.md"))
+
+
+def curl_commands(path: Path) -> Iterator[tuple[int, str]]:
+    """Every ``curl`` command in a code block of ``path``, checked or not, with its line."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    in_block, start, command = False, 0, ""
+    for number, line in enumerate(lines, 1):
+        if FENCE.match(line):
+            in_block, command = not in_block, ""
+            continue
+        if not in_block:
+            continue
+        start = start if command else number
+        command += line.strip().removeprefix("$ ").removeprefix("> ")
+        if command.endswith("\\"):
+            command = command[:-1] + " "
+            continue
+        if re.search(r"(^|[\s;|&(])curl\s", command):
+            yield start, command
+        command = ""
+
+
+def test_curl_examples_that_send_a_body_say_it_is_json() -> None:
+    """Without the header the API answers 415, as the quickstart's first example once did."""
+    sending = re.compile(r"\s(?:-d|--data(?:-\w+)?)[\s=]")
+    missing = [f"{path.relative_to(REPO)}:{line}: {command}" for path in DOCS
+               for line, command in curl_commands(path)
+               if sending.search(command) and "Content-Type: application/json" not in command]
+    assert not missing, "\n".join(missing)
 
 
 def test_normalisation_and_wildcards() -> None:
@@ -237,6 +306,7 @@ def test_normalisation_and_wildcards() -> None:
     assert normalise("attn_ed7444dfe3cd4bee90d002e1ad158185_5ZfG0Bqtn-XrEm_nT") == "<TOKEN>"
     assert normalise("Digest: sha256:" + "ab" * 32) == "Digest: sha256:<SHA256>"
     assert normalise("Source: /tmp/tmp.v53cgBlNVs/core") == "Source: <TMP>/core"
+    assert normalise('            "duration_ms": 5610,') == '            "duration_ms": <DURATION>,'
     assert matches(["a", ANY, "d"], ["a", "b", "c", "d"])
     assert matches(["a", ANY, "d"], ["a", "d"])
     assert matches([ANY], [])

@@ -91,8 +91,10 @@ class TestRegister:
         assert (body["error"], body["code"]) == (REJECTED, "BAD_REQUEST")
         # The evidence: the recorded attempt, its counts and its failing cases.
         [_, attempt] = api.get("/packs/mypack/registrations").json()["data"]  # newest first
+        [_, run] = api.get("/packs/mypack/tests").json()["data"]  # newest first
+        assert run["registration_id"] == attempt["id"]
         assert body["details"] == [{
-            "registration_id": attempt["id"],
+            "registration_id": attempt["id"], "pack_ref": "mypack", "test_execution_id": run["id"],
             "summary": {"total_tests": 10, "passed": 8, "failed": 2, "skipped": 0,
                         "pass_rate": 0.8},
             "failing_cases": [

@@ -248,8 +248,9 @@ class TestRefused:
         assert (row["status"], row["trigger_reason"], row["origin"]["commit"]) == (
             "rejected", "install", repo.commits["broken"])
         # The rejection names the attempt it recorded and the case that failed.
+        [run] = api.get("/packs/lamp/tests").json()["data"]
         assert body["details"] == [{
-            "registration_id": row["id"],
+            "registration_id": row["id"], "pack_ref": "lamp", "test_execution_id": run["id"],
             "summary": {"total_tests": 3, "passed": 2, "failed": 1, "skipped": 0,
                         "pass_rate": 0.6667},
             "failing_cases": [{"suite": "Unit Tests", "case": "test_math.TestMixed.test_fail_0",

@@ -1,0 +1,216 @@
+"""What the dashboard's templates show, shaped from the read models: no I/O, no markup.
+
+Templates stay simple when every value arrives as the words and numbers a person reads: times
+in UTC without microseconds, durations in seconds, a registration's events as sentences.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.results import summary_line
+
+from projections.rows import RegistrationRow, TestExecutionJsonRow, TestExecutionRow
+
+from adapters.contract import DecidedUpdate, RegistrationUpdate, RequestedUpdate, StoredEvent
+from adapters.web.charts import RunPoint
+
+OUTPUT_CAP = 8 * 1024  # characters of a suite's stdout/stderr shown on a page
+IN_FLIGHT = ("requested", "testing")
+NO_RATE = "\N{EN DASH}"
+# A rejection in the auditor's words; the stored message is the API's, with API syntax.
+REJECTIONS = {"tests_failed": "its tests did not pass",
+              "tests_not_executed": "its tests could not run"}
+
+
+def when(text: str | None) -> str:
+    """An ISO 8601 time as ``2026-12-07 16:02:11 UTC``; empty for None."""
+    if not text:
+        return ""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def seconds(duration_ms: int | None) -> str:
+    if duration_ms is None:
+        return ""
+    return f"{duration_ms / 1000:.2f} s" if duration_ms < 10_000 else f"{duration_ms / 1000:.0f} s"
+
+
+def pass_rate(passed: int, failed: int) -> str:
+    """``90%``; a dash when no case passed or failed (all skipped, or none ran)."""
+    ran = passed + failed
+    return f"{100 * passed / ran:.0f}%" if ran else NO_RATE
+
+
+def run_point(row: TestExecutionJsonRow | TestExecutionRow) -> RunPoint:
+    return RunPoint(id=row.id, when=when(row.execution_time), passed=row.passed,
+                    failed=row.failed, skipped=row.skipped, duration_ms=row.duration_ms,
+                    status=row.status)
+
+
+def capped(text: str, limit: int = OUTPUT_CAP) -> str:
+    """The end of ``text`` (where a failure usually is), said to be cut when it is."""
+    if len(text) <= limit:
+        return text
+    return f"[… {len(text) - limit} earlier characters not shown]\n{text[-limit:]}"
+
+
+@dataclass(frozen=True)
+class FailingCase:
+    suite: str
+    name: str
+    status: str
+    summary: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SuiteView:
+    name: str
+    runner: str
+    status: str
+    counts: str
+    duration: str
+    message: str
+    isolation: str
+    failing: list[FailingCase]
+    stdout: str
+    stderr: str
+
+
+def suites_of(result: dict[str, Any]) -> list[SuiteView]:
+    """A stored run's suites, each with its failing cases and capped output."""
+    views = []
+    for suite in result.get("test_suites") or []:
+        failing = [FailingCase(suite=suite["name"], name=case["name"], status=case["status"],
+                               summary=summary_line(case.get("error_message") or ""),
+                               message=capped(case.get("error_message") or "", 4096))
+                   for case in suite.get("test_cases") or []
+                   if case.get("status") in ("failed", "error")]
+        isolation = suite.get("isolation") or {}
+        views.append(SuiteView(
+            name=suite["name"], runner=suite.get("runner_type", ""), status=suite["status"],
+            counts=f"{suite['passed']} passed, {suite['failed']} failed, "
+                   f"{suite['skipped']} skipped of {suite['total']}",
+            duration=seconds(suite.get("duration_ms")), message=suite.get("message") or "",
+            isolation=isolation.get("mechanism", ""), failing=failing,
+            stdout=capped(suite.get("stdout") or ""), stderr=capped(suite.get("stderr") or "")))
+    return views
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One registration of a ref, as the pack page's timeline shows it."""
+
+    id: str
+    version: str
+    status: str
+    when: str
+    who: str
+    how: str  # register or install, and from where
+    flags: list[str] = field(default_factory=list)
+    ended: str = ""  # why it is not (or no longer) active
+
+
+def timeline_entry(row: RegistrationRow) -> TimelineEntry:
+    flags = [name for name, on in (("forced despite failing tests", bool(row.forced)),
+                                   ("--force", row.force and not row.forced),
+                                   ("--replace", row.replace_active and not row.force),
+                                   ("tests skipped", row.skip_tests)) if on]
+    how: str = row.trigger_reason
+    if row.origin is not None:
+        how = f"install from {row.origin.source}"
+    ended = ""
+    if row.status == "rejected":
+        ended = f"rejected: {(row.reason or '').replace('_', ' ')}"
+    elif row.status == "rolled_back":
+        by = f" by {row.rolled_back_by}" if row.rolled_back_by else ""
+        what = "unregistered" if row.reason == "unregister" else "rolled back"
+        ended = f"{what}{by} at {when(row.rolled_back_at)}"
+    return TimelineEntry(id=row.id, version=row.pack_version, status=row.status,
+                         when=when(row.requested_at), who=row.requested_by, how=how,
+                         flags=flags, ended=ended)
+
+
+@dataclass(frozen=True)
+class StoryLine:
+    """One step of a registration in words, for the auditor's view."""
+
+    when: str
+    text: str
+    tone: str = ""  # "good", "bad" or "" (the stylesheet colours them)
+    details: list[str] = field(default_factory=list)
+
+
+def story(updates: list[RegistrationUpdate], row: RegistrationRow) -> list[StoryLine]:
+    """A registration's recorded events as sentences, then its rollback if one came later."""
+    lines = []
+    for update in updates:
+        if isinstance(update, RequestedUpdate):
+            suites = ", ".join(update.suites) or "none"
+            lines.append(StoryLine(when(update.recorded_at.isoformat()), (
+                f"{update.requested_by} asked to register {update.ref} {update.pack_version}"
+                + (" without running its tests" if update.skip_tests else
+                   f"; suites to run: {suites}")),
+                details=_request_flags(row)))
+        elif isinstance(update, DecidedUpdate):
+            lines.append(_decision(update))
+        else:
+            where = f" on {update.worker.host} (pid {update.worker.pid})" if update.worker else ""
+            details = [f"{case.name}: {summary_line(case.error_message or '')}"
+                       for case in update.failures]
+            lines.append(StoryLine(when(update.recorded_at.isoformat()), (
+                f"Suite {update.name} ({update.runner_type}) {update.status}: "
+                f"{update.passed} passed, {update.failed} failed, {update.skipped} skipped "
+                f"in {seconds(update.duration_ms)}{where}"),
+                tone="good" if update.status == "passed" else "bad", details=details))
+    if row.status == "rolled_back":
+        what = "Unregistered" if row.reason == "unregister" else "Rolled back"
+        by = f" by {row.rolled_back_by}" if row.rolled_back_by else ""
+        lines.append(StoryLine(when(row.rolled_back_at), f"{what}{by}: no longer active"))
+    return lines
+
+
+def _request_flags(row: RegistrationRow) -> list[str]:
+    flags = [f"source: {row.source_path}", f"content: {row.content_digest}"]
+    if row.origin is not None:
+        flags.append(f"installed from {row.origin.source}")
+    if row.force:
+        flags.append("--force: activate even if tests fail")
+    elif row.replace_active:
+        flags.append("--replace: may replace the active version if tests pass")
+    return flags
+
+
+def _decision(update: DecidedUpdate) -> StoryLine:
+    at = when(update.recorded_at.isoformat())
+    if update.status == "committed":
+        text = "Committed: the pack became active"
+        if update.forced:
+            return StoryLine(at, text + " although its tests failed (forced)", tone="bad")
+        if update.tests_skipped:
+            return StoryLine(at, text + " with its tests skipped")
+        return StoryLine(at, text, tone="good")
+    by = f" by {update.actor}" if update.actor else ""
+    why = REJECTIONS.get(update.reason or "", "")
+    if not why or update.reason == "abandoned":  # the message says who or what ended it
+        return StoryLine(at, f"Rejected{by}: {update.message or update.reason}", tone="bad")
+    return StoryLine(at, f"Rejected{by}: {why}", tone="bad",
+                     details=[update.message] if update.reason != "tests_failed"
+                     and update.message else [])
+
+
+def raw_events(events: list[StoredEvent]) -> list[tuple[int, str, str]]:
+    """Each stored event as (version, topic, indented JSON of its state)."""
+    return [(event.originator_version, event.topic,
+             json.dumps(event.state, indent=2, sort_keys=True, default=str))
+            for event in events]
