@@ -93,7 +93,7 @@ class DashboardController(Controller):
 
     @get("/", sync_to_thread=True)
     def packs(self, actor: Viewer, registry: Store,
-              page_number: Annotated[int, QueryParameter(query="page", ge=1, le=1_000_000)] = 1,
+              page_number: Annotated[int, QueryParameter(name="page", ge=1, le=1_000_000)] = 1,
               ) -> Template:
         found = registry.packs_page(limit=PACKS_PER_PAGE,
                                     offset=(page_number - 1) * PACKS_PER_PAGE)
