@@ -11,6 +11,7 @@ from application.registry import PackRegistry
 
 from projections.view import PROJECTION_NAME, RegistryView
 
+from adapters.observability.events import ObservedRegistry
 from adapters.packs.releases import ReleaseStore
 from adapters.service import RegistryService, UseCases
 from adapters.settings import Settings
@@ -33,20 +34,30 @@ if TYPE_CHECKING:
     from adapters.store.release_blobs import ReleaseBlobs
 
 
-def build_registry(settings: Settings | None = None) -> RegistryService:
-    """A registry on the configured store, with the filesystem loader and sandboxed runners."""
+def build_registry(settings: Settings | None = None, *, create: bool = True) -> RegistryService:
+    """A registry on the configured store, with the filesystem loader and sandboxed runners.
+
+    Without ``create`` (commands that only read), a store that does not exist is not created:
+    StoreNotFoundError names the path, or the database and schema, it looked for.
+    """
     settings = settings or Settings.from_env()
-    config = store_config(settings)
+    config = store_config(settings, create=create)
     stamp = setup_stamp()
-    if is_set_up(config, stamp):
+    set_up = is_set_up(config, stamp)
+    if not (create or set_up) and config.is_postgres:  # (store_config checked a SQLite file)
+        from adapters.store.probe import exists, not_found
+
+        if not exists(config):
+            raise not_found(config, "ATTUNE_DATABASE_URL")
+    if set_up:
         env = {**config.env, "CREATE_TABLE": "n"}
-        app = PackRegistry(env=env)
+        app = ObservedRegistry(env=env)  # logs what it saves (application events)
         factory, view = build_view(config, env)
         view.upgrade_read_models()  # one read when current; a rebuild if another version
     else:
         with setup_lock(config):
             ensure_schema(config)
-            app = PackRegistry(env=config.env)
+            app = ObservedRegistry(env=config.env)
             factory, view = build_view(config, config.env)
             mark_set_up(config, stamp)
     return RegistryService(app, view, lambda: build_use_cases(app, settings),

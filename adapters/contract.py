@@ -20,6 +20,7 @@ from domain.origin import Origin
 from domain.results import TestCaseResult
 from domain.vocabulary import RegistrationStatus, RejectReason, RunnerType, SuiteStatus
 
+from projections.activity_queries import ActivityFilter, Feed, RefState
 from projections.rows import (
     ComponentRow,
     PackRow,
@@ -269,6 +270,17 @@ class RegistryReads(Protocol):
         """Raises: PackNotFoundError when ``ref`` is not active."""
         ...
 
+    def activity(self, query: ActivityFilter) -> Feed:
+        """Events of the whole log for people, in log order (``newest_first``: the reverse).
+
+        Raises: PackNotFoundError when ``query.ref`` was never submitted.
+        """
+        ...
+
+    def ref_states(self) -> list[RefState]:
+        """Every ref ever submitted, active or not, with its state now, by ref."""
+        ...
+
 
 class Registry(RegistryReads, Protocol):
     """Everything the CLI and the HTTP API ask of the registry. Commands return once their
@@ -302,21 +314,24 @@ class Registry(RegistryReads, Protocol):
         """Run the suites of a pack directory without registering or recording anything."""
         ...
 
-    def unregister(self, ref: str, *, actor: str) -> UUID:
-        """Deactivate ``ref`` (a compensating event); returns the registration it ends."""
+    def unregister(self, ref: str, *, actor: str, note: str | None = None) -> UUID:
+        """Deactivate ``ref`` (a compensating event); returns the registration it ends.
+        ``note`` is why, in the actor's words (``--reason``), kept with the event."""
         ...
 
-    def roll_back(self, ref: str, *, actor: str) -> PackRow:
+    def roll_back(self, ref: str, *, actor: str, note: str | None = None) -> PackRow:
         """Re-activate the registration the active one replaced, whose release becomes the
-        active pack's files; returns the restored pack.
+        active pack's files; returns the restored pack. ``note``: as for ``unregister``.
 
         Raises: ReleaseMissingError when that release is gone (nothing changes).
         """
         ...
 
-    def cancel(self, ref: str, *, actor: str, force: bool = False) -> UUID:
+    def cancel(self, ref: str, *, actor: str, force: bool = False,
+               note: str | None = None) -> UUID:
         """End the registration of ``ref`` in progress whose process is gone (any, with
-        ``force``), as an ``abandoned`` rejection by ``actor``; returns its id.
+        ``force``), as an ``abandoned`` rejection by ``actor``; returns its id. ``note``: as
+        for ``unregister``.
 
         Raises: PackNotFoundError, NotCancellableError.
         """
@@ -388,6 +403,8 @@ class ServedRegistry(Registry, Protocol):
         ...
 
     def packs_page(self, *, limit: int, offset: int) -> Page[PackRow]: ...
+
+    def ref_states_page(self, *, limit: int, offset: int) -> Page[RefState]: ...
 
     def test_history_page(self, ref: str, *, limit: int, offset: int = 0,
                           after: SortKey | None = None, status: RunStatus | None = None,

@@ -197,29 +197,31 @@ class RegistryService(CurrentReads):
         return self.cases.test_pack.directory(path, progress=progress, jobs=jobs)
 
     @store_call
-    def unregister(self, ref: str, *, actor: str) -> UUID:
+    def unregister(self, ref: str, *, actor: str, note: str | None = None) -> UUID:
         with self._then_catch_up():
-            return self.app.unregister(ref, actor=actor, now=datetime.now(UTC))
+            return self.app.unregister(ref, actor=actor, now=datetime.now(UTC), note=note)
 
     @store_call
-    def roll_back(self, ref: str, *, actor: str) -> PackRow:
+    def roll_back(self, ref: str, *, actor: str, note: str | None = None) -> PackRow:
         def has_release(registration: Registration) -> bool:
             return self.releases.restore(registration.content_digest,
                                          registration.source_path) is not None
 
         with self._then_catch_up():
-            self.app.roll_back(ref, actor=actor, now=datetime.now(UTC), has_release=has_release)
+            self.app.roll_back(ref, actor=actor, now=datetime.now(UTC), has_release=has_release,
+                               note=note)
         pack = self.view.get_pack(ref)
         assert pack is not None, f"pack {ref!r} missing after its rollback"
         return pack
 
     @store_call
-    def cancel(self, ref: str, *, actor: str, force: bool = False) -> UUID:
+    def cancel(self, ref: str, *, actor: str, force: bool = False,
+               note: str | None = None) -> UUID:
         from adapters.holder import is_gone
 
         with self._then_catch_up():
             return self.app.cancel_registration(ref, actor=actor, now=datetime.now(UTC),
-                                                force=force, holder_gone=is_gone)
+                                                force=force, holder_gone=is_gone, note=note)
 
     @contextmanager
     def _then_catch_up(self) -> Iterator[None]:

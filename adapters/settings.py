@@ -99,6 +99,34 @@ class Settings:
     server behind one address (at least 32 characters). Empty: a random key kept in
     ``$ATTUNE_HOME/web-session.key``, shared by the servers of that data directory."""
 
+    log_format_setting: str = "text"
+    """``ATTUNE_LOG_FORMAT``: ``text`` (default) or ``json`` (one object per line) for the logs
+    of ``attune serve``, ``attune worker`` and ``attune projector``."""
+
+    metrics_public_setting: str = ""
+    """``ATTUNE_METRICS_PUBLIC``: ``1`` serves ``/metrics`` without a token; default (empty
+    or ``0``): a ``read`` token is needed, as for the API's reads."""
+
+    webhook_allow_private_setting: str = ""
+    """``ATTUNE_WEBHOOK_ALLOW_PRIVATE``: ``1`` lets webhooks send to loopback, private,
+    link-local... addresses; default: public addresses only."""
+
+    webhook_allow_http_setting: str = ""
+    """``ATTUNE_WEBHOOK_ALLOW_HTTP``: ``1`` allows plain ``http://`` webhook URLs; default:
+    https only."""
+
+    webhook_timeout_setting: str = "10"
+    """``ATTUNE_WEBHOOK_TIMEOUT_SECONDS``: how long one delivery attempt may wait for the
+    receiver (default 10)."""
+
+    webhook_retry_setting: str = ""
+    """``ATTUNE_WEBHOOK_RETRY_SECONDS``: the waits before each retry of a failed delivery,
+    comma-separated (default 5,300,1800,7200,18000,36000,36000), or ``none``."""
+
+    public_url: str = ""
+    """``ATTUNE_PUBLIC_URL``: the registry's address as its clients reach it, for absolute
+    links in webhook payloads (default: paths only)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -132,7 +160,15 @@ class Settings:
                    queue_wait_setting=(env.get("ATTUNE_QUEUE_WAIT_SECONDS", "3600").strip()
                                        or "3600"),
                    blob_max_setting=env.get("ATTUNE_RELEASE_BLOB_MAX_MB", "64").strip() or "64",
-                   web_secret_setting=env.get("ATTUNE_WEB_SECRET", "").strip())
+                   web_secret_setting=env.get("ATTUNE_WEB_SECRET", "").strip(),
+                   log_format_setting=env.get("ATTUNE_LOG_FORMAT", "").strip().lower() or "text",
+                   metrics_public_setting=env.get("ATTUNE_METRICS_PUBLIC", "").strip(),
+                   webhook_allow_private_setting=env.get("ATTUNE_WEBHOOK_ALLOW_PRIVATE", ""),
+                   webhook_allow_http_setting=env.get("ATTUNE_WEBHOOK_ALLOW_HTTP", ""),
+                   webhook_timeout_setting=(env.get("ATTUNE_WEBHOOK_TIMEOUT_SECONDS", "").strip()
+                                            or "10"),
+                   webhook_retry_setting=env.get("ATTUNE_WEBHOOK_RETRY_SECONDS", "").strip(),
+                   public_url=env.get("ATTUNE_PUBLIC_URL", "").strip())
 
     @property
     def test_jobs(self) -> int:
@@ -189,6 +225,23 @@ class Settings:
         return int(kept)
 
     @property
+    def log_format(self) -> str:
+        """``text`` or ``json``; checked when a long-running command starts."""
+        if self.log_format_setting not in ("text", "json"):
+            raise ConfigError("ATTUNE_LOG_FORMAT must be 'text' or 'json', got "
+                              f"{self.log_format_setting!r}")
+        return self.log_format_setting
+
+    @property
+    def metrics_public(self) -> bool:
+        """Whether ``/metrics`` answers without a token (``ATTUNE_METRICS_PUBLIC``)."""
+        value = self.metrics_public_setting.lower()
+        if value not in ("", "0", "1", "true", "false", "yes", "no"):
+            raise ConfigError("ATTUNE_METRICS_PUBLIC must be 1 (no token for /metrics) or 0, "
+                              f"got {self.metrics_public_setting!r}")
+        return value in ("1", "true", "yes")
+
+    @property
     def releases_dir(self) -> Path:
         """The release store: what each registration tested, ``<digest>/``, read-only."""
         return self.home / "releases"
@@ -226,3 +279,14 @@ def _whole(text: str, name: str, low: int, high: int) -> int:
     if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
     return int(text)
+
+
+def changed_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``ATTUNE_*`` variables of ``environ`` (default: this process's) that set a setting
+    to something other than its default, by name, with their values as given: callers that
+    show them mask secrets first (``attune info`` does)."""
+    env = os.environ if environ is None else environ
+    base = {name: env[name] for name in ("XDG_DATA_HOME",) if name in env}
+    default = Settings.from_env(base)
+    return {name: value for name, value in sorted(env.items())
+            if name.startswith("ATTUNE_") and Settings.from_env({**base, name: value}) != default}

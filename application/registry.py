@@ -24,12 +24,14 @@ from domain.errors import (
     TokenNotFoundError,
 )
 from domain.manifest import PackManifest
+from domain.note import checked_note
 from domain.pack import Pack
 from domain.registration import Registration
 from domain.results import SuiteResult, TestResult
 from domain.test_run import TestRun
 from domain.token import ApiToken
 from domain.vocabulary import RejectReason
+from domain.webhook import Webhook  # noqa: F401 - its topics must resolve wherever the log is read
 
 if TYPE_CHECKING:
     from application.commands import RegisterCommand
@@ -228,7 +230,7 @@ class PackRegistry(Application[UUID]):
 
     def roll_back(self, ref: str, *, actor: str, now: datetime,
                   has_release: Callable[[Registration], bool] = lambda _: True,
-                  ) -> tuple[UUID, UUID, str]:
+                  note: str | None = None) -> tuple[UUID, UUID, str]:
         """Re-activate the registration the active one replaced, with compensating events,
         if ``has_release`` says its release can be made active again.
 
@@ -237,8 +239,9 @@ class PackRegistry(Application[UUID]):
 
         Raises:
             PackNotFoundError, NothingToRollBackError, RegistrationInProgressError,
-            ReleaseMissingError (nothing is saved).
+            ReleaseMissingError, InvalidNoteError (nothing is saved).
         """
+        note = checked_note(note)  # before anything, a release included, is touched
         pack = self._get_active_pack(ref)
         with self._explained():
             rolled_back, restored, version = pack.roll_back(now=now)
@@ -246,7 +249,8 @@ class PackRegistry(Application[UUID]):
         if not has_release(earlier):
             raise ReleaseMissingError(ref, version, earlier.content_digest)
         registration = self.get_registration(rolled_back)
-        registration.roll_back(reason="rollback", actor=actor, restored_registration_id=restored)
+        registration.roll_back(reason="rollback", actor=actor, restored_registration_id=restored,
+                               note=note)
         self._save_or_conflict(ref, registration, pack)
         return rolled_back, restored, version
 
@@ -267,25 +271,33 @@ class PackRegistry(Application[UUID]):
         active = [pack.active_registration_id] if pack.active_registration_id else []
         return active + [registration_id for registration_id, _ in reversed(pack.previous)]
 
-    def unregister(self, ref: str, *, actor: str, now: datetime) -> UUID:
-        """Deactivate ``ref``; its registrations and test history stay in the log."""
+    def unregister(self, ref: str, *, actor: str, now: datetime,
+                   note: str | None = None) -> UUID:
+        """Deactivate ``ref``; its registrations and test history stay in the log. ``note``
+        is why, in the actor's words."""
+        note = checked_note(note)
         pack = self._get_active_pack(ref)
         with self._explained():
             active = pack.unregister(now=now)
         registration = self.get_registration(active)
-        registration.roll_back(reason="unregister", actor=actor, restored_registration_id=None)
+        registration.roll_back(reason="unregister", actor=actor, restored_registration_id=None,
+                               note=note)
         self._save_or_conflict(ref, registration, pack)
         return registration.id
 
     def cancel_registration(self, ref: str, *, actor: str, now: datetime, force: bool,
-                            holder_gone: Callable[[dict[str, Any] | None], bool]) -> UUID:
+                            holder_gone: Callable[[dict[str, Any] | None], bool],
+                            note: str | None = None) -> UUID:
         """End the registration of ``ref`` in flight whose process ``holder_gone`` says is
-        gone (or any, with ``force``), as an ``abandoned`` rejection by ``actor``.
+        gone (or any, with ``force``), as an ``abandoned`` rejection by ``actor``, who says
+        why in ``note``.
 
         Raises:
             PackNotFoundError: ``ref`` was never submitted.
             NotCancellableError: nothing is in flight, or its process may still run.
+            InvalidNoteError: the note is not one line of visible text, or too long.
         """
+        note = checked_note(note)
         pack = self._get_active_pack(ref)
         registration_id = pack.cancel_in_flight(now=now, holder_gone=holder_gone(pack.holder),
                                                 force=force)
@@ -294,7 +306,7 @@ class PackRegistry(Application[UUID]):
         if not registration.is_finished:
             how = "with --force" if force else "its process is gone"
             registration.reject(reason="abandoned", message=f"cancelled by {actor} ({how})",
-                                summary=None, actor=actor)
+                                summary=None, actor=actor, note=note)
             touched.append(registration)
         self._save_or_conflict(ref, *touched)
         return registration_id

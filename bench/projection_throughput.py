@@ -23,6 +23,8 @@ from pathlib import Path
 
 from domain.manifest import parse_manifest
 
+from projections.tables import READ_MODEL_TABLES
+
 from adapters.bootstrap import build_registry
 from adapters.settings import Settings
 
@@ -84,8 +86,7 @@ def measure(settings: Settings, count: int) -> dict[str, float]:
         # One event per transaction, on a sample (it is slow by design).
         sample = min(head, 3000)
         with registry.view._projection_transaction() as cursor:
-            for table in ("pack_component", "pack", "pack_identity", "pack_test_execution",
-                          "pack_registration"):
+            for table in READ_MODEL_TABLES:
                 cursor.execute(registry.view.dialect.sql(f"DELETE FROM {{t}}{table}"))
             registry.view._forget_position(cursor, registry.app.name)
         started = time.perf_counter()

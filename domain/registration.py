@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.component import Component
 from domain.manifest import PackManifest
+from domain.note import checked_note
 from domain.origin import Origin, origin_to_dict
 from domain.results import SuiteResult, TestSummary
 from domain.suite_event import SuiteCompleted, suite_completed
@@ -78,7 +79,7 @@ class Registration(Aggregate):
         """The compensating event of the request: the pack never became active."""
 
         TOPIC = "attune:Registration.RegistrationRejected"
-        class_version = 2
+        class_version = 3
 
         reason: RejectReason
         message: str
@@ -86,19 +87,34 @@ class Registration(Aggregate):
         actor: str | None
         """Who ended it (``pack cancel``); None when the registration decided for itself.
         Added in version 2."""
+        note: str | None
+        """Why, in the words of whoever cancelled it (``--reason``); None when none was
+        given. Added in version 3."""
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["actor"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["note"] = None
+
     class RegistrationRolledBack(Aggregate.Event):
         """The compensating event of a commit: the pack stopped being this registration."""
 
         TOPIC = "attune:Registration.RegistrationRolledBack"
+        class_version = 2
 
         reason: RollbackReason
         actor: str
         restored_registration_id: UUID | None
+        note: str | None
+        """Why, in the actor's words (``--reason``); None when none was given. Added in
+        version 2."""
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["note"] = None
 
     @classmethod
     def request(
@@ -209,30 +225,42 @@ class Registration(Aggregate):
         self.status = "committed"
 
     def reject(self, *, reason: RejectReason, message: str, summary: TestSummary | None,
-               actor: str | None = None) -> None:
-        """Close this attempt without activating it: the compensating event of the request."""
+               actor: str | None = None, note: str | None = None) -> None:
+        """Close this attempt without activating it: the compensating event of the request;
+        ``note`` is why, in the words of the ``actor`` who cancelled it.
+
+        Raises:
+            InvalidNoteError: the note is not one line of visible text, or too long.
+        """
         if self.is_finished:
             raise RegistrationStateError(f"registration {self.id} is already {self.status}")
         self._reject(reason=reason, message=message,
-                     summary=summary.to_dict() if summary else None, actor=actor)
+                     summary=summary.to_dict() if summary else None, actor=actor,
+                     note=checked_note(note))
 
     @event(RegistrationRejected)
     def _reject(self, *, reason: RejectReason, message: str,
-                summary: dict[str, Any] | None, actor: str | None) -> None:
+                summary: dict[str, Any] | None, actor: str | None, note: str | None) -> None:
         self.status = "rejected"
         self.reason = reason
 
     def roll_back(self, *, reason: RollbackReason, actor: str,
-                  restored_registration_id: UUID | None) -> None:
+                  restored_registration_id: UUID | None, note: str | None = None) -> None:
         """Compensate a commit: the pack stops being this registration (``reason`` is
-        ``rollback`` or ``unregister``). Nothing recorded before is changed."""
+        ``rollback`` or ``unregister``; ``note`` is why, in the actor's words). Nothing
+        recorded before is changed.
+
+        Raises:
+            InvalidNoteError: the note is not one line of visible text, or too long.
+        """
         if self.status != "committed":
             raise RegistrationStateError(f"registration {self.id} is {self.status}, not committed")
         self._roll_back(reason=reason, actor=actor,
-                        restored_registration_id=restored_registration_id)
+                        restored_registration_id=restored_registration_id,
+                        note=checked_note(note))
 
     @event(RegistrationRolledBack)
     def _roll_back(self, *, reason: RollbackReason, actor: str,
-                   restored_registration_id: UUID | None) -> None:
+                   restored_registration_id: UUID | None, note: str | None) -> None:
         self.status = "rolled_back"
         self.reason = reason

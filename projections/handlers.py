@@ -95,10 +95,10 @@ def registration_rolled_back(e: Registration.RegistrationRolledBack, w: Writer) 
     restored = str(e.restored_registration_id) if e.restored_registration_id else None
     w.execute(
         "UPDATE {t}pack_registration SET status = 'rolled_back', reason = :reason,"
-        " rolled_back_at = :at, rolled_back_by = :actor, restored_registration_id = :restored"
-        " WHERE id = :id",
+        " rolled_back_at = :at, rolled_back_by = :actor, restored_registration_id = :restored,"
+        " note = :note WHERE id = :id",
         {"reason": e.reason, "at": w.timestamp(e.timestamp), "actor": e.actor,
-         "restored": restored, "id": str(e.originator_id)},
+         "restored": restored, "note": e.note, "id": str(e.originator_id)},
     )
     if restored is not None:
         reg = w.one("SELECT * FROM {t}pack_registration WHERE id = :id", {"id": restored})
@@ -116,6 +116,9 @@ def registration_rolled_back(e: Registration.RegistrationRolledBack, w: Writer) 
 @apply_event.register
 def registration_rejected(e: Registration.RegistrationRejected, w: Writer) -> None:
     _set_status(w, e, "rejected", e.reason)
+    if e.actor is not None:  # cancelled by someone (``pack cancel``)
+        w.execute("UPDATE {t}pack_registration SET cancelled_by = :actor, note = :note"
+                  " WHERE id = :id", {"actor": e.actor, "note": e.note, "id": str(e.originator_id)})
     _finish_execution(w, str(e.originator_id), e.summary, "rejected")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
+from projections.activity_queries import ActivityQueries
 from projections.rows import (
     ComponentRow,
     PackRow,
@@ -44,7 +45,7 @@ class SortKey(NamedTuple):
     id: Any  # int for test runs, str for registrations
 
 
-class ReadModelQueries(ABC):
+class ReadModelQueries(ActivityQueries, ABC):
     """Queries over the read-model tables; ``_select`` runs one statement."""
 
     @abstractmethod

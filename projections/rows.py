@@ -83,6 +83,11 @@ class RegistrationRow(msgspec.Struct, frozen=True, kw_only=True):
     rolled_back_at: str | None
     rolled_back_by: str | None
     restored_registration_id: str | None
+    note: str | None = None
+    """Why it was rolled back, unregistered or cancelled, in the words of who did it
+    (``--reason``); None when no reason was given."""
+    cancelled_by: str | None = None
+    """Who cancelled it (``pack cancel``: rejected as ``abandoned``); None otherwise."""
 
 
 class _TestExecutionFields(msgspec.Struct, frozen=True, kw_only=True):

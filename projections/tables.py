@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Bump when a table's shape or a handler's output changes: stores with another version drop
 # their read models and rebuild them from the event log (the log is the truth).
-READ_MODEL_VERSION = 6
+READ_MODEL_VERSION = 8
 
 # {t} is replaced by the table-name prefix ("" on SQLite, "attune." on PostgreSQL);
 # {json}, {ts} and {bool} by the dialect's column types.
@@ -62,7 +62,9 @@ TABLES = [
         finished_at {ts},
         rolled_back_at {ts},
         rolled_back_by TEXT,
-        restored_registration_id TEXT
+        restored_registration_id TEXT,
+        note TEXT,
+        cancelled_by TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS {t}pack_component (
         pack_id INTEGER NOT NULL,
@@ -131,12 +133,56 @@ TABLES = [
         pack_ref TEXT PRIMARY KEY,
         n BIGINT NOT NULL
     )""",
+    # The activity feed (projections/activity.py): every event of the log, by its position.
+    # logged_at is the latest event time up to the row's position, so it never decreases
+    # along the log and its index finds where a --since starts.
+    """CREATE TABLE IF NOT EXISTS {t}activity (
+        position BIGINT PRIMARY KEY,
+        at {ts} NOT NULL,
+        logged_at {ts} NOT NULL,
+        kind TEXT NOT NULL,
+        ref TEXT,
+        version TEXT,
+        actor TEXT,
+        registration_id TEXT,
+        summary TEXT NOT NULL,
+        note TEXT,
+        topic TEXT NOT NULL,
+        originator_id TEXT NOT NULL,
+        originator_version BIGINT NOT NULL,
+        state {json} NOT NULL
+    )""",
+    # One index per filter of the feed, each ending in position: a page is one index range.
+    ("CREATE UNIQUE INDEX IF NOT EXISTS activity_originator_idx"
+     " ON {t}activity (originator_id, originator_version)"),
+    "CREATE INDEX IF NOT EXISTS activity_ref_idx ON {t}activity (ref, position)",
+    "CREATE INDEX IF NOT EXISTS activity_actor_idx ON {t}activity (actor, position)",
+    "CREATE INDEX IF NOT EXISTS activity_ref_actor_idx ON {t}activity (ref, actor, position)",
+    ("CREATE INDEX IF NOT EXISTS activity_registration_idx"
+     " ON {t}activity (registration_id, position)"),
+    "CREATE INDEX IF NOT EXISTS activity_time_idx ON {t}activity (logged_at, position)",
+    # Every ref ever submitted: its state now, and the latest of its registrations' events.
+    """CREATE TABLE IF NOT EXISTS {t}pack_ref_state (
+        ref TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        version TEXT NOT NULL,
+        registration_id TEXT NOT NULL,
+        since {ts} NOT NULL,
+        actor TEXT,
+        note TEXT,
+        first_seen {ts} NOT NULL,
+        last_position BIGINT NOT NULL,
+        last_at {ts} NOT NULL,
+        last_kind TEXT NOT NULL,
+        last_summary TEXT NOT NULL,
+        last_actor TEXT
+    )""",
 ]
 
 # Every read-model table, in the order a rebuild empties them.
 READ_MODEL_TABLES = ("pack_component", "pack", "pack_identity", "pack_test_execution",
                      "pack_test_count", "pack_registration", "pack_registration_count",
-                     "api_token")
+                     "api_token", "activity", "pack_ref_state")
 
 
 def create_statements(prefix: str, *, json: str, ts: str, boolean: str) -> list[str]:

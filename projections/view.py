@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
+from projections.activity import ActivityWriter
 from projections.handlers import apply_event
 from projections.queries import ReadModelQueries
 from projections.sql import Dialect, Writer
@@ -166,13 +167,17 @@ class RegistryView(TrackingRecorder, ReadModelQueries, ABC):
         start = self._max_tracking_id(log.name, cursor) or 0
         applied = batches = 0
         writer = Writer(cursor, self.dialect)
+        activity = ActivityWriter(writer)
         while max_batches is None or batches < max_batches:
             notifications = log.recorder.select_notifications(
                 start=start, limit=batch_size, inclusive_of_start=False)
             if not notifications:
                 break
             for notification in notifications:
-                apply_event(log.mapper.to_domain_event(notification), writer)
+                event = log.mapper.to_domain_event(notification)
+                apply_event(event, writer)
+                activity.record(notification, event, log.mapper)
+            activity.flush()
             start = notifications[-1].id
             self._insert_tracking(cursor, Tracking(log.name, start))
             applied += len(notifications)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 
+from adapters.cli.activity import activity
 from adapters.cli.audit import audit
+from adapters.cli.info import info
 from adapters.cli.pack import pack
 from adapters.cli.projections import projections, projector
 from adapters.cli.registration import registration
 from adapters.cli.serve import serve
 from adapters.cli.tokens import token
+from adapters.cli.webhook import webhook
 from adapters.cli.worker import worker
 from adapters.cli.workers import workers
 
@@ -72,5 +75,8 @@ def stop_cleanly_on_signals() -> None:
 
 for command in (pack, registration, audit, projections, projector, token, serve, worker, workers):
     main.add_command(command)
+main.add_command(info)
+main.add_command(activity)
+main.add_command(webhook)
 
 __all__ = ["main", "run"]

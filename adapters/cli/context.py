@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -23,10 +22,12 @@ jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=N
 
 
 @contextmanager
-def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterator[Registry]:
+def registry_session(as_json: bool, *, local_only: str | None = None,
+                     create: bool = False) -> Iterator[Registry]:
     """The configured registry (local store, or the API with --api-url); user-facing errors
     become one line (or JSON) and exit 1. ``local_only`` names a command that refuses
-    remote mode."""
+    remote mode. Only a command that records something passes ``create``: the others fail
+    on a local store that does not exist, naming where they looked, and create nothing."""
     if local_only:
         refuse_remote(local_only, as_json)
     with user_errors(as_json):
@@ -38,7 +39,7 @@ def registry_session(as_json: bool, *, local_only: str | None = None) -> Iterato
         from adapters.bootstrap import build_registry
         from adapters.settings import Settings
 
-        with build_registry(Settings.from_env()) as registry:
+        with build_registry(Settings.from_env(), create=create) as registry:
             yield registry
 
 
@@ -62,7 +63,7 @@ def reads_session(as_json: bool) -> Iterator[RegistryReads]:
                 return
         from adapters.bootstrap import build_registry
 
-        with build_registry(settings) as registry:
+        with build_registry(settings, create=False) as registry:
             yield registry
 
 
@@ -99,8 +100,14 @@ def refuse_remote(command: str, as_json: bool) -> None:
 
 
 def actor() -> str:
-    """Who is acting, as recorded in events: the local user of the CLI."""
+    """Who is acting, as recorded in events: ``cli:`` and the operating-system account this
+    process runs as (its effective uid), never a name from the environment (``LOGNAME``,
+    ``USER``...), which anyone can set. An account without a name is its uid number."""
+    import os
+    import pwd
+
+    uid = os.geteuid()
     try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
+        return f"cli:{pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"cli:{uid}"

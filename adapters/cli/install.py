@@ -72,7 +72,7 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
     from adapters.cli.progress import SuiteProgress
     from adapters.redact import redact_url
 
-    with registry_session(as_json) as registry:
+    with registry_session(as_json, create=True) as registry:
         command = InstallCommand(
             source=source, git_ref=ref, force=force, replace=replace, skip_tests=skip_tests,
             jobs=jobs, requested_by=actor(),

@@ -8,17 +8,34 @@ from adapters.cli import output
 from adapters.cli.context import actor, json_option, registry_session
 
 
+def _checked_reason(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A usage error (exit 2, before the store is opened) unless the reason may be recorded."""
+    from domain.note import InvalidNoteError, checked_note
+
+    try:
+        return checked_note(value)
+    except InvalidNoteError as exc:
+        raise click.BadParameter(exc.problem) from None
+
+
+reason_option = click.option(
+    "--reason", metavar="TEXT", callback=_checked_reason,
+    help="Why, in your words: one line, at most 500 characters, kept with the event and shown "
+         "by `pack history` and `audit --summary`.")
+
+
 @click.command()
 @click.argument("ref")
+@reason_option
 @json_option
-def unregister(ref: str, as_json: bool) -> None:
+def unregister(ref: str, reason: str | None, as_json: bool) -> None:
     """Deactivate pack REF.
 
     Records a RegistrationRolledBack event for the active registration; the pack disappears
     from `pack list`, and its registrations and test history stay for auditors.
     """
     with registry_session(as_json) as registry:
-        registration_id = registry.unregister(ref, actor=actor())
+        registration_id = registry.unregister(ref, actor=actor(), note=reason)
     if as_json:
         output.print_json({"data": {"ref": ref, "registration_id": str(registration_id)},
                            "message": f"Pack '{ref}' unregistered"})
@@ -29,8 +46,9 @@ def unregister(ref: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("ref")
+@reason_option
 @json_option
-def rollback(ref: str, as_json: bool) -> None:
+def rollback(ref: str, reason: str | None, as_json: bool) -> None:
     """Re-activate the registration of REF that the active one replaced.
 
     The active registration gets a RegistrationRolledBack event and the earlier version is
@@ -39,7 +57,7 @@ def rollback(ref: str, as_json: bool) -> None:
     changing nothing, when that release is gone.
     """
     with registry_session(as_json) as registry:
-        pack = registry.roll_back(ref, actor=actor())
+        pack = registry.roll_back(ref, actor=actor(), note=reason)
     if as_json:
         import msgspec
 
@@ -56,8 +74,9 @@ def rollback(ref: str, as_json: bool) -> None:
 @click.option("--force", is_flag=True,
               help="Cancel even if the registering process may still be running (on another "
                    "machine, or alive): it records nothing more once cancelled.")
+@reason_option
 @json_option
-def cancel(ref: str, force: bool, as_json: bool) -> None:
+def cancel(ref: str, force: bool, reason: str | None, as_json: bool) -> None:
     """End the registration of REF in progress, when the process running it is gone.
 
     A registration killed without a chance to clean up (SIGKILL, a lost machine) holds REF
@@ -69,7 +88,7 @@ def cancel(ref: str, force: bool, as_json: bool) -> None:
     Exit status: 0 cancelled, 1 nothing to cancel, or its process may still run.
     """
     with registry_session(as_json) as registry:
-        ended = registry.cancel(ref, actor=actor(), force=force)
+        ended = registry.cancel(ref, actor=actor(), force=force, note=reason)
     message = f"Registration {ended} of pack '{ref}' cancelled"
     if as_json:
         output.print_json({"data": {"ref": ref, "registration_id": str(ended)},

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from adapters.cli import output
-from adapters.cli.context import json_option, refuse_remote, registry_session
+from adapters.cli.context import json_option, refuse_remote, registry_session, user_errors
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from adapters.settings import Settings
 
 batch_option = click.option("--batch-size", type=click.IntRange(1, 100_000), default=500,
                             show_default=True, help="Events applied per transaction.")
@@ -65,6 +71,7 @@ def projector(batch_size: int, idle: float) -> None:
     One projector is active per store; start more as hot standbys: they take over when the
     active one stops. Commands keep projecting their own events either way. When the store
     cannot be reached, it says so on stderr and tries again (1, 2, 4 … 30 s apart).
+    With ATTUNE_LOG_FORMAT=json each of these lines is a JSON object (`projector.*` events).
     """
     import signal
     import threading
@@ -81,10 +88,23 @@ def projector(batch_size: int, idle: float) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     settings = Settings.from_env()
+    report = projector_report(settings)  # stderr: text, or JSON (ATTUNE_LOG_FORMAT)
     try:
         # Store outages are retried inside; a setting that cannot work ends the command.
         run_projector(store_config(settings), lambda: build_registry(settings), stop,
-                      report=lambda message: output.note(f"projector: {message}"),
+                      report=report,
                       batch_size=batch_size, idle_seconds=idle)
     except (ConfigError, PersistenceError, OSError) as exc:
         output.abort(f"projector stopped: {exc}", code=getattr(exc, "code", "STORE_UNAVAILABLE"))
+
+
+def projector_report(settings: Settings) -> Callable[[str], None]:
+    """Where the projector's lines go: notes on stderr, or JSON log records."""
+    from adapters.observability.logs import configure_logging, projector_record
+
+    with user_errors(as_json=False):
+        log_format = settings.log_format
+    configure_logging(log_format)
+    if log_format == "json":
+        return projector_record
+    return lambda message: output.note(f"projector: {message}")

@@ -13,9 +13,18 @@ from adapters.cli.context import json_option, reads_session
 
 
 @click.command("list")
+@click.option("--all", "every_ref", is_flag=True,
+              help="Every ref ever submitted, rejected and unregistered ones too, with its "
+                   "state, since when, by whom, and its latest event.")
 @json_option
-def list_packs(as_json: bool) -> None:
-    """List the active packs."""
+def list_packs(every_ref: bool, as_json: bool) -> None:
+    """List the active packs (--all: every ref ever submitted)."""
+    if every_ref:
+        from adapters.cli.refs import print_ref_states
+
+        with reads_session(as_json) as registry:
+            print_ref_states(registry, as_json)
+        return
     with reads_session(as_json) as registry:
         packs = registry.list_packs()
     if as_json:
@@ -149,7 +158,12 @@ def show(ref: str, as_json: bool) -> None:
               help="How many registrations to show, newest first.")
 @json_option
 def history(ref: str, limit: int, as_json: bool) -> None:
-    """Show every registration attempt of REF, newest first: status, who, when, flags."""
+    """Show every registration attempt of REF, newest first: status, who asked and who ended
+    it, when, where it came from, flags.
+
+    Under a row: the source of an install, and the reason given to a rollback, unregister or
+    cancel (`--reason`).
+    """
     with reads_session(as_json) as registry:
         rows = registry.registrations(ref, limit=limit)
     if as_json:
@@ -157,9 +171,20 @@ def history(ref: str, limit: int, as_json: bool) -> None:
 
         output.print_json({"data": msgspec.to_builtins(rows)})
         return
-    output.table(["REQUESTED", "VERSION", "STATUS", "REASON", "BY", "FLAGS", "REGISTRATION"],
+    output.table(["REQUESTED", "VERSION", "STATUS", "REASON", "REQUESTED BY", "ENDED BY",
+                  "ORIGIN", "FLAGS", "REGISTRATION"],
                  [[output.timestamp(r.requested_at), r.pack_version, r.status, r.reason or "-",
-                   r.requested_by, _flags(r), r.id] for r in rows])
+                   r.requested_by, r.rolled_back_by or r.cancelled_by or "-", r.trigger_reason,
+                   _flags(r), r.id] for r in rows],
+                 below=[_history_lines(r) for r in rows])
+
+
+def _history_lines(row: Any) -> list[str]:
+    """Where an install came from, and why the registration was ended, if someone said."""
+    lines = [f"  from {output.origin(row.origin)}"] if row.origin is not None else []
+    if row.note:
+        lines.append(f"  reason given: {row.note}")
+    return lines
 
 
 def _flags(row: Any) -> str:

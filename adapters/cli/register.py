@@ -53,7 +53,7 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: boo
 
     command = RegisterCommand(path=path, force=force, replace=replace, skip_tests=skip_tests,
                               jobs=jobs, requested_by=actor())
-    with registry_session(as_json) as registry:
+    with registry_session(as_json, create=True) as registry:
         if no_wait and not skip_tests:  # with nothing to test, it is decided at once anyway
             queued(registry.queue(command), as_json)
             return

@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from application.ports import Progress
     from application.test_pack import TestRunOutcome
 
+    from projections.activity_queries import ActivityFilter, Feed, RefState
     from projections.view import ProjectionStatus
 
-    from adapters.contract import RegistrationUpdate
+    from adapters.contract import Health, RegistrationUpdate
 
 TIMEOUT = httpx.Timeout(10.0, read=None)  # registrations wait for their tests
 T = TypeVar("T")
@@ -246,20 +247,52 @@ class RemoteRegistry:
     def knows(self, ref: str) -> bool:
         return True  # the API answers 404 itself for refs it never saw
 
-    def unregister(self, ref: str, *, actor: str) -> UUID:
-        return UUID(self._call("DELETE", f"/packs/{ref}")["data"]["registration_id"])
+    def activity(self, query: ActivityFilter) -> Feed:
+        """Up to ``query.limit`` events of ``GET /activity``, page after page by cursor
+        (``query.before`` has no API parameter: the cursor carries it)."""
+        from projections.activity_queries import ActivityRow, Feed
 
-    def roll_back(self, ref: str, *, actor: str) -> PackRow:
-        return self._data(PackRow, "POST", f"/packs/{ref}/rollback")
+        pairs = (("since", query.since.isoformat() if query.since else None),
+                 ("ref", query.ref), ("actor", query.actor), ("after", query.after))
+        params: dict[str, Any] = {name: value for name, value in pairs if value is not None}
+        params["order"] = "desc" if query.newest_first else "asc"
+        rows: list[ActivityRow] = []
+        while True:
+            params["page_size"] = min(query.limit - len(rows), 100)
+            body = self._call("GET", "/activity", params=params)
+            rows += msgspec.convert(body["data"], type=list[ActivityRow])
+            params["cursor"] = body["pagination"]["next_cursor"]
+            if len(rows) >= query.limit or params["cursor"] is None:
+                return Feed(rows, more=params["cursor"] is not None)
+
+    def ref_states(self) -> list[RefState]:
+        from projections.activity_queries import RefState
+
+        rows: list[RefState] = []
+        page = 1
+        while True:
+            body = self._call("GET", "/refs", params={"page": page, "page_size": 100})
+            rows += msgspec.convert(body["data"], type=list[RefState])
+            if page >= body["pagination"]["total_pages"]:
+                return rows
+            page += 1
+
+    def unregister(self, ref: str, *, actor: str, note: str | None = None) -> UUID:
+        return UUID(self._call("DELETE", f"/packs/{ref}",
+                               params=_reason(note))["data"]["registration_id"])
+
+    def roll_back(self, ref: str, *, actor: str, note: str | None = None) -> PackRow:
+        return self._data(PackRow, "POST", f"/packs/{ref}/rollback", params=_reason(note))
 
     def queue(self, command: RegisterCommand) -> Queued:
         return self._queued(self._call("POST", "/packs/register", json={
             "path": str(Path(command.path).expanduser().absolute()), "force": command.force,
             "replace": command.replace, "skip_tests": command.skip_tests, "wait": False}))
 
-    def cancel(self, ref: str, *, actor: str, force: bool = False) -> UUID:
+    def cancel(self, ref: str, *, actor: str, force: bool = False,
+               note: str | None = None) -> UUID:
         body = self._call("POST", f"/packs/{ref}/cancel",
-                          params={"force": "true" if force else "false"})
+                          params={"force": "true" if force else "false", **_reason(note)})
         return UUID(body["data"]["registration_id"])
 
     def audit(self, registration_id: UUID) -> list[StoredEvent]:
@@ -329,6 +362,17 @@ class RemoteRegistry:
 
             raise QueueNeedsPostgresError()
         return msgspec.convert(body["data"], type=list[WorkerRow])
+
+    def health(self) -> Health:
+        """The server's ``GET /health`` (needs no token)."""
+        from adapters.contract import Health
+
+        return self._data(Health, "GET", "/health")
+
+
+def _reason(note: str | None) -> dict[str, str]:
+    """The ``reason`` query parameter of rollback, unregister and cancel, if one is given."""
+    return {} if note is None else {"reason": note}
 
 
 def _api_error(status: int, body: Any, url: str) -> RemoteError:

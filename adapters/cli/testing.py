@@ -33,7 +33,7 @@ def test(target: str, verbose: bool, quiet: bool, jobs: int | None, junit_xml: P
     from adapters.cli.progress import SuiteProgress, suite_summary
 
     is_path = "/" in target or target in (".", "..")
-    with registry_session(as_json) as registry, directory_hint(target, as_json):
+    with registry_session(as_json, create=True) as registry, directory_hint(target, as_json):
         # The results go to stdout right after; progress only shows what is happening.
         progress = None if quiet or as_json else SuiteProgress(end_lines=False)
         outcome = (registry.test_directory(target, progress=progress, jobs=jobs) if is_path

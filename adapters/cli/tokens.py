@@ -20,7 +20,7 @@ def token() -> None:
 @json_option
 def create(name: str, scope: str, as_json: bool) -> None:
     """Create a token called NAME and print it. It is shown once: only its hash is stored."""
-    with registry_session(as_json, local_only="token create") as registry:
+    with registry_session(as_json, local_only="token create", create=True) as registry:
         text, row = registry.create_token(name, scope, actor=actor())
     if as_json:
         import msgspec

@@ -21,12 +21,17 @@ def worker(concurrency: int, as_json: bool) -> None:
     registry records each suite once. SIGTERM or Ctrl-C: running suites finish, queued ones
     stay for other workers.
 
+    Logs go to stderr: the registrations it decides and each suite it runs, as text or, with
+    ATTUNE_LOG_FORMAT=json, one JSON object per line.
+
     \b
     Exit status: 0 stopped by a signal, 1 error (no PostgreSQL, store unreachable).
     """
+    from adapters.observability.logs import configure_logging
     from adapters.queue.worker import run_worker
     from adapters.settings import Settings
 
     refuse_remote("worker", as_json)
     with user_errors(as_json):
+        configure_logging(Settings.from_env().log_format)  # ATTUNE_LOG_FORMAT, on stderr
         run_worker(Settings.from_env(), concurrency=concurrency)

@@ -16,6 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from domain.errors import RegistryError
 
 from adapters.contract import ServedRegistry
+from adapters.http.activity import ActivityController, RefController
 from adapters.http.errors import (
     config_error,
     http_error,
@@ -25,10 +26,13 @@ from adapters.http.errors import (
 )
 from adapters.http.headers import add_safe_headers
 from adapters.http.index import index
+from adapters.http.observe import observe
 from adapters.http.packs import PackController
 from adapters.http.registrations import RegistrationController, health
 from adapters.http.schema_page import SwaggerPage
+from adapters.http.webhooks import WebhookController, webhook_lifespan
 from adapters.http.workers import WorkerController
+from adapters.observability.logs import litestar_logging_config
 from adapters.settings import ConfigError, Settings
 from adapters.web.routes import dashboard_router, template_config
 from adapters.web.session import session_key
@@ -38,8 +42,10 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None,
-               registry: ServedRegistry | None = None) -> Litestar:
-    """The API. With no ``registry`` given, one is built from ``settings`` at startup."""
+               registry: ServedRegistry | None = None, *,
+               deliver_webhooks: bool = False) -> Litestar:
+    """The API. With no ``registry`` given, one is built from ``settings`` at startup.
+    ``deliver_webhooks``: deliver in a background thread too (``attune serve``)."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -60,9 +66,12 @@ def create_app(settings: Settings | None = None,
 
     api = Router(path="/api/v1", route_handlers=[PackController, RegistrationController,
                                                  WorkerController, health])
-    return Litestar(
+    api.register(ActivityController)
+    api.register(RefController)
+    api.register(WebhookController)
+    app = Litestar(
         route_handlers=[index, api, dashboard_router()],
-        lifespan=[lifespan],
+        lifespan=[lifespan, webhook_lifespan(settings, deliver=deliver_webhooks)],
         state=State({"pack_roots": settings.pack_roots,
                      "install_sources": settings.install_sources,
                      "install_allow_private": settings.install_allow_private_setting,
@@ -85,7 +94,9 @@ def create_app(settings: Settings | None = None,
                 "BearerToken": SecurityScheme(type="http", scheme="bearer")}),
         ),
         debug=False,
+        logging_config=litestar_logging_config(settings.log_format),
     )
+    return observe(app, settings)  # /metrics, request ids, latency
 
 
 def app_from_env() -> Any:
@@ -94,4 +105,4 @@ def app_from_env() -> Any:
     from adapters.hardening import undumpable
 
     undumpable()
-    return create_app()
+    return create_app(deliver_webhooks=True)

@@ -51,6 +51,9 @@ from adapters.install.network import address_policy
 Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="Page number, from 1.")]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100,
                                          description="Items per page (at most 100).")]
+Reason = Annotated[str | None, QueryParameter(
+    description="Why, in your words: kept with the event, shown in the pack's history and the "
+                "registration's audit. One line of visible text, at most 500 characters.")]
 Cursor = Annotated[str | None, QueryParameter(
     description="Start after the page that answered with this `pagination.next_cursor` "
                 "(opaque). Costs the same at any depth, unlike `page`; not with `page`.")]
@@ -152,27 +155,29 @@ class PackController(Controller):
     @delete("/{ref:str}", status_code=200, **WRITE, operation_id="unregisterPack",
             summary="Unregister (a compensating event)")
     def unregister(self, ref: FromPath[str], request: Request[Any, Any, Any],
-                   registry: NamedDependency[ServedRegistry]) -> UnregisteredEnvelope:
-        ended = registry.unregister(ref, actor=request.state.actor)
+                   registry: NamedDependency[ServedRegistry],
+                   reason: Reason = None) -> UnregisteredEnvelope:
+        ended = registry.unregister(ref, actor=request.state.actor, note=reason)
         return UnregisteredEnvelope(data=Unregistered(ref=ref, registration_id=str(ended)),
                                     message=f"Pack '{ref}' unregistered")
 
     @post("/{ref:str}/rollback", status_code=200, **WRITE, operation_id="rollBackPack",
           summary="Re-activate the registration the active one replaced")
     def roll_back(self, ref: FromPath[str], request: Request[Any, Any, Any],
-                  registry: NamedDependency[ServedRegistry]) -> RolledBackEnvelope:
-        pack = registry.roll_back(ref, actor=request.state.actor)
+                  registry: NamedDependency[ServedRegistry],
+                  reason: Reason = None) -> RolledBackEnvelope:
+        pack = registry.roll_back(ref, actor=request.state.actor, note=reason)
         return RolledBackEnvelope(data=pack, message=f"Pack '{ref}' rolled back to {pack.version}")
 
     @post("/{ref:str}/cancel", status_code=200, **WRITE, operation_id="cancelRegistration",
           summary="End a registration in progress whose process is gone")
     def cancel(self, ref: FromPath[str], request: Request[Any, Any, Any],
                registry: NamedDependency[ServedRegistry], force: FromQuery[bool] = False,
-               ) -> CancelledEnvelope:
+               reason: Reason = None) -> CancelledEnvelope:
         """Records the registration as rejected (``abandoned``) by the caller and frees the
         ref. Without ``force`` only when its process is certainly gone (same host, pid ended);
         409 otherwise."""
-        ended = registry.cancel(ref, actor=request.state.actor, force=force)
+        ended = registry.cancel(ref, actor=request.state.actor, force=force, note=reason)
         return CancelledEnvelope(data=Cancelled(ref=ref, registration_id=str(ended)),
                                  message=f"Registration {ended} of pack '{ref}' cancelled")
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from application.registry import STORE_FAILURES, PackRegistry
 
+from projections.activity_queries import ActivityFilter, Feed, RefState
 from projections.rows import (
     PackRow,
     RegistrationRow,
@@ -128,6 +129,18 @@ class CurrentReads:
     def registrations_page(self, ref: str, *, limit: int, offset: int = 0,
                            after: SortKey | None = None) -> Page[RegistrationRow]:
         return self.reads.registrations_page(ref, limit=limit, offset=offset, after=after)
+
+    @current
+    def activity(self, query: ActivityFilter) -> Feed:
+        return self.reads.activity(query)
+
+    @current
+    def ref_states(self) -> list[RefState]:
+        return self.reads.ref_states()
+
+    @current
+    def ref_states_page(self, *, limit: int, offset: int) -> Page[RefState]:
+        return self.reads.ref_states_page(limit=limit, offset=offset)
 
     @current
     def list_tokens(self) -> list[TokenRow]:

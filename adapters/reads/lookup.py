@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from domain.errors import NoTestResultsError, PackNotFoundError
 
+from projections.activity_queries import ActivityFilter, Feed, RefState
 from projections.queries import ReadModelQueries, SortKey
 from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, TestExecutionRow
 
@@ -101,6 +102,17 @@ class Reads:
 
     def packs_page(self, *, limit: int, offset: int) -> Page[PackRow]:
         return Page(self.view.list_packs(limit=limit, offset=offset), self.view.count_packs())
+
+    def activity(self, query: ActivityFilter) -> Feed:
+        """Raises: PackNotFoundError when ``query.ref`` was never submitted."""
+        return self.view.activity_page(query)
+
+    def ref_states(self) -> list[RefState]:
+        return self.view.ref_states()
+
+    def ref_states_page(self, *, limit: int, offset: int) -> Page[RefState]:
+        return Page(self.view.ref_states(limit=limit, offset=offset),
+                    self.view.count_ref_states())
 
     def test_history_page(self, ref: str, *, limit: int, offset: int = 0,
                           after: SortKey | None = None, status: RunStatus | None = None,

@@ -47,10 +47,26 @@ class StoreConfig:
         return StoreUnavailableError(f"cannot {where} at {self.display}: {reason}")
 
 
-def store_config(settings: Settings) -> StoreConfig:
+def store_config(settings: Settings, *, create: bool = True) -> StoreConfig:
     """The store's settings; creates ``ATTUNE_HOME`` (and a SQLite file) private to the user
-    if missing (see ``adapters.store.files``)."""
+    if missing (see ``adapters.store.files``). Without ``create``, nothing is created, and a
+    SQLite file that does not exist is an error (``adapters.store.probe``)."""
+    config = store_location(settings)
+    if not create:
+        if not config.is_postgres and not Path(config.env["SQLITE_DBNAME"]).is_file():
+            from adapters.store.probe import not_found
+
+            raise not_found(config, "ATTUNE_DATABASE_URL" if settings.database_url
+                            else "ATTUNE_HOME")
+        return config
     make_private_dir(settings.home)
+    if not config.is_postgres:
+        private_sqlite_file(Path(config.env["SQLITE_DBNAME"]))
+    return config
+
+
+def store_location(settings: Settings) -> StoreConfig:
+    """Where the settings put the store, creating nothing."""
     url = settings.database_url
     if not url:
         return _sqlite(settings.sqlite_path)
@@ -69,7 +85,6 @@ def store_config(settings: Settings) -> StoreConfig:
 
 
 def _sqlite(path: Path) -> StoreConfig:
-    private_sqlite_file(path)
     return StoreConfig(
         kind="sqlite",
         env={

@@ -164,7 +164,7 @@ class DashboardController(Controller):
         row = details.registration
         return page("registration.html", actor=actor, row=row, raw=raw,
                     events=views.raw_events(details.events) if raw else [],
-                    story=[] if raw else views.story(registry.updates(registration_id), row),
+                    story=[] if raw else views.story(row.id, details.events),
                     progress=details.progress, in_flight=row.status in views.IN_FLIGHT,
                     refresh=REFRESH_SECONDS)
 

@@ -15,15 +15,14 @@ from domain.results import summary_line
 
 from projections.rows import RegistrationRow, TestExecutionJsonRow, TestExecutionRow
 
-from adapters.contract import DecidedUpdate, RegistrationUpdate, RequestedUpdate, StoredEvent
+from adapters.contract import StoredEvent
+from adapters.reads.timeline import seconds as seconds  # the templates show durations too
+from adapters.reads.timeline import summarize
 from adapters.web.charts import RunPoint
 
 OUTPUT_CAP = 8 * 1024  # characters of a suite's stdout/stderr shown on a page
 IN_FLIGHT = ("requested", "testing")
 NO_RATE = "\N{EN DASH}"
-# A rejection in the auditor's words; the stored message is the API's, with API syntax.
-REJECTIONS = {"tests_failed": "its tests did not pass",
-              "tests_not_executed": "its tests could not run"}
 
 
 def when(text: str | None) -> str:
@@ -37,12 +36,6 @@ def when(text: str | None) -> str:
     if at.tzinfo is not None:
         at = at.astimezone(UTC)
     return at.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def seconds(duration_ms: int | None) -> str:
-    if duration_ms is None:
-        return ""
-    return f"{duration_ms / 1000:.2f} s" if duration_ms < 10_000 else f"{duration_ms / 1000:.0f} s"
 
 
 def pass_rate(passed: int, failed: int) -> str:
@@ -131,11 +124,14 @@ def timeline_entry(row: RegistrationRow) -> TimelineEntry:
         how = f"install from {row.origin.source}"
     ended = ""
     if row.status == "rejected":
-        ended = f"rejected: {(row.reason or '').replace('_', ' ')}"
+        by = f" by {row.cancelled_by}" if row.cancelled_by else ""
+        ended = f"rejected{by}: {(row.reason or '').replace('_', ' ')}"
     elif row.status == "rolled_back":
         by = f" by {row.rolled_back_by}" if row.rolled_back_by else ""
         what = "unregistered" if row.reason == "unregister" else "rolled back"
         ended = f"{what}{by} at {when(row.rolled_back_at)}"
+    if ended and row.note:
+        ended += f", saying: {row.note}"
     return TimelineEntry(id=row.id, version=row.pack_version, status=row.status,
                          when=when(row.requested_at), who=row.requested_by, how=how,
                          flags=flags, ended=ended)
@@ -151,62 +147,11 @@ class StoryLine:
     details: list[str] = field(default_factory=list)
 
 
-def story(updates: list[RegistrationUpdate], row: RegistrationRow) -> list[StoryLine]:
-    """A registration's recorded events as sentences, then its rollback if one came later."""
-    lines = []
-    for update in updates:
-        if isinstance(update, RequestedUpdate):
-            suites = ", ".join(update.suites) or "none"
-            lines.append(StoryLine(when(update.recorded_at.isoformat()), (
-                f"{update.requested_by} asked to register {update.ref} {update.pack_version}"
-                + (" without running its tests" if update.skip_tests else
-                   f"; suites to run: {suites}")),
-                details=_request_flags(row)))
-        elif isinstance(update, DecidedUpdate):
-            lines.append(_decision(update))
-        else:
-            where = f" on {update.worker.host} (pid {update.worker.pid})" if update.worker else ""
-            details = [f"{case.name}: {summary_line(case.error_message or '')}"
-                       for case in update.failures]
-            lines.append(StoryLine(when(update.recorded_at.isoformat()), (
-                f"Suite {update.name} ({update.runner_type}) {update.status}: "
-                f"{update.passed} passed, {update.failed} failed, {update.skipped} skipped "
-                f"in {seconds(update.duration_ms)}{where}"),
-                tone="good" if update.status == "passed" else "bad", details=details))
-    if row.status == "rolled_back":
-        what = "Unregistered" if row.reason == "unregister" else "Rolled back"
-        by = f" by {row.rolled_back_by}" if row.rolled_back_by else ""
-        lines.append(StoryLine(when(row.rolled_back_at), f"{what}{by}: no longer active"))
-    return lines
-
-
-def _request_flags(row: RegistrationRow) -> list[str]:
-    flags = [f"source: {row.source_path}", f"content: {row.content_digest}"]
-    if row.origin is not None:
-        flags.append(f"installed from {row.origin.source}")
-    if row.force:
-        flags.append("--force: activate even if tests fail")
-    elif row.replace_active:
-        flags.append("--replace: may replace the active version if tests pass")
-    return flags
-
-
-def _decision(update: DecidedUpdate) -> StoryLine:
-    at = when(update.recorded_at.isoformat())
-    if update.status == "committed":
-        text = "Committed: the pack became active"
-        if update.forced:
-            return StoryLine(at, text + " although its tests failed (forced)", tone="bad")
-        if update.tests_skipped:
-            return StoryLine(at, text + " with its tests skipped")
-        return StoryLine(at, text, tone="good")
-    by = f" by {update.actor}" if update.actor else ""
-    why = REJECTIONS.get(update.reason or "", "")
-    if not why or update.reason == "abandoned":  # the message says who or what ended it
-        return StoryLine(at, f"Rejected{by}: {update.message or update.reason}", tone="bad")
-    return StoryLine(at, f"Rejected{by}: {why}", tone="bad",
-                     details=[update.message] if update.reason != "tests_failed"
-                     and update.message else [])
+def story(registration_id: str, events: list[StoredEvent]) -> list[StoryLine]:
+    """A registration's recorded events as sentences, in the words of ``attune audit
+    --summary`` (``adapters.reads.timeline``), its rollback or unregister included."""
+    return [StoryLine(when(step.at), step.text, step.tone, step.details)
+            for step in summarize(registration_id, events).timeline]
 
 
 def raw_events(events: list[StoredEvent]) -> list[tuple[int, str, str]]:

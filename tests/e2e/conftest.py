@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from adapters.bootstrap import build_registry
+from adapters.settings import Settings
 
 from tests.cluster import Cluster
 from tests.conftest import ATTUNE
@@ -65,6 +66,9 @@ def cluster(postgres_database: str, tmp_path: Path) -> Iterator[Cluster]:
     """A ``Cluster`` on a schema of its own; its workers are stopped at the end."""
     schema = f"t_{uuid.uuid4().hex[:10]}"
     cluster = Cluster(tmp_path, f"{postgres_database}?schema={schema}")
+    # The store is set up, as the first command that records something or a server does:
+    # reading commands (`attune workers`) create none.
+    build_registry(Settings(home=tmp_path / "api", database_url=cluster.database_url)).close()
     try:
         yield cluster
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.bootstrap import build_registry
 from adapters.cli.output import REJECTION_HINT
 
 from tests.conftest import ATTUNE, CORE_PACK, CORE_VERSION, invoke
@@ -239,7 +240,9 @@ class TestReading:
         assert listed[0].split() == ["ID", "REF", "VERSION", "LABEL", "UPDATED"]
         assert listed[1].split()[:5] == ["1", "core", CORE_VERSION, "Core", "Pack"]
 
-    def test_unknown_ref(self, cli):
+    def test_unknown_ref(self, cli, settings):
+        build_registry(settings).close()  # an empty store: without one, reads say so instead
+
         done = cli("pack", "test-history", "nope")
         assert (done.returncode, lines(done.stderr)) == (1, ["✗ Error: Pack 'nope' not found"])
 
@@ -371,7 +374,8 @@ class TestLifecycleAndAudit:
         assert lines(rebuilt.stdout)[0].startswith(f"✓ Rebuilt the read models from {head} "
                                                    "events in ")
 
-    def test_refusals_of_lifecycle_commands(self, cli):
+    def test_refusals_of_lifecycle_commands(self, cli, settings):
+        build_registry(settings).close()  # an empty store: without one, they say so instead
         assert lines(cli("pack", "rollback", "nope").stderr) == [
             "✗ Error: Pack 'nope' not found"]
         cli("pack", "register", str(CORE_PACK), "--skip-tests")

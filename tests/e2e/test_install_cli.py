@@ -22,6 +22,7 @@ import pytest
 
 from domain.text import quoted
 
+from adapters.bootstrap import build_registry
 from adapters.cli.output import REJECTION_HINT
 
 from tests.conftest import ATTUNE
@@ -515,7 +516,8 @@ class TestVerify:
                 } == {"status": "ok", "files_listed": True, "source_path": str(mine),
                       "release_path": str(release)}
 
-    def test_an_unknown_ref_is_refused_like_show(self, cli):
+    def test_an_unknown_ref_is_refused_like_show(self, cli, settings):
+        build_registry(settings).close()  # an empty store: without one, reads say so instead
         done = cli("pack", "verify", "nope")
         show = cli("pack", "show", "nope")
         as_json = cli("pack", "verify", "nope", "--json")

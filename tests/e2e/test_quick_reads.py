@@ -52,7 +52,6 @@ class TestQuickReads:
 
     def test_a_read_behind_the_log_takes_the_full_path_and_sees_every_event(self, attune,
                                                                              settings):
-        assert attune("pack", "list").returncode == 0  # the store exists, empty
         with build_registry(settings) as registry:
             # The use case alone records events without projecting them.
             registry.cases.register_pack(RegisterCommand(path=str(CORE_PACK), skip_tests=True))
@@ -73,8 +72,16 @@ class TestQuickReads:
 
         assert [p["ref"] for p in json.loads(listed.stdout)["data"]] == ["core"]
 
-    def test_no_store_yet_is_created_by_the_full_path(self, attune, settings):
+    def test_a_store_that_does_not_exist_is_reported_not_created(self, attune, settings):
+        listed = attune("pack", "list")
+
+        assert (listed.returncode, listed.stdout) == (1, "")
+        assert str(settings.sqlite_path) in listed.stderr
+        assert not settings.home.exists()
+
+    def test_an_empty_store_lists_no_packs(self, attune, settings):
+        build_registry(settings).close()
+
         listed = attune("pack", "list")
 
         assert (listed.returncode, listed.stdout.strip()) == (0, "No packs registered.")
-        assert settings.sqlite_path.is_file()

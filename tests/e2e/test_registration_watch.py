@@ -4,9 +4,9 @@ remote mode, on a replayed SQLite registration and on queued ones run by real wo
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
+import pwd
 import re
 import socket
 import subprocess
@@ -33,7 +33,7 @@ from tests.packs import PASSING_TEST, failing_tests, manifest, write_pack
 
 REJECTED = "Pack registration failed: tests did not pass. Use force=true to register anyway."
 HOST = socket.gethostname()
-ACTOR = f"cli:{getpass.getuser()}"
+ACTOR = f"cli:{pwd.getpwuid(os.geteuid()).pw_name}"  # the account, as `actor()` finds it
 
 
 def two_suites(ref: str) -> dict:

@@ -7,7 +7,9 @@ shapes changed on purpose, each with an upcaster for the old one (see test_event
 ``TestSuiteCompleted`` version 2 added ``isolation``, how the suite was sandboxed;
 ``Pack.RegistrationOpened`` version 2 added ``holder``, the process that registers; and
 ``RegistrationRejected`` version 2 added ``actor``, who cancelled it; ``TestSuiteCompleted``
-version 3 added ``worker``, the process that ran the suite.
+version 3 added ``worker``, the process that ran the suite; ``RegistrationRolledBack``
+version 2 and ``RegistrationRejected`` version 3 added ``note``, the reason given with
+``--reason``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from application.commands import InstallCommand, RegisterCommand
 
 from adapters.bootstrap import build_registry
 from adapters.settings import Settings
+from adapters.webhooks import build_webhooks
 
 from tests.conftest import CORE_PACK
 from tests.packs import failing_tests, manifest, write_pack
@@ -63,6 +66,11 @@ def test_every_event_keeps_its_stored_shape(tmp_path):
         registry.register(RegisterCommand(path=str(CORE_PACK), skip_tests=True))
         registry.create_token("ci", "read", actor="auditor")
         registry.revoke_token("ci", actor="auditor")
+        with build_webhooks(registry.app, Settings(home=tmp_path / "home",
+                                                   database_url="")) as webhooks:
+            hook = webhooks.add("https://93.184.216.34/in", ["registration.committed"],
+                                actor="auditor")
+            webhooks.remove(hook.webhook.id, actor="auditor")
 
         found = shapes(registry)
 

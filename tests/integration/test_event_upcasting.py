@@ -198,3 +198,80 @@ def store_rows(registry: RegistryService, events: list[dict]) -> UUID:
                     state=json.dumps(e["state"]).encode()) for e in events])
     requested = [e for e in events if e["topic"] == REQUESTED]
     return UUID(requested[0]["originator_id"]) if requested else UUID(int=0)
+
+
+ROLLED_BACK = "attune:Registration.RegistrationRolledBack"
+
+
+def _uuid(value: str) -> dict:
+    return {"_type_": "uuid_hex", "_data_": value}
+
+
+def test_rollbacks_recorded_before_notes_load_with_none_and_summarize(settings):
+    """``RegistrationRolledBack`` version 2 added ``note`` (``--reason``); older ones say None,
+    project as before, and the audit summary tells them the same way."""
+    from adapters.reads.timeline import summarize
+
+    events = old_events()
+    requested = next(e for e in events if e["topic"] == REQUESTED)
+    pack_id = events[0]["originator_id"]
+    at = requested["state"]["timestamp"]
+    events += [
+        {"originator_id": requested["originator_id"], "originator_version": 4,
+         "topic": ROLLED_BACK, "state": {"reason": "unregister", "actor": "cli:ops",
+                                         "restored_registration_id": None, "timestamp": at}},
+        {"originator_id": pack_id, "originator_version": 4, "topic": "attune:Pack.Unregistered",
+         "state": {"registration_id": _uuid(requested["originator_id"]), "timestamp": at}}]
+    with build_registry(settings) as registry:
+        registration_id = store(registry, events)
+        registration = registry.app.get_registration(registration_id)
+        assert (registration.status, registration.reason) == ("rolled_back", "unregister")
+        [event] = [e for e in registry.audit(registration_id) if e.topic == ROLLED_BACK]
+        assert "note" not in event.state and "class_version" not in event.state
+        told = summarize(registration_id, registry.audit(registration_id))
+        registry.rebuild()
+        [row] = registry.registrations("lamp")
+    assert (row.status, row.reason, row.rolled_back_by, row.note) == (
+        "rolled_back", "unregister", "cli:ops", None)
+    assert (told.status, told.ended.by, told.ended.note) == ("rolled_back", "cli:ops", None)
+    assert [step.text for step in told.timeline][-1] == "Unregistered by cli:ops: no longer active"
+    # A suite from before the sandbox and the workers: no worker, no sandbox, still told.
+    assert (told.suites[0].worker, told.suites[0].sandbox) == (None, None)
+    assert told.request.origin is None and told.request.replace is False
+
+
+def test_cancellations_recorded_before_notes_load_with_none(settings):
+    """``RegistrationRejected`` version 3 added ``note``; a version 2 cancellation keeps its
+    actor, now also in the read model's ``cancelled_by``, with no note."""
+    events = [e for e in old_events()
+              if e["topic"] in ("attune:Pack.Created", OPENED, REQUESTED)]
+    requested = next(e for e in events if e["topic"] == REQUESTED)
+    events.append({"originator_id": requested["originator_id"], "originator_version": 2,
+                   "topic": REJECTED,
+                   "state": {"reason": "abandoned", "message": "cancelled by cli:ops (with "
+                             "--force)", "summary": None, "actor": "cli:ops",
+                             "class_version": 2, "timestamp": requested["state"]["timestamp"]}})
+    with build_registry(settings) as registry:
+        registration_id = store_rows(registry, events)
+        [stored] = [e for e in registry.app.recorder.select_events(registration_id)
+                    if e.topic == REJECTED]
+        rejected = registry.app.mapper.to_domain_event(stored)
+        assert (rejected.actor, rejected.note) == ("cli:ops", None)
+        registry.rebuild()
+        [row] = registry.registrations("lamp")
+    assert (row.status, row.reason, row.cancelled_by, row.note) == (
+        "rejected", "abandoned", "cli:ops", None)
+
+
+def test_new_rollbacks_and_cancellations_carry_their_note(settings, tmp_path):
+    from tests.packs import manifest, write_pack
+
+    with build_registry(settings) as registry:
+        for version in ("1.0.0", "2.0.0"):
+            pack = write_pack(tmp_path / version, manifest("lamp", version))
+            registry.register(RegisterCommand(path=str(pack), replace=True, skip_tests=True))
+        registry.roll_back("lamp", actor="cli:ops", note="2.0.0 is broken")
+        [newer, _] = registry.registrations("lamp")
+        [event] = [e for e in registry.audit(UUID(newer.id)) if e.topic == ROLLED_BACK]
+    assert (event.state["class_version"], event.state["note"]) == (2, "2.0.0 is broken")
+    assert newer.note == "2.0.0 is broken"

@@ -17,6 +17,9 @@ from adapters.store.config import store_config
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack
 
+# A command that records something, and so creates the store (reading commands create none).
+CREATES_STORE = ("token", "create", "ci", "--scope", "read")
+
 
 def attune(home: Path, umask: int, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ATTUNE_HOME": str(home), "ATTUNE_DATABASE_URL": ""}
@@ -50,7 +53,7 @@ def test_a_registration_leaves_nothing_open_to_other_users(tmp_path, umask):
 
 def test_files_sqlite_adds_later_take_the_store_files_mode(tmp_path):
     home = tmp_path / "home"
-    assert attune(home, 0o000, "pack", "list").returncode == 0
+    assert attune(home, 0o000, *CREATES_STORE).returncode == 0
 
     # Another process writing while this one reads: SQLite creates the -wal and -shm files,
     # with the database file's mode, whatever the umask of whoever opens it.
@@ -72,7 +75,7 @@ def test_an_existing_data_directory_keeps_its_mode_but_the_store_is_private(tmp_
     home.mkdir(mode=0o755)
     os.chmod(home, 0o755)
 
-    done = attune(home, 0o022, "pack", "list")
+    done = attune(home, 0o022, *CREATES_STORE)
 
     assert done.returncode == 0, done.stderr
     assert mode(home) == 0o755
@@ -81,7 +84,7 @@ def test_an_existing_data_directory_keeps_its_mode_but_the_store_is_private(tmp_
 
 def test_a_store_file_an_older_version_left_readable_is_tightened(tmp_path):
     home = tmp_path / "home"
-    assert attune(home, 0o022, "pack", "list").returncode == 0
+    assert attune(home, 0o022, *CREATES_STORE).returncode == 0
     os.chmod(home / "attune.db", 0o644)
     (home / "attune.db-journal").touch(mode=0o644)
     os.chmod(home / "attune.db-journal", 0o644)
