@@ -11,14 +11,19 @@ crashed process): so outbox and queue cannot drift apart for long.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 
-from adapters.store.config import StoreConfig
+from adapters.store.config import StoreConfig, StoreUnavailableError
 from adapters.store.setup import conninfo
 from adapters.webhooks.service import Webhooks
+
+log = logging.getLogger(__name__)
+# A store that went away for a moment: one line in the log, and the next tick tries again.
+STORE_DOWN = (StoreUnavailableError, ConnectorException)
 
 QUEUE = "webhooks"
 DELIVER = "attune.deliver_webhook"
@@ -36,14 +41,20 @@ def webhook_jobs(config: StoreConfig, webhooks: Webhooks) -> procrastinate.App:
 
     @app.task(name=DELIVER, queue=QUEUE)
     async def deliver(delivery_id: str) -> None:
-        outcome = await asyncio.to_thread(webhooks.attempt, delivery_id)
-        if outcome is not None and outcome.status == "pending":
-            await queue_attempt(app, delivery_id, outcome.next_attempt_at)
+        try:
+            outcome = await asyncio.to_thread(webhooks.attempt, delivery_id)
+            if outcome is not None and outcome.status == "pending":
+                await queue_attempt(app, delivery_id, outcome.next_attempt_at)
+        except STORE_DOWN as exc:  # the delivery stays pending: the tick queues it again
+            log.warning("webhook delivery %s put off: %s", delivery_id, exc)
 
     @app.periodic(cron=f"* * * * * */{TICK_SECONDS}")
     @app.task(name=TICK, queue=QUEUE, queueing_lock=TICK)
     async def tick(timestamp: int) -> None:
-        await queue_new(app, webhooks)
+        try:
+            await queue_new(app, webhooks)
+        except STORE_DOWN as exc:  # the next tick, seconds later, tries again
+            log.warning("webhook dispatch put off: %s", exc)
 
     del deliver, tick  # registered with the app by the decorators
     return app
