@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
@@ -148,12 +149,30 @@ class Progress(Protocol):
     def suite_finished(self, result: SuiteResult) -> None: ...
 
 
+@dataclass(frozen=True)
+class SuiteContext:
+    """What a pack's suites run with beyond the pack itself."""
+
+    python: str | None = None
+    """The interpreter of the pack's own Python environment; None: the runner's default."""
+    read_only: tuple[str, ...] = ()
+    """Folders the suites may read, and nothing else of them: the environment, the releases
+    of the packs it depends on."""
+    variables: tuple[tuple[str, str], ...] = ()
+    """Environment variables the suites see besides the sandbox's own (``PACKS_PATH``)."""
+
+
+NO_CONTEXT = SuiteContext()
+
+
 class SuiteRunner(Protocol):
     def run(self, suite: TestSuite, pack_dir: str,
-            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
+            on_case: Callable[[TestCaseResult], None] | None = None,
+            context: SuiteContext = NO_CONTEXT) -> SuiteResult:
         """Run one suite against the pack snapshot at ``pack_dir``; never raises for test failures.
 
-        ``on_case`` is told about cases while the suite runs, where the runner can see them.
+        ``on_case`` is told about cases while the suite runs, where the runner can see them;
+        ``context`` says with which interpreter, seeing what else.
         """
         ...
 

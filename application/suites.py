@@ -11,7 +11,7 @@ from domain import policy
 from domain.manifest import TestSuite
 from domain.results import SuiteResult, TestResult
 
-from application.ports import Progress, SuiteRunner
+from application.ports import NO_CONTEXT, Progress, SuiteContext, SuiteRunner
 
 
 def run_suites(
@@ -25,6 +25,7 @@ def run_suites(
     record: Callable[[SuiteResult], object],
     progress: Progress,
     jobs: int = 1,
+    context: SuiteContext = NO_CONTEXT,
 ) -> TestResult:
     """Run every suite and combine the results, which keep the declared order.
 
@@ -36,7 +37,8 @@ def run_suites(
 
     def run_one(suite: TestSuite) -> SuiteResult:
         progress.suite_started(suite)
-        return runner.run(suite, pack_dir, on_case=lambda case: progress.case_finished(suite, case))
+        return runner.run(suite, pack_dir, on_case=lambda case: progress.case_finished(suite, case),
+                          context=context)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending: dict[Future[SuiteResult], int] = {}

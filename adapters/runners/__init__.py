@@ -11,6 +11,8 @@ from domain.manifest import TestSuite
 from domain.policy import suite_error
 from domain.results import SuiteResult, TestCaseResult
 
+from application.ports import NO_CONTEXT, SuiteContext
+
 from adapters.runners.process import kill_all
 from adapters.runners.pytest_runner import PytestRunner
 from adapters.runners.shell_runner import ShellRunner
@@ -24,7 +26,7 @@ class Runner(Protocol):
 
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None,
-            jail: Jail | None = None) -> SuiteResult: ...
+            jail: Jail | None = None, context: SuiteContext = NO_CONTEXT) -> SuiteResult: ...
 
 
 def without_nul(result: SuiteResult) -> SuiteResult:
@@ -56,14 +58,15 @@ class SandboxRunner:
         self.sandbox.ready()
 
     def run(self, suite: TestSuite, pack_dir: str,
-            on_case: Callable[[TestCaseResult], None] | None = None) -> SuiteResult:
+            on_case: Callable[[TestCaseResult], None] | None = None,
+            context: SuiteContext = NO_CONTEXT) -> SuiteResult:
         runner = self.runners[suite.runner]
         try:
             jail = self.sandbox.jail_for(suite)
         except SuiteRefused as exc:
             return suite_error(name=suite.name, runner_type=suite.runner,  # type: ignore[arg-type]
                                message=str(exc))
-        result = without_nul(runner.run(suite, pack_dir, on_case, jail))
+        result = without_nul(runner.run(suite, pack_dir, on_case, jail, context))
         hint = limit_hit(result, jail.limits)
         if hint is not None:
             message = f"{result.message}; {hint}" if result.message else hint

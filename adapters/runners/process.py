@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from application.ports import NO_CONTEXT, SuiteContext
+
 from adapters.hardening import PR_SET_PDEATHSIG, prctl, undumpable
 from adapters.runners.channel import ResultPipe
 from adapters.sandbox.jail import Jail
@@ -143,14 +145,21 @@ class LineSieve:
             self.lines += 1
 
 
-def sandbox_env(pack_dir: str, private_dir: str) -> dict[str, str]:
-    """The whole environment a test sees: nothing of the service's own variables."""
+def python_of(context: SuiteContext) -> str:
+    """The interpreter a suite's Python runs with: its pack's environment's, else ours."""
+    return context.python or sys.executable
+
+
+def sandbox_env(pack_dir: str, private_dir: str,
+                context: SuiteContext = NO_CONTEXT) -> dict[str, str]:
+    """The whole environment a test sees: nothing of the service's own variables, and the
+    context's (``PACKS_PATH``)."""
     home = Path(private_dir) / "home"
     tmp = Path(private_dir) / "tmp"
     home.mkdir(exist_ok=True)
     tmp.mkdir(exist_ok=True)
-    interpreter_bin = str(Path(sys.executable).parent)
-    return {
+    interpreter_bin = str(Path(python_of(context)).parent)
+    return dict(context.variables) | {
         "PATH": os.pathsep.join([interpreter_bin, "/usr/local/bin", "/usr/bin", "/bin"]),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
@@ -197,13 +206,13 @@ def kill_all() -> None:
 def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: float,
                 output_limit: int = OUTPUT_LIMIT_BYTES,
                 keep: re.Pattern[bytes] | None = None, jail: Jail | None = None,
-                write: Sequence[str] = (), channels: Sequence[ResultPipe] = ()
-                ) -> ProcessOutcome:
+                write: Sequence[str] = (), channels: Sequence[ResultPipe] = (),
+                read: Sequence[str] = ()) -> ProcessOutcome:
     """Run ``argv`` to completion or until ``timeout``; then kill its whole process group.
 
     With a ``jail`` the command runs in that sandbox, where ``write`` are its only writable
-    folders; each of ``channels`` is a result pipe whose write end the command inherits (at
-    the same descriptor number).
+    folders and ``read`` folders it may read beyond the system's; each of ``channels`` is a
+    result pipe whose write end the command inherits (at the same descriptor number).
 
     Output is drained concurrently (a chatty test never blocks on a full pipe) and capped, so
     memory stays flat however much a test prints. The lines matching ``keep`` are also kept
@@ -221,7 +230,7 @@ def run_process(argv: list[str], *, cwd: str, env: dict[str, str], timeout: floa
     info = ResultPipe(limit=STATUS_LIMIT * 64) if jail and jail.mechanism == "bwrap" else None
     if jail is not None:
         jail.give(write, inherited)
-        command, extra = jail.wrap(command, write=list(write),
+        command, extra = jail.wrap(command, write=list(write), read=read,
                                    info_fd=info.write_fd if info else None)
     own = [status, *channels, *([info] if info else [])]
     try:

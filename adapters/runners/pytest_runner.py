@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,11 +12,13 @@ from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
 from domain.vocabulary import RunnerType
 
+from application.ports import NO_CONTEXT, SuiteContext
+
 from adapters.runners.channel import ResultPipe
 from adapters.runners.follow import CaseReport, CaseStream
 from adapters.runners.junit import MAX_REPORT_BYTES, ReportError, parse_junit
 from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
-from adapters.runners.process import run_process, sandbox_env
+from adapters.runners.process import python_of, run_process, sandbox_env
 from adapters.sandbox.jail import Jail
 
 PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
@@ -33,7 +34,7 @@ class PytestRunner:
 
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None,
-            jail: Jail | None = None) -> SuiteResult:
+            jail: Jail | None = None, context: SuiteContext = NO_CONTEXT) -> SuiteResult:
         root = Path(pack_dir).resolve()
         try:
             start = suite_directory(pack_dir, suite.working_dir)
@@ -48,12 +49,12 @@ class PytestRunner:
         stream = CaseStream(on_case)
         progress, junit = ResultPipe(on_line=stream.feed), ResultPipe(limit=MAX_REPORT_BYTES)
         with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
-            argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            argv = [python_of(context), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                     "-p", PROGRESS_PLUGIN, f"--junitxml=/dev/fd/{junit.write_fd}",
                     "-o", "junit_family=xunit2", f"--rootdir={root}"]
             if python_files:
                 argv += ["-o", f"python_files={' '.join(python_files)}"]
-            env = sandbox_env(str(root), private)
+            env = sandbox_env(str(root), private, context)
             # Appended, so the pack's own modules win over anything in the plugin folder.
             env["PYTHONPATH"] += os.pathsep + str(PLUGIN_DIR)
             env[PROGRESS_ENV] = str(progress.write_fd)
@@ -63,7 +64,8 @@ class PytestRunner:
             env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
             outcome = run_process([*argv, *targets], cwd=str(start), env=env,
                                   timeout=suite.timeout_seconds, jail=jail,
-                                  write=[str(root), private], channels=[progress, junit])
+                                  write=[str(root), private], channels=[progress, junit],
+                                  read=context.read_only)
         try:
             if junit.overflowed:
                 raise ReportError(f"the JUnit report is over {MAX_REPORT_BYTES} bytes")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,12 +16,15 @@ from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
 from domain.vocabulary import RunnerType
 
+from application.ports import NO_CONTEXT, SuiteContext
+
 from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
 from adapters.runners.process import (
     MAX_RESULT_BYTES,
     MAX_RESULT_LINES,
     OUTPUT_LIMIT_BYTES,
     ProcessOutcome,
+    python_of,
     run_process,
     sandbox_env,
 )
@@ -34,7 +36,8 @@ from adapters.runners.shell_output import (
 )
 from adapters.sandbox.jail import Jail
 
-INTERPRETERS = {".sh": ["/bin/sh"], ".bash": ["/bin/bash"], ".py": [sys.executable]}
+# By extension, for scripts that are not executable (".py": the suite's Python).
+INTERPRETERS = {".sh": ["/bin/sh"], ".bash": ["/bin/bash"]}
 # Largest JSON report (result_format: json) a script may print on its stdout.
 MAX_JSON_REPORT_BYTES = MAX_RESULT_BYTES
 DROPPED = re.compile(r"\n\[\.\.\. (\d+) bytes of output dropped \.\.\.\]\n")
@@ -45,7 +48,7 @@ class ShellRunner:
 
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None,
-            jail: Jail | None = None) -> SuiteResult:
+            jail: Jail | None = None, context: SuiteContext = NO_CONTEXT) -> SuiteResult:
         root = Path(pack_dir).resolve()
         try:
             start = suite_directory(pack_dir, suite.working_dir)
@@ -63,11 +66,11 @@ class ShellRunner:
             name = script.relative_to(root).as_posix()
             script_started = time.monotonic()
             with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
-                outcome = run_process(_command(script), cwd=str(start),
-                                      env=sandbox_env(str(root), private),
+                outcome = run_process(_command(script, python_of(context)), cwd=str(start),
+                                      env=sandbox_env(str(root), private, context),
                                       timeout=max(deadline - time.monotonic(), 0.1),
                                       keep=None if json else RESULT_LINES, jail=jail,
-                                      write=[str(root), private],
+                                      write=[str(root), private], read=context.read_only,
                                       output_limit=MAX_JSON_REPORT_BYTES if json
                                       else OUTPUT_LIMIT_BYTES)
             report = _report(outcome, name, json)
@@ -161,8 +164,10 @@ def _scripts(start: Path, root: Path, patterns: list[str]) -> list[Path]:
     return scripts
 
 
-def _command(script: Path) -> list[str]:
+def _command(script: Path, python: str) -> list[str]:
     """Executable scripts run as they are (their shebang decides); others by their extension."""
     if os.access(script, os.X_OK):
         return [str(script)]
+    if script.suffix == ".py":
+        return [python, str(script)]
     return [*INTERPRETERS.get(script.suffix, ["/bin/sh"]), str(script)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,8 @@ from domain.policy import suite_error, suite_result
 from domain.results import SuiteResult, TestCaseResult
 from domain.vocabulary import RunnerType
 
+from application.ports import NO_CONTEXT, SuiteContext
+
 from adapters.runners.channel import ResultPipe
 from adapters.runners.follow import CaseStream
 from adapters.runners.paths import (
@@ -20,7 +21,7 @@ from adapters.runners.paths import (
     suite_directory,
     top_level_dir,
 )
-from adapters.runners.process import run_process, sandbox_env
+from adapters.runners.process import python_of, run_process, sandbox_env
 from adapters.sandbox.jail import Jail
 
 COLLECTOR = Path(__file__).parent / "child" / "unittest_collect.py"
@@ -33,7 +34,7 @@ class UnittestRunner:
 
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None,
-            jail: Jail | None = None) -> SuiteResult:
+            jail: Jail | None = None, context: SuiteContext = NO_CONTEXT) -> SuiteResult:
         root = Path(pack_dir).resolve()
         try:
             start = suite_directory(pack_dir, suite.working_dir)
@@ -47,11 +48,13 @@ class UnittestRunner:
         stream = CaseStream(on_case, strict=True)
         results = ResultPipe(on_line=stream.feed)
         with tempfile.TemporaryDirectory(prefix="attune-run-") as private:
-            argv = [sys.executable, str(COLLECTOR), str(results.write_fd), str(start),
+            argv = [python_of(context), str(COLLECTOR), str(results.write_fd), str(start),
                     str(top_level_dir(root, start)), *suite.test_files]
-            outcome = run_process(argv, cwd=str(start), env=sandbox_env(str(root), private),
+            outcome = run_process(argv, cwd=str(start),
+                                  env=sandbox_env(str(root), private, context),
                                   timeout=suite.timeout_seconds, jail=jail,
-                                  write=[str(root), private], channels=[results])
+                                  write=[str(root), private], channels=[results],
+                                  read=context.read_only)
         report = stream.report
         cases = report.cases
         message = None

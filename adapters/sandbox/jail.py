@@ -7,7 +7,7 @@ import os
 import resource
 import secrets
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,12 +108,13 @@ class Jail:
             return ["--as-uid", str(self.uid)]
         return []
 
-    def wrap(self, command: list[str], *, write: list[str],
+    def wrap(self, command: list[str], *, write: list[str], read: Sequence[str] = (),
              info_fd: int | None = None) -> tuple[list[str], list[int]]:
         """``command`` (the supervisor and the test) inside this sandbox, and descriptors the
-        sandbox reads at start (the caller passes them on, then closes them). bwrap writes
-        the host pid of the sandbox's PID 1 to ``info_fd``."""
-        read = system_read_paths()
+        sandbox reads at start (the caller passes them on, then closes them). ``read`` are
+        folders the suite may read beyond the system's (its Python environment, the packs it
+        depends on). bwrap writes the host pid of the sandbox's PID 1 to ``info_fd``."""
+        read = [*system_read_paths(), *read]
         write = [*write, *self.shared]
         program = filter_program()
         if self.mechanism == "bwrap":
