@@ -26,7 +26,10 @@ from adapters.store.setup import (
 )
 
 if TYPE_CHECKING:
-    from application.ports import PackLoader
+    from application.dependents import DependentsTests
+    from application.install_deps import InstallDependencies
+    from application.packs_path import DependencyFolders
+    from application.ports import ActivePackReader, PackFetcher, PackLoader, Releases
     from application.queued import QueueRegistration
 
     from adapters.queue.status import QueueStatus
@@ -60,16 +63,19 @@ def build_registry(settings: Settings | None = None, *, create: bool = True) -> 
             app = ObservedRegistry(env=config.env)
             factory, view = build_view(config, config.env)
             mark_set_up(config, stamp)
-    return RegistryService(app, view, lambda: build_use_cases(app, settings),
+    # The service reads the active packs the use cases check dependencies against.
+    service = RegistryService(app, view, lambda: build_use_cases(app, settings, service),
                            releases=ReleaseStore.of(settings),
                            keep_releases=lambda: settings.keep_releases,
                            on_workers=lambda: settings.tests_on_workers,
                            queue_status=queue_status(config),
                            closers=[app.close, factory.close], store_kind=config.kind,
                            unavailable=lambda exc: diagnose(config, exc))
+    return service
 
 
-def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
+def build_use_cases(app: PackRegistry, settings: Settings,
+                    active: ActivePackReader | None = None) -> UseCases:
     """The use cases that read pack files and run tests. Built on first use: reading commands
     never import the runners, the YAML loader or the test-running code."""
     from application.install import InstallPack
@@ -78,25 +84,68 @@ def build_use_cases(app: PackRegistry, settings: Settings) -> UseCases:
     from application.test_pack import TestPack
 
     from adapters import holder
+    from adapters.environments.cache import EnvironmentCache
     from adapters.install.sources import SourceFetcher
     from adapters.packs.loader import FilesystemPackLoader
 
     loader = FilesystemPackLoader(work_dir=settings.work_dir)
     runner = build_runner(settings)
     releases = ReleaseStore.of(settings)
+    folders, dependents = build_dependents(app, settings, loader, runner, releases, active)
+    environments = EnvironmentCache.of(settings)
     register = RegisterPack(app, loader, runner, releases=releases,
                             lease_grace=lambda: settings.lease_grace,
                             default_jobs=lambda: settings.test_jobs,
-                            holder=holder.this_process)
+                            holder=holder.this_process, active=active,
+                            folders=folders, dependents=dependents,
+                            environments=environments)
     fetcher = SourceFetcher(settings.work_dir, lambda: settings.fetch_timeout)
     return UseCases(register_pack=register,
                     install_pack=InstallPack(register, fetcher),
                     test_pack=TestPack(app, loader, runner, releases=releases,
                                        default_jobs=lambda: settings.test_jobs,
-                                       worker=holder.this_process),
-                    queue_registration=lambda: build_queued(app, settings, loader, releases),
+                                       worker=holder.this_process, folders=folders,
+                                       environments=environments),
+                    queue_registration=lambda: build_queued(app, settings, loader, releases,
+                                                            active),
                     queue_install=lambda: QueueInstall(
-                        build_queued(app, settings, loader, releases), fetcher))
+                        build_queued(app, settings, loader, releases, active), fetcher),
+                    install_deps=build_install_deps(settings, loader, fetcher, active))
+
+
+def build_dependents(app: PackRegistry, settings: Settings, loader: PackLoader,
+                     runner: SandboxRunner, releases: Releases,
+                     active: ActivePackReader | None
+                     ) -> tuple[DependencyFolders, DependentsTests]:
+    """What suites see of the packs they depend on (PACKS_PATH, in the work area), and the
+    step that tests an upgrade against its active dependents (``releases``: this host's, or
+    a worker's, filled from the database)."""
+    from application.dependencies import NoActivePacks
+    from application.dependents import DependentsTests
+    from application.packs_path import DependencyFolders
+
+    from adapters import holder
+    from adapters.environments.cache import EnvironmentCache
+    from adapters.packs.packs_path import PacksPathFolders
+
+    folders = DependencyFolders(app, releases, PacksPathFolders())
+    return folders, DependentsTests(app, loader, runner, releases=releases, folders=folders,
+                                    active=active or NoActivePacks(),
+                                    worker=holder.this_process,
+                                    environments=EnvironmentCache.of(settings))
+
+
+def build_install_deps(settings: Settings, loader: PackLoader, fetcher: PackFetcher,
+                       active: ActivePackReader | None) -> InstallDependencies:
+    """``--install-deps`` from the pack index of ``ATTUNE_PACK_INDEX``."""
+    from application.dependencies import NoActivePacks
+    from application.install_deps import InstallDependencies
+
+    from adapters.install.index import ConfiguredIndex
+
+    index = ConfiguredIndex(settings.pack_index, settings.work_dir,
+                            lambda: settings.fetch_timeout)
+    return InstallDependencies(loader, fetcher, index, active or NoActivePacks())
 
 
 def build_runner(settings: Settings) -> SandboxRunner:
@@ -112,17 +161,20 @@ def build_runner(settings: Settings) -> SandboxRunner:
 
 
 def build_queued(app: PackRegistry, settings: Settings, loader: PackLoader,
-                 releases: ReleaseStore) -> QueueRegistration:
+                 releases: ReleaseStore,
+                 active: ActivePackReader | None = None) -> QueueRegistration:
     """Queued registrations: PostgreSQL only (the queue and the releases live there)."""
     from application.queued import QueueRegistration
 
     from adapters.queue.jobs import SuiteJobs, queue_app
 
     config = queue_config(settings)
+    _, dependents = build_dependents(app, settings, loader, build_runner(settings), releases,
+                                     active)
     return QueueRegistration(app, loader, releases, release_blobs(config, settings),
-                             SuiteJobs(queue_app(config)),
+                             SuiteJobs(queue_app(config)), dependents=dependents,
                              lease_grace=lambda: settings.lease_grace,
-                             queue_wait=lambda: settings.queue_wait)
+                             queue_wait=lambda: settings.queue_wait, active=active)
 
 
 def queue_status(config: StoreConfig) -> QueueStatus | None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from domain.vocabulary import RunStatus, TriggerReason
 
     from application.commands import InstallCommand, Queued, RegisterCommand
+    from application.install_deps import InstalledDependency
     from application.ports import Progress
     from application.register import RegistrationOutcome
     from application.test_pack import TestRunOutcome
@@ -52,6 +53,8 @@ class Registered:
 
     outcome: RegistrationOutcome
     pack: PackRow
+    installed_dependencies: tuple[InstalledDependency, ...] = ()
+    """What ``--install-deps`` installed first, in order."""
 
 
 class PackDetails(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,6 +90,39 @@ class Verification(msgspec.Struct, frozen=True, kw_only=True):
     modified: list[str]
     release_path: str | None = None
     """The release the active pack is: what its registration tested."""
+
+
+class Dependency(msgspec.Struct, frozen=True, kw_only=True):
+    """A pack another one declares it needs, and whether the active version satisfies it."""
+
+    ref: str
+    wanted: str
+    """The version range declared (``*``: any)."""
+    active_version: str | None
+    """None when it is not active."""
+    satisfied: bool
+
+
+class Dependent(msgspec.Struct, frozen=True, kw_only=True):
+    """An active pack that declares it needs the pack asked about."""
+
+    ref: str
+    version: str
+    """The dependent's own active version."""
+    wanted: str
+    """The range it declares for the pack asked about."""
+    satisfied: bool
+    """Whether the active version of the pack asked about is in that range."""
+
+
+class PackDependencies(msgspec.Struct, frozen=True, kw_only=True):
+    """A pack's declared dependencies and the active packs that depend on it."""
+
+    ref: str
+    version: str | None
+    """Its active version; None when it is not active (it then declares nothing here)."""
+    dependencies: list[Dependency]
+    dependents: list[Dependent]
 
 
 @dataclass(frozen=True)
@@ -270,6 +306,14 @@ class RegistryReads(Protocol):
         """Raises: PackNotFoundError when ``ref`` is not active."""
         ...
 
+    def dependencies(self, ref: str) -> PackDependencies:
+        """What active ``ref`` declares, each with the active version, and the active packs
+        that depend on ``ref``.
+
+        Raises: PackNotFoundError when ``ref`` was never submitted and nothing depends on it.
+        """
+        ...
+
     def activity(self, query: ActivityFilter) -> Feed:
         """Events of the whole log for people, in log order (``newest_first``: the reverse).
 
@@ -314,16 +358,24 @@ class Registry(RegistryReads, Protocol):
         """Run the suites of a pack directory without registering or recording anything."""
         ...
 
-    def unregister(self, ref: str, *, actor: str, note: str | None = None) -> UUID:
+    def unregister(self, ref: str, *, actor: str, note: str | None = None,
+                   force: bool = False) -> UUID:
         """Deactivate ``ref`` (a compensating event); returns the registration it ends.
-        ``note`` is why, in the actor's words (``--reason``), kept with the event."""
+        ``note`` is why, in the actor's words (``--reason``), kept with the event.
+
+        Raises: DependentsActiveError while active packs depend on ``ref`` and not
+        ``force`` (with ``force`` they are recorded, ``DependentsOverridden``).
+        """
         ...
 
-    def roll_back(self, ref: str, *, actor: str, note: str | None = None) -> PackRow:
+    def roll_back(self, ref: str, *, actor: str, note: str | None = None,
+                  force: bool = False) -> PackRow:
         """Re-activate the registration the active one replaced, whose release becomes the
         active pack's files; returns the restored pack. ``note``: as for ``unregister``.
 
-        Raises: ReleaseMissingError when that release is gone (nothing changes).
+        Raises: ReleaseMissingError when that release is gone; DependentsActiveError when
+        an active dependent's range refuses the restored version and not ``force`` (nothing
+        changes).
         """
         ...
 

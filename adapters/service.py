@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from application.commands import InstallCommand, Queued, RegisterCommand
     from application.install import InstallPack
+    from application.install_deps import InstallDependencies, InstalledDependency
     from application.ports import Progress
     from application.queued import QueueInstall, QueueRegistration
     from application.register import RegisterPack, RegistrationOutcome
@@ -58,6 +59,8 @@ class UseCases:
     queue_registration: Callable[[], QueueRegistration]
     """Built on first use (PostgreSQL only: it raises QueueNeedsPostgresError otherwise)."""
     queue_install: Callable[[], QueueInstall]
+    install_deps: InstallDependencies
+    """``--install-deps``: the pack's missing dependencies from the pack index, first."""
 
 
 class RegistryService(CurrentReads):
@@ -92,12 +95,19 @@ class RegistryService(CurrentReads):
     def register(self, command: RegisterCommand,
                  progress: Progress | None = None) -> Registered:
         # Rejections are history too: project whatever the attempt recorded.
+        if command.install_deps:
+            with self._then_catch_up():
+                done = self.cases.install_deps.register(command, self._register_one, progress)
+            return self._registered(done.outcome, done.installed)
+        return self._registered(self._register_one(command, progress))
+
+    def _register_one(self, command: RegisterCommand,
+                      progress: Progress | None = None) -> RegistrationOutcome:
+        """One registration, its events projected before it returns (rejections too)."""
         with self._then_catch_up():
             if self.on_workers() and not command.skip_tests:
-                outcome = self._decided(self.cases.queue_registration()(command))
-            else:
-                outcome = self.cases.register_pack(command, progress)
-        return self._registered(outcome)
+                return self._decided(self.cases.queue_registration()(command))
+            return self.cases.register_pack(command, progress)
 
     def _decided(self, queued: Queued) -> RegistrationOutcome:
         """Wait for the workers' decision on ``queued``, for as long as its lease runs."""
@@ -127,6 +137,10 @@ class RegistryService(CurrentReads):
     @store_call
     def install(self, command: InstallCommand,
                 progress: Progress | None = None) -> Registered:
+        if command.install_deps:  # fetched once: its manifest says what to install first
+            with self._then_catch_up():
+                done = self.cases.install_deps.install(command, self._register_one, progress)
+            return self._registered(done.outcome, done.installed)
         with self._then_catch_up():
             if self.on_workers() and not command.skip_tests:
                 outcome = self._decided(self.cases.queue_install()(command))
@@ -134,10 +148,11 @@ class RegistryService(CurrentReads):
                 outcome = self.cases.install_pack(command, progress)
         return self._registered(outcome)
 
-    def _registered(self, outcome: RegistrationOutcome) -> Registered:
+    def _registered(self, outcome: RegistrationOutcome,
+                    installed: tuple[InstalledDependency, ...] = ()) -> Registered:
         pack = self.view.get_pack(outcome.pack_ref)
         assert pack is not None, f"pack {outcome.pack_ref!r} missing after its commit"
-        return Registered(outcome=outcome, pack=pack)
+        return Registered(outcome=outcome, pack=pack, installed_dependencies=installed)
 
     @store_call
     def prune(self, *, dry_run: bool = False) -> list[str]:
@@ -197,19 +212,22 @@ class RegistryService(CurrentReads):
         return self.cases.test_pack.directory(path, progress=progress, jobs=jobs)
 
     @store_call
-    def unregister(self, ref: str, *, actor: str, note: str | None = None) -> UUID:
+    def unregister(self, ref: str, *, actor: str, note: str | None = None,
+                   force: bool = False) -> UUID:
         with self._then_catch_up():
-            return self.app.unregister(ref, actor=actor, now=datetime.now(UTC), note=note)
+            return self.app.unregister(ref, actor=actor, now=datetime.now(UTC), note=note,
+                                       active=self.active_packs(), force=force)
 
     @store_call
-    def roll_back(self, ref: str, *, actor: str, note: str | None = None) -> PackRow:
+    def roll_back(self, ref: str, *, actor: str, note: str | None = None,
+                  force: bool = False) -> PackRow:
         def has_release(registration: Registration) -> bool:
             return self.releases.restore(registration.content_digest,
                                          registration.source_path) is not None
 
         with self._then_catch_up():
             self.app.roll_back(ref, actor=actor, now=datetime.now(UTC), has_release=has_release,
-                               note=note)
+                               note=note, active=self.active_packs(), force=force)
         pack = self.view.get_pack(ref)
         assert pack is not None, f"pack {ref!r} missing after its rollback"
         return pack
@@ -277,8 +295,9 @@ class RegistryService(CurrentReads):
         first = recorder.select_events(registration_id, lte=1, limit=1)
         if not first or first[0].topic != REQUESTED_TOPIC:
             raise RegistrationNotFoundError(registration_id)
-        # Only a rollback can follow the decision: it is one of the last two events.
-        latest = recorder.select_events(registration_id, lte=after, desc=True, limit=2)
+        # Only a rollback can follow the decision: it is one of the last three events (a
+        # forced one is preceded by DependentsOverridden).
+        latest = recorder.select_events(registration_id, lte=after, desc=True, limit=3)
         return updates_of(mapper.to_domain_event(event) for event in reversed(latest)
                           if event.topic in DECISION_TOPICS)
 

@@ -52,9 +52,30 @@ class Settings:
     private, link-local, unique-local... addresses; default (empty or ``0``): public addresses
     only. The CLI installing for its own user is not limited."""
 
+    pack_index: str = ""
+    """``ATTUNE_PACK_INDEX``: the path or ``https://`` URL of the pack index, a YAML file
+    mapping pack refs and versions to sources, where ``--install-deps`` finds missing
+    dependencies (see ``adapters.install.index``). Empty (the default): none."""
+
     fetch_timeout_setting: str = "300"
     """``ATTUNE_FETCH_TIMEOUT_SECONDS``: how long ``attune pack install`` may take to fetch its
     source (a git fetch or an archive download), in whole seconds (default 300)."""
+
+    environments_setting: str = ""
+    """``ATTUNE_ENVIRONMENTS``: the folder that caches packs' Python environments (default
+    ``$ATTUNE_HOME/environments``); several data directories of one machine may share one."""
+
+    wheelhouse_setting: str = ""
+    """``ATTUNE_WHEELHOUSE``: the absolute path of a folder of wheels: packs' requirements are
+    installed from it alone, never from an index (machines without one). Empty: the index."""
+
+    pip_index_setting: str = ""
+    """``ATTUNE_PIP_INDEX_URL``: the package index packs' requirements come from (default
+    pip's, PyPI); pip's own configuration files are never read."""
+
+    environment_timeout_setting: str = "600"
+    """``ATTUNE_ENVIRONMENT_TIMEOUT_SECONDS``: how long installing a pack's requirements may
+    take (default 600)."""
 
     sandbox_setting: str = "auto"
     """``ATTUNE_SANDBOX``: how suites are isolated: ``auto`` (the strongest available, refusing
@@ -141,12 +162,18 @@ class Settings:
                    pack_roots=tuple(roots) or (home.absolute() / "packs",),
                    test_jobs_setting=env.get("ATTUNE_TEST_JOBS", "1").strip() or "1",
                    lease_grace_setting=env.get("ATTUNE_LEASE_GRACE_SECONDS", "30").strip() or "30",
+                   pack_index=env.get("ATTUNE_PACK_INDEX", "").strip(),
                    fetch_timeout_setting=(env.get("ATTUNE_FETCH_TIMEOUT_SECONDS", "300").strip()
                                           or "300"),
                    install_allow_private_setting=env.get("ATTUNE_INSTALL_ALLOW_PRIVATE", ""),
                    install_sources=tuple(p.strip() for p in
                                          env.get("ATTUNE_INSTALL_SOURCES", "").split(",")
                                          if p.strip()),
+                   environments_setting=env.get("ATTUNE_ENVIRONMENTS", "").strip(),
+                   wheelhouse_setting=env.get("ATTUNE_WHEELHOUSE", "").strip(),
+                   pip_index_setting=env.get("ATTUNE_PIP_INDEX_URL", "").strip(),
+                   environment_timeout_setting=(
+                       env.get("ATTUNE_ENVIRONMENT_TIMEOUT_SECONDS", "").strip() or "600"),
                    sandbox_setting=env.get("ATTUNE_SANDBOX", "").strip() or "auto",
                    sandbox_network_setting=(env.get("ATTUNE_SANDBOX_NETWORK", "").strip()
                                             or "allow"),
@@ -256,6 +283,37 @@ class Settings:
     def work_dir(self) -> Path:
         """Where registrations and test runs keep their pack snapshots while tests run."""
         return self.home / "work"
+
+    @property
+    def environments_dir(self) -> Path:
+        """The cache of packs' Python environments (``adapters.environments.cache``)."""
+        if self.environments_setting:
+            return Path(self.environments_setting).expanduser().absolute()
+        return self.home / "environments"
+
+    @property
+    def wheelhouse(self) -> Path | None:
+        """Checked when an environment is prepared, like ``test_jobs``."""
+        if not self.wheelhouse_setting:
+            return None
+        folder = Path(self.wheelhouse_setting).expanduser()
+        if not folder.is_absolute() or not folder.is_dir():
+            raise ConfigError("ATTUNE_WHEELHOUSE must be the absolute path of a folder of "
+                              f"wheels, got {self.wheelhouse_setting!r}")
+        return folder
+
+    @property
+    def pip_index_url(self) -> str | None:
+        url = self.pip_index_setting
+        if url and not url.startswith(("https://", "http://", "file://")):
+            raise ConfigError("ATTUNE_PIP_INDEX_URL must be an https://, http:// or file:// "
+                              f"URL, got {url!r}")
+        return url or None
+
+    @property
+    def environment_timeout(self) -> float:
+        return float(_whole(self.environment_timeout_setting,
+                            "ATTUNE_ENVIRONMENT_TIMEOUT_SECONDS", 10, 86400))
 
     @property
     def sqlite_path(self) -> Path:

@@ -23,6 +23,12 @@ class RegistrationOptions:
     replace: bool = False
     """Replace an active pack of the same ref, only if the tests pass (an upgrade)."""
     skip_tests: bool = False
+    skip_dependents: bool = False
+    """Replace an active pack without running its active dependents' suites against the new
+    version first (recorded in the registration)."""
+    install_deps: bool = False
+    """Before the pack, install its missing dependencies from the pack index (each a normal
+    install, tested); see ``application.install_deps``."""
     requested_by: str = "cli"
     """Who asks, as the events record it (``cli:<user>``, ``token:<name>``)."""
     jobs: int | None = None

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from domain.component import Component
-from domain.manifest import PackManifest, TestSuite
+from domain.dependencies import ActivePacks
+from domain.manifest import PackManifest, TestingConfig, TestSuite
 from domain.origin import Origin
+from domain.resolution import IndexEntry, PackIndexEntries
 from domain.results import SuiteResult, TestCaseResult
+
+
+class ActivePackReader(Protocol):
+    """The active packs' versions and dependencies, as of the last recorded event (what
+    registrations check declared dependencies against, and unregisters dependents)."""
+
+    def active_packs(self) -> ActivePacks: ...
 
 
 class PackSnapshot(Protocol):
@@ -165,6 +175,64 @@ class SuiteContext:
 NO_CONTEXT = SuiteContext()
 
 
+def merged(first: SuiteContext, second: SuiteContext) -> SuiteContext:
+    """Both contexts at once: ``second``'s interpreter where it names one, the folders and
+    variables of both (``second``'s value wins for a variable both set)."""
+    read_only = tuple(dict.fromkeys((*first.read_only, *second.read_only)))
+    variables = tuple({**dict(first.variables), **dict(second.variables)}.items())
+    return SuiteContext(python=second.python or first.python, read_only=read_only,
+                        variables=variables)
+
+
+@dataclass(frozen=True)
+class PreparedEnvironment:
+    """A pack's Python environment, ready for its suites."""
+
+    context: SuiteContext
+    """The interpreter of the environment and the folders it needs readable."""
+    record: dict[str, Any]
+    """What the registration records of it (``EnvironmentPrepared``'s fields)."""
+
+
+class Environments(Protocol):
+    """Per-pack Python environments: the pack's requirements installed, built outside the
+    sandbox, cached and shared by identical requirement sets."""
+
+    def prepare(self, pack_dir: str, testing: TestingConfig) -> PreparedEnvironment:
+        """The environment of the pack at ``pack_dir`` (its requirements file, as ``testing``
+        names it or ``requirements.txt``), built now or reused.
+
+        Raises:
+            EnvironmentFailedError: the requirements cannot be installed (pip's error, capped).
+            RegistryError: a bad setting (wheelhouse), an unusable cache folder.
+        """
+        ...
+
+    def allowance(self, pack_dir: str, testing: TestingConfig) -> timedelta:
+        """How long preparing the pack's environment may take, added to a registration's
+        lease: nothing when it is built already (or empty, which takes a moment), else the
+        most pip may take.
+
+        Raises: RegistryError or ConfigError for a bad setting, before anything is recorded.
+        """
+        ...
+
+
+class PacksPath(Protocol):
+    """The folder ``PACKS_PATH`` names: the packs a suite depends on, readable by it."""
+
+    def folder(self, releases: Mapping[str, str], *,
+               beside: str) -> AbstractContextManager[SuiteContext]:
+        """A fresh folder, beside the copy of the pack under test at ``beside``, with an
+        entry ``<ref>`` holding the files of each release folder of ``releases`` (ref ->
+        folder), readable and never writable by the suites, as the context that shows it to
+        them; removed on exit.
+
+        Raises: RegistryError when it cannot be made (a full disk).
+        """
+        ...
+
+
 class SuiteRunner(Protocol):
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None,
@@ -197,3 +265,30 @@ class NoProgress:
 
     def suite_finished(self, result: SuiteResult) -> None:
         pass
+
+
+class PackIndex(Protocol):
+    """The pack index ``--install-deps`` installs missing dependencies from."""
+
+    def entries(self) -> PackIndexEntries:
+        """Every ref and version the index offers, read now.
+
+        Raises:
+            RegistryError: no index is configured, or it cannot be read or is invalid.
+        """
+        ...
+
+    def source_of(self, entry: IndexEntry) -> str:
+        """The source to fetch ``entry`` from, as this caller may fetch it.
+
+        Raises:
+            RegistryError: the caller may not fetch that source (the API's rules).
+        """
+        ...
+
+
+@runtime_checkable
+class DependencyProgress(Progress, Protocol):
+    """A ``Progress`` that is also told which dependency ``--install-deps`` installs now."""
+
+    def installing_dependency(self, entry: IndexEntry, step: int, steps: int) -> None: ...

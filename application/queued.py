@@ -3,8 +3,8 @@ on any machine run the suites, and whoever records the last one decides (DESIGN.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,19 +13,35 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from domain import policy
-from domain.errors import DigestMismatchError, RegistrationEndedError, TestsFailedError
+from domain.errors import (
+    DependentsFailedError,
+    DigestMismatchError,
+    EnvironmentFailedError,
+    PackNotFoundError,
+    RegistrationEndedError,
+    TestsFailedError,
+)
 from domain.manifest import PackManifest, TestSuite, required_testing
+from domain.registration import Registration
 from domain.results import SuiteResult, TestResult
 from domain.suite_event import SuiteCompleted
 
 from application.commands import InstallCommand, Queued, RegisterCommand
+from application.dependencies import NoActivePacks, check_dependencies
+from application.dependents import NOTHING_TO_RUN, DependentsPlan, DependentsTests
+from application.packs_path import DependencyFolders
 from application.ports import (
+    NO_CONTEXT,
+    ActivePackReader,
+    Environments,
     JobQueue,
     PackFetcher,
     PackLoader,
     ReleaseBlobStore,
     Releases,
+    SuiteContext,
     SuiteRunner,
+    merged,
 )
 from application.register import LEASE_GRACE, RegistrationOutcome
 from application.registry import SAVE_ATTEMPTS, PackRegistry
@@ -43,8 +59,14 @@ class QueueRegistration:
                  blobs: ReleaseBlobStore, queue: JobQueue,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
                  lease_grace: Callable[[], timedelta] = lambda: LEASE_GRACE,
-                 queue_wait: Callable[[], timedelta] = lambda: QUEUE_WAIT) -> None:
+                 queue_wait: Callable[[], timedelta] = lambda: QUEUE_WAIT,
+                 active: ActivePackReader | None = None,
+                 dependents: DependentsTests | None = None) -> None:
         self.registry = registry
+        self.active = active or NoActivePacks()
+        # The dependents an upgrade must not break: refused here when a range excludes it;
+        # their suites run on the worker that decides (``decide``).
+        self.dependents = dependents
         self.loader = loader
         self.releases = releases
         self.blobs = blobs
@@ -61,6 +83,8 @@ class QueueRegistration:
         manifest = source.manifest
         self.registry.check_can_register(manifest.ref, replace=command.replaces_active,
                                          now=self.clock())
+        check_dependencies(manifest, self.active)
+        plan = self.dependents.plan(manifest, command) if self.dependents else NOTHING_TO_RUN
         testing = required_testing(manifest)
         with source.snapshot() as snapshot:
             digest = snapshot.content_digest
@@ -68,7 +92,8 @@ class QueueRegistration:
                 raise DigestMismatchError(manifest.ref, digest, command.expected_digest)
             path = source.source_path if command.origin is None else self.releases.path_of(digest)
             now = self.clock()
-            budget = timedelta(seconds=sum(s.timeout_seconds for s in testing.test_suites))
+            budget = timedelta(seconds=sum(s.timeout_seconds for s in testing.test_suites)
+                               + plan.budget_seconds)
             registration_id = self.registry.request_registration(
                 command, manifest=manifest, components=source.components, source_path=path,
                 content_digest=digest, lease_expires=now + budget + allowance, now=now,
@@ -76,6 +101,7 @@ class QueueRegistration:
             try:
                 self.releases.keep(snapshot)
                 self.blobs.put(digest, Path(snapshot.path))
+                self._share(manifest.dependencies, plan)
                 self.queue.defer_suites(registration_id, len(testing.test_suites))
             except BaseException as exc:
                 self.registry.reject_registration(
@@ -84,6 +110,24 @@ class QueueRegistration:
                 raise
         return Queued(registration_id, manifest.ref, manifest.version,
                       len(testing.test_suites))
+
+
+    def _share(self, dependencies: Iterable[str], plan: DependentsPlan) -> None:
+        """Store in the database, for the workers, the releases they will need besides the
+        candidate's: its dependencies' (``PACKS_PATH``), and each dependent's with its other
+        dependencies'."""
+        refs = set(dependencies)
+        for dependent in plan.dependents:
+            refs.add(dependent.manifest.ref)
+            refs.update(dependent.manifest.dependencies)
+        for ref in sorted(refs):
+            try:
+                active = self.registry.active_registration(ref)
+            except PackNotFoundError:
+                continue  # the candidate itself, or unregistered meanwhile
+            release = self.releases.restore(active.content_digest, active.source_path)
+            if release is not None:
+                self.blobs.put(active.content_digest, Path(release))
 
 
 class QueueInstall:
@@ -106,9 +150,19 @@ class RunQueuedSuite:
     def __init__(self, registry: PackRegistry, runner: SuiteRunner,
                  unpacked: Callable[[str], AbstractContextManager[str]],
                  worker: Callable[[], dict[str, Any]],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 environments: Environments | None = None,
+                 folders: DependencyFolders | None = None,
+                 dependents: DependentsTests | None = None) -> None:
         self.registry = registry
         self.runner = runner
+        # The packs the suite depends on (PACKS_PATH), from releases the host that queued it
+        # stored in the database; and the dependents an accepted upgrade runs in ``decide``.
+        self.folders = folders
+        self.dependents = dependents
+        # The pack's own Python environment, prepared on each worker; None: the runner's
+        # interpreter.
+        self.environments = environments
         # A private directory holding the release of a digest, removed on exit.
         self.unpacked = unpacked
         self.worker = worker
@@ -122,17 +176,55 @@ class RunQueuedSuite:
         if not registration.has_suite(suite.name):
             self.runner.ready()
             with self.unpacked(registration.content_digest) as pack_dir:
-                result = self.runner.run(suite, pack_dir)
+                context = self._environment(registration_id, registration.manifest, pack_dir)
+                if context is None:
+                    return  # rejected, or ended meanwhile: no suite runs
+                with self._dependencies(registration.manifest, pack_dir) as dependencies:
+                    result = self.runner.run(suite, pack_dir,
+                                             context=merged(context, dependencies))
             try:
                 self.registry.complete_suite(registration_id, result, worker=self.worker())
             except RegistrationEndedError:
                 return  # cancelled while it ran: nothing more is recorded
-        decide(self.registry, registration_id)
+        decide(self.registry, registration_id, self.dependents)
+
+    def _dependencies(self, manifest: dict[str, Any],
+                      pack_dir: str) -> AbstractContextManager[SuiteContext]:
+        if self.folders is None:
+            return nullcontext(NO_CONTEXT)
+        return self.folders.context(PackManifest.from_dict(manifest).dependencies,
+                                    beside=pack_dir)
+
+    def _environment(self, registration_id: UUID, manifest: dict[str, Any],
+                     pack_dir: str) -> SuiteContext | None:
+        """The pack's Python environment on this worker, recorded once per registration;
+        None when it failed (the registration is then rejected as ``environment_failed``, by
+        the first worker that tries) or the registration ended."""
+        if self.environments is None:
+            return NO_CONTEXT
+        testing = required_testing(PackManifest.from_dict(manifest))
+        try:
+            prepared = self.environments.prepare(pack_dir, testing)
+        except EnvironmentFailedError as exc:
+            with suppress(RegistrationEndedError, IntegrityError):  # another worker was first
+                self.registry.reject_registration(registration_id, reason="environment_failed",
+                                                  message=str(exc), result=None)
+            return None
+        try:
+            self.registry.record_environment(registration_id, prepared.record)
+        except RegistrationEndedError:
+            return None
+        return prepared.context
 
 
-def decide(registry: PackRegistry, registration_id: UUID) -> bool:
+def decide(registry: PackRegistry, registration_id: UUID,
+           dependents: DependentsTests | None = None) -> bool:
     """Commit or reject the registration once every suite is recorded; the first to try wins,
-    and a writer that lost the race finds it decided. Returns whether it is decided now."""
+    and a writer that lost the race finds it decided. Returns whether it is decided now.
+
+    An accepted upgrade first runs its active dependents' suites here, in the deciding
+    process (``DependentsTests.after_queued``): their failure rejects it (``force``: commits
+    it as forced)."""
     for _ in range(SAVE_ATTEMPTS):
         registration = registry.get_registration(registration_id)
         if registration.is_finished:
@@ -148,9 +240,14 @@ def decide(registry: PackRegistry, registration_id: UUID) -> bool:
             duration_ms=sum(suite.duration_ms for suite in suites))
         accepted = policy.accepts(result, testing)
         try:
-            if accepted or registration.force:
+            broken = (dependents.after_queued(registration)
+                      if dependents is not None and (accepted or registration.force) else None)
+            if broken is not None and not registration.force:
+                registry.reject_registration(registration_id, reason="dependents_failed",
+                                             message=str(broken), result=result)
+            elif accepted or registration.force:
                 registry.commit_registration(registration_id, result=result,
-                                             forced=not accepted)
+                                             forced=not accepted or broken is not None)
             else:
                 registry.reject_registration(
                     registration_id, reason="tests_failed",
@@ -172,7 +269,8 @@ def wait_for_decision(registry: PackRegistry, queued: Queued, *, deadline: datet
     ran here would (a server whose tests run on workers only).
 
     Raises:
-        TestsFailedError: rejected because its tests failed.
+        TestsFailedError: rejected because its tests failed (``DependentsFailedError``:
+            those of its dependents, with the recorded message).
         RegistrationEndedError: rejected otherwise (cancelled, abandoned), or still
             undecided at ``deadline``.
     """
@@ -187,6 +285,10 @@ def wait_for_decision(registry: PackRegistry, queued: Queued, *, deadline: datet
     if registration.status == "rejected":
         if registration.reason == "tests_failed" and result is not None:
             raise TestsFailedError(registration_id, result.to_dict())
+        if registration.reason == "dependents_failed":
+            raise DependentsFailedError(registration_id, registration.pack_ref,
+                                        registration.pack_version, [],
+                                        message=_rejection_message(registry, registration_id))
         raise RegistrationEndedError(registration_id, registration.status, registration.reason)
     forced = result is not None and not policy.accepts(
         result, required_testing(PackManifest.from_dict(registration.manifest)))
@@ -194,6 +296,15 @@ def wait_for_decision(registry: PackRegistry, queued: Queued, *, deadline: datet
                                registration.pack_version, tests_skipped=result is None,
                                forced=forced, test_result=result,
                                notification_id=registry.recorder.max_notification_id() or 0)
+
+
+def _rejection_message(registry: PackRegistry, registration_id: UUID) -> str | None:
+    """The message the registration's rejection recorded."""
+    for stored in registry.recorder.select_events(registration_id, desc=True, limit=3):
+        event = registry.mapper.to_domain_event(stored)
+        if isinstance(event, Registration.RegistrationRejected):
+            return event.message
+    return None
 
 
 def _recorded_result(registry: PackRegistry, registration_id: UUID) -> TestResult | None:

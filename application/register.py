@@ -10,19 +10,33 @@ from typing import Any
 from uuid import UUID
 
 from domain import policy
-from domain.errors import DigestMismatchError, RegistrationEndedError, TestsFailedError
+from domain.errors import (
+    DependentsFailedError,
+    DigestMismatchError,
+    EnvironmentFailedError,
+    RegistrationEndedError,
+    TestsFailedError,
+)
 from domain.manifest import PackManifest, TestingConfig, required_testing
 from domain.results import TestResult
 
 from application.commands import RegisterCommand
+from application.dependencies import NoActivePacks, check_dependencies
+from application.dependents import NOTHING_TO_RUN, DependentsPlan, DependentsTests, rejection
+from application.packs_path import DependencyFolders
 from application.ports import (
+    NO_CONTEXT,
+    ActivePackReader,
+    Environments,
     NoProgress,
     PackLoader,
     PackSnapshot,
     PackSource,
     Progress,
     Releases,
+    SuiteContext,
     SuiteRunner,
+    merged,
 )
 from application.registry import STORE_FAILURES, PackRegistry
 from application.suites import run_suites
@@ -71,6 +85,10 @@ class RegisterPack:
         lease_grace: Callable[[], timedelta] = lambda: LEASE_GRACE,
         default_jobs: Callable[[], int] = lambda: 1,
         holder: Callable[[], dict[str, Any] | None] = lambda: None,
+        active: ActivePackReader | None = None,
+        folders: DependencyFolders | None = None,
+        dependents: DependentsTests | None = None,
+        environments: Environments | None = None,
     ) -> None:
         self.registry = registry
         self.loader = loader
@@ -82,6 +100,15 @@ class RegisterPack:
         self.default_jobs = default_jobs
         # The process that will hold the lease, as recorded for ``pack cancel``.
         self.holder = holder
+        # The active packs' versions: what declared dependencies are checked against.
+        self.active = active or NoActivePacks()
+        # What the suites see of the packs they depend on (PACKS_PATH), and the step that
+        # tests an upgrade against its dependents; None: neither (use cases built alone).
+        self.folders = folders or DependencyFolders(registry, releases, None)
+        self.dependents = dependents
+        # The pack's own Python environment; None: the runner's interpreter (use cases built
+        # alone, in tests).
+        self.environments = environments
 
     def __call__(self, command: RegisterCommand,
                  progress: Progress | None = None) -> RegistrationOutcome:
@@ -90,7 +117,11 @@ class RegisterPack:
 
         Raises:
             RegistryError: for every refusal the user can act on (see ``domain.errors``);
-                ``TestsFailedError`` after the rejected attempt has been recorded.
+                ``TestsFailedError`` after the rejected attempt has been recorded
+                (``DependentsFailedError``: an upgrade its active dependents' suites failed
+                against); ``DependentsActiveError`` before anything is recorded, for an
+                upgrade a dependent's range excludes; ``EnvironmentFailedError`` after the
+                attempt was recorded as rejected (``environment_failed``), before any suite.
         """
         # Settings first: a bad one refuses the registration before anything is recorded.
         jobs = 1 if command.skip_tests else command.jobs or self.default_jobs()
@@ -99,6 +130,8 @@ class RegisterPack:
         manifest = source.manifest
         self.registry.check_can_register(manifest.ref, replace=command.replaces_active,
                                          now=self.clock())
+        check_dependencies(manifest, self.active)
+        plan = self.dependents.plan(manifest, command) if self.dependents else NOTHING_TO_RUN
         testing = None if command.skip_tests else required_testing(manifest)
         if testing is not None:
             self.runner.ready()
@@ -108,13 +141,17 @@ class RegisterPack:
                 raise DigestMismatchError(manifest.ref, snapshot.content_digest, expected)
             path = (source.source_path if command.origin is None
                     else self.releases.path_of(snapshot.content_digest))
-            registration_id = self._request(command, source, snapshot, path, testing, grace)
+            if testing is not None and self.environments is not None:
+                grace += self.environments.allowance(snapshot.path, testing)  # building it
+            registration_id = self._request(command, source, snapshot, path, testing,
+                                            grace + timedelta(seconds=plan.budget_seconds))
             with self._release_kept(registration_id, snapshot):
                 return self._test_and_decide(registration_id, command, manifest, snapshot,
-                                             testing, progress or NoProgress(), jobs)
+                                             testing, progress or NoProgress(), jobs, plan)
 
     def _request(self, command: RegisterCommand, source: PackSource, snapshot: PackSnapshot,
                  source_path: str, testing: TestingConfig | None, grace: timedelta) -> UUID:
+        """``grace`` covers what runs beyond the pack's own suites (the dependents')."""
         now = self.clock()
         budget = sum(s.timeout_seconds for s in testing.test_suites) if testing else 0
         return self.registry.request_registration(
@@ -141,7 +178,7 @@ class RegisterPack:
             # Cancelled while it ran (``pack cancel --force``): the ref is another attempt's
             # now, which may be using this same release.
             raise
-        except TestsFailedError:
+        except (TestsFailedError, EnvironmentFailedError):
             if kept:  # rejected and recorded already
                 self.releases.discard(digest)
             raise
@@ -159,27 +196,65 @@ class RegisterPack:
     def _test_and_decide(self, registration_id: UUID, command: RegisterCommand,
                          manifest: PackManifest, snapshot: PackSnapshot,
                          testing: TestingConfig | None, progress: Progress,
-                         jobs: int) -> RegistrationOutcome:
+                         jobs: int, plan: DependentsPlan) -> RegistrationOutcome:
         if testing is None:
             nid = self.registry.commit_registration(registration_id, result=None, forced=False)
             return RegistrationOutcome(registration_id, manifest.ref, manifest.version,
                                        tests_skipped=True, forced=False, test_result=None,
                                        notification_id=nid)
-        result = run_suites(
-            self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
-            pack_version=manifest.version, started_at=self.clock(), progress=progress,
-            jobs=jobs,
-            record=lambda suite: self.registry.complete_suite(registration_id, suite,
-                                                              worker=self.holder()),
-        )
+        environment = self._environment(registration_id, snapshot, testing)
+        with self.folders.context(manifest.dependencies, beside=snapshot.path) as dependencies:
+            result = run_suites(
+                self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
+                pack_version=manifest.version, started_at=self.clock(), progress=progress,
+                jobs=jobs, context=merged(environment, dependencies),
+                record=lambda suite: self.registry.complete_suite(registration_id, suite,
+                                                                  worker=self.holder()),
+            )
         accepted = policy.accepts(result, testing)
         if accepted or command.force:
+            broken = self._dependents_failing(plan, registration_id, command, manifest,
+                                              snapshot, progress, jobs)
+            if broken is not None and not command.force:
+                self.registry.reject_registration(registration_id, reason="dependents_failed",
+                                                  message=str(broken), result=result)
+                raise broken
+            forced = not accepted or broken is not None
             nid = self.registry.commit_registration(registration_id, result=result,
-                                                    forced=not accepted)
+                                                    forced=forced)
             return RegistrationOutcome(registration_id, manifest.ref, manifest.version,
-                                       tests_skipped=False, forced=not accepted,
+                                       tests_skipped=False, forced=forced,
                                        test_result=result, notification_id=nid)
         error = TestsFailedError(registration_id, result.to_dict())
         self.registry.reject_registration(registration_id, reason="tests_failed",
                                           message=str(error), result=result)
         raise error
+
+    def _environment(self, registration_id: UUID, snapshot: PackSnapshot,
+                     testing: TestingConfig) -> SuiteContext:
+        """The pack's Python environment, recorded; a failure rejects the registration
+        (``environment_failed``) before any suite runs."""
+        if self.environments is None:
+            return NO_CONTEXT
+        try:
+            prepared = self.environments.prepare(snapshot.path, testing)
+        except EnvironmentFailedError as exc:
+            self.registry.reject_registration(registration_id, reason="environment_failed",
+                                              message=str(exc), result=None)
+            raise exc.of_registration(registration_id) from None
+        self.registry.record_environment(registration_id, prepared.record)
+        return prepared.context
+
+    def _dependents_failing(self, plan: DependentsPlan, registration_id: UUID,
+                            command: RegisterCommand, manifest: PackManifest,
+                            snapshot: PackSnapshot, progress: Progress,
+                            jobs: int) -> DependentsFailedError | None:
+        """Run the suites of the plan's dependents against this registration's release; the
+        rejection their failures call for, or None when they all passed (or none ran)."""
+        if self.dependents is None or not plan.dependents:
+            return None
+        runs = self.dependents.run(
+            plan, registration_id, candidate_release=self.releases.path_of(
+                snapshot.content_digest), requested_by=command.requested_by,
+            progress=progress, jobs=jobs)
+        return rejection(runs, registration_id, manifest)

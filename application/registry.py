@@ -14,8 +14,11 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from eventsourcing.utils import Environment, EnvType
 
 from domain.component import Component
+from domain.dependencies import NOTHING_ACTIVE, ActivePacks, dependents_broken_by
+from domain.environment_event import recorded_environments
 from domain.errors import (
     ConcurrentChangeError,
+    DependentsActiveError,
     PackNotFoundError,
     RegistrationEndedError,
     RegistrationInProgressError,
@@ -84,7 +87,7 @@ class PackRegistry(Application[UUID]):
                 content_digest=content_digest, force=command.force,
                 replace=command.replaces_active, skip_tests=command.skip_tests,
                 trigger_reason=command.trigger, requested_by=command.requested_by,
-                origin=command.origin)
+                origin=command.origin, skip_dependents=command.skip_dependents)
             with self._explained():
                 abandoned_id = pack.open_registration(
                     registration.id, replace=command.replaces_active,
@@ -140,6 +143,31 @@ class PackRegistry(Application[UUID]):
                 if run.has_suite(result.name):
                     return None
             run.complete_suite(result, worker=worker)
+            try:
+                return self._save(run)
+            except IntegrityError:
+                continue
+        raise ConcurrentChangeError(str(run_id))
+
+    def record_environment(self, run_id: UUID, record: dict[str, Any]) -> int | None:
+        """Record the Python environment (``Environments.prepare``'s record) that a
+        registration's or a test run's suites run with; None when it was recorded already
+        (each worker of a queued registration prepares it), or when the pack has no
+        requirements: the shared empty environment holds nothing to record.
+
+        Raises:
+            RegistrationEndedError: the registration was ended meanwhile (``pack cancel``).
+        """
+        if record.get("requirements") is None:
+            return None
+        for _ in range(SAVE_ATTEMPTS):
+            run = self._get(run_id)
+            assert isinstance(run, Registration | TestRun)
+            if isinstance(run, Registration):
+                self._check_open(run)
+            if record["environment_key"] in recorded_environments(run):
+                return None
+            run.prepare_environment(record)
             try:
                 return self._save(run)
             except IntegrityError:
@@ -207,16 +235,21 @@ class PackRegistry(Application[UUID]):
         return self.get_registration(pack.active_registration_id)
 
     def start_test_run(self, registration: Registration, *, content_digest: str,
-                       requested_by: str) -> UUID:
-        """Open a manual test run of an active registration's suites."""
+                       requested_by: str, candidate: Registration | None = None) -> UUID:
+        """Open a test run of an active registration's suites: a manual one, or, with a
+        ``candidate`` (the registration of a pack it depends on, not yet active), a
+        ``dependency`` run against it."""
         run = TestRun(
             pack_ref=registration.pack_ref,
             pack_version=registration.pack_version,
             registration_id=registration.id,
-            trigger_reason="manual",
+            trigger_reason="manual" if candidate is None else "dependency",
             source_path=registration.source_path,
             content_digest=content_digest,
             requested_by=requested_by,
+            candidate=None if candidate is None else {
+                "registration_id": str(candidate.id), "pack_ref": candidate.pack_ref,
+                "pack_version": candidate.pack_version},
         )
         self._save(run)
         return run.id
@@ -230,25 +263,34 @@ class PackRegistry(Application[UUID]):
 
     def roll_back(self, ref: str, *, actor: str, now: datetime,
                   has_release: Callable[[Registration], bool] = lambda _: True,
-                  note: str | None = None) -> tuple[UUID, UUID, str]:
+                  note: str | None = None, active: ActivePacks = NOTHING_ACTIVE,
+                  force: bool = False) -> tuple[UUID, UUID, str]:
         """Re-activate the registration the active one replaced, with compensating events,
-        if ``has_release`` says its release can be made active again.
+        if ``has_release`` says its release can be made active again, and no pack of
+        ``active`` that depends on ``ref`` refuses the restored version (unless ``force``:
+        then the dependents it leaves unsatisfied are recorded).
 
         Returns:
             (rolled back registration id, restored registration id, restored version).
 
         Raises:
             PackNotFoundError, NothingToRollBackError, RegistrationInProgressError,
-            ReleaseMissingError, InvalidNoteError (nothing is saved).
+            DependentsActiveError, ReleaseMissingError, InvalidNoteError (nothing is saved).
         """
         note = checked_note(note)  # before anything, a release included, is touched
         pack = self._get_active_pack(ref)
         with self._explained():
             rolled_back, restored, version = pack.roll_back(now=now)
+        broken = dependents_broken_by(ref, version, active.dependencies)
+        if broken and not force:
+            raise DependentsActiveError(ref, "roll back", broken, version)
         earlier = self.get_registration(restored)
         if not has_release(earlier):
             raise ReleaseMissingError(ref, version, earlier.content_digest)
         registration = self.get_registration(rolled_back)
+        if broken:
+            registration.override_dependents(action="rollback", actor=actor, dependents=broken,
+                                             restored_version=version)
         registration.roll_back(reason="rollback", actor=actor, restored_registration_id=restored,
                                note=note)
         self._save_or_conflict(ref, registration, pack)
@@ -272,14 +314,27 @@ class PackRegistry(Application[UUID]):
         return active + [registration_id for registration_id, _ in reversed(pack.previous)]
 
     def unregister(self, ref: str, *, actor: str, now: datetime,
-                   note: str | None = None) -> UUID:
+                   note: str | None = None, active: ActivePacks = NOTHING_ACTIVE,
+                   force: bool = False) -> UUID:
         """Deactivate ``ref``; its registrations and test history stay in the log. ``note``
-        is why, in the actor's words."""
+        is why, in the actor's words. Refused while packs of ``active`` depend on ``ref``,
+        unless ``force``: then those dependents are recorded.
+
+        Raises:
+            PackNotFoundError, DependentsActiveError, InvalidNoteError (nothing is saved).
+        """
         note = checked_note(note)
         pack = self._get_active_pack(ref)
+        dependents = [(other, active.dependencies[other][ref])
+                      for other in active.dependents_of(ref)]
+        if dependents and not force:
+            raise DependentsActiveError(ref, "unregister", dependents)
         with self._explained():
-            active = pack.unregister(now=now)
-        registration = self.get_registration(active)
+            active_id = pack.unregister(now=now)
+        registration = self.get_registration(active_id)
+        if dependents:
+            registration.override_dependents(action="unregister", actor=actor,
+                                             dependents=dependents)
         registration.roll_back(reason="unregister", actor=actor, restored_registration_id=None,
                                note=note)
         self._save_or_conflict(ref, registration, pack)

@@ -9,10 +9,21 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import ReleaseMissingError
-from domain.manifest import PackManifest, required_testing
+from domain.manifest import PackManifest, TestingConfig, required_testing
 from domain.results import TestResult
 
-from application.ports import NoProgress, PackLoader, Progress, Releases, SuiteRunner
+from application.packs_path import DependencyFolders
+from application.ports import (
+    NO_CONTEXT,
+    Environments,
+    NoProgress,
+    PackLoader,
+    PreparedEnvironment,
+    Progress,
+    Releases,
+    SuiteRunner,
+    merged,
+)
 from application.registry import PackRegistry
 from application.suites import run_suites
 
@@ -38,7 +49,9 @@ class TestPack:
     def __init__(self, registry: PackRegistry, loader: PackLoader, runner: SuiteRunner,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
                  releases: Releases, default_jobs: Callable[[], int] = lambda: 1,
-                 worker: Callable[[], dict[str, Any] | None] = lambda: None) -> None:
+                 worker: Callable[[], dict[str, Any] | None] = lambda: None,
+                 folders: DependencyFolders | None = None,
+                 environments: Environments | None = None) -> None:
         self.registry = registry
         self.loader = loader
         self.runner = runner
@@ -48,6 +61,10 @@ class TestPack:
         self.clock = clock
         # A callable, so that a bad setting fails the runs, not start-up.
         self.default_jobs = default_jobs
+        # The active releases of the packs a pack depends on, as PACKS_PATH shows them.
+        self.folders = folders or DependencyFolders(registry, releases, None)
+        # The pack's own Python environment; None: the runner's interpreter.
+        self.environments = environments
 
     def registered(self, ref: str, *, requested_by: str = "cli",
                    progress: Progress | None = None, jobs: int | None = None) -> TestRunOutcome:
@@ -59,7 +76,8 @@ class TestPack:
 
         Raises:
             PackNotFoundError, ReleaseMissingError (no release, and the recorded files of a
-                registration from before releases have changed).
+                registration from before releases have changed), EnvironmentFailedError (the
+                pack's requirements do not install; nothing is recorded).
         """
         jobs = jobs or self.default_jobs()
         registration = self.registry.active_registration(ref)
@@ -69,14 +87,19 @@ class TestPack:
         release = self.releases.restore(registration.content_digest, registration.source_path)
         if release is None:
             raise ReleaseMissingError(manifest.ref, manifest.version, registration.content_digest)
-        with self.loader.snapshot(release) as snapshot:
+        with self.loader.snapshot(release) as snapshot, \
+                self.folders.context(manifest.dependencies, beside=snapshot.path) as dependencies:
+            environment = self._environment(snapshot.path, testing)
             run_id = self.registry.start_test_run(
                 registration, content_digest=snapshot.content_digest, requested_by=requested_by)
+            if environment is not None:
+                self.registry.record_environment(run_id, environment.record)
+            context = merged(environment.context if environment else NO_CONTEXT, dependencies)
             try:
                 result = run_suites(
                     self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
                     pack_version=manifest.version, started_at=self.clock(),
-                    progress=progress or NoProgress(), jobs=jobs,
+                    progress=progress or NoProgress(), jobs=jobs, context=context,
                     record=lambda suite: self.registry.complete_suite(run_id, suite,
                                                                       worker=self.worker()))
             except BaseException as exc:
@@ -94,9 +117,22 @@ class TestPack:
         source = self.loader.load(path)
         testing = required_testing(source.manifest)
         self.runner.ready()
-        with source.snapshot() as snapshot:
+        with source.snapshot() as snapshot, \
+                self.folders.context(source.manifest.dependencies,
+                                     beside=snapshot.path) as dependencies:
+            environment = self._environment(snapshot.path, testing)
             result = run_suites(
                 self.runner, testing.test_suites, snapshot.path, pack_ref=source.manifest.ref,
                 pack_version=source.manifest.version, started_at=self.clock(),
-                progress=progress or NoProgress(), jobs=jobs, record=lambda suite: None)
+                progress=progress or NoProgress(), jobs=jobs,
+                context=merged(environment.context if environment else NO_CONTEXT,
+                               dependencies),
+                record=lambda suite: None)
         return TestRunOutcome(source.manifest.ref, source.manifest.version, result, None)
+
+    def _environment(self, pack_dir: str, testing: TestingConfig) -> PreparedEnvironment | None:
+        """The pack's Python environment (None: the runner's interpreter).
+
+        Raises: EnvironmentFailedError, before anything is recorded.
+        """
+        return self.environments.prepare(pack_dir, testing) if self.environments else None

@@ -15,11 +15,8 @@ Usage: python bench/projection_throughput.py [--registrations N] [--stores sqlit
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from domain.manifest import parse_manifest
 
@@ -50,7 +47,7 @@ def write_history(registry, count: int, batch: int = 50) -> None:
                 pack_ref=ref, pack_version="1.0.0", label="Bench", manifest=manifest.to_dict(),
                 components=[], source_path="/packs/bench", content_digest="0" * 64,
                 force=True, replace=True, skip_tests=True, trigger_reason="register",
-                requested_by="bench", origin=None)
+                requested_by="bench", origin=None, skip_dependents=False)
             pack.open_registration(registration.id, replace=True,
                                    lease_expires=now + timedelta(minutes=5), now=now)
             replaced = pack.activate(registration.id, "1.0.0")
@@ -113,30 +110,17 @@ def report(store: str, figures: dict[str, float], count: int) -> None:
 
 
 def main() -> None:
+    # Here, not at the top: tests import this module's writers without bench/ on sys.path.
+    from support.stores import POSTGRES_URL, throwaway_store
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registrations", type=int, default=5000)
     parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--postgres-url", default=POSTGRES_URL)
     args = parser.parse_args()
     for store in args.stores.split(","):
-        with tempfile.TemporaryDirectory() as home:
-            if store == "sqlite":
-                report(store, measure(Settings(home=Path(home), database_url=""),
-                                      args.registrations), args.registrations)
-                continue
-            import psycopg
-
-            name = f"attune_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(args.postgres_url, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                url = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
-                report(store, measure(Settings(home=Path(home), database_url=url),
-                                      args.registrations), args.registrations)
-            finally:
-                with psycopg.connect(args.postgres_url, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+        with throwaway_store(store, args.postgres_url) as settings:
+            report(store, measure(settings, args.registrations), args.registrations)
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -247,3 +248,86 @@ class ConcurrentChangeError(RegistryError):
     def __init__(self, ref: str) -> None:
         super().__init__(f"Pack '{ref}' was changed by another command at the same time; "
                          "nothing was done, try again")
+
+
+class DependenciesUnmetError(RegistryError):
+    """Raised, before anything is recorded, when a pack's declared dependencies are not all
+    active at a version their range allows. ``unmet``: (ref, wanted range, active version or
+    None) of each one, in declared order."""
+
+    code = "DEPENDENCIES_UNMET"
+
+    def __init__(self, ref: str, unmet: list[tuple[str, str, str | None]]) -> None:
+        self.ref = ref
+        self.unmet = unmet
+        self.details = [{"ref": dep, "wanted": wanted, "active_version": active}
+                        for dep, wanted, active in unmet]
+        listed = ", ".join(
+            f"{dep} {wanted} ({'active: ' + active if active else 'not active'})"
+            for dep, wanted, active in unmet)
+        super().__init__(f"Pack '{ref}' needs packs that are not active: {listed}. Register "
+                         "them first (force does not bypass this)")
+
+
+class DependentsActiveError(RegistryError):
+    """Raised when unregistering or rolling back ``ref`` would leave active packs that depend
+    on it unsatisfied, and force was not given. ``dependents``: (ref, its range for ``ref``)."""
+
+    code = "DEPENDENTS_ACTIVE"
+
+    def __init__(self, ref: str, action: str, dependents: list[tuple[str, str]],
+                 version: str | None = None) -> None:
+        self.ref = ref
+        self.dependents = dependents
+        self.details = [{"ref": dep, "wanted": wanted} for dep, wanted in dependents]
+        listed = ", ".join(f"{dep} (needs {ref} {wanted})" for dep, wanted in dependents)
+        what = f"{action} '{ref}'" + (f" to {version}" if version else "")
+        super().__init__(f"Cannot {what}: active packs depend on it: {listed}. Use force to "
+                         "do it anyway (recorded)")
+
+
+class EnvironmentFailedError(RegistryError):
+    """Raised when a pack's Python environment cannot be prepared: its requirements do not
+    install (``output``: the end of pip's output), or the file says what pip may not do.
+    Raised before any suite runs; a registration is then rejected as ``environment_failed``."""
+
+    code = "ENVIRONMENT_FAILED"
+
+    def __init__(self, problem: str, output: str = "", registration_id: object | None = None
+                 ) -> None:
+        self.problem = problem
+        self.output = output
+        self.registration_id = registration_id
+        details: dict[str, Any] = {"output": output}
+        if registration_id is not None:
+            details["registration_id"] = str(registration_id)
+        self.details = [details]
+        tail = f"\n{output}" if output else ""
+        super().__init__(f"The pack's Python environment could not be prepared: {problem}"
+                         f"{tail}")
+
+    def of_registration(self, registration_id: object) -> EnvironmentFailedError:
+        """The same failure, naming the registration it rejected."""
+        return EnvironmentFailedError(self.problem, self.output, registration_id)
+
+
+class DependentsFailedError(TestsFailedError):
+    """Raised when an upgrade is rejected because the suites of active packs that depend on it
+    failed against it (the rejection is recorded first). ``failed``: (dependent ref, its test
+    run's id, that run's result document) of each one; ``result`` is the first one's run.
+    ``message``: the recorded one instead (a decision read back from the log)."""
+
+    def __init__(self, registration_id: object, ref: str, version: str,
+                 failed: Sequence[tuple[str, object, dict[str, Any] | None]],
+                 message: str | None = None) -> None:
+        super().__init__(registration_id, failed[0][2] if failed else None)
+        self.failed = failed
+        self.details = [{**rejection_evidence(registration_id, result), "dependent": dependent,
+                         "test_run_id": str(run_id)} for dependent, run_id, result in failed]
+        names = ", ".join(f"'{dependent}'" for dependent, _, _ in failed)
+        self.args = (f"Pack registration failed: the tests of {names}, which depend"
+                     f"{'s' if len(failed) == 1 else ''} on '{ref}', did not pass against "
+                     f"{ref} {version}; the active version stays. Use force=true to register "
+                     "anyway, or skip_dependents=true not to run them.",)
+        if message is not None:
+            self.args = (message,)

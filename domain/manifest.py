@@ -7,10 +7,11 @@ from typing import Any
 
 import msgspec
 
+from domain.dependencies import dependencies_from_stored, parse_dependencies
 from domain.errors import ManifestError, NoTestingConfigError, TestingDisabledError
+from domain.refs import REF_PATTERN as REF_PATTERN  # re-exported: adapters import it here
 from domain.text import has_control, path_part, quoted
 
-REF_PATTERN = re.compile(r"^[a-z][a-z0-9_-]+$")
 # Semantic Versioning 2.0.0, from semver.org's grammar (no leading zeros, optional pre-release
 # and build).
 SEMVER_PATTERN = re.compile(
@@ -102,6 +103,9 @@ class TestingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     network: bool = False
     """Whether the pack's suites may reach the network (off: loopback only)."""
     limits: SuiteLimits | None = None
+    requirements: str | None = None
+    """The pack's pip requirements file, installed into the Python environment its suites
+    run with; None: ``requirements.txt`` if the pack has one (else an empty environment)."""
 
 
 class PackManifest(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,7 +124,9 @@ class PackManifest(msgspec.Struct, frozen=True, kw_only=True):
     meta: dict[str, Any] = msgspec.field(default_factory=dict)
     tags: list[str] = msgspec.field(default_factory=list)
     runtime_deps: list[str] = msgspec.field(default_factory=list)
-    dependencies: list[str] = msgspec.field(default_factory=list)
+    dependencies: dict[str, str] = msgspec.field(default_factory=dict)
+    """Pack ref -> version range text (``*``: any), from either form pack.yaml may use
+    (see ``domain.dependencies``)."""
     testing: TestingConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,7 +136,11 @@ class PackManifest(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PackManifest:
-        """Rebuild a manifest from :meth:`to_dict` output (already validated once)."""
+        """Rebuild a manifest from :meth:`to_dict` output (already validated once). Events
+        recorded before ranges kept ``dependencies`` as a list of strings; it is read into the
+        mapping here."""
+        if "dependencies" in data and not isinstance(data["dependencies"], dict):
+            data = {**data, "dependencies": dependencies_from_stored(data["dependencies"])}
         return msgspec.convert(data, type=cls)
 
 
@@ -159,12 +169,15 @@ def parse_manifest(raw: object) -> PackManifest:
     data = _apply_aliases(raw)
     if isinstance(data.get("testing"), dict) and "runners" in data["testing"]:
         data["testing"] = _from_runners_dialect(data["testing"])
+    declared = data.pop("dependencies", None)
     try:
         manifest = msgspec.convert(data, type=PackManifest, strict=True)
     except msgspec.ValidationError as exc:
         field, problem = _describe_validation_error(str(exc))
         raise ManifestError(problem, field) from None
     _check_identity(manifest)
+    manifest = msgspec.structs.replace(
+        manifest, dependencies=parse_dependencies(declared, own_ref=manifest.ref))
     if manifest.testing is not None:
         manifest = msgspec.structs.replace(manifest, testing=_check_testing(manifest.testing))
     return manifest
@@ -318,6 +331,8 @@ def _check_testing(testing: TestingConfig) -> TestingConfig:
         raise ManifestError(f"more than {MAX_SUITES} suites", "testing.test_suites")
     if testing.limits is not None:
         _check_limits(testing.limits, "testing.limits")
+    if testing.requirements is not None:
+        _check_relative_path(testing.requirements, "testing.requirements")
     seen: set[str] = set()
     suites = []
     for index, suite in enumerate(testing.test_suites):

@@ -9,6 +9,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.component import Component
+from domain.environment_event import EnvironmentPrepared as EnvironmentEvent
+from domain.environment_event import environment_fields, environment_prepared
 from domain.manifest import PackManifest
 from domain.note import checked_note
 from domain.origin import Origin, origin_to_dict
@@ -36,10 +38,12 @@ class Registration(Aggregate):
 
         Version 2 added ``origin`` (where an installed pack came from; None for a registered
         directory). Version 1 events also include those recorded before ``replace`` existed.
+        Version 3 added ``skip_dependents`` (an upgrade that did not run its active dependents'
+        suites against itself, ``--skip-dependents``).
         """
 
         TOPIC = "attune:Registration.PackRegistrationRequested"
-        class_version = 2
+        class_version = 3
 
         pack_ref: str
         pack_version: str
@@ -54,14 +58,22 @@ class Registration(Aggregate):
         requested_by: str
         replace: bool
         origin: dict[str, Any] | None
+        skip_dependents: bool
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state.setdefault("replace", False)
             state["origin"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["skip_dependents"] = False
+
     class TestSuiteCompleted(SuiteCompleted):
         TOPIC = "attune:Registration.TestSuiteCompleted"
+
+    class EnvironmentPrepared(EnvironmentEvent):
+        TOPIC = "attune:Registration.EnvironmentPrepared"
 
     class RegistrationCommitted(Aggregate.Event):
         """The registration became the active one for its ref."""
@@ -99,6 +111,20 @@ class Registration(Aggregate):
         def upcast_v2_v3(state: dict[str, Any]) -> None:
             state["note"] = None
 
+    class DependentsOverridden(Aggregate.Event):
+        """Force ended this committed registration (unregister, or rollback to
+        ``restored_version``) although active packs depend on it: recorded just before the
+        ``RegistrationRolledBack`` it allowed, in the same save."""
+
+        TOPIC = "attune:Registration.DependentsOverridden"
+
+        action: RollbackReason
+        actor: str
+        dependents: list[dict[str, str]]
+        """``{"ref", "wanted"}`` of each active dependent left unsatisfied, by ref."""
+        restored_version: str | None
+        """The version a rollback made active; None for an unregister."""
+
     class RegistrationRolledBack(Aggregate.Event):
         """The compensating event of a commit: the pack stopped being this registration."""
 
@@ -130,6 +156,7 @@ class Registration(Aggregate):
         trigger_reason: TriggerReason,
         requested_by: str,
         origin: Origin | None,
+        skip_dependents: bool = False,
     ) -> Registration:
         """Open a registration of ``manifest``: here its typed values become the event's
         plain ones (the persisted shape)."""
@@ -137,7 +164,8 @@ class Registration(Aggregate):
                    manifest=manifest.to_dict(), components=[c.to_dict() for c in components],
                    source_path=source_path, content_digest=content_digest, force=force,
                    replace=replace, skip_tests=skip_tests, trigger_reason=trigger_reason,
-                   requested_by=requested_by, origin=origin_to_dict(origin))
+                   requested_by=requested_by, origin=origin_to_dict(origin),
+                   skip_dependents=skip_dependents)
 
     @event(PackRegistrationRequested)
     def __init__(
@@ -156,6 +184,7 @@ class Registration(Aggregate):
         requested_by: str,
         replace: bool,
         origin: dict[str, Any] | None,
+        skip_dependents: bool,
     ) -> None:
         self.pack_ref = pack_ref
         self.pack_version = pack_version  # never `version`: the library owns that name
@@ -170,6 +199,7 @@ class Registration(Aggregate):
         self.trigger_reason = trigger_reason
         self.requested_by = requested_by
         self.origin = origin
+        self.skip_dependents = skip_dependents
         self.status: RegistrationStatus = "requested"
         self.suites: list[dict[str, Any]] = []
         self.reason: RejectReason | RollbackReason | None = None
@@ -195,6 +225,14 @@ class Registration(Aggregate):
         return [SuiteResult.from_dict(suite) for suite in self.suites]
 
     _complete_suite = suite_completed(TestSuiteCompleted)
+
+    def prepare_environment(self, record: dict[str, Any]) -> None:
+        """Record the Python environment the suites run with (before they run)."""
+        if self.is_finished:
+            raise RegistrationStateError(f"registration {self.id} is already {self.status}")
+        self._prepare_environment(**environment_fields(record))
+
+    _prepare_environment = environment_prepared(EnvironmentPrepared)
 
     def commit(
         self,
@@ -258,6 +296,27 @@ class Registration(Aggregate):
         self._roll_back(reason=reason, actor=actor,
                         restored_registration_id=restored_registration_id,
                         note=checked_note(note))
+
+    def override_dependents(self, *, action: RollbackReason, actor: str,
+                            dependents: Sequence[tuple[str, str]],
+                            restored_version: str | None = None) -> None:
+        """Record that ``actor`` forced ``action`` past ``dependents`` ((ref, range) of each);
+        the ``roll_back`` it allows follows.
+
+        Raises:
+            RegistrationStateError: the registration is not the committed one.
+        """
+        if self.status != "committed":
+            raise RegistrationStateError(f"registration {self.id} is {self.status}, not committed")
+        self._override_dependents(
+            action=action, actor=actor, restored_version=restored_version,
+            dependents=[{"ref": ref, "wanted": wanted} for ref, wanted in dependents])
+
+    @event(DependentsOverridden)
+    def _override_dependents(self, *, action: RollbackReason, actor: str,
+                             dependents: list[dict[str, str]],
+                             restored_version: str | None) -> None:
+        """Changes no state: the event is the record."""
 
     @event(RegistrationRolledBack)
     def _roll_back(self, *, reason: RollbackReason, actor: str,

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.environment_event import EnvironmentPrepared as EnvironmentEvent
+from domain.environment_event import environment_fields, environment_prepared
 from domain.registration import RegistrationStateError
 from domain.results import SuiteResult, TestSummary
 from domain.suite_event import SuiteCompleted, suite_completed
@@ -14,7 +16,9 @@ from domain.vocabulary import TriggerReason
 
 
 class TestRun(Aggregate):
-    """One manual run. It changes nothing about which registration is active."""
+    """One run of an active registration's suites outside its registration: by hand
+    (``manual``), or against the upgrade of a pack it depends on (``dependency``). It changes
+    nothing about which registration is active."""
 
     __test__ = False  # not a pytest test class
 
@@ -25,9 +29,15 @@ class TestRun(Aggregate):
         TOPIC = "attune:TestRun.Created"
 
     class TestRunRequested(Aggregate.Created):
-        """A manual run of an active registration's suites began."""
+        """A run of an active registration's suites began.
+
+        Version 2 added ``candidate``: for a ``dependency`` run, the registration of the
+        dependency it ran against (``{"registration_id", "pack_ref", "pack_version"}``), which
+        its outcome lets replace the active version or not; None for a manual run.
+        """
 
         TOPIC = "attune:TestRun.TestRunRequested"
+        class_version = 2
 
         pack_ref: str
         pack_version: str
@@ -36,9 +46,17 @@ class TestRun(Aggregate):
         source_path: str
         content_digest: str
         requested_by: str
+        candidate: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["candidate"] = None
 
     class TestSuiteCompleted(SuiteCompleted):
         TOPIC = "attune:TestRun.TestSuiteCompleted"
+
+    class EnvironmentPrepared(EnvironmentEvent):
+        TOPIC = "attune:TestRun.EnvironmentPrepared"
 
     class TestRunCompleted(Aggregate.Event):
         """The run ended: its summary, or why it stopped before the end."""
@@ -59,6 +77,7 @@ class TestRun(Aggregate):
         source_path: str,
         content_digest: str,
         requested_by: str,
+        candidate: dict[str, Any] | None,
     ) -> None:
         self.pack_ref = pack_ref
         self.pack_version = pack_version
@@ -67,6 +86,7 @@ class TestRun(Aggregate):
         self.source_path = source_path
         self.content_digest = content_digest
         self.requested_by = requested_by
+        self.candidate = candidate
         self.status = "requested"
         self.suites: list[dict[str, Any]] = []
 
@@ -81,6 +101,12 @@ class TestRun(Aggregate):
         self._complete_suite(**result.to_dict(), worker=worker)
 
     _complete_suite = suite_completed(TestSuiteCompleted)
+
+    def prepare_environment(self, record: dict[str, Any]) -> None:
+        """Record the Python environment the suites run with (before they run)."""
+        self._prepare_environment(**environment_fields(record))
+
+    _prepare_environment = environment_prepared(EnvironmentPrepared)
 
     def complete(self, *, summary: TestSummary | None, error: str | None = None) -> None:
         """Close the run: ``summary`` when suites ran, ``error`` if it stopped before the end."""

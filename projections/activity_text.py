@@ -91,6 +91,19 @@ def _suite(e: Any, ctx: Lookups) -> Entry:
                  first.get("actor"), first.get("registration_id"))
 
 
+@describe.register(Registration.EnvironmentPrepared)
+@describe.register(TestRun.EnvironmentPrepared)
+def _environment(e: Any, ctx: Lookups) -> Entry:
+    first = ctx.first()
+    count = len(e.packages)
+    summary = (f"Python {e.python_version} environment {'built' if e.built else 'reused'}: "
+               f"{e.requirements or 'no requirements'}, {count} "
+               f"package{'' if count == 1 else 's'}")
+    kind = ("registration" if isinstance(e, Registration.Event) else "test_run")
+    return Entry(f"{kind}.environment_prepared", summary, first.get("ref"), first.get("version"),
+                 first.get("actor"), first.get("registration_id"))
+
+
 @describe.register
 def _committed(e: Registration.RegistrationCommitted, ctx: Lookups) -> Entry:
     first = ctx.first()
@@ -130,6 +143,16 @@ def _rolled_back(e: Registration.RegistrationRolledBack, ctx: Lookups) -> Entry:
                    "active again")
     return Entry("registration.rolled_back", summary + _note(e), first.get("ref"),
                  first.get("version"), e.actor, str(e.originator_id))
+
+
+@describe.register
+def _dependents_overridden(e: Registration.DependentsOverridden, ctx: Lookups) -> Entry:
+    first = ctx.first()
+    what = "unregister" if e.action == "unregister" else f"rollback to {e.restored_version}"
+    needs = ", ".join(f"{d['ref']} ({d['wanted']})" for d in e.dependents)
+    return Entry("registration.dependents_overridden",
+                 f"{what} forced although active packs depend on it: {needs}",
+                 first.get("ref"), first.get("version"), e.actor, str(e.originator_id))
 
 
 @describe.register(_pack_event("Created"))
@@ -200,19 +223,33 @@ def _token_revoked(e: ApiToken.TokenRevoked, ctx: Lookups) -> Entry:
 
 @describe.register
 def _test_run_requested(e: TestRun.TestRunRequested, ctx: Lookups) -> Entry:
-    return Entry("test_run.requested", f"manual test run of {e.pack_version} started",
-                 e.pack_ref, e.pack_version, e.requested_by, str(e.registration_id))
+    against = _against(e.candidate)
+    return Entry("test_run.requested", f"{_run_kind(e.candidate)} of {e.pack_version}"
+                 f"{against} started", e.pack_ref, e.pack_version, e.requested_by,
+                 str(e.registration_id))
 
 
 @describe.register
 def _test_run_completed(e: TestRun.TestRunCompleted, ctx: Lookups) -> Entry:
     first = ctx.first()
+    kind = _run_kind(ctx.first_state().get("candidate"))
     if e.summary is not None:
-        summary = f"manual test run {e.summary.get('status')} ({_counts(e.summary)})"
+        summary = f"{kind} {e.summary.get('status')} ({_counts(e.summary)})"
     else:
-        summary = f"manual test run stopped: {_one_line(e.error or 'no result')}"
+        summary = f"{kind} stopped: {_one_line(e.error or 'no result')}"
     return Entry("test_run.completed", summary, first.get("ref"), first.get("version"),
                  first.get("actor"), first.get("registration_id"))
+
+
+def _run_kind(candidate: dict[str, Any] | None) -> str:
+    """A manual run, or one against the upgrade of a pack it depends on."""
+    return "manual test run" if candidate is None else "dependency test run"
+
+
+def _against(candidate: dict[str, Any] | None) -> str:
+    if candidate is None:
+        return ""
+    return f" against {candidate.get('pack_ref')} {candidate.get('pack_version')}"
 
 
 def _kind_of_topic(topic: str) -> str:

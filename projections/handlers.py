@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import singledispatch
 from typing import Any
 
+from domain.dependencies import dependencies_from_stored
 from domain.registration import Registration
 from domain.test_run import TestRun
 from domain.token import ApiToken
@@ -111,6 +112,12 @@ def registration_rolled_back(e: Registration.RegistrationRolledBack, w: Writer) 
     pack_id = _pack_identity(w, row["pack_ref"])
     w.execute("DELETE FROM {t}pack_component WHERE pack_id = :id", {"id": pack_id})
     w.execute("DELETE FROM {t}pack WHERE id = :id", {"id": pack_id})
+
+
+@apply_event.register
+def dependents_overridden(e: Registration.DependentsOverridden, w: Writer) -> None:
+    w.execute("UPDATE {t}pack_registration SET overridden_dependents = :dependents"
+              " WHERE id = :id", {"dependents": w.json(e.dependents), "id": str(e.originator_id)})
 
 
 @apply_event.register
@@ -222,7 +229,8 @@ def _upsert_pack(w: Writer, at: datetime, reg: dict[str, Any], pack_id: int) -> 
          "version": m["version"], "author": m.get("author"), "email": m.get("email"),
          "conf_schema": w.json(m["conf_schema"]), "config": w.json(m["config"]),
          "meta": w.json(m["meta"]), "tags": w.json(m["tags"]),
-         "runtime_deps": w.json(m["runtime_deps"]), "dependencies": w.json(m["dependencies"]),
+         "runtime_deps": w.json(m["runtime_deps"]),
+         "dependencies": w.json(dependencies_from_stored(m["dependencies"])),
          "system": m["system"], "enabled": m["enabled"], "source_path": reg["source_path"],
          "digest": reg["content_digest"], "origin": _json_or_null(w, from_json(reg["origin"])),
          "reg": reg["id"], "updated": w.timestamp(at)},
@@ -249,6 +257,8 @@ def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
         result["error"] = error
     result["test_suites"] = _in_declared_order(w, row["registration_id"], result["test_suites"],
                                                manifest)
+    if row["trigger_reason"] == "dependency":  # a dependent's run against an upgrade
+        outcome = "dependency"
     identity = w.one("SELECT id FROM {t}pack_identity WHERE ref = :ref", {"ref": row["pack_ref"]})
     w.execute(
         "UPDATE {t}pack_test_execution SET status = :status, outcome = :outcome,"

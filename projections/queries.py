@@ -9,6 +9,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
+from domain.dependencies import ActivePacks
+
 from projections.activity_queries import ActivityQueries
 from projections.rows import (
     ComponentRow,
@@ -24,6 +26,7 @@ from projections.rows import (
     registration_row,
     token_row,
 )
+from projections.sql import from_json
 from projections.tables import READ_MODEL_TABLES
 
 # pack_test_execution's columns, with ``result`` as its JSON text on both stores (PostgreSQL
@@ -56,6 +59,14 @@ class ReadModelQueries(ActivityQueries, ABC):
         rows = self._select("SELECT * FROM {t}pack ORDER BY ref LIMIT :limit OFFSET :offset",
                             {"limit": limit, "offset": offset})
         return [pack_row(r) for r in rows]
+
+    def active_packs(self) -> ActivePacks:
+        """Every active pack's version and declared dependencies."""
+        rows = self._select("SELECT ref, version, dependencies FROM {t}pack ORDER BY ref", {})
+        return ActivePacks(
+            versions={row["ref"]: row["version"] for row in rows},
+            dependencies={row["ref"]: dict(sorted(from_json(row["dependencies"]).items()))
+                          for row in rows})
 
     def count_packs(self) -> int:
         return int(self._select("SELECT COUNT(*) AS n FROM {t}pack", {})[0]["n"])

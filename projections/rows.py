@@ -36,7 +36,8 @@ class PackRow(msgspec.Struct, frozen=True, kw_only=True):
     meta: dict[str, Any]
     tags: list[str]
     runtime_deps: list[str]
-    dependencies: list[str]
+    dependencies: dict[str, str]
+    """Pack ref -> version range (``*``: any), by ref (PostgreSQL's JSON keeps no order)."""
     system: bool
     enabled: bool
     source_path: str
@@ -88,6 +89,9 @@ class RegistrationRow(msgspec.Struct, frozen=True, kw_only=True):
     (``--reason``); None when no reason was given."""
     cancelled_by: str | None = None
     """Who cancelled it (``pack cancel``: rejected as ``abandoned``); None otherwise."""
+    overridden_dependents: list[dict[str, str]] | None = None
+    """``{"ref", "wanted"}`` of the active packs that depended on it when it was unregistered
+    or rolled back with ``--force``; None otherwise."""
 
 
 class _TestExecutionFields(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,6 +163,7 @@ def token_row(row: dict[str, Any]) -> TokenRow:
 def pack_row(row: dict[str, Any]) -> PackRow:
     for key in ("conf_schema", "config", "meta", "tags", "runtime_deps", "dependencies"):
         row[key] = from_json(row[key])
+    row["dependencies"] = dict(sorted(row["dependencies"].items()))
     row["origin"] = origin_from_dict(from_json(row["origin"]))
     for key in ("system", "enabled"):
         row[key] = bool(row[key])
@@ -178,6 +183,7 @@ def registration_row(row: dict[str, Any]) -> RegistrationRow:
     for key in ("force", "replace_active", "skip_tests"):
         row[key] = bool(row[key])
     row["origin"] = origin_from_dict(from_json(row["origin"]))
+    row["overridden_dependents"] = from_json(row.get("overridden_dependents"))
     row["forced"] = None if row["forced"] is None else bool(row["forced"])
     for key in ("requested_at", "finished_at", "rolled_back_at"):
         row[key] = from_timestamp(row[key])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Bump when a table's shape or a handler's output changes: stores with another version drop
 # their read models and rebuild them from the event log (the log is the truth).
-READ_MODEL_VERSION = 8
+READ_MODEL_VERSION = 9
 
 # {t} is replaced by the table-name prefix ("" on SQLite, "attune." on PostgreSQL);
 # {json}, {ts} and {bool} by the dialect's column types.
@@ -64,7 +64,8 @@ TABLES = [
         rolled_back_by TEXT,
         restored_registration_id TEXT,
         note TEXT,
-        cancelled_by TEXT
+        cancelled_by TEXT,
+        overridden_dependents {json}
     )""",
     """CREATE TABLE IF NOT EXISTS {t}pack_component (
         pack_id INTEGER NOT NULL,

@@ -60,9 +60,14 @@ def chromium() -> Iterator[Any]:
 
 
 def wait_until(driver: Any, found: Callable[[Any], Any], what: str) -> Any:
+    """Poll ``found`` until it answers; a page that reloads itself (a registration in flight)
+    may replace an element between finding and reading it: that poll counts as not yet."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, PATIENCE, poll_frequency=0.1).until(found, message=what)
+    return WebDriverWait(driver, PATIENCE, poll_frequency=0.1,
+                         ignored_exceptions=[StaleElementReferenceException]
+                         ).until(found, message=what)
 
 
 def console_problems(driver: Any) -> list[str]:

@@ -62,19 +62,34 @@ def postgres_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_environments(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The cache of packs' Python environments, one for the whole session and its workers
+    (``ATTUNE_ENVIRONMENTS``, also for the ``attune`` processes the tests start): the core
+    pack's requirements are installed once, not once per test's data directory."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = str(shared / "environments")
+    os.environ["ATTUNE_ENVIRONMENTS"] = folder
+    return folder
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, shared_environments: str
+             ) -> Settings:
     """Settings for a store of each kind, isolated per test (own file / own schema)."""
     home = tmp_path / "home"
     if request.param == "sqlite":
-        return Settings(home=home, database_url="")
+        return Settings(home=home, database_url="", environments_setting=shared_environments)
     database = request.getfixturevalue("postgres_database")
-    return Settings(home=home, database_url=f"{database}?schema=t_{uuid.uuid4().hex[:10]}")
+    return Settings(home=home, database_url=f"{database}?schema=t_{uuid.uuid4().hex[:10]}",
+                    environments_setting=shared_environments)
 
 
 @pytest.fixture
-def sqlite_settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", database_url="")
+def sqlite_settings(tmp_path: Path, shared_environments: str) -> Settings:
+    return Settings(home=tmp_path / "home", database_url="",
+                    environments_setting=shared_environments)
 
 
 @dataclass(frozen=True)

@@ -24,18 +24,26 @@ reason_option = click.option(
          "by `pack history` and `audit --summary`.")
 
 
+dependents_force_option = click.option(
+    "--force", is_flag=True,
+    help="Do it although active packs depend on REF (`attune pack deps REF --reverse`); "
+         "they are recorded with the event.")
+
+
 @click.command()
 @click.argument("ref")
 @reason_option
+@dependents_force_option
 @json_option
-def unregister(ref: str, reason: str | None, as_json: bool) -> None:
+def unregister(ref: str, reason: str | None, force: bool, as_json: bool) -> None:
     """Deactivate pack REF.
 
     Records a RegistrationRolledBack event for the active registration; the pack disappears
-    from `pack list`, and its registrations and test history stay for auditors.
+    from `pack list`, and its registrations and test history stay for auditors. Refused
+    while active packs depend on REF, unless --force.
     """
     with registry_session(as_json) as registry:
-        registration_id = registry.unregister(ref, actor=actor(), note=reason)
+        registration_id = registry.unregister(ref, actor=actor(), note=reason, force=force)
     if as_json:
         output.print_json({"data": {"ref": ref, "registration_id": str(registration_id)},
                            "message": f"Pack '{ref}' unregistered"})
@@ -47,17 +55,19 @@ def unregister(ref: str, reason: str | None, as_json: bool) -> None:
 @click.command()
 @click.argument("ref")
 @reason_option
+@dependents_force_option
 @json_option
-def rollback(ref: str, reason: str | None, as_json: bool) -> None:
+def rollback(ref: str, reason: str | None, force: bool, as_json: bool) -> None:
     """Re-activate the registration of REF that the active one replaced.
 
     The active registration gets a RegistrationRolledBack event and the earlier version is
     active again, with the exact files its registration tested (its release): whatever
     happened to the directory it was registered from. Repeat to go further back. Refused,
-    changing nothing, when that release is gone.
+    changing nothing, when that release is gone, or when an active pack that depends on REF
+    declares a range the earlier version is not in (unless --force).
     """
     with registry_session(as_json) as registry:
-        pack = registry.roll_back(ref, actor=actor(), note=reason)
+        pack = registry.roll_back(ref, actor=actor(), note=reason, force=force)
     if as_json:
         import msgspec
 

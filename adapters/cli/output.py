@@ -67,22 +67,40 @@ REJECTION_HINT = ("Fix the failing tests and try again (add --replace to upgrade
                   "version only if they pass); --force registers the pack despite them.")
 
 
+DEPENDENTS_HINT = ("Keep what they use, or change them first; --skip-dependents replaces the "
+                   "active version without running them, --force despite their failures.")
+
+
 def rejection_lines(details: list[dict[str, Any]] | None) -> list[str]:
     """What follows the error line of a registration rejected by its tests: its failing
-    cases (at most ten), its id and what to do next. Nothing for other errors' details."""
+    cases (at most ten), its id and what to do next; for an upgrade rejected by the tests of
+    its dependents, the failing cases of each. Nothing for other errors' details."""
+    if details and all(isinstance(item, dict) and item.get("dependent")
+                       and isinstance(item.get("failing_cases"), list) for item in details):
+        lines = [line for item in details
+                 for line in _failing_lines(item, f"{item['dependent']}/")]
+        return [*lines, f"Registration: {details[0].get('registration_id')}", DEPENDENTS_HINT]
     evidence = details[0] if details and len(details) == 1 else None
     if not isinstance(evidence, dict) or not isinstance(evidence.get("failing_cases"), list):
         return []
+    lines = _failing_lines(evidence)
+    if evidence.get("registration_id"):
+        lines.append(f"Registration: {evidence['registration_id']}")
+    return [*lines, REJECTION_HINT]
+
+
+def _failing_lines(evidence: dict[str, Any], prefix: str = "") -> list[str]:
+    """The failing cases of one run's evidence, at most ten; each suite named after
+    ``prefix``."""
     cases = evidence["failing_cases"]
     lines = [f"  {FAIL} " + ": ".join(str(part) for part in (
-                case.get("suite"), case.get("case"), case.get("message")) if part)
+                f"{prefix}{case['suite']}" if case.get("suite") else None, case.get("case"),
+                case.get("message")) if part)
              for case in cases[:MAX_LISTED_CASES] if isinstance(case, dict)]
     more = len(cases) - MAX_LISTED_CASES + int(evidence.get("more_failing_cases") or 0)
     if more > 0:
         lines.append(f"  … and {more} more")
-    if evidence.get("registration_id"):
-        lines.append(f"Registration: {evidence['registration_id']}")
-    return [*lines, REJECTION_HINT]
+    return lines
 
 
 def print_json(document: Any) -> None:

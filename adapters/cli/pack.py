@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from adapters.cli.deps import deps
 from adapters.cli.install import install, prune, verify
 from adapters.cli.lifecycle import cancel, rollback, unregister
 from adapters.cli.reading import history, list_packs, show, test_history
@@ -19,3 +20,4 @@ def pack() -> None:
 for command in (register, install, test, list_packs, show, history, test_history, verify,
                 unregister, rollback, cancel, prune):
     pack.add_command(command)
+pack.add_command(deps)

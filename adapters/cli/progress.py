@@ -6,6 +6,7 @@ import sys
 import threading
 
 from domain.manifest import TestSuite
+from domain.resolution import IndexEntry
 from domain.results import SuiteResult, TestCaseResult, summary_line
 
 from adapters.cli import output
@@ -56,6 +57,16 @@ class SuiteProgress:
             if sandbox and sandbox not in self.sandboxes_shown:
                 self.sandboxes_shown.add(sandbox)
                 output.note(f"  {sandbox[0].upper()}{sandbox[1:]}")
+
+    def installing_dependency(self, entry: IndexEntry, step: int, steps: int) -> None:
+        """Implements ``application.ports.DependencyProgress`` (``--install-deps``)."""
+        from adapters.redact import redact_url
+
+        at = f" at {entry.git_ref}" if entry.git_ref else ""
+        with self.lock:
+            self._clear()
+            output.note(f"▶ Installing dependency {step}/{steps}: {entry.ref} {entry.version} "
+                        f"from {redact_url(entry.source)}{at}")
 
     def _clear(self) -> None:
         if self.live:

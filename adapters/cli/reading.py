@@ -126,6 +126,8 @@ def show(ref: str, as_json: bool) -> None:
     for label, value in (("Label", pack.label), ("Description", pack.description),
                          ("Author", pack.author), ("Email", pack.email),
                          ("Tags", ", ".join(pack.tags)),
+                         ("Depends on", ", ".join(f"{dep} {wanted}" for dep, wanted
+                                                  in pack.dependencies.items())),
                          ("Installed from", pack.origin and output.origin(pack.origin)),
                          ("Source" if pack.origin is None else "Files", pack.source_path),
                          ("Release", details.release_path
@@ -184,6 +186,10 @@ def _history_lines(row: Any) -> list[str]:
     lines = [f"  from {output.origin(row.origin)}"] if row.origin is not None else []
     if row.note:
         lines.append(f"  reason given: {row.note}")
+    if row.overridden_dependents:
+        lines.append("  forced although active packs depended on it: " + ", ".join(
+            f"{dep['ref']} (needs {row.pack_ref} {dep['wanted']})"
+            for dep in row.overridden_dependents))
     return lines
 
 

@@ -8,6 +8,12 @@ import click
 
 from adapters.cli import output
 from adapters.cli.context import actor, jobs_option, json_option, registry_session
+from adapters.cli.install_deps import (
+    install_deps_option,
+    installed_json,
+    no_wait_with_install_deps,
+    report_installed,
+)
 from adapters.cli.junit import junit_option, report_rejection, write_report
 from adapters.cli.paths import not_empty
 
@@ -17,6 +23,12 @@ if TYPE_CHECKING:
     from application.commands import Queued
 
     from adapters.contract import Registered
+
+
+skip_dependents_option = click.option(
+    "--skip-dependents", is_flag=True,
+    help="Replace an active pack without first running the suites of the active packs that "
+         "depend on it against the new version (recorded in the registration).")
 
 
 @click.command()
@@ -29,15 +41,18 @@ if TYPE_CHECKING:
                    "(an upgrade that keeps the test gate, unlike --force).")
 @click.option("--skip-tests", is_flag=True,
               help="Do not run the pack's tests (nothing is stored as a test result).")
+@skip_dependents_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @click.option("--no-wait", is_flag=True,
               help="Queue the suites for `attune worker` processes and return at once with "
                    "the registration's id (PostgreSQL only).")
+@install_deps_option
 @jobs_option
 @junit_option
 @json_option
-def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: bool,
-             no_wait: bool, jobs: int | None, junit_xml: Path | None, as_json: bool) -> None:
+def register(path: str, force: bool, replace: bool, skip_tests: bool, skip_dependents: bool,
+             quiet: bool, no_wait: bool, install_deps: bool, jobs: int | None,
+             junit_xml: Path | None, as_json: bool) -> None:
     """Register the pack in directory PATH.
 
     Reads PATH/pack.yaml, validates it, runs the pack's test suites on a private copy and makes
@@ -52,8 +67,11 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, quiet: boo
     from adapters.cli.progress import SuiteProgress
 
     command = RegisterCommand(path=path, force=force, replace=replace, skip_tests=skip_tests,
-                              jobs=jobs, requested_by=actor())
+                              skip_dependents=skip_dependents, jobs=jobs, requested_by=actor(),
+                              install_deps=install_deps)
     with registry_session(as_json, create=True) as registry:
+        if install_deps and no_wait:
+            no_wait_with_install_deps()
         if no_wait and not skip_tests:  # with nothing to test, it is decided at once anyway
             queued(registry.queue(command), as_json)
             return
@@ -87,10 +105,12 @@ def report(registered: Registered, as_json: bool, verb: str) -> None:
         output.print_json({
             "data": {"pack": msgspec.to_builtins(row),
                      "test_result": msgspec.to_builtins(outcome.test_result),
-                     "tests_skipped": outcome.tests_skipped},
+                     "tests_skipped": outcome.tests_skipped,
+                     **installed_json(registered.installed_dependencies)},
             "message": f"Pack {verb} successfully",
         })
         return
+    report_installed(registered.installed_dependencies)
     symbol = output.OK if outcome.tests_skipped or outcome.all_passed else output.WARN
     output.line(f"{symbol} Pack '{row.ref}' {verb} successfully")
     output.line(f"Version: {row.version}")

@@ -20,7 +20,14 @@ from domain.results import TestResult
 
 from projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
 
-from adapters.contract import PackDetails, Registered, StoredEvent, Verification, WorkerRow
+from adapters.contract import (
+    PackDependencies,
+    PackDetails,
+    Registered,
+    StoredEvent,
+    Verification,
+    WorkerRow,
+)
 from adapters.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -28,7 +35,7 @@ if TYPE_CHECKING:
 
     from domain.vocabulary import RunStatus, TriggerReason
 
-    from application.commands import InstallCommand, Queued, RegisterCommand
+    from application.commands import InstallCommand, Queued, RegisterCommand, RegistrationOptions
     from application.ports import Progress
     from application.test_pack import TestRunOutcome
 
@@ -131,7 +138,8 @@ class RemoteRegistry:
         """The server reads the path as it sees it: made absolute here."""
         return self._registered(self._call("POST", "/packs/register", json={
             "path": str(Path(command.path).expanduser().absolute()), "force": command.force,
-            "replace": command.replace, "skip_tests": command.skip_tests})["data"])
+            "replace": command.replace, "skip_tests": command.skip_tests,
+            "skip_dependents": command.skip_dependents, **_install_deps(command)})["data"])
 
     def install(self, command: InstallCommand,
                 progress: Progress | None = None) -> Registered:
@@ -153,7 +161,8 @@ class RemoteRegistry:
             source = str(Path(source).expanduser().absolute())
         return {"source": source, "ref_spec": command.git_ref, "digest": command.expected_digest,
                 "force": command.force, "replace": command.replace,
-                "skip_tests": command.skip_tests}
+                "skip_tests": command.skip_tests, "skip_dependents": command.skip_dependents,
+                **_install_deps(command)}
 
     @staticmethod
     def _queued(body: dict[str, Any]) -> Queued:
@@ -164,6 +173,7 @@ class RemoteRegistry:
                       data["suites"])
 
     def _registered(self, body: dict[str, Any]) -> Registered:
+        from application.install_deps import InstalledDependency
         from application.register import RegistrationOutcome
 
         pack = msgspec.convert(body["pack"], type=PackRow)
@@ -173,7 +183,9 @@ class RemoteRegistry:
             pack_version=pack.version, tests_skipped=body["tests_skipped"],
             forced=bool(result and result.status != "passed"), test_result=result,
             notification_id=0)
-        return Registered(outcome=outcome, pack=pack)
+        return Registered(outcome=outcome, pack=pack, installed_dependencies=tuple(
+            InstalledDependency(item["ref"], item["version"], UUID(item["registration_id"]))
+            for item in body.get("installed_dependencies") or ()))
 
     def rejected_run_junit(self, error: RemoteError) -> bytes | None:
         """The JUnit XML of the stored test run that a rejection by its tests names (the
@@ -205,6 +217,9 @@ class RemoteRegistry:
 
     def verify(self, ref: str) -> Verification:
         return self._data(Verification, "GET", f"/packs/{ref}/verify")
+
+    def dependencies(self, ref: str) -> PackDependencies:
+        return self._data(PackDependencies, "GET", f"/packs/{ref}/dependencies")
 
     def list_packs(self) -> list[PackRow]:
         rows: list[PackRow] = []
@@ -277,17 +292,21 @@ class RemoteRegistry:
                 return rows
             page += 1
 
-    def unregister(self, ref: str, *, actor: str, note: str | None = None) -> UUID:
-        return UUID(self._call("DELETE", f"/packs/{ref}",
-                               params=_reason(note))["data"]["registration_id"])
+    def unregister(self, ref: str, *, actor: str, note: str | None = None,
+                   force: bool = False) -> UUID:
+        return UUID(self._call("DELETE", f"/packs/{ref}", params={
+            **_force(force), **_reason(note)})["data"]["registration_id"])
 
-    def roll_back(self, ref: str, *, actor: str, note: str | None = None) -> PackRow:
-        return self._data(PackRow, "POST", f"/packs/{ref}/rollback", params=_reason(note))
+    def roll_back(self, ref: str, *, actor: str, note: str | None = None,
+                  force: bool = False) -> PackRow:
+        return self._data(PackRow, "POST", f"/packs/{ref}/rollback",
+                          params={**_force(force), **_reason(note)})
 
     def queue(self, command: RegisterCommand) -> Queued:
         return self._queued(self._call("POST", "/packs/register", json={
             "path": str(Path(command.path).expanduser().absolute()), "force": command.force,
-            "replace": command.replace, "skip_tests": command.skip_tests, "wait": False}))
+            "replace": command.replace, "skip_tests": command.skip_tests,
+            "skip_dependents": command.skip_dependents, "wait": False}))
 
     def cancel(self, ref: str, *, actor: str, force: bool = False,
                note: str | None = None) -> UUID:
@@ -368,6 +387,17 @@ class RemoteRegistry:
         from adapters.contract import Health
 
         return self._data(Health, "GET", "/health")
+
+
+def _install_deps(command: RegistrationOptions) -> dict[str, bool]:
+    """``install_deps`` in a register or install body, only when asked (a server from before
+    it refuses the unknown field)."""
+    return {"install_deps": True} if command.install_deps else {}
+
+
+def _force(force: bool) -> dict[str, str]:
+    """The ``force`` query parameter of rollback and unregister, when set."""
+    return {"force": "true"} if force else {}
 
 
 def _reason(note: str | None) -> dict[str, str]:

@@ -23,10 +23,12 @@ from adapters.http.auth import requires
 from adapters.http.body import json_body
 from adapters.http.cursor import REGISTRATION_CURSOR, RUN_CURSOR, next_cursor, page_start
 from adapters.http.errors import COMMON_ERRORS, documented_errors
+from adapters.http.install_deps import dependency_sources
 from adapters.http.roots import check_install_source, check_pack_root, install_address_policy
 from adapters.http.schemas import (
     Cancelled,
     CancelledEnvelope,
+    DependenciesEnvelope,
     InstallRequest,
     PackEnvelope,
     PackPage,
@@ -54,6 +56,9 @@ PageSize = Annotated[int, QueryParameter(ge=1, le=100,
 Reason = Annotated[str | None, QueryParameter(
     description="Why, in your words: kept with the event, shown in the pack's history and the "
                 "registration's audit. One line of visible text, at most 500 characters.")]
+DependentsForce = Annotated[bool, QueryParameter(
+    description="Do it although active packs depend on the pack (their refs and ranges are "
+                "recorded with the event and shown in its history and audit).")]
 Cursor = Annotated[str | None, QueryParameter(
     description="Start after the page that answered with this `pagination.next_cursor` "
                 "(opaque). Costs the same at any depth, unlike `page`; not with `page`.")]
@@ -107,7 +112,13 @@ class PackController(Controller):
         check_pack_root(data.path, request.app.state.pack_roots)
         command = RegisterCommand(
             path=data.path, force=data.force, replace=data.replace, skip_tests=data.skip_tests,
-            requested_by=request.state.actor)
+            skip_dependents=data.skip_dependents, requested_by=request.state.actor,
+            install_deps=data.install_deps)
+        if data.install_deps:
+            with dependency_sources(request.app.state, data.wait):
+                done = registry.register(command)
+            return RegisteredEnvelope(data=Registered.of(done),
+                                      message="Pack registered successfully")
         if not data.wait and not data.skip_tests:
             return queued_response(registry.queue(command))
         done = registry.register(command)
@@ -131,8 +142,14 @@ class PackController(Controller):
         source = check_install_source(data.source, state.pack_roots, state.install_sources)
         command = InstallCommand(
             source=source, git_ref=data.ref_spec, force=data.force, replace=data.replace,
-            skip_tests=data.skip_tests, requested_by=request.state.actor,
+            skip_tests=data.skip_tests, skip_dependents=data.skip_dependents,
+            requested_by=request.state.actor, install_deps=data.install_deps,
             expected_digest=parse_digest(data.digest) if data.digest is not None else None)
+        if data.install_deps:
+            with dependency_sources(state, data.wait):
+                done = registry.install(command)
+            return RegisteredEnvelope(data=Registered.of(done),
+                                      message="Pack installed successfully")
         with address_policy(install_address_policy(state)):
             if not data.wait and not data.skip_tests:
                 return queued_response(registry.queue_install(command))
@@ -156,8 +173,11 @@ class PackController(Controller):
             summary="Unregister (a compensating event)")
     def unregister(self, ref: FromPath[str], request: Request[Any, Any, Any],
                    registry: NamedDependency[ServedRegistry],
-                   reason: Reason = None) -> UnregisteredEnvelope:
-        ended = registry.unregister(ref, actor=request.state.actor, note=reason)
+                   reason: Reason = None, force: DependentsForce = False,
+                   ) -> UnregisteredEnvelope:
+        """409 ``DEPENDENTS_ACTIVE`` while active packs depend on the pack, unless
+        ``force``."""
+        ended = registry.unregister(ref, actor=request.state.actor, note=reason, force=force)
         return UnregisteredEnvelope(data=Unregistered(ref=ref, registration_id=str(ended)),
                                     message=f"Pack '{ref}' unregistered")
 
@@ -165,8 +185,11 @@ class PackController(Controller):
           summary="Re-activate the registration the active one replaced")
     def roll_back(self, ref: FromPath[str], request: Request[Any, Any, Any],
                   registry: NamedDependency[ServedRegistry],
-                  reason: Reason = None) -> RolledBackEnvelope:
-        pack = registry.roll_back(ref, actor=request.state.actor, note=reason)
+                  reason: Reason = None, force: DependentsForce = False,
+                  ) -> RolledBackEnvelope:
+        """409 ``DEPENDENTS_ACTIVE`` when an active dependent's range refuses the restored
+        version, unless ``force``."""
+        pack = registry.roll_back(ref, actor=request.state.actor, note=reason, force=force)
         return RolledBackEnvelope(data=pack, message=f"Pack '{ref}' rolled back to {pack.version}")
 
     @post("/{ref:str}/cancel", status_code=200, **WRITE, operation_id="cancelRegistration",
@@ -195,6 +218,17 @@ class PackController(Controller):
                registry: NamedDependency[ServedRegistry]) -> VerificationEnvelope:
         """200 whatever the outcome: ``data.status`` is ok, drifted or missing."""
         return VerificationEnvelope(data=registry.verify(ref))
+
+    @get("/{ref:str}/dependencies", **READ, operation_id="packDependencies",
+         summary="A pack's declared dependencies and the active packs that depend on it")
+    def pack_dependencies(self, ref: FromPath[str],
+                          registry: NamedDependency[ServedRegistry]) -> DependenciesEnvelope:
+        """Both directions at once: ``dependencies`` (what the active version declares, each
+        with the active version of that pack and whether it satisfies the range) and
+        ``dependents`` (active packs that declare this one, with their range and whether the
+        active version is in it). 404 when the ref was never submitted and nothing depends
+        on it."""
+        return DependenciesEnvelope(data=registry.dependencies(ref))
 
     @get("/{ref:str}/tests", **READ, operation_id="listPackTests",
          summary="Test history, newest first")

@@ -11,7 +11,13 @@ from domain.results import TestResult
 from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, TestExecutionRow
 
 from adapters import contract
-from adapters.contract import Health, PackDetails, RegistrationDetails, Verification
+from adapters.contract import (
+    Health,
+    PackDependencies,
+    PackDetails,
+    RegistrationDetails,
+    Verification,
+)
 
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -21,6 +27,12 @@ class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     force: bool = False
     skip_tests: bool = False
     replace: bool = False
+    skip_dependents: bool = False
+    """Replace an active pack without running its active dependents' suites against the new
+    version first (recorded)."""
+    install_deps: bool = False
+    """First install the pack's missing dependencies from the server's pack index
+    (``ATTUNE_PACK_INDEX``); needs ``wait``."""
     wait: bool = True
     """False: answer 202 at once and let workers run the suites (PostgreSQL)."""
 
@@ -40,6 +52,11 @@ class InstallRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     force: bool = False
     replace: bool = False
     skip_tests: bool = False
+    skip_dependents: bool = False
+    """As for a registration: do not run the active dependents' suites (recorded)."""
+    install_deps: bool = False
+    """First install the pack's missing dependencies from the server's pack index
+    (``ATTUNE_PACK_INDEX``); needs ``wait``."""
     wait: bool = True
     """False: answer 202 once fetched and queued; workers run the suites (PostgreSQL)."""
 
@@ -69,18 +86,30 @@ class CursorPagination(msgspec.Struct):
     next_cursor: str | None  # the ``cursor`` of the next page; None on the last page
 
 
-class Registered(msgspec.Struct):
-    """The pack a registration or install activated, and its test result."""
+class InstalledDependency(msgspec.Struct):
+    """A dependency ``install_deps`` installed (and registered) before the pack."""
+
+    ref: str
+    version: str
+    registration_id: str
+
+
+class Registered(msgspec.Struct, omit_defaults=True):
+    """The pack a registration or install activated, and its test result; with
+    ``install_deps``, the dependencies installed first, in order (left out when none)."""
 
     pack: PackRow
     test_result: TestResult | None
     tests_skipped: bool
+    installed_dependencies: list[InstalledDependency] = msgspec.field(default_factory=list)
 
     @classmethod
     def of(cls, registered: contract.Registered) -> Registered:
         outcome = registered.outcome
         return cls(pack=registered.pack, test_result=outcome.test_result,
-                   tests_skipped=outcome.tests_skipped)
+                   tests_skipped=outcome.tests_skipped, installed_dependencies=[
+                       InstalledDependency(i.ref, i.version, str(i.registration_id))
+                       for i in registered.installed_dependencies])
 
 
 class RegisteredEnvelope(msgspec.Struct):
@@ -166,6 +195,10 @@ class RolledBackEnvelope(msgspec.Struct):
 
 class VerificationEnvelope(msgspec.Struct):
     data: Verification
+
+
+class DependenciesEnvelope(msgspec.Struct):
+    data: PackDependencies
 
 
 class HealthEnvelope(msgspec.Struct):

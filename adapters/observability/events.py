@@ -152,8 +152,11 @@ def _rolled_back(event: Registration.RegistrationRolledBack, aggregate: Any,
 
 
 def _test_run_requested(event: TestRun.TestRunRequested, _: Any, __: Saved) -> None:
+    candidate = event.candidate
+    against = (f" against {candidate.get('pack_ref')} {candidate.get('pack_version')}"
+               if candidate else "")
     emit(logging.INFO, "test_run.requested",
-         f"Test run of pack '{event.pack_ref}' {event.pack_version} requested by "
+         f"Test run of pack '{event.pack_ref}' {event.pack_version}{against} requested by "
          f"{event.requested_by}",
          test_run_id=str(event.originator_id), ref=event.pack_ref, version=event.pack_version,
          actor=event.requested_by, registration_id=str(event.registration_id),

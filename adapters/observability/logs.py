@@ -139,6 +139,27 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class SideTaskFailureInOneLine(logging.Filter):
+    """procrastinate stops a worker whose side task (its periodic deferrer, its listener)
+    failed, and logs the failure with a traceback. The caller starts the worker again; when
+    the store went away for a moment, one line that names the exception says all there is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "action", None) == "side_task_failed" and record.exc_info:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+            record.args = None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_side_task_failures(worker_name: str) -> None:
+    """Log the side-task failures of procrastinate's worker ``worker_name`` in one line."""
+    worker_log = logging.getLogger(f"procrastinate.worker.{worker_name}")
+    if not any(isinstance(f, SideTaskFailureInOneLine) for f in worker_log.filters):
+        worker_log.addFilter(SideTaskFailureInOneLine())
+
+
 def _handler(formatter: str) -> dict[str, Any]:
     return {"class": "logging.StreamHandler", "formatter": formatter, "stream": "ext://sys.stderr"}
 

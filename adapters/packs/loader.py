@@ -17,6 +17,7 @@ from domain.manifest import PackManifest, TestSuite, parse_manifest
 from domain.text import has_control, quoted
 from domain.vocabulary import ComponentKind
 
+from adapters.environments.requirements import check_requirements
 from adapters.packs.tree import (
     MAX_PACK_FILES,
     SKIPPED_NAMES,
@@ -96,6 +97,8 @@ class FilesystemPackLoader:
         manifest = parse_manifest(read_yaml(manifest_path, "pack.yaml", root))
         scan_tree(root)
         check_suite_paths(root, manifest, GlobBudget(self.glob_limits))
+        if manifest.testing is not None:
+            check_requirements(root, manifest.testing)
         return LoadedPack(manifest=manifest, source_path=str(root),
                           components=read_components(root, manifest.ref),
                           work_dir=self.work_dir)

@@ -32,9 +32,19 @@ def run_worker(settings: Settings, *, concurrency: int) -> None:
 
     from application.queued import RunQueuedSuite
 
-    from adapters.bootstrap import build_registry, build_runner, queue_config, release_blobs
+    from adapters.bootstrap import (
+        build_dependents,
+        build_registry,
+        build_runner,
+        queue_config,
+        release_blobs,
+    )
+    from adapters.environments.cache import EnvironmentCache
+    from adapters.packs.loader import FilesystemPackLoader
+    from adapters.packs.releases import ReleaseStore
     from adapters.queue.jobs import QUEUE, Handlers, queue_app
     from adapters.queue.presence import WorkerPresence
+    from adapters.queue.worker_releases import WorkerReleases
     from adapters.store.setup import connect
 
     config = queue_config(settings)  # refuses the embedded store before anything starts
@@ -51,8 +61,16 @@ def run_worker(settings: Settings, *, concurrency: int) -> None:
 
     with build_registry(settings) as registry:
         handlers = Handlers(stall_seconds=stall)
-        run = RunQueuedSuite(registry.app, build_runner(settings), unpacked,
-                             worker=lambda: identity)
+        runner = build_runner(settings)
+        # The packs a suite depends on, and an upgrade's dependents, come from the database
+        # too; the worker that decides an upgrade runs its dependents' suites.
+        folders, dependents = build_dependents(
+            registry.app, settings, FilesystemPackLoader(work_dir=settings.work_dir), runner,
+            WorkerReleases(ReleaseStore.of(settings), blobs), registry)
+        run = RunQueuedSuite(registry.app, runner, unpacked,
+                             worker=lambda: identity,
+                             environments=EnvironmentCache.of(settings),
+                             folders=folders, dependents=dependents)
         presence = WorkerPresence(lambda: connect(config), config.env["POSTGRES_SCHEMA"],
                                   host=host, pid=pid, concurrency=concurrency,
                                   stall_seconds=stall)

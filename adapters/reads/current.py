@@ -7,6 +7,8 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
+from domain.dependencies import ActivePacks
+
 from application.registry import STORE_FAILURES, PackRegistry
 
 from projections.activity_queries import ActivityFilter, Feed, RefState
@@ -19,7 +21,7 @@ from projections.rows import (
 )
 from projections.view import ProjectionStatus, RegistryView
 
-from adapters.contract import Health, PackDetails, Page, Verification
+from adapters.contract import Health, PackDependencies, PackDetails, Page, Verification
 from adapters.reads.lookup import Reads
 
 if TYPE_CHECKING:
@@ -83,6 +85,11 @@ class CurrentReads:
         return self.reads.list_packs()
 
     @current
+    def active_packs(self) -> ActivePacks:
+        """The active packs' versions and dependencies (``application.ports.ActivePackReader``)."""
+        return self.view.active_packs()
+
+    @current
     def show(self, ref: str) -> PackDetails:
         return self.reads.show(ref)
 
@@ -108,6 +115,10 @@ class CurrentReads:
     @store_call
     def knows(self, ref: str) -> bool:
         return self.reads.knows(ref)
+
+    @current
+    def dependencies(self, ref: str) -> PackDependencies:
+        return self.reads.dependencies(ref)
 
     @current
     def verify(self, ref: str) -> Verification:

@@ -6,13 +6,21 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
+from domain.dependencies import allows
 from domain.errors import NoTestResultsError, PackNotFoundError
 
 from projections.activity_queries import ActivityFilter, Feed, RefState
 from projections.queries import ReadModelQueries, SortKey
 from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, TestExecutionRow
 
-from adapters.contract import PackDetails, Page, Verification
+from adapters.contract import (
+    Dependency,
+    Dependent,
+    PackDependencies,
+    PackDetails,
+    Page,
+    Verification,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -85,6 +93,26 @@ class Reads:
                             expected_digest=pack.content_digest,
                             actual_digest=drift.actual_digest, files_listed=drift.listed,
                             added=drift.added, removed=drift.removed, modified=drift.modified)
+
+    def dependencies(self, ref: str) -> PackDependencies:
+        """Raises: PackNotFoundError when ``ref`` was never submitted and no active pack
+        depends on it."""
+        active = self.view.active_packs()
+        version = active.versions.get(ref)
+        dependents = active.dependents_of(ref)
+        if version is None and not dependents and not self.view.has_history(ref):
+            raise PackNotFoundError(ref)
+        declared = active.dependencies.get(ref, {})
+        return PackDependencies(
+            ref=ref, version=version,
+            dependencies=[Dependency(ref=dep, wanted=wanted,
+                                     active_version=active.versions.get(dep),
+                                     satisfied=allows(wanted, active.versions.get(dep)))
+                          for dep, wanted in declared.items()],
+            dependents=[Dependent(ref=other, version=active.versions[other],
+                                  wanted=active.dependencies[other][ref],
+                                  satisfied=allows(active.dependencies[other][ref], version))
+                        for other in dependents])
 
     def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
         """Every registration attempt of ``ref``, newest first.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol, cast
 
-from domain.errors import TestsFailedError
+from domain.errors import DependentsFailedError, TestsFailedError
 from domain.vocabulary import RunStatus
 
 from application.registry import STORE_FAILURES
@@ -32,19 +32,33 @@ def stored_run_evidence(history: RunHistory, exc: TestsFailedError) -> list[dict
     Called once the rejection is projected, so the run is among the ref's newest ones with its
     status (only a manual run of the active version can be newer: the ref's lease lets one
     registration run at a time). ``test_execution_id`` is None when it is not found there or
-    the store stopped answering: the rejection is still reported as it is.
+    the store stopped answering: the rejection is still reported as it is. An upgrade rejected
+    because its dependents' suites failed names each of their runs (``pack_ref``: the
+    dependent), which were stored before the rejection.
     """
+    if isinstance(exc, DependentsFailedError):
+        # The runs of the dependents that broke: one piece of evidence for each.
+        return [{**evidence, "pack_ref": dependent,
+                 "test_execution_id": _stored_run(history, exc, result, str(run_id))}
+                for (dependent, run_id, result), evidence in zip(exc.failed, exc.details or [],
+                                                                 strict=True)]
     result = exc.result or {}
-    ref = result.get("pack_ref")
-    found: int | None = None
-    if isinstance(ref, str) and ref:
-        status = cast("RunStatus | None", result.get("status"))
-        try:
-            runs = history.test_history(ref, limit=RECENT_RUNS, status=status)
-        except (ConfigError, *STORE_FAILURES) as problem:
-            log.warning("rejected run of %s not looked up: %s", exc.registration_id, problem)
-            runs = []
-        found = next((run.id for run in runs if run.run_id == str(exc.registration_id)), None)
+    found = _stored_run(history, exc, result, str(exc.registration_id))
     evidence = (exc.details or [{}])[0]
-    return [{"registration_id": str(exc.registration_id), "pack_ref": ref,
+    return [{"registration_id": str(exc.registration_id), "pack_ref": result.get("pack_ref"),
              "test_execution_id": found, **evidence}]
+
+
+def _stored_run(history: RunHistory, exc: TestsFailedError, result: dict[str, Any] | None,
+                run_id: str) -> int | None:
+    """The id of the stored run ``run_id`` of ``result``'s pack, among its newest ones."""
+    ref = (result or {}).get("pack_ref")
+    if not isinstance(ref, str) or not ref:
+        return None
+    status = cast("RunStatus | None", (result or {}).get("status"))
+    try:
+        runs = history.test_history(ref, limit=RECENT_RUNS, status=status)
+    except (ConfigError, *STORE_FAILURES) as problem:
+        log.warning("rejected run of %s not looked up: %s", exc.registration_id, problem)
+        return None
+    return next((run.id for run in runs if run.run_id == run_id), None)

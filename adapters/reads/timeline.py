@@ -31,11 +31,15 @@ from adapters.reads.progress import expected_suites
 Tone = Literal["good", "bad", ""]
 # A rejection in the auditor's words; the stored message is the API's, with API syntax.
 REJECTIONS = {"tests_failed": "its tests did not pass",
-              "tests_not_executed": "its tests could not run"}
+              "tests_not_executed": "its tests could not run",
+              "environment_failed": "its Python environment could not be prepared",
+              "dependents_failed": "the tests of packs that depend on it did not pass "
+                                   "against it"}
 _EVENTS: dict[str, type[Any]] = {cls.TOPIC: cls for cls in (
     Registration.PackRegistrationRequested, Registration.TestSuiteCompleted,
     Registration.RegistrationCommitted, Registration.RegistrationRejected,
-    Registration.RegistrationRolledBack)}
+    Registration.RegistrationRolledBack, Registration.DependentsOverridden,
+    Registration.EnvironmentPrepared)}
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,6 +57,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     skip_tests: bool
     suites: list[str]
     """The suites its manifest declares, in order (none when tests were skipped)."""
+    skip_dependents: bool = False
+    """An upgrade that did not run its active dependents' suites (``--skip-dependents``)."""
 
 
 class Suite(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,6 +106,9 @@ class Ending(msgspec.Struct, frozen=True, kw_only=True):
     by: str
     note: str | None
     restored_registration_id: str | None
+    overridden_dependents: list[dict[str, str]] = msgspec.field(default_factory=list)
+    """``{"ref", "wanted"}`` of the active packs that depended on it, when ``--force`` ended
+    it anyway."""
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
@@ -136,11 +145,16 @@ def summarize(registration_id: object, events: list[StoredEvent]) -> AuditSummar
     decision = next((_decision(cls, state) for cls, state in states
                      if cls in (Registration.RegistrationCommitted,
                                 Registration.RegistrationRejected)), None)
-    ended = next((_ending(state) for cls, state in states
+    overridden: list[dict[str, str]] = next(
+        (state["dependents"] for cls, state in states
+         if cls is Registration.DependentsOverridden), [])
+    ended = next((_ending(state, overridden) for cls, state in states
                   if cls is Registration.RegistrationRolledBack), None)
     status: RegistrationStatus = ("rolled_back" if ended else decision.status if decision
                                   else "testing" if suites else "requested")
     steps = [request_step(first["pack_ref"], first["pack_version"], request),
+             *[environment_step(state) for cls, state in states
+               if cls is Registration.EnvironmentPrepared],
              *[suite_step(suite) for suite in suites]]
     if decision is not None:
         steps.append(decision_step(decision))
@@ -171,7 +185,9 @@ def _request(state: dict[str, Any]) -> Request:
                    source_path=state["source_path"], content_digest=state["content_digest"],
                    force=state["force"], replace=state["replace"],
                    skip_tests=state["skip_tests"],
-                   suites=expected_suites(state["manifest"], skip_tests=state["skip_tests"]))
+                   suites=expected_suites(state["manifest"], skip_tests=state["skip_tests"]),
+                   # Stored before version 3 of the request: absent, as false.
+                   skip_dependents=bool(state.get("skip_dependents")))
 
 
 def _suite(state: dict[str, Any]) -> Suite:
@@ -202,10 +218,11 @@ def _decision(cls: type[Any] | None, state: dict[str, Any]) -> Decision:
                     actor=state["actor"], note=state["note"])
 
 
-def _ending(state: dict[str, Any]) -> Ending:
+def _ending(state: dict[str, Any], overridden: list[dict[str, str]]) -> Ending:
     return Ending(at=state["timestamp"], reason=state["reason"], by=state["actor"],
                   note=state["note"],
-                  restored_registration_id=state["restored_registration_id"])
+                  restored_registration_id=state["restored_registration_id"],
+                  overridden_dependents=overridden)
 
 
 def request_step(ref: str, version: str, request: Request) -> Step:
@@ -218,7 +235,25 @@ def request_step(ref: str, version: str, request: Request) -> Step:
         details.append("--force: activate even if tests fail")
     elif request.replace:
         details.append("--replace: may replace the active version if tests pass")
+    if request.skip_dependents:
+        details.append("--skip-dependents: the active dependents' suites are not run")
     return Step(at=request.at, text=f"{request.by} asked to {what}{tests}", details=details)
+
+
+def environment_step(state: dict[str, Any]) -> Step:
+    """The pack's Python environment in one line, what it holds below."""
+    how = "built" if state["built"] else "reused"
+    wanted = (f"{state['requirements']} (sha256:{state['requirements_digest']}"
+              f"{', hash-checked' if state['hash_checked'] else ''})"
+              if state["requirements"] else "no requirements")
+    packages = state["packages"]
+    listed = ", ".join(f"{package['name']} {package['version']}" for package in packages)
+    return Step(at=state["timestamp"], text=(
+        f"Python {state['python_version']} environment {how}: {wanted}; "
+        f"{len(packages)} package{'' if len(packages) == 1 else 's'}"
+        f"{': ' + listed if listed else ''}"),
+        details=[f"{package['name']} {package['version']} {package['hash']}"
+                 for package in packages if package.get("hash")])
 
 
 def suite_step(suite: Suite) -> Step:
@@ -257,6 +292,9 @@ def ending_step(ended: Ending) -> Step:
     details = [f"reason given: {ended.note}"] if ended.note else []
     if ended.restored_registration_id:
         details.append(f"registration {ended.restored_registration_id} is active again")
+    if ended.overridden_dependents:
+        details.append("--force: active packs depended on it: " + ", ".join(
+            f"{dep['ref']} ({dep['wanted']})" for dep in ended.overridden_dependents))
     return Step(at=ended.at, text=f"{what} by {ended.by}: no longer active", details=details)
 
 

@@ -43,7 +43,7 @@ REFRESH_SECONDS = 2
 # Private data: never kept by a shared cache, nor by the browser's back-forward cache.
 NO_STORE = {"Cache-Control": "no-store"}
 RUN_STATUSES = ("passed", "failed", "error", "running")
-TRIGGERS = ("register", "install", "manual")
+TRIGGERS = ("register", "install", "manual", "dependency")
 
 
 # The dependencies of every page: who is looking, and the registry it reads.

@@ -16,12 +16,15 @@ import logging
 import threading
 from collections.abc import Callable
 
+from adapters.observability.logs import quiet_side_task_failures
 from adapters.settings import ConfigError
 from adapters.store.config import StoreConfig
 from adapters.webhooks.deliver import SENDERS
 from adapters.webhooks.service import Webhooks
 
 log = logging.getLogger("attune.webhooks")
+
+WORKER_NAME = "attune-webhooks"
 
 IDLE_SECONDS = 1.0
 # After a failure of the store, wait this long before trying again (then every time).
@@ -65,11 +68,12 @@ async def _postgres(webhooks: Webhooks, config: StoreConfig, *, wait: bool,
     from adapters.webhooks.jobs import QUEUE, queue_new, webhook_jobs
 
     app = webhook_jobs(config, webhooks)
+    quiet_side_task_failures(WORKER_NAME)
     async with app.open_async():
         made = await queue_new(app, webhooks)
         await app.run_worker_async(queues=[QUEUE], concurrency=SENDERS, wait=wait,
                                    install_signal_handlers=signals, delete_jobs="successful",
-                                   name="attune-webhooks")
+                                   name=WORKER_NAME)
     return made
 
 

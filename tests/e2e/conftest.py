@@ -8,6 +8,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,14 @@ class Server:
 @pytest.fixture
 def server(settings, tmp_path):
     """`attune serve` on a free port over this test's store, with pack root tmp/packs."""
+    with serving(settings, tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def serving(settings: Settings, tmp_path: Path, **extra_env: str) -> Iterator[Server]:
+    """`attune serve` (two worker processes) over ``settings``' store, with a writer and a
+    reader token, pack root tmp/packs and ``extra_env`` set."""
     root = tmp_path / "packs"
     root.mkdir()
     with build_registry(settings) as registry:
@@ -42,7 +51,8 @@ def server(settings, tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "ATTUNE_HOME": str(settings.home),
-           "ATTUNE_DATABASE_URL": settings.database_url, "ATTUNE_PACK_ROOTS": str(root)}
+           "ATTUNE_DATABASE_URL": settings.database_url, "ATTUNE_PACK_ROOTS": str(root),
+           **extra_env}
     process = subprocess.Popen([ATTUNE, "serve", "--port", str(port), "--workers", "2"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

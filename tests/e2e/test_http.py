@@ -176,7 +176,8 @@ class TestReads:
         assert registrations[0]["status"] == "committed"
         suites = len(yaml.safe_load((CORE_PACK / "pack.yaml").read_text())["testing"]["test_suites"])
         assert [e["topic"].rsplit(".", 1)[1] for e in audit["events"]] == [
-            "PackRegistrationRequested", *["TestSuiteCompleted"] * suites, "RegistrationCommitted"]
+            "PackRegistrationRequested", "EnvironmentPrepared", *["TestSuiteCompleted"] * suites,
+            "RegistrationCommitted"]
 
     def test_pagination_is_newest_first_and_bounded(self, api):
         pack = write_pack(api.root / "mypack", manifest("mypack"))

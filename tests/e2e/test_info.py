@@ -126,6 +126,8 @@ class TestInfo:
             "ATTUNE_HOME": cli.env["ATTUNE_HOME"], "ATTUNE_SANDBOX": "sometimes",
             **({"ATTUNE_DATABASE_URL": cli.env["ATTUNE_DATABASE_URL"]}
                if cli.env["ATTUNE_DATABASE_URL"] else {}),
+            # The packs' environments the tests share (tests/conftest.py).
+            "ATTUNE_ENVIRONMENTS": cli.env["ATTUNE_ENVIRONMENTS"],
             "ATTUNE_TEST_JOBS": "0"}
         assert "  ✗ ATTUNE_TEST_JOBS must be a whole number from 1 to 64, got '0'" in \
             text.stdout.splitlines()

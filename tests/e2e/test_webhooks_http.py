@@ -4,8 +4,6 @@ registration; and the CLI's remote mode against that server."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +18,7 @@ from adapters.bootstrap import build_registry
 from adapters.http.app import create_app
 
 from tests.conftest import ATTUNE
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, serving
 from tests.packs import manifest, write_pack
 from tests.webhook_receiver import receiver, verify
 
@@ -171,36 +169,11 @@ class TestApi:
 
 @pytest.fixture
 def hooked_server(settings, tmp_path) -> Iterator[Server]:
-    """`attune serve` (two worker processes) over this test's store, which may send webhooks
-    to loopback over http and retries at once."""
-    root = tmp_path / "packs"
-    root.mkdir()
-    with build_registry(settings) as registry:
-        write, _ = registry.create_token("writer", "write", actor="test")
-        read, _ = registry.create_token("reader", "read", actor="test")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "ATTUNE_HOME": str(settings.home),
-           "ATTUNE_DATABASE_URL": settings.database_url, "ATTUNE_PACK_ROOTS": str(root),
-           "ATTUNE_WEBHOOK_ALLOW_PRIVATE": "1", "ATTUNE_WEBHOOK_ALLOW_HTTP": "1",
-           "ATTUNE_WEBHOOK_RETRY_SECONDS": "0,0"}
-    process = subprocess.Popen([ATTUNE, "serve", "--port", str(port), "--workers", "2"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        def up() -> bool:
-            assert process.poll() is None, "the server stopped"
-            try:
-                return httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        eventually(up, "the server to answer", timeout=90)
-        yield Server(url, write, read, root, env)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    """`attune serve` over this test's store, which may send webhooks to loopback over http
+    and retries at once."""
+    with serving(settings, tmp_path, ATTUNE_WEBHOOK_ALLOW_PRIVATE="1",
+                 ATTUNE_WEBHOOK_ALLOW_HTTP="1", ATTUNE_WEBHOOK_RETRY_SECONDS="0,0") as running:
+        yield running
 
 
 class TestServedDelivery:

@@ -81,7 +81,7 @@ def test_every_event_of_the_log_is_one_row_in_log_order(registry, tmp_path):
     requested = next(r for r in rows if r.kind == "registration.requested")
     assert requested.event.state["manifest"]["ref"] == "lamp"
     assert requested.event.state["requested_by"] == "cli:alice"
-    assert requested.event.state["class_version"] == 2
+    assert requested.event.state["class_version"] == 3
 
 
 def test_each_row_says_who_did_what_to_which_ref(registry, tmp_path):

@@ -9,7 +9,8 @@ shapes changed on purpose, each with an upcaster for the old one (see test_event
 ``RegistrationRejected`` version 2 added ``actor``, who cancelled it; ``TestSuiteCompleted``
 version 3 added ``worker``, the process that ran the suite; ``RegistrationRolledBack``
 version 2 and ``RegistrationRejected`` version 3 added ``note``, the reason given with
-``--reason``.
+``--reason``; ``PackRegistrationRequested`` version 3 added ``skip_dependents`` and
+``TestRun.TestRunRequested`` version 2 ``candidate``, the upgrade a dependent's run tested.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def test_new_request_events_are_version_2_with_origin(settings, tmp_path):
         done = registry.install(InstallCommand(source=str(pack), skip_tests=True))
         [requested] = [e for e in registry.audit(UUID(done.pack.registration_id))
                        if e.topic == REQUESTED]
-        assert requested.state["class_version"] == 2
+        assert requested.state["class_version"] == 3  # 3 added skip_dependents
         assert requested.state["origin"] == {"type": "directory", "source": str(pack)}
         assert done.pack.origin == DirectoryOrigin(source=str(pack))
 

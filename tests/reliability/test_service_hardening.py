@@ -330,7 +330,8 @@ QUERIES = {
 }
 
 REF_ROUTES = [("GET", ""), ("GET", "/tests"), ("GET", "/tests/latest"), ("GET", "/registrations"),
-              ("GET", "/verify"), ("DELETE", ""), ("POST", "/test"), ("POST", "/rollback")]
+              ("GET", "/verify"), ("GET", "/dependencies"), ("DELETE", ""), ("POST", "/test"),
+              ("POST", "/rollback")]
 
 
 def ref_probes(label: str, raw: str, ref: str) -> dict[str, Probe]:

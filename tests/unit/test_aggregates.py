@@ -298,7 +298,7 @@ class TestTestRun:
     def test_a_run_records_suites_and_completes_once(self):
         run = TestRun(pack_ref="lamp", pack_version="1.0.0", registration_id=uuid4(),
                       trigger_reason="manual", source_path="/p", content_digest="d",
-                      requested_by="cli:alice")
+                      requested_by="cli:alice", candidate=None)
 
         run.complete_suite(a_suite())
         run.complete(summary=SUMMARY)

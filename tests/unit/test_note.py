@@ -41,7 +41,8 @@ def test_a_registration_refuses_a_bad_note_before_recording_anything():
     registration = Registration(
         pack_ref="lamp", pack_version="1.0.0", label="Lamp", manifest={}, components=[],
         source_path="/packs/lamp", content_digest="0" * 64, force=False, skip_tests=True,
-        trigger_reason="register", requested_by="cli:ops", replace=False, origin=None)
+        trigger_reason="register", requested_by="cli:ops", replace=False, origin=None,
+        skip_dependents=False)
     registration.commit(summary=None, forced=False, replaced_registration_id=None)
     recorded = len(registration.pending_events)
 

@@ -81,7 +81,7 @@ class FakeRunner:
     def ready(self) -> None:
         pass
 
-    def run(self, suite: TestSuite, pack_dir: str, on_case=None):
+    def run(self, suite: TestSuite, pack_dir: str, on_case=None, context=None):
         self.calls.append(suite.name)
         if self.raise_exc:
             raise self.raise_exc
@@ -345,7 +345,7 @@ class TestReleases:
         store = RecordingReleases(app)
         run = runner.run
 
-        def cancelled_meanwhile(suite, pack_dir, on_case=None):
+        def cancelled_meanwhile(suite, pack_dir, on_case=None, context=None):
             app.cancel_registration("mypack", actor="cli:ops", now=clock(), force=True,
                                     holder_gone=lambda holder: False)
             if then is not None:

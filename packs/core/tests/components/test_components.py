@@ -1,8 +1,8 @@
 """Every component file of the core pack, parsed with PyYAML and checked against the others.
 
-Run by the "Component Definitions" suite (runner: pytest). PyYAML and pytest come from the
-registry's own environment. The folder has no __init__.py, so the unittest suite one level
-up does not pick these tests up.
+Run by the "Component Definitions" suite (runner: pytest). PyYAML comes from the pack's
+requirements.txt, installed into the pack's own Python environment; pytest from the runner.
+The folder has no __init__.py, so the unittest suite one level up does not pick these tests up.
 """
 
 import ast
@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-yaml = pytest.importorskip("yaml")
+import yaml
 
 PACK_ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("actions", "triggers", "sensors", "rules", "workflows")
