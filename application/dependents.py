@@ -37,7 +37,6 @@ from domain.results import SuiteResult, TestCaseResult, TestResult
 from application.commands import RegistrationOptions
 from application.packs_path import DependencyFolders
 from application.ports import (
-    NO_CONTEXT,
     ActivePackReader,
     Environments,
     NoProgress,
@@ -45,10 +44,9 @@ from application.ports import (
     Progress,
     Releases,
     SuiteRunner,
-    merged,
 )
 from application.registry import PackRegistry
-from application.suites import run_suites
+from application.test_pack import run_recorded
 
 
 @dataclass(frozen=True)
@@ -197,22 +195,11 @@ class DependentsTests:
             run_id = self.registry.start_test_run(
                 registration, content_digest=snapshot.content_digest,
                 requested_by=requested_by, candidate=candidate)
-            if environment is not None:
-                self.registry.record_environment(run_id, environment.record)
-            context = merged(environment.context if environment else NO_CONTEXT, dependencies)
-            try:
-                result = run_suites(
-                    self.runner, dependent.testing.test_suites, snapshot.path,
-                    pack_ref=manifest.ref, pack_version=manifest.version,
-                    started_at=self.clock(), progress=OfDependent(progress, manifest.ref),
-                    jobs=jobs, context=context,
-                    record=lambda suite: self.registry.complete_suite(run_id, suite,
-                                                                      worker=self.worker()))
-            except BaseException as exc:
-                self.registry.complete_test_run(run_id, result=None,
-                                                error=f"stopped before the end: {exc!r}")
-                raise
-            self.registry.complete_test_run(run_id, result=result)
+            result = run_recorded(
+                self.registry, self.runner, run_id, manifest, dependent.testing, snapshot.path,
+                environment=environment, dependencies=dependencies,
+                progress=OfDependent(progress, manifest.ref), jobs=jobs,
+                started_at=self.clock(), worker=self.worker)
         return DependentRun(manifest.ref, run_id, result,
                             accepted=policy.accepts(result, dependent.testing))
 

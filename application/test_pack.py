@@ -21,11 +21,36 @@ from application.ports import (
     PreparedEnvironment,
     Progress,
     Releases,
+    SuiteContext,
     SuiteRunner,
     merged,
 )
 from application.registry import PackRegistry
 from application.suites import run_suites
+
+
+def run_recorded(registry: PackRegistry, runner: SuiteRunner, run_id: UUID,
+                 manifest: PackManifest, testing: TestingConfig, pack_dir: str, *,
+                 environment: PreparedEnvironment | None, dependencies: SuiteContext,
+                 progress: Progress, jobs: int, started_at: datetime,
+                 worker: Callable[[], dict[str, Any] | None]) -> TestResult:
+    """Run ``testing``'s suites as the test run ``run_id``: its environment recorded first,
+    each suite as it ends, and the run's end, also when it is interrupted."""
+    if environment is not None:
+        registry.record_environment(run_id, environment.record)
+    context = merged(environment.context if environment else NO_CONTEXT, dependencies)
+    try:
+        result = run_suites(
+            runner, testing.test_suites, pack_dir, pack_ref=manifest.ref,
+            pack_version=manifest.version, started_at=started_at, progress=progress,
+            jobs=jobs, context=context,
+            record=lambda suite: registry.complete_suite(run_id, suite, worker=worker()))
+    except BaseException as exc:
+        registry.complete_test_run(run_id, result=None,
+                                   error=f"stopped before the end: {exc!r}")
+        raise
+    registry.complete_test_run(run_id, result=result)
+    return result
 
 
 @dataclass(frozen=True)
@@ -92,21 +117,11 @@ class TestPack:
             environment = self._environment(snapshot.path, testing)
             run_id = self.registry.start_test_run(
                 registration, content_digest=snapshot.content_digest, requested_by=requested_by)
-            if environment is not None:
-                self.registry.record_environment(run_id, environment.record)
-            context = merged(environment.context if environment else NO_CONTEXT, dependencies)
-            try:
-                result = run_suites(
-                    self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
-                    pack_version=manifest.version, started_at=self.clock(),
-                    progress=progress or NoProgress(), jobs=jobs, context=context,
-                    record=lambda suite: self.registry.complete_suite(run_id, suite,
-                                                                      worker=self.worker()))
-            except BaseException as exc:
-                self.registry.complete_test_run(run_id, result=None,
-                                                error=f"stopped before the end: {exc!r}")
-                raise
-            self.registry.complete_test_run(run_id, result=result)
+            result = run_recorded(
+                self.registry, self.runner, run_id, manifest, testing, snapshot.path,
+                environment=environment, dependencies=dependencies,
+                progress=progress or NoProgress(), jobs=jobs, started_at=self.clock(),
+                worker=self.worker)
         return TestRunOutcome(manifest.ref, manifest.version, result, run_id,
                               source_changed=snapshot.content_digest != registration.content_digest)
 
