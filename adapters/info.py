@@ -86,6 +86,8 @@ class Info(msgspec.Struct, frozen=True, kw_only=True):
     store: StoreInfo
     home: str
     pack_roots: list[str]
+    environments: str
+    """The cache of packs' Python environments (``ATTUNE_ENVIRONMENTS``)."""
     sandbox: SandboxInfo
     run_tests: str
     """``ATTUNE_RUN_TESTS``: ``here`` or ``workers``."""
@@ -110,6 +112,7 @@ def gather(settings: Settings) -> Info:
     found = store.status == "found"
     return Info(version=attune_version(), store=store, home=str(settings.home),
                 pack_roots=[str(root) for root in settings.pack_roots],
+                environments=str(settings.environments_dir),
                 sandbox=sandbox(settings), run_tests=settings.run_tests_setting,
                 workers=_workers(config) if found and config.is_postgres else None,
                 read_models=_read_models(config) if found else None,
@@ -183,6 +186,7 @@ _CHECKS: tuple[Callable[[Settings], object], ...] = (
     lambda s: s.test_jobs, lambda s: s.lease_grace, lambda s: s.fetch_timeout,
     lambda s: s.tests_on_workers, lambda s: s.worker_stall_seconds, lambda s: s.queue_wait,
     lambda s: s.blob_max_bytes, lambda s: s.keep_releases,
+    lambda s: s.wheelhouse, lambda s: s.pip_index_url, lambda s: s.environment_timeout,
     lambda s: allow_private_addresses(s.install_allow_private_setting),
 )
 

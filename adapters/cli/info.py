@@ -88,6 +88,7 @@ def _show(found: Info) -> None:
         ("Schema", store.schema),
         ("Home", found.home),
         ("Pack roots", ", ".join(found.pack_roots)),
+        ("Environments", found.environments),
         ("Sandbox", f"{mechanism_text(found.sandbox)} (ATTUNE_SANDBOX={found.sandbox.setting})"),
         ("Tests run", found.run_tests),
         ("Workers", _workers(found.workers, store.kind, store.status)),

@@ -76,6 +76,8 @@ class TestInfo:
         assert (data["store"]["kind"], data["store"]["status"]) == (kind, "found")
         assert (data["home"], data["pack_roots"]) == (str(settings.home),
                                                       [str(settings.home / "packs")])
+        assert data["environments"] == os.environ["ATTUNE_ENVIRONMENTS"]
+        assert f"Environments: {data['environments']}" in text
         assert data["sandbox"]["setting"] == "auto"
         assert data["sandbox"]["mechanism"] in ("bwrap", "namespaces")
         assert data["run_tests"] == "here" and data["problems"] == []
@@ -113,7 +115,8 @@ class TestInfo:
 
     def test_settings_that_cannot_be_used_are_named_and_exit_1(self, cli):
         cli("token", "create", "ci", "--scope", "read")
-        cli.env = {**cli.env, "ATTUNE_TEST_JOBS": "0", "ATTUNE_SANDBOX": "sometimes"}
+        cli.env = {**cli.env, "ATTUNE_TEST_JOBS": "0", "ATTUNE_SANDBOX": "sometimes",
+                   "ATTUNE_WHEELHOUSE": "wheels"}
 
         code, body = info(cli)
         text = cli("info")
@@ -121,6 +124,7 @@ class TestInfo:
         assert (code, body["code"]) == (1, "CONFIGURATION")
         assert body["data"]["problems"] == [
             "ATTUNE_TEST_JOBS must be a whole number from 1 to 64, got '0'",
+            "ATTUNE_WHEELHOUSE must be the absolute path of a folder of wheels, got 'wheels'",
             "ATTUNE_SANDBOX must be one of auto, bwrap, namespaces, off, got 'sometimes'"]
         assert body["data"]["settings"] == {
             "ATTUNE_HOME": cli.env["ATTUNE_HOME"], "ATTUNE_SANDBOX": "sometimes",
@@ -128,10 +132,10 @@ class TestInfo:
                if cli.env["ATTUNE_DATABASE_URL"] else {}),
             # The packs' environments the tests share (tests/conftest.py).
             "ATTUNE_ENVIRONMENTS": cli.env["ATTUNE_ENVIRONMENTS"],
-            "ATTUNE_TEST_JOBS": "0"}
+            "ATTUNE_TEST_JOBS": "0", "ATTUNE_WHEELHOUSE": "wheels"}
         assert "  ✗ ATTUNE_TEST_JOBS must be a whole number from 1 to 64, got '0'" in \
             text.stdout.splitlines()
-        assert text.stderr == "✗ Error: 2 settings cannot be used (see Problems)\n"
+        assert text.stderr == "✗ Error: 3 settings cannot be used (see Problems)\n"
 
     def test_secrets_are_masked(self, cli, settings):
         if settings.database_url:
