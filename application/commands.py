@@ -26,6 +26,10 @@ class RegistrationOptions:
     skip_dependents: bool = False
     """Replace an active pack without running its active dependents' suites against the new
     version first (recorded in the registration)."""
+    reuse: bool = False
+    """Reuse a passing run of the same content in the same environment, if there is one,
+    instead of running the suites (recorded as ``TestsReused``); the pack's
+    ``testing.reuse`` asks the same for every registration of it."""
     install_deps: bool = False
     """Before the pack, install its missing dependencies from the pack index (each a normal
     install, tested); see ``application.install_deps``."""

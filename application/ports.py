@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +15,7 @@ from domain.dependencies import ActivePacks
 from domain.manifest import PackManifest, TestingConfig, TestSuite
 from domain.origin import Origin
 from domain.resolution import IndexEntry, PackIndexEntries
-from domain.results import SuiteResult, TestCaseResult
+from domain.results import SuiteResult, TestCaseResult, TestResult
 
 
 class ActivePackReader(Protocol):
@@ -170,6 +170,9 @@ class SuiteContext:
     of the packs it depends on."""
     variables: tuple[tuple[str, str], ...] = ()
     """Environment variables the suites see besides the sandbox's own (``PACKS_PATH``)."""
+    environment_key: str | None = None
+    """The key of the pack's own Python environment (its lock: requirements, interpreter,
+    index); None: the runner's own environment. Part of a suite's fingerprint."""
 
 
 NO_CONTEXT = SuiteContext()
@@ -181,7 +184,8 @@ def merged(first: SuiteContext, second: SuiteContext) -> SuiteContext:
     read_only = tuple(dict.fromkeys((*first.read_only, *second.read_only)))
     variables = tuple({**dict(first.variables), **dict(second.variables)}.items())
     return SuiteContext(python=second.python or first.python, read_only=read_only,
-                        variables=variables)
+                        variables=variables,
+                        environment_key=second.environment_key or first.environment_key)
 
 
 @dataclass(frozen=True)
@@ -251,6 +255,35 @@ class SuiteRunner(Protocol):
     def ready(self) -> None:
         """Raise, with a message naming the setting, if no suite can run here (no sandbox):
         checked before anything is recorded."""
+        ...
+
+    def fingerprint(self, context: SuiteContext = NO_CONTEXT) -> str:
+        """The fingerprint the suites of a run with ``context`` get here (what
+        ``SuiteResult.fingerprint`` records), known before any of them runs."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReusableRun:
+    """A passing run a registration may reuse instead of running its suites."""
+
+    run_id: str
+    """A registration's id, or a test run's."""
+    registration_id: str
+    """The registration whose release it tested."""
+    pack_version: str
+    fingerprint: str
+    result: TestResult
+
+
+class ReusableRuns(Protocol):
+    """Finds passing runs by what they tested and where (the read models' test history)."""
+
+    def find(self, ref: str, digest: str, fingerprint: str,
+             suites: Sequence[str]) -> ReusableRun | None:
+        """The newest run of ``ref`` that passed every one of ``suites`` (and ran no other),
+        all of them on content ``digest`` with ``fingerprint``; None if there is none.
+        Runs against an upgrade candidate (trigger ``dependency``) never count."""
         ...
 
 

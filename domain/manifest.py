@@ -41,6 +41,9 @@ MAX_TIMEOUT_SECONDS = 3600
 # Bounds that keep validation and matching fast whatever a manifest declares.
 MAX_SUITES = 100
 MAX_PATTERNS = 100
+# Reruns of a suite's failed cases: enough to tell a flaky case from a broken one, not so many
+# that a broken suite keeps a registration waiting.
+MAX_RETRIES = 5
 MAX_PATH_CHARS = 1024
 # Canonical field -> legacy field that older packs (and upstream's loader) use for it.
 LEGACY_ALIASES = {
@@ -89,6 +92,9 @@ class TestSuite(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     result_format: str = "simple"
     """How results are read: ``simple`` (the runner's own rules) or ``json`` (shell only: the
     script's stdout is one JSON report; see docs/pack-yaml.md)."""
+    retries: int = 0
+    """How many times its failed cases are run again (0..MAX_RETRIES); a case that passes on
+    a retry counts as passed and is reported as flaky."""
 
 
 class TestingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -106,6 +112,9 @@ class TestingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     requirements: str | None = None
     """The pack's pip requirements file, installed into the Python environment its suites
     run with; None: ``requirements.txt`` if the pack has one (else an empty environment)."""
+    reuse: bool = False
+    """Reuse a passing run of the same content in the same environment instead of running
+    the suites again (as ``--reuse`` does for one registration)."""
 
 
 class PackManifest(msgspec.Struct, frozen=True, kw_only=True):
@@ -207,6 +216,7 @@ class UpstreamRunner(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     timeout: int = 300
     result_format: str | None = None
     """None: the testing section's ``result_format``, else ``simple``."""
+    retries: int = 0
 
 
 def _from_runners_dialect(testing: dict[Any, Any]) -> dict[Any, Any]:
@@ -294,7 +304,8 @@ def _suite_from_runner(name: str, runner: UpstreamRunner, where: str,
         else:
             working_dir, files = runner.entry_point, ["test*.py"]
     return {"name": name, "runner": canonical, "working_dir": working_dir, "test_files": files,
-            "timeout_seconds": runner.timeout, "result_format": result_format}
+            "timeout_seconds": runner.timeout, "result_format": result_format,
+            "retries": runner.retries}
 
 
 def _check_identity(manifest: PackManifest) -> None:
@@ -367,6 +378,9 @@ def _check_suite(suite: TestSuite, where: str) -> TestSuite:
         _check_limits(suite.limits, f"{where}.limits")
     _check_result_format_name(suite.result_format, f"{where}.result_format")
     _check_result_format_runner(suite.result_format, runner, f"{where}.result_format")
+    if not 0 <= suite.retries <= MAX_RETRIES:
+        raise ManifestError(f"must be between 0 and {MAX_RETRIES}, got {suite.retries}",
+                            f"{where}.retries")
     return msgspec.structs.replace(suite, runner=runner)
 
 

@@ -30,7 +30,16 @@ class DirectoryOrigin(msgspec.Struct, frozen=True, kw_only=True, tag_field="type
     source: str
 
 
-Origin = GitOrigin | ArchiveOrigin | DirectoryOrigin
+class ReleaseOrigin(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="release"):
+    """A release the registry kept, made active again (``attune pack activate``)."""
+
+    registration_id: str
+    """The earlier registration that committed it."""
+    version: str
+    digest: str
+
+
+Origin = GitOrigin | ArchiveOrigin | DirectoryOrigin | ReleaseOrigin
 
 
 def origin_to_dict(origin: Origin | None) -> dict[str, Any] | None:
@@ -44,3 +53,20 @@ def origin_to_dict(origin: Origin | None) -> dict[str, Any] | None:
 def origin_from_dict(data: dict[str, Any] | None) -> Origin | None:
     """The inverse of ``origin_to_dict``."""
     return None if data is None else msgspec.convert(data, type=Origin)
+
+
+def describe(origin: Origin | None) -> str:
+    """Where a registration's files came from, in one line for people ("-": a registered
+    directory, which records no origin)."""
+    match origin:
+        case GitOrigin():
+            at = f" at {origin.ref}" if origin.ref else ""
+            return f"git {origin.source}{at} (commit {origin.commit})"
+        case ArchiveOrigin():
+            return f"archive {origin.source} (sha256:{origin.archive_sha256})"
+        case DirectoryOrigin():
+            return f"directory {origin.source}"
+        case ReleaseOrigin():
+            return (f"kept release {origin.version} (sha256:{origin.digest}, first committed by "
+                    f"registration {origin.registration_id})")
+    return "-"

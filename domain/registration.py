@@ -75,6 +75,23 @@ class Registration(Aggregate):
     class EnvironmentPrepared(EnvironmentEvent):
         TOPIC = "attune:Registration.EnvironmentPrepared"
 
+    class TestsReused(Aggregate.Event):
+        """Instead of running its suites, the registration reuses a passing run of the same
+        content digest in the same environment (``--reuse``): the decision that follows
+        rests on that run."""
+
+        TOPIC = "attune:Registration.TestsReused"
+
+        run_id: str
+        """The reused run: a registration's id, or a test run's."""
+        registration_id: str
+        """The registration whose release that run tested."""
+        pack_version: str
+        fingerprint: str
+        """The environment both share (see ``SuiteResult.fingerprint``)."""
+        summary: dict[str, Any]
+        """The reused run's ``TestSummary`` as plain values."""
+
     class RegistrationCommitted(Aggregate.Event):
         """The registration became the active one for its ref."""
 
@@ -233,6 +250,21 @@ class Registration(Aggregate):
         self._prepare_environment(**environment_fields(record))
 
     _prepare_environment = environment_prepared(EnvironmentPrepared)
+
+    def reuse_tests(self, *, run_id: str, registration_id: str, pack_version: str,
+                    fingerprint: str, summary: TestSummary) -> None:
+        """Record that the passing run ``run_id`` stands for this registration's suites."""
+        if self.is_finished or self.suites:
+            raise RegistrationStateError(
+                f"registration {self.id} is {self.status}: it cannot reuse a run now")
+        self._reuse_tests(run_id=run_id, registration_id=registration_id,
+                          pack_version=pack_version, fingerprint=fingerprint,
+                          summary=summary.to_dict())
+
+    @event(TestsReused)
+    def _reuse_tests(self, *, run_id: str, registration_id: str, pack_version: str,
+                     fingerprint: str, summary: dict[str, Any]) -> None:
+        self.reused_run_id = run_id
 
     def commit(
         self,

@@ -23,6 +23,11 @@ class TestCaseResult(msgspec.Struct, frozen=True, kw_only=True):
     status: CaseStatus
     duration_ms: int = 0
     error_message: str | None = None
+    attempts: int = 1
+    """How many times it ran: more than 1 when its suite's ``retries`` reran it."""
+    flaky: bool = False
+    """It failed, then passed on a retry: it counts as passed, and is shown as flaky
+    (``error_message`` keeps the first failure)."""
 
 
 class Isolation(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +56,18 @@ class Isolation(msgspec.Struct, frozen=True, kw_only=True):
         return f"sandbox {self.mechanism} ({covered}; {network}; limits: {limits}{shared})"
 
 
+class RetryAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    """One rerun of a suite's failed cases (``retries`` in pack.yaml): the cases it ran."""
+
+    attempt: int
+    """2 for the first retry, 3 for the second..."""
+    duration_ms: int
+    exit_code: int | None = None
+    timed_out: bool = False
+    message: str | None = None
+    test_cases: list[TestCaseResult] = msgspec.field(default_factory=list)
+
+
 class SuiteResult(msgspec.Struct, frozen=True, kw_only=True):
     """One suite's outcome: status, counts derived from its cases, and bounded output."""
 
@@ -70,6 +87,13 @@ class SuiteResult(msgspec.Struct, frozen=True, kw_only=True):
     stderr: str = ""
     isolation: Isolation | None = None
     """How the suite was isolated; None for results recorded before the sandbox existed."""
+    fingerprint: str | None = None
+    """The environment it ran in (interpreter, the pack's environment, the runner's version,
+    the sandbox), as a digest: runs of one content with one fingerprint had the same inputs.
+    None for results recorded before fingerprints."""
+    retries: list[RetryAttempt] = msgspec.field(default_factory=list)
+    """The reruns of its failed cases, in order; the suite's cases are already merged (a case
+    that passed on a retry is ``passed`` and ``flaky``)."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = msgspec.to_builtins(self)

@@ -17,9 +17,11 @@ class SuiteCompleted(Aggregate.Event):
     Version 2 added ``isolation`` (how the suite was sandboxed: see ``domain.results.Isolation``);
     suites recorded before it have None. Version 3 added ``worker``: the process that ran it
     (``host``, ``pid``), a queue worker's or the registering process's; None before.
+    Version 4 added ``fingerprint`` (the environment it ran in; None before) and ``retries``
+    (the reruns of its failed cases; none before), and each case's ``attempts`` and ``flaky``.
     """
 
-    class_version = 3
+    class_version = 4
 
     name: str
     runner_type: RunnerType
@@ -37,6 +39,8 @@ class SuiteCompleted(Aggregate.Event):
     stderr: str
     isolation: dict[str, Any] | None
     worker: dict[str, Any] | None
+    fingerprint: str | None
+    retries: list[dict[str, Any]]
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -45,6 +49,14 @@ class SuiteCompleted(Aggregate.Event):
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
         state["worker"] = None
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        state["fingerprint"] = None
+        state["retries"] = []
+        for case in state["test_cases"]:
+            case.setdefault("attempts", 1)
+            case.setdefault("flaky", False)
 
 
 def suite_completed(event_class: type[SuiteCompleted]) -> Callable[..., None]:
@@ -70,6 +82,8 @@ def suite_completed(event_class: type[SuiteCompleted]) -> Callable[..., None]:
         stderr: str,
         isolation: dict[str, Any] | None = None,
         worker: dict[str, Any] | None = None,
+        fingerprint: str | None = None,
+        retries: list[dict[str, Any]] | None = None,
     ) -> None:
         self.status = "testing"
         # The counts a decision needs (see ``Registration.recorded_suites``); cases stay in

@@ -14,10 +14,10 @@ RejectReason = Literal["tests_failed", "tests_not_executed", "abandoned", "envir
 """Why a registration was closed without activating it."""
 RollbackReason = Literal["rollback", "unregister"]
 """Why a committed registration stopped being the active one."""
-TriggerReason = Literal["register", "install", "manual", "dependency"]
-"""What started a test run: a registration, an install, ``attune pack test``, or the upgrade of
+TriggerReason = Literal["register", "install", "manual", "dependency", "activate"]
+"""What started a test run: a registration, an install, ``attune pack test``, the upgrade of
 a pack this one depends on (its suites run against the candidate before it may replace the
-active version)."""
+active version), or ``attune pack activate`` (a kept release made active again)."""
 RunStatus = Literal["running", "passed", "failed", "error"]
 """A test run in the history: ``running`` until its last suite is recorded."""
 SuiteStatus = Literal["passed", "failed", "error"]

@@ -15,7 +15,7 @@ from projections.sql import Writer, from_json
 
 SUITE_FIELDS = ("name", "runner_type", "status", "total", "passed", "failed", "skipped",
                 "duration_ms", "exit_code", "timed_out", "message", "test_cases", "stdout",
-                "stderr", "isolation")
+                "stderr", "isolation", "fingerprint", "retries")
 
 
 @singledispatch
@@ -43,13 +43,14 @@ def registration_requested(e: Registration.PackRegistrationRequested, w: Writer)
         " ON CONFLICT (pack_ref) DO UPDATE SET n = c.n + 1", {"ref": e.pack_ref})
     if not e.skip_tests:
         _start_execution(w, str(e.originator_id), str(e.originator_id), None, e.pack_ref,
-                         e.pack_version, e.trigger_reason, e.timestamp)
+                         e.pack_version, e.trigger_reason, e.timestamp, e.content_digest)
 
 
 @apply_event.register
 def test_run_requested(e: TestRun.TestRunRequested, w: Writer) -> None:
     _start_execution(w, str(e.originator_id), str(e.registration_id), str(e.originator_id),
-                     e.pack_ref, e.pack_version, e.trigger_reason, e.timestamp)
+                     e.pack_ref, e.pack_version, e.trigger_reason, e.timestamp,
+                     e.content_digest)
 
 
 @apply_event.register(Registration.TestSuiteCompleted)
@@ -149,20 +150,23 @@ def token_revoked(e: ApiToken.TokenRevoked, w: Writer) -> None:
 
 
 def _start_execution(w: Writer, run_id: str, registration_id: str, test_run_id: str | None,
-                     ref: str, version: str, trigger: str, at: datetime) -> None:
+                     ref: str, version: str, trigger: str, at: datetime,
+                     digest: str) -> None:
     result = {"pack_ref": ref, "pack_version": version, "execution_time": at.isoformat(),
               "status": "running", "total_tests": 0, "passed": 0, "failed": 0, "skipped": 0,
               "pass_rate": 0.0, "duration_ms": 0, "test_suites": []}
     w.execute(
         "INSERT INTO {t}pack_test_execution (id, pack_id, pack_ref, pack_version, run_id,"
         " registration_id, test_run_id, trigger_reason, execution_time, status, outcome,"
-        " total_tests, passed, failed, skipped, pass_rate, duration_ms, result, created) VALUES ("
+        " total_tests, passed, failed, skipped, pass_rate, duration_ms, result, created,"
+        " content_digest) VALUES ("
         " (SELECT COALESCE(MAX(id), 0) + 1 FROM {t}pack_test_execution),"
         " (SELECT id FROM {t}pack_identity WHERE ref = :ref), :ref, :version, :run, :reg,"
-        " :test_run, :trigger, :at, 'running', NULL, 0, 0, 0, 0, 0.0, 0, :result, :at)",
+        " :test_run, :trigger, :at, 'running', NULL, 0, 0, 0, 0, 0.0, 0, :result, :at,"
+        " :digest)",
         {"ref": ref, "version": version, "run": run_id, "reg": registration_id,
          "test_run": test_run_id, "trigger": trigger, "at": w.timestamp(at),
-         "result": w.json(result)},
+         "result": w.json(result), "digest": digest},
     )
     _count_run(w, ref, "running", trigger, 1)
 
@@ -260,16 +264,20 @@ def _finish_execution(w: Writer, run_id: str, summary: dict[str, Any] | None,
     if row["trigger_reason"] == "dependency":  # a dependent's run against an upgrade
         outcome = "dependency"
     identity = w.one("SELECT id FROM {t}pack_identity WHERE ref = :ref", {"ref": row["pack_ref"]})
+    fingerprints = {suite.get("fingerprint") for suite in result["test_suites"]}
     w.execute(
         "UPDATE {t}pack_test_execution SET status = :status, outcome = :outcome,"
         " pack_id = :pack_id, total_tests = :total, passed = :passed, failed = :failed,"
-        " skipped = :skipped, pass_rate = :rate, duration_ms = :duration, result = :result"
-        " WHERE run_id = :run",
+        " skipped = :skipped, pass_rate = :rate, duration_ms = :duration, result = :result,"
+        " fingerprint = :fingerprint, flaky = :flaky WHERE run_id = :run",
         {"status": result["status"], "outcome": outcome,
          "pack_id": identity["id"] if identity else None, "total": result["total_tests"],
          "passed": result["passed"], "failed": result["failed"], "skipped": result["skipped"],
          "rate": result["pass_rate"], "duration": result["duration_ms"],
-         "result": w.json(result), "run": run_id},
+         "result": w.json(result), "run": run_id,
+         "fingerprint": fingerprints.pop() if len(fingerprints) == 1 else None,
+         "flaky": sum(1 for suite in result["test_suites"]
+                      for case in suite["test_cases"] if case.get("flaky"))},
     )
     if result["status"] != row["status"]:  # the run moves to its final status's count
         _count_run(w, row["pack_ref"], row["status"], row["trigger_reason"], -1)

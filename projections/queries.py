@@ -34,7 +34,7 @@ from projections.tables import READ_MODEL_TABLES
 _EXECUTION_JSON_COLUMNS = (
     "id, pack_id, pack_ref, pack_version, run_id, registration_id, test_run_id, trigger_reason,"
     " execution_time, status, outcome, total_tests, passed, failed, skipped, pass_rate,"
-    " duration_ms, CAST(result AS TEXT) AS result, created")
+    " duration_ms, CAST(result AS TEXT) AS result, created, content_digest, fingerprint, flaky")
 
 # Columns that order each table's rows completely, where the first two do not.
 _SNAPSHOT_ORDER = {"pack_test_count": "1, 2, 3"}

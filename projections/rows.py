@@ -92,6 +92,9 @@ class RegistrationRow(msgspec.Struct, frozen=True, kw_only=True):
     overridden_dependents: list[dict[str, str]] | None = None
     """``{"ref", "wanted"}`` of the active packs that depended on it when it was unregistered
     or rolled back with ``--force``; None otherwise."""
+    reused_run_id: str | None = None
+    """The passing run it reused instead of running its suites (``--reuse``); None: it ran
+    them, or skipped them."""
 
 
 class _TestExecutionFields(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,6 +117,13 @@ class _TestExecutionFields(msgspec.Struct, frozen=True, kw_only=True):
     skipped: int
     pass_rate: float
     duration_ms: int
+    content_digest: str | None = None
+    """The content the run tested; None for runs projected before digests were kept."""
+    fingerprint: str | None = None
+    """The environment every suite of the run ran in (``SuiteResult.fingerprint``); None
+    while running, when its suites ran in different ones, or before fingerprints."""
+    flaky: int = 0
+    """Cases that failed, then passed on a retry."""
 
 
 class TestExecutionRow(_TestExecutionFields, frozen=True, kw_only=True):

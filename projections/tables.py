@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Bump when a table's shape or a handler's output changes: stores with another version drop
 # their read models and rebuild them from the event log (the log is the truth).
-READ_MODEL_VERSION = 9
+READ_MODEL_VERSION = 10
 
 # {t} is replaced by the table-name prefix ("" on SQLite, "attune." on PostgreSQL);
 # {json}, {ts} and {bool} by the dialect's column types.
@@ -65,7 +65,8 @@ TABLES = [
         restored_registration_id TEXT,
         note TEXT,
         cancelled_by TEXT,
-        overridden_dependents {json}
+        overridden_dependents {json},
+        reused_run_id TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS {t}pack_component (
         pack_id INTEGER NOT NULL,
@@ -99,7 +100,10 @@ TABLES = [
         pass_rate DOUBLE PRECISION NOT NULL,
         duration_ms BIGINT NOT NULL,
         result {json} NOT NULL,
-        created {ts} NOT NULL
+        created {ts} NOT NULL,
+        content_digest TEXT,
+        fingerprint TEXT,
+        flaky INTEGER NOT NULL DEFAULT 0
     )""",
     """CREATE TABLE IF NOT EXISTS {t}api_token (
         id TEXT PRIMARY KEY,

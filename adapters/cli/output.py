@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
-from domain.origin import ArchiveOrigin, DirectoryOrigin, GitOrigin, Origin
+from domain.origin import Origin, describe
 
 OK, WARN, FAIL = "✓", "⚠", "✗"
 
@@ -172,14 +172,7 @@ def shorten(text: str, width: int) -> str:
 
 def origin(found: Origin) -> str:
     """One line: where an installed pack's files came from (a registration's ``origin``)."""
-    match found:
-        case GitOrigin():
-            at = f" at {found.ref}" if found.ref else ""
-            return f"git {found.source}{at} (commit {found.commit})"
-        case ArchiveOrigin():
-            return f"archive {found.source} (sha256:{found.archive_sha256})"
-        case DirectoryOrigin():
-            return f"directory {found.source}"
+    return describe(found)
 
 
 def sandbox(result: dict[str, Any] | None) -> str:

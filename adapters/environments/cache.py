@@ -118,7 +118,8 @@ class EnvironmentCache:
                                          f"used: {exc.strerror or exc}") from None
         python = env / "bin" / "python"
         return PreparedEnvironment(
-            SuiteContext(python=str(python), read_only=(str(env), str(support))),
+            SuiteContext(python=str(python), read_only=(str(env), str(support)),
+                         environment_key=key),
             {**record, "built": built})
 
     def key_of(self, requirements: Requirements, support: str, options: PipOptions) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from domain.origin import ArchiveOrigin, DirectoryOrigin, GitOrigin, Origin, origin_from_dict
+from domain.origin import Origin, describe, origin_from_dict
 from domain.registration import Registration
 from domain.results import summary_line
 from domain.vocabulary import (
@@ -300,15 +300,7 @@ def ending_step(ended: Ending) -> Step:
 
 def origin_text(origin: Origin | None) -> str:
     """Where an installed pack came from, in one line."""
-    match origin:
-        case GitOrigin():
-            at = f" at {origin.ref}" if origin.ref else ""
-            return f"git {origin.source}{at} (commit {origin.commit})"
-        case ArchiveOrigin():
-            return f"archive {origin.source} (sha256:{origin.archive_sha256})"
-        case DirectoryOrigin():
-            return f"directory {origin.source}"
-    return "-"
+    return describe(origin)
 
 
 def seconds(duration_ms: int | None) -> str:

@@ -13,6 +13,7 @@ from domain.results import SuiteResult, TestCaseResult
 
 from application.ports import NO_CONTEXT, SuiteContext
 
+from adapters.runners.fingerprint import fingerprint
 from adapters.runners.process import kill_all
 from adapters.runners.pytest_runner import PytestRunner
 from adapters.runners.shell_runner import ShellRunner
@@ -57,6 +58,9 @@ class SandboxRunner:
     def ready(self) -> None:
         self.sandbox.ready()
 
+    def fingerprint(self, context: SuiteContext = NO_CONTEXT) -> str:
+        return fingerprint(self.sandbox.ready(), context)
+
     def run(self, suite: TestSuite, pack_dir: str,
             on_case: Callable[[TestCaseResult], None] | None = None,
             context: SuiteContext = NO_CONTEXT) -> SuiteResult:
@@ -71,7 +75,8 @@ class SandboxRunner:
         if hint is not None:
             message = f"{result.message}; {hint}" if result.message else hint
             result = msgspec.structs.replace(result, message=message)
-        return msgspec.structs.replace(result, isolation=jail.isolation())
+        return msgspec.structs.replace(result, isolation=jail.isolation(),
+                                       fingerprint=fingerprint(jail.mechanism, context))
 
     def cancel(self) -> None:
         kill_all()

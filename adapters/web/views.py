@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from domain.origin import ReleaseOrigin
 from domain.results import summary_line
 
 from projections.rows import RegistrationRow, TestExecutionJsonRow, TestExecutionRow
@@ -120,7 +121,9 @@ def timeline_entry(row: RegistrationRow) -> TimelineEntry:
                                    ("--replace", row.replace_active and not row.force),
                                    ("tests skipped", row.skip_tests)) if on]
     how: str = row.trigger_reason
-    if row.origin is not None:
+    if isinstance(row.origin, ReleaseOrigin):
+        how = f"activate {row.origin.version} (a kept release)"
+    elif row.origin is not None:
         how = f"install from {row.origin.source}"
     ended = ""
     if row.status == "rejected":

@@ -10,7 +10,9 @@ shapes changed on purpose, each with an upcaster for the old one (see test_event
 version 3 added ``worker``, the process that ran the suite; ``RegistrationRolledBack``
 version 2 and ``RegistrationRejected`` version 3 added ``note``, the reason given with
 ``--reason``; ``PackRegistrationRequested`` version 3 added ``skip_dependents`` and
-``TestRun.TestRunRequested`` version 2 ``candidate``, the upgrade a dependent's run tested.
+``TestRun.TestRunRequested`` version 2 ``candidate``, the upgrade a dependent's run tested;
+``TestSuiteCompleted`` version 4 added ``fingerprint`` and ``retries``, and each case's
+``attempts`` and ``flaky``.
 """
 
 from __future__ import annotations

@@ -123,7 +123,28 @@ def test_suites_recorded_before_workers_load_with_no_worker(settings):
         assert registration.status == "committed" and registration.has_suite(suite.name)
 
 
-def test_new_suite_events_are_version_3_and_record_their_sandbox_and_worker(settings,
+def test_suites_recorded_before_fingerprints_load_with_none_and_single_attempts(settings):
+    """``TestSuiteCompleted`` version 4 added ``fingerprint`` and ``retries``, and each case's
+    ``attempts`` and ``flaky``; version 3 suites load with None, no retries, one attempt."""
+    events = old_events()
+    for event in events:
+        if event["topic"] == SUITE:
+            event["state"].update(isolation=None, worker=None, class_version=3)
+    with build_registry(settings) as registry:
+        registration_id = store(registry, events)
+        [stored] = [e for e in registry.app.recorder.select_events(registration_id)
+                    if e.topic == SUITE]
+        suite = registry.app.mapper.to_domain_event(stored)
+        assert (suite.fingerprint, suite.retries) == (None, [])
+        assert suite.test_cases and all(
+            (case["attempts"], case["flaky"]) == (1, False) for case in suite.test_cases)
+        registry.rebuild()
+        [run] = registry.test_history("lamp")
+        assert run.fingerprint is None and run.flaky == 0
+        assert [s["fingerprint"] for s in run.result["test_suites"]] == [None]
+
+
+def test_new_suite_events_are_version_4_and_record_their_sandbox_and_worker(settings,
                                                                             tmp_path):
     import os
 
@@ -134,8 +155,9 @@ def test_new_suite_events_are_version_3_and_record_their_sandbox_and_worker(sett
         done = registry.register(RegisterCommand(path=str(pack)))
         [suite] = [e for e in registry.audit(UUID(done.pack.registration_id))
                    if e.topic == SUITE]
-        assert suite.state["class_version"] == 3
+        assert suite.state["class_version"] == 4
         assert suite.state["worker"]["pid"] == os.getpid()  # the registering process
+        assert len(suite.state["fingerprint"]) == 64 and suite.state["retries"] == []
         isolation = suite.state["isolation"]
         assert isolation["mechanism"] in ("bwrap", "namespaces")
         assert isolation["network"] is False and "network" in isolation["covers"]
