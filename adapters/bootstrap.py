@@ -13,6 +13,7 @@ from projections.view import PROJECTION_NAME, RegistryView
 
 from adapters.observability.events import ObservedRegistry
 from adapters.packs.releases import ReleaseStore
+from adapters.reads.reusable import ReadModelRuns
 from adapters.service import RegistryService, UseCases
 from adapters.settings import Settings
 from adapters.store.config import StoreConfig, store_config
@@ -29,7 +30,13 @@ if TYPE_CHECKING:
     from application.dependents import DependentsTests
     from application.install_deps import InstallDependencies
     from application.packs_path import DependencyFolders
-    from application.ports import ActivePackReader, PackFetcher, PackLoader, Releases
+    from application.ports import (
+        ActivePackReader,
+        PackFetcher,
+        PackLoader,
+        Releases,
+        ReusableRuns,
+    )
     from application.queued import QueueRegistration
 
     from adapters.queue.status import QueueStatus
@@ -64,7 +71,8 @@ def build_registry(settings: Settings | None = None, *, create: bool = True) -> 
             factory, view = build_view(config, config.env)
             mark_set_up(config, stamp)
     # The service reads the active packs the use cases check dependencies against.
-    service = RegistryService(app, view, lambda: build_use_cases(app, settings, service),
+    service = RegistryService(app, view, lambda: build_use_cases(
+                                  app, settings, service, reusable=ReadModelRuns(service)),
                            releases=ReleaseStore.of(settings),
                            keep_releases=lambda: settings.keep_releases,
                            on_workers=lambda: settings.tests_on_workers,
@@ -75,9 +83,11 @@ def build_registry(settings: Settings | None = None, *, create: bool = True) -> 
 
 
 def build_use_cases(app: PackRegistry, settings: Settings,
-                    active: ActivePackReader | None = None) -> UseCases:
+                    active: ActivePackReader | None = None, *,
+                    reusable: ReusableRuns | None = None) -> UseCases:
     """The use cases that read pack files and run tests. Built on first use: reading commands
-    never import the runners, the YAML loader or the test-running code."""
+    never import the runners, the YAML loader or the test-running code. ``reusable``: the
+    passing runs a registration may reuse (``--reuse``)."""
     from application.install import InstallPack
     from application.queued import QueueInstall
     from application.register import RegisterPack
@@ -98,7 +108,7 @@ def build_use_cases(app: PackRegistry, settings: Settings,
                             default_jobs=lambda: settings.test_jobs,
                             holder=holder.this_process, active=active,
                             folders=folders, dependents=dependents,
-                            environments=environments)
+                            environments=environments, reusable=reusable)
     fetcher = SourceFetcher(settings.work_dir, lambda: settings.fetch_timeout)
     return UseCases(register_pack=register,
                     install_pack=InstallPack(register, fetcher),

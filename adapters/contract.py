@@ -21,6 +21,7 @@ from domain.results import TestCaseResult
 from domain.vocabulary import RegistrationStatus, RejectReason, RunnerType, SuiteStatus
 
 from projections.activity_queries import ActivityFilter, Feed, RefState
+from projections.case_stats import FlakyCase
 from projections.rows import (
     ComponentRow,
     PackRow,
@@ -33,8 +34,10 @@ from projections.rows import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from domain.comparison import RunSelector, Thresholds
     from domain.vocabulary import RunStatus, TriggerReason
 
+    from application.activate import ActivateCommand
     from application.commands import InstallCommand, Queued, RegisterCommand
     from application.install_deps import InstalledDependency
     from application.ports import Progress
@@ -43,6 +46,10 @@ if TYPE_CHECKING:
 
     from projections.queries import SortKey
     from projections.view import ProjectionStatus
+
+    from adapters.activation import Activation
+    from adapters.reads.compare import RunComparison
+    from adapters.reads.versions import PackVersions
 
 Row = TypeVar("Row")
 
@@ -294,6 +301,17 @@ class RegistryReads(Protocol):
         ``trigger_reason`` when given."""
         ...
 
+    def compare_tests(self, ref: str, from_: RunSelector | None = None,
+                      to: RunSelector | None = None,
+                      thresholds: Thresholds | None = None) -> RunComparison:
+        """Two finished runs of ``ref`` case by case: by default its newest two; with only
+        ``to``, that run and the finished one before it; with only ``from_``, that run and the
+        newest.
+
+        Raises: PackNotFoundError, TestRunNotFoundError, TestRunInProgressError.
+        """
+        ...
+
     def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
         """Raises: PackNotFoundError when ``ref`` was never submitted."""
         ...
@@ -314,6 +332,14 @@ class RegistryReads(Protocol):
         """
         ...
 
+    def flaky_cases(self, ref: str) -> list[FlakyCase]:
+        """The cases of ``ref`` that both passed and failed with one content digest and one
+        environment fingerprint, or passed on a retry; most recently seen first.
+
+        Raises: PackNotFoundError when ``ref`` was never submitted.
+        """
+        ...
+
     def activity(self, query: ActivityFilter) -> Feed:
         """Events of the whole log for people, in log order (``newest_first``: the reverse).
 
@@ -323,6 +349,14 @@ class RegistryReads(Protocol):
 
     def ref_states(self) -> list[RefState]:
         """Every ref ever submitted, active or not, with its state now, by ref."""
+        ...
+
+    def versions(self, ref: str) -> PackVersions:
+        """Every committed release of ``ref``, newest commit first, with its tests, whether
+        it is active, what ended it and whether its release is kept.
+
+        Raises: PackNotFoundError when ``ref`` was never submitted.
+        """
         ...
 
 
@@ -335,6 +369,17 @@ class Registry(RegistryReads, Protocol):
 
     def install(self, command: InstallCommand,
                 progress: Progress | None = None) -> Registered: ...
+
+    def activate(self, command: ActivateCommand,
+                 progress: Progress | None = None) -> Activation:
+        """Register the kept release ``command`` names again (trigger ``activate``): tested,
+        or reusing a passing run of it, and gated like any registration.
+
+        Raises (nothing recorded): PackNotFoundError, ReleaseNotFoundError,
+        AmbiguousDigestError, ReleaseAlreadyActiveError, ReleaseMissingError; then what
+        ``register`` raises.
+        """
+        ...
 
     def queue(self, command: RegisterCommand) -> Queued:
         """Record the registration and queue its suites for workers; returns at once.

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from domain.registration import Registration
 
+    from application.activate import ActivateCommand
     from application.commands import InstallCommand, Queued, RegisterCommand
     from application.install import InstallPack
     from application.install_deps import InstallDependencies, InstalledDependency
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from application.register import RegisterPack, RegistrationOutcome
     from application.test_pack import TestPack, TestRunOutcome
 
+    from adapters.activation import Activation
     from adapters.contract import RegistrationUpdate
     from adapters.queue.status import QueueStatus
 
@@ -147,6 +149,13 @@ class RegistryService(CurrentReads):
             else:
                 outcome = self.cases.install_pack(command, progress)
         return self._registered(outcome)
+
+    @store_call
+    def activate(self, command: ActivateCommand,
+                 progress: Progress | None = None) -> Activation:
+        from adapters.activation import activate
+
+        return activate(self, command, progress)
 
     def _registered(self, outcome: RegistrationOutcome,
                     installed: tuple[InstalledDependency, ...] = ()) -> Registered:

@@ -13,7 +13,7 @@ names the candidate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +33,7 @@ from domain.errors import (
 from domain.manifest import PackManifest, TestingConfig, TestSuite
 from domain.registration import Registration
 from domain.results import SuiteResult, TestCaseResult, TestResult
+from domain.retries import time_budget
 
 from application.commands import RegistrationOptions
 from application.packs_path import DependencyFolders
@@ -46,6 +47,7 @@ from application.ports import (
     SuiteRunner,
 )
 from application.registry import PackRegistry
+from application.retries import RetryProgress
 from application.test_pack import run_recorded
 
 
@@ -67,7 +69,7 @@ class DependentsPlan:
     @property
     def budget_seconds(self) -> int:
         """The sum of their suites' timeouts, which the registration's lease must cover."""
-        return sum(suite.timeout_seconds for dependent in self.dependents
+        return sum(time_budget(suite) for dependent in self.dependents
                    for suite in dependent.testing.test_suites)
 
 
@@ -189,7 +191,8 @@ class DependentsTests:
                                       registration.content_digest)
         with self.loader.snapshot(release) as snapshot, self.folders.context(
                 manifest.dependencies, beside=snapshot.path,
-                instead={candidate.pack_ref: candidate_release}) as dependencies:
+                instead={candidate.pack_ref: (candidate_release, candidate.content_digest)},
+        ) as dependencies:
             environment = (self.environments.prepare(snapshot.path, dependent.testing)
                            if self.environments is not None else None)
             run_id = self.registry.start_test_run(
@@ -238,6 +241,11 @@ class OfDependent:
     def suite_finished(self, result: SuiteResult) -> None:
         self.progress.suite_finished(msgspec.structs.replace(
             result, name=f"{self.ref}/{result.name}"))
+
+    def suite_retrying(self, suite: TestSuite, cases: Sequence[str], attempt: int,
+                       attempts: int) -> None:
+        if isinstance(self.progress, RetryProgress):
+            self.progress.suite_retrying(self._named(suite), cases, attempt, attempts)
 
     def _named(self, suite: TestSuite) -> TestSuite:
         return msgspec.structs.replace(suite, name=f"{self.ref}/{suite.name}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 
 from domain.errors import PackNotFoundError
 
@@ -22,10 +23,12 @@ class DependencyFolders:
         self.packs_path = packs_path
 
     def releases_of(self, dependencies: Iterable[str], *,
-                    instead: Mapping[str, str] | None = None) -> dict[str, str]:
-        """ref -> release folder of each dependency's active registration, or the folder
-        ``instead`` gives for it (the candidate of an upgrade). A dependency that is not
-        active, or whose release is gone, is left out: the suite finds no entry for it."""
+                    instead: Mapping[str, tuple[str, str]] | None = None,
+                    ) -> dict[str, tuple[str, str]]:
+        """ref -> (release folder, content digest) of each dependency's active registration,
+        or what ``instead`` gives for it (the candidate of an upgrade).
+        A dependency that is not active, or whose release is gone, is left out: the suite
+        finds no entry for it."""
         found = {}
         for ref in dependencies:
             if instead and ref in instead:
@@ -38,14 +41,30 @@ class DependencyFolders:
             release = self.releases.restore(registration.content_digest,
                                             registration.source_path)
             if release is not None:
-                found[ref] = release
+                found[ref] = (release, registration.content_digest)
         return found
+
+    def digests(self, dependencies: Iterable[str]) -> tuple[tuple[str, str], ...]:
+        """What ``context`` would record of the packs it shows, without making the folder:
+        (ref, digest) of each active dependency, by ref."""
+        if self.packs_path is None:
+            return ()
+        found = []
+        for ref in dependencies:
+            try:
+                found.append((ref, self.registry.active_registration(ref).content_digest))
+            except PackNotFoundError:
+                continue
+        return tuple(sorted(found))
 
     @contextmanager
     def context(self, dependencies: Iterable[str], *, beside: str,
-                instead: Mapping[str, str] | None = None) -> Iterator[SuiteContext]:
-        """A fresh ``PACKS_PATH`` with the packs ``dependencies`` name (see ``releases_of``),
-        beside the copy of the pack under test at ``beside``; removed on exit.
+                instead: Mapping[str, tuple[str, str]] | None = None,
+                ) -> Iterator[SuiteContext]:
+        """A fresh ``PACKS_PATH`` with the packs ``dependencies`` name (see ``releases_of``;
+        ``instead`` maps a ref to the folder and digest of its candidate release), beside the
+        copy of the pack under test at ``beside``; removed on exit. The context records the
+        digest of each pack it shows, for the suites' fingerprint.
 
         Raises: RegistryError when its folder cannot be written.
         """
@@ -53,5 +72,7 @@ class DependencyFolders:
             yield NO_CONTEXT
             return
         releases = self.releases_of(dependencies, instead=instead)
-        with self.packs_path.folder(releases, beside=beside) as context:
-            yield context
+        folders = {ref: folder for ref, (folder, _) in releases.items()}
+        with self.packs_path.folder(folders, beside=beside) as context:
+            yield replace(context, dependencies=tuple(
+                sorted((ref, digest) for ref, (_, digest) in releases.items())))

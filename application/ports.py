@@ -173,6 +173,9 @@ class SuiteContext:
     environment_key: str | None = None
     """The key of the pack's own Python environment (its lock: requirements, interpreter,
     index); None: the runner's own environment. Part of a suite's fingerprint."""
+    dependencies: tuple[tuple[str, str], ...] = ()
+    """(ref, content digest) of each pack ``PACKS_PATH`` shows the suites, by ref: part of a
+    suite's fingerprint, since the suites may read them."""
 
 
 NO_CONTEXT = SuiteContext()
@@ -185,7 +188,9 @@ def merged(first: SuiteContext, second: SuiteContext) -> SuiteContext:
     variables = tuple({**dict(first.variables), **dict(second.variables)}.items())
     return SuiteContext(python=second.python or first.python, read_only=read_only,
                         variables=variables,
-                        environment_key=second.environment_key or first.environment_key)
+                        environment_key=second.environment_key or first.environment_key,
+                        dependencies=tuple(sorted(
+                            {**dict(first.dependencies), **dict(second.dependencies)}.items())))
 
 
 @dataclass(frozen=True)

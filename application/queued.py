@@ -19,11 +19,13 @@ from domain.errors import (
     EnvironmentFailedError,
     PackNotFoundError,
     RegistrationEndedError,
+    ReuseNotQueuedError,
     TestsFailedError,
 )
 from domain.manifest import PackManifest, TestSuite, required_testing
 from domain.registration import Registration
 from domain.results import SuiteResult, TestResult
+from domain.retries import time_budget
 from domain.suite_event import SuiteCompleted
 
 from application.commands import InstallCommand, Queued, RegisterCommand
@@ -45,6 +47,7 @@ from application.ports import (
 )
 from application.register import LEASE_GRACE, RegistrationOutcome
 from application.registry import SAVE_ATTEMPTS, PackRegistry
+from application.retries import run_with_retries
 
 # How long a queued registration may wait for workers before its lease lets another attempt
 # take the ref over (the default of the operator's setting); `pack cancel` ends it sooner.
@@ -77,7 +80,10 @@ class QueueRegistration:
 
     def __call__(self, command: RegisterCommand) -> Queued:
         """Raises: RegistryError for every refusal (as ``RegisterPack``), before anything is
-        recorded; a failure to queue rejects the registration it opened."""
+        recorded; a failure to queue rejects the registration it opened (ReuseNotQueuedError:
+        ``--reuse`` asked; a pack's own ``testing.reuse`` is ignored here: its suites run)."""
+        if command.reuse:
+            raise ReuseNotQueuedError()
         allowance = self.lease_grace() + self.queue_wait()
         source = self.loader.load(command.path)
         manifest = source.manifest
@@ -92,7 +98,7 @@ class QueueRegistration:
                 raise DigestMismatchError(manifest.ref, digest, command.expected_digest)
             path = source.source_path if command.origin is None else self.releases.path_of(digest)
             now = self.clock()
-            budget = timedelta(seconds=sum(s.timeout_seconds for s in testing.test_suites)
+            budget = timedelta(seconds=sum(time_budget(s) for s in testing.test_suites)
                                + plan.budget_seconds)
             registration_id = self.registry.request_registration(
                 command, manifest=manifest, components=source.components, source_path=path,
@@ -180,8 +186,8 @@ class RunQueuedSuite:
                 if context is None:
                     return  # rejected, or ended meanwhile: no suite runs
                 with self._dependencies(registration.manifest, pack_dir) as dependencies:
-                    result = self.runner.run(suite, pack_dir,
-                                             context=merged(context, dependencies))
+                    result = run_with_retries(self.runner, suite, pack_dir,
+                                              context=merged(context, dependencies))
             try:
                 self.registry.complete_suite(registration_id, result, worker=self.worker())
             except RegistrationEndedError:

@@ -19,6 +19,7 @@ from domain.errors import (
 )
 from domain.manifest import PackManifest, TestingConfig, required_testing
 from domain.results import TestResult
+from domain.retries import time_budget
 
 from application.commands import RegisterCommand
 from application.dependencies import NoActivePacks, check_dependencies
@@ -34,11 +35,14 @@ from application.ports import (
     PackSource,
     Progress,
     Releases,
+    ReusableRun,
+    ReusableRuns,
     SuiteContext,
     SuiteRunner,
     merged,
 )
 from application.registry import STORE_FAILURES, PackRegistry
+from application.reuse import RunReuse, wanted
 from application.suites import run_suites
 
 # Time a registration may need beyond its suites' timeouts (snapshot, bookkeeping) before
@@ -58,6 +62,9 @@ class RegistrationOutcome:
     forced: bool
     test_result: TestResult | None
     notification_id: int
+    reused: ReusableRun | None = None
+    """The passing run it reused instead of running its suites (``test_result`` is that
+    run's); None: its suites ran, or were skipped."""
 
     @property
     def all_passed(self) -> bool:
@@ -89,6 +96,7 @@ class RegisterPack:
         folders: DependencyFolders | None = None,
         dependents: DependentsTests | None = None,
         environments: Environments | None = None,
+        reusable: ReusableRuns | None = None,
     ) -> None:
         self.registry = registry
         self.loader = loader
@@ -109,6 +117,8 @@ class RegisterPack:
         # The pack's own Python environment; None: the runner's interpreter (use cases built
         # alone, in tests).
         self.environments = environments
+        # The passing runs a registration may reuse (``--reuse``); None: it never reuses.
+        self.reuse = RunReuse(reusable, runner) if reusable is not None else None
 
     def __call__(self, command: RegisterCommand,
                  progress: Progress | None = None) -> RegistrationOutcome:
@@ -153,7 +163,7 @@ class RegisterPack:
                  source_path: str, testing: TestingConfig | None, grace: timedelta) -> UUID:
         """``grace`` covers what runs beyond the pack's own suites (the dependents')."""
         now = self.clock()
-        budget = sum(s.timeout_seconds for s in testing.test_suites) if testing else 0
+        budget = sum(time_budget(s) for s in testing.test_suites) if testing else 0
         return self.registry.request_registration(
             command, manifest=source.manifest, components=source.components,
             source_path=source_path, content_digest=snapshot.content_digest,
@@ -203,14 +213,21 @@ class RegisterPack:
                                        tests_skipped=True, forced=False, test_result=None,
                                        notification_id=nid)
         environment = self._environment(registration_id, snapshot, testing)
-        with self.folders.context(manifest.dependencies, beside=snapshot.path) as dependencies:
-            result = run_suites(
-                self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
-                pack_version=manifest.version, started_at=self.clock(), progress=progress,
-                jobs=jobs, context=merged(environment, dependencies),
-                record=lambda suite: self.registry.complete_suite(registration_id, suite,
-                                                                  worker=self.holder()),
-            )
+        reused = self._reusable(command, manifest, snapshot, testing, environment)
+        if reused is not None:
+            # Decided below exactly as if the suites had produced that run's result.
+            self.registry.reuse_tests(registration_id, reused)
+            result = reused.result
+        else:
+            with self.folders.context(manifest.dependencies,
+                                      beside=snapshot.path) as dependencies:
+                result = run_suites(
+                    self.runner, testing.test_suites, snapshot.path, pack_ref=manifest.ref,
+                    pack_version=manifest.version, started_at=self.clock(),
+                    progress=progress, jobs=jobs, context=merged(environment, dependencies),
+                    record=lambda suite: self.registry.complete_suite(
+                        registration_id, suite, worker=self.holder()),
+                )
         accepted = policy.accepts(result, testing)
         if accepted or command.force:
             broken = self._dependents_failing(plan, registration_id, command, manifest,
@@ -224,11 +241,23 @@ class RegisterPack:
                                                     forced=forced)
             return RegistrationOutcome(registration_id, manifest.ref, manifest.version,
                                        tests_skipped=False, forced=forced,
-                                       test_result=result, notification_id=nid)
+                                       test_result=result, notification_id=nid,
+                                       reused=reused)
         error = TestsFailedError(registration_id, result.to_dict())
         self.registry.reject_registration(registration_id, reason="tests_failed",
                                           message=str(error), result=result)
         raise error
+
+    def _reusable(self, command: RegisterCommand, manifest: PackManifest,
+                  snapshot: PackSnapshot, testing: TestingConfig,
+                  environment: SuiteContext) -> ReusableRun | None:
+        """The passing run this registration may stand on, if it asks for one."""
+        if self.reuse is None or not wanted(command, testing):
+            return None
+        # The packs its suites would see count too, as the run's context records them.
+        seen = merged(environment, SuiteContext(
+            dependencies=self.folders.digests(manifest.dependencies)))
+        return self.reuse.find(manifest.ref, snapshot.content_digest, testing, seen)
 
     def _environment(self, registration_id: UUID, snapshot: PackSnapshot,
                      testing: TestingConfig) -> SuiteContext:

@@ -38,6 +38,7 @@ from domain.webhook import Webhook  # noqa: F401 - its topics must resolve where
 
 if TYPE_CHECKING:
     from application.commands import RegisterCommand
+    from application.ports import ReusableRun
 
 # A concurrent writer can change the Pack stream between our read and our write; the store
 # then refuses our events. We re-read and decide again this many times before giving up.
@@ -173,6 +174,19 @@ class PackRegistry(Application[UUID]):
             except IntegrityError:
                 continue
         raise ConcurrentChangeError(str(run_id))
+
+    def reuse_tests(self, registration_id: UUID, run: ReusableRun) -> int:
+        """Record that the passing ``run`` stands for the registration's suites (``--reuse``).
+
+        Raises:
+            RegistrationEndedError: the registration was ended meanwhile (``pack cancel``).
+        """
+        registration = self.get_registration(registration_id)
+        self._check_open(registration)
+        registration.reuse_tests(run_id=run.run_id, registration_id=run.registration_id,
+                                 pack_version=run.pack_version, fingerprint=run.fingerprint,
+                                 summary=run.result.summary())
+        return self._save(registration)
 
     @staticmethod
     def _check_open(registration: Registration) -> None:

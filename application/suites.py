@@ -12,6 +12,7 @@ from domain.manifest import TestSuite
 from domain.results import SuiteResult, TestResult
 
 from application.ports import NO_CONTEXT, Progress, SuiteContext, SuiteRunner
+from application.retries import run_with_retries
 
 
 def run_suites(
@@ -37,8 +38,9 @@ def run_suites(
 
     def run_one(suite: TestSuite) -> SuiteResult:
         progress.suite_started(suite)
-        return runner.run(suite, pack_dir, on_case=lambda case: progress.case_finished(suite, case),
-                          context=context)
+        return run_with_retries(runner, suite, pack_dir,
+                                on_case=lambda case: progress.case_finished(suite, case),
+                                context=context, progress=progress)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending: dict[Future[SuiteResult], int] = {}

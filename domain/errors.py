@@ -331,3 +331,93 @@ class DependentsFailedError(TestsFailedError):
                      "anyway, or skip_dependents=true not to run them.",)
         if message is not None:
             self.args = (message,)
+
+
+class InvalidReleaseError(RegistryError):
+    """Raised when what names a release to activate is neither a version nor a digest."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"Invalid release {text[:80]!r}: expected a version (MAJOR.MINOR.PATCH, "
+                         "e.g. 1.2.0) or a content digest (sha256:<hex>, at least 12 hex "
+                         "digits), as `attune pack versions` prints them")
+
+
+class ReleaseNotFoundError(RegistryError):
+    """Raised when a pack has no committed release of the version or digest asked for."""
+
+    code = "RELEASE_NOT_FOUND"
+
+    def __init__(self, ref: str, wanted: str, committed: Sequence[str]) -> None:
+        listed = ", ".join(committed) if committed else "none"
+        super().__init__(f"Pack '{ref}' has no committed release {wanted} "
+                         f"(committed: {listed})")
+
+
+class AmbiguousDigestError(RegistryError):
+    """Raised when a digest prefix matches the releases of several contents."""
+
+    def __init__(self, ref: str, prefix: str, digests: Sequence[str]) -> None:
+        listed = ", ".join(f"sha256:{digest}" for digest in digests)
+        super().__init__(f"Digest {prefix} matches several releases of pack '{ref}': {listed}; "
+                         "give more of its digits")
+
+
+class ReleaseAlreadyActiveError(RegistryError):
+    """Raised when the release asked to be activated is the active one already."""
+
+    code = "ALREADY_ACTIVE"
+
+    def __init__(self, ref: str, version: str, digest: str) -> None:
+        super().__init__(f"Pack '{ref}' {version} (sha256:{digest}) is the active release "
+                         "already; nothing was done")
+
+
+class InvalidRunSelectorError(RegistryError):
+    """Raised when a test run is named by something that is neither a run's id (digits) nor a
+    semantic version."""
+
+    def __init__(self, text: str) -> None:
+        shown = text if len(text) <= 100 else text[:99] + "…"
+        super().__init__(f"{shown!r} names no test run: give a run's id (digits: its `id` in "
+                         "`pack test-history --json`) or a semantic version (e.g. 1.2.0)")
+
+
+class TestRunNotFoundError(RegistryError):
+    """Raised when a pack has no test run of the given id, or no finished run of a version."""
+
+    __test__ = False
+    code = "NOT_FOUND"
+
+    def __init__(self, ref: str, run_id: int | None = None, version: str | None = None,
+                 *, older_than: int | None = None) -> None:
+        if run_id is not None:
+            what = f"Test run {run_id} of pack '{ref}' not found"
+        elif version is not None:
+            what = f"Pack '{ref}' has no finished test run of version {version}"
+        elif older_than is not None:
+            what = f"Pack '{ref}' has no finished test run before run {older_than} to compare with"
+        else:
+            what = f"Pack '{ref}' has fewer than two finished test runs to compare"
+        super().__init__(what)
+
+
+class TestRunInProgressError(RegistryError):
+    """Raised when a run still in progress is asked for as a finished one (to compare it)."""
+
+    __test__ = False
+    code = "CONFLICT"
+
+    def __init__(self, ref: str, run_id: int) -> None:
+        super().__init__(f"Test run {run_id} of pack '{ref}' is still running; compare it once "
+                         "it has finished")
+
+
+class ReuseNotQueuedError(RegistryError):
+    """Raised when a registration whose suites would run on workers asks for ``--reuse``: the
+    environment a run's fingerprint describes is a worker's, unknown where it is queued."""
+
+    def __init__(self) -> None:
+        super().__init__("--reuse (reuse=true) cannot be combined with suites run by workers "
+                         "(--no-wait, wait=false, or ATTUNE_RUN_TESTS=workers): the "
+                         "environment a reused run must match is the worker's. Register "
+                         "without --reuse, or with the suites run here.")

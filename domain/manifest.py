@@ -288,6 +288,7 @@ def _suite_from_runner(name: str, runner: UpstreamRunner, where: str,
             f"must be between 1 and {MAX_TIMEOUT_SECONDS} seconds, got {runner.timeout}",
             f"{where}.timeout")
     _check_pattern(runner.entry_point, f"{where}.entry_point")
+    _check_retries(runner.retries, f"{where}.retries")
     result_format = default_format
     if runner.result_format is not None:
         _check_result_format_name(runner.result_format, f"{where}.result_format")
@@ -378,10 +379,13 @@ def _check_suite(suite: TestSuite, where: str) -> TestSuite:
         _check_limits(suite.limits, f"{where}.limits")
     _check_result_format_name(suite.result_format, f"{where}.result_format")
     _check_result_format_runner(suite.result_format, runner, f"{where}.result_format")
-    if not 0 <= suite.retries <= MAX_RETRIES:
-        raise ManifestError(f"must be between 0 and {MAX_RETRIES}, got {suite.retries}",
-                            f"{where}.retries")
+    _check_retries(suite.retries, f"{where}.retries")
     return msgspec.structs.replace(suite, runner=runner)
+
+
+def _check_retries(value: int, field: str) -> None:
+    if not 0 <= value <= MAX_RETRIES:
+        raise ManifestError(f"must be between 0 and {MAX_RETRIES}, got {value}", field)
 
 
 def _check_result_format_name(value: str, field: str) -> None:

@@ -105,6 +105,15 @@ def _environment(e: Any, ctx: Lookups) -> Entry:
 
 
 @describe.register
+def _reused(e: Registration.TestsReused, ctx: Lookups) -> Entry:
+    first = ctx.first()
+    summary = (f"tests reused from run {e.run_id} of {e.pack_version}, same content and "
+               f"environment ({_counts(e.summary)})")
+    return Entry("registration.tests_reused", summary, first.get("ref"), first.get("version"),
+                 first.get("actor"), str(e.originator_id))
+
+
+@describe.register
 def _committed(e: Registration.RegistrationCommitted, ctx: Lookups) -> Entry:
     first = ctx.first()
     if e.tests_skipped:
@@ -286,6 +295,8 @@ def _one_line(text: str) -> str:
 
 
 def _origin(origin: dict[str, Any]) -> str:
+    if origin.get("type") == "release":  # ``pack activate``: a kept release, not a source
+        return f"kept release {origin.get('version')}, sha256:{str(origin.get('digest'))[:12]}"
     where = f"{origin.get('type')} {origin.get('source')}"
     return where + (f" at {origin['ref']}" if origin.get("ref") else "")
 

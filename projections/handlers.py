@@ -11,6 +11,7 @@ from domain.registration import Registration
 from domain.test_run import TestRun
 from domain.token import ApiToken
 
+from projections.case_stats import record_case_outcomes
 from projections.sql import Writer, from_json
 
 SUITE_FIELDS = ("name", "runner_type", "status", "total", "passed", "failed", "skipped",
@@ -58,10 +59,11 @@ def test_run_requested(e: TestRun.TestRunRequested, w: Writer) -> None:
 def suite_completed(e: Any, w: Writer) -> None:
     if isinstance(e, Registration.TestSuiteCompleted):
         _set_status(w, e, "testing", None)
-    row = w.one("SELECT result FROM {t}pack_test_execution WHERE run_id = :run",
-                {"run": str(e.originator_id)})
+    row = w.one("SELECT result, pack_ref, pack_version, content_digest, trigger_reason"
+                " FROM {t}pack_test_execution WHERE run_id = :run", {"run": str(e.originator_id)})
     if row is None:
         return
+    record_case_outcomes(w, row, e)
     result = from_json(row["result"])
     suite = {key: getattr(e, key) for key in SUITE_FIELDS}
     result["test_suites"].append(suite)
@@ -119,6 +121,18 @@ def registration_rolled_back(e: Registration.RegistrationRolledBack, w: Writer) 
 def dependents_overridden(e: Registration.DependentsOverridden, w: Writer) -> None:
     w.execute("UPDATE {t}pack_registration SET overridden_dependents = :dependents"
               " WHERE id = :id", {"dependents": w.json(e.dependents), "id": str(e.originator_id)})
+
+
+@apply_event.register
+def tests_reused(e: Registration.TestsReused, w: Writer) -> None:
+    """No suite ran: the run its request started leaves the test history (the reused run is
+    there already), and its decision then finds no run to finish."""
+    w.execute("UPDATE {t}pack_registration SET reused_run_id = :run WHERE id = :id",
+              {"run": e.run_id, "id": str(e.originator_id)})
+    row = w.one("DELETE FROM {t}pack_test_execution WHERE run_id = :run"
+                " RETURNING pack_ref, status, trigger_reason", {"run": str(e.originator_id)})
+    if row is not None:
+        _count_run(w, row["pack_ref"], row["status"], row["trigger_reason"], -1)
 
 
 @apply_event.register

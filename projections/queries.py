@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 from domain.dependencies import ActivePacks
 
 from projections.activity_queries import ActivityQueries
+from projections.case_stats import CaseStatQueries
+from projections.reuse_queries import ReuseQueries
 from projections.rows import (
     ComponentRow,
     PackRow,
@@ -26,8 +28,10 @@ from projections.rows import (
     registration_row,
     token_row,
 )
+from projections.run_pick_queries import RunPickQueries
 from projections.sql import from_json
 from projections.tables import READ_MODEL_TABLES
+from projections.version_queries import VersionQueries
 
 # pack_test_execution's columns, with ``result`` as its JSON text on both stores (PostgreSQL
 # would otherwise decode its JSONB into Python objects).
@@ -37,7 +41,7 @@ _EXECUTION_JSON_COLUMNS = (
     " duration_ms, CAST(result AS TEXT) AS result, created, content_digest, fingerprint, flaky")
 
 # Columns that order each table's rows completely, where the first two do not.
-_SNAPSHOT_ORDER = {"pack_test_count": "1, 2, 3"}
+_SNAPSHOT_ORDER = {"pack_test_count": "1, 2, 3", "pack_case_stat": "1, 2, 3, 4, 5"}
 
 
 class SortKey(NamedTuple):
@@ -48,7 +52,8 @@ class SortKey(NamedTuple):
     id: Any  # int for test runs, str for registrations
 
 
-class ReadModelQueries(ActivityQueries, ABC):
+class ReadModelQueries(ActivityQueries, CaseStatQueries, ReuseQueries, VersionQueries,
+                       RunPickQueries, ABC):
     """Queries over the read-model tables; ``_select`` runs one statement."""
 
     @abstractmethod

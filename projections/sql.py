@@ -86,6 +86,10 @@ class Writer:
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         self.cursor.execute(self.dialect.sql(sql), params or {})
 
+    def execute_many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        """One statement over many rows' parameters (prepared once)."""
+        self.cursor.executemany(self.dialect.sql(sql), rows)
+
     def one(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         self.execute(sql, params)
         row = self.cursor.fetchone()

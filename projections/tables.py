@@ -125,6 +125,9 @@ TABLES = [
     ("CREATE INDEX IF NOT EXISTS pack_test_execution_status_trigger_idx"
      " ON {t}pack_test_execution"
      " (pack_ref, status, trigger_reason, execution_time DESC, id DESC)"),
+    # The runs a registration may reuse (``--reuse``): same ref, content and environment.
+    ("CREATE INDEX IF NOT EXISTS pack_test_execution_reuse_idx ON {t}pack_test_execution"
+     " (pack_ref, content_digest, fingerprint, execution_time DESC, id DESC)"),
     # How many runs each ref has, per status and trigger: totals without counting rows. The
     # handlers keep it in step with pack_test_execution, in the same transaction.
     """CREATE TABLE IF NOT EXISTS {t}pack_test_count (
@@ -182,12 +185,31 @@ TABLES = [
         last_summary TEXT NOT NULL,
         last_actor TEXT
     )""",
+    # Each case's passes and failures per content digest and environment fingerprint
+    # (projections/case_stats.py): both with the same two make it flaky.
+    """CREATE TABLE IF NOT EXISTS {t}pack_case_stat (
+        pack_ref TEXT NOT NULL,
+        content_digest TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        suite TEXT NOT NULL,
+        case_name TEXT NOT NULL,
+        pack_version TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        flaky_retries INTEGER NOT NULL,
+        first_seen {ts} NOT NULL,
+        last_seen {ts} NOT NULL,
+        last_failed_at {ts},
+        last_failed_run_id TEXT,
+        last_failure TEXT,
+        PRIMARY KEY (pack_ref, content_digest, fingerprint, suite, case_name)
+    )""",
 ]
 
 # Every read-model table, in the order a rebuild empties them.
 READ_MODEL_TABLES = ("pack_component", "pack", "pack_identity", "pack_test_execution",
                      "pack_test_count", "pack_registration", "pack_registration_count",
-                     "api_token", "activity", "pack_ref_state")
+                     "api_token", "activity", "pack_ref_state", "pack_case_stat")
 
 
 def create_statements(prefix: str, *, json: str, ts: str, boolean: str) -> list[str]:

@@ -18,7 +18,7 @@ from adapters.cli.context import (
 from adapters.cli.install_deps import install_deps_option, no_wait_with_install_deps
 from adapters.cli.junit import junit_option, report_rejection, write_report
 from adapters.cli.paths import not_empty
-from adapters.cli.register import queued, report, skip_dependents_option
+from adapters.cli.register import queued, report, reuse_option, skip_dependents_option
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 @click.option("--skip-tests", is_flag=True,
               help="Do not run the pack's tests (nothing is stored as a test result).")
 @skip_dependents_option
+@reuse_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @click.option("--no-wait", is_flag=True,
               help="Fetch, then queue the suites for `attune worker` processes and return "
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 @junit_option
 @json_option
 def install(source: str, ref: str | None, digest: str | None, force: bool, replace: bool,
-            skip_tests: bool, skip_dependents: bool, quiet: bool, no_wait: bool,
+            skip_tests: bool, skip_dependents: bool, reuse: bool, quiet: bool, no_wait: bool,
             install_deps: bool, jobs: int | None, junit_xml: Path | None, as_json: bool) -> None:
     """Install a pack from SOURCE: a git repository, an archive or a directory.
 
@@ -78,7 +79,7 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
     with registry_session(as_json, create=True) as registry:
         command = InstallCommand(
             source=source, git_ref=ref, force=force, replace=replace, skip_tests=skip_tests,
-            skip_dependents=skip_dependents, jobs=jobs, requested_by=actor(),
+            skip_dependents=skip_dependents, reuse=reuse, jobs=jobs, requested_by=actor(),
             install_deps=install_deps,
             expected_digest=parse_digest(digest) if digest is not None else None)
         if install_deps and no_wait:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
 
 from domain.manifest import TestSuite
 from domain.resolution import IndexEntry
@@ -58,6 +59,15 @@ class SuiteProgress:
                 self.sandboxes_shown.add(sandbox)
                 output.note(f"  {sandbox[0].upper()}{sandbox[1:]}")
 
+    def suite_retrying(self, suite: TestSuite, cases: Sequence[str], attempt: int,
+                       attempts: int) -> None:
+        """Implements ``application.retries.RetryProgress``: a rerun is never silent."""
+        with self.lock:
+            self.counts[suite.name] = [0, 0]
+            self._clear()
+            output.note(f"↻ Suite '{suite.name}': retrying {len(cases)} failed case(s) "
+                        f"(attempt {attempt} of {attempts})")
+
     def installing_dependency(self, entry: IndexEntry, step: int, steps: int) -> None:
         """Implements ``application.ports.DependencyProgress`` (``--install-deps``)."""
         from adapters.redact import redact_url
@@ -83,7 +93,8 @@ def suite_summary(result: SuiteResult, *, verbose: bool = False) -> list[str]:
              + (f" ({result.message})" if result.message else "")]
     if verbose:
         for case in result.test_cases:
-            lines.append(f"    {CASE_SYMBOLS.get(case.status, '?')} {case.name}"
+            lines.append(_flaky_line(case) if case.flaky else
+                         f"    {CASE_SYMBOLS.get(case.status, '?')} {case.name}"
                          + _reason(case, always=False))
         return lines
     failing = [c for c in result.test_cases if c.status in ("failed", "error")]
@@ -91,7 +102,18 @@ def suite_summary(result: SuiteResult, *, verbose: bool = False) -> list[str]:
         lines.append(f"    {output.FAIL} {case.name}{_reason(case, always=True)}")
     if len(failing) > MAX_LISTED_FAILURES:
         lines.append(f"    … and {len(failing) - MAX_LISTED_FAILURES} more")
+    flaky = [c for c in result.test_cases if c.flaky]
+    lines += [_flaky_line(case) for case in flaky[:MAX_LISTED_FAILURES]]
+    if len(flaky) > MAX_LISTED_FAILURES:
+        lines.append(f"    … and {len(flaky) - MAX_LISTED_FAILURES} more flaky")
     return lines
+
+
+def _flaky_line(case: TestCaseResult) -> str:
+    """A case that passed only on a retry, with the failure it had first."""
+    first = summary_line(case.error_message or "")
+    return (f"    {output.WARN} {case.name}: flaky, passed on attempt {case.attempts}"
+            + (f" (first failure: {first})" if first else ""))
 
 
 CASE_SYMBOLS = {"passed": output.OK, "failed": output.FAIL, "error": output.FAIL, "skipped": "○"}
@@ -102,3 +124,17 @@ def _reason(case: TestCaseResult, *, always: bool) -> str:
         return ""
     line = summary_line(case.error_message or "")
     return f": {line}" if line else ""
+
+
+MAX_LISTED_FLAKY = 5
+
+
+def flaky_line(suites: Sequence[SuiteResult]) -> str | None:
+    """One line naming a run's flaky cases (passed only on a retry); None if it has none."""
+    flaky = [f"{suite.name}/{case.name}" for suite in suites for case in suite.test_cases
+             if case.flaky]
+    if not flaky:
+        return None
+    named = ", ".join(flaky[:MAX_LISTED_FLAKY])
+    more = f" and {len(flaky) - MAX_LISTED_FLAKY} more" if len(flaky) > MAX_LISTED_FLAKY else ""
+    return f"{output.WARN} {len(flaky)} flaky case(s) passed on retry: {named}{more}"

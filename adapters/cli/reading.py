@@ -6,6 +6,7 @@ from typing import Any, get_args
 
 import click
 
+from domain.origin import ReleaseOrigin
 from domain.vocabulary import RunStatus, TriggerReason
 
 from adapters.cli import output
@@ -49,7 +50,8 @@ def list_packs(every_ref: bool, as_json: bool) -> None:
 @click.option("--trigger", "trigger_reason", type=click.Choice(get_args(TriggerReason)),
               help="Only the runs this started.")
 @click.option("-v", "--verbose", is_flag=True,
-              help="Under each run, its failing cases: suite, case and one line of message.")
+              help="Under each run, its failing cases (suite, case and one line of message) "
+                   "and its flaky ones.")
 @json_option
 def test_history(ref: str, limit: int, status: RunStatus | None,
                  trigger_reason: TriggerReason | None, verbose: bool, as_json: bool) -> None:
@@ -82,7 +84,8 @@ def test_history(ref: str, limit: int, status: RunStatus | None,
 def _history_cells(run: Any) -> list[str]:
     return [
         output.timestamp(run.execution_time), run.pack_version, run.trigger_reason,
-        f"{run.passed}/{run.total_tests}", output.percent(run.pass_rate),
+        f"{run.passed}/{run.total_tests}" + (f" ({run.flaky} flaky)" if run.flaky else ""),
+        output.percent(run.pass_rate),
         output.duration(run.duration_ms), run.status, run.outcome or "in progress",
         output.sandbox(run.result),
     ]
@@ -91,7 +94,7 @@ def _history_cells(run: Any) -> list[str]:
 def _failing_lines(result: dict[str, Any]) -> list[str]:
     """A run's failing cases, one line each (``✗ SUITE: CASE: MESSAGE``, as under a rejected
     registration's error); a suite that failed without a failing case (it could not run) gets
-    ``✗ SUITE: MESSAGE``."""
+    ``✗ SUITE: MESSAGE``; then its flaky cases (``⚠ SUITE: CASE: flaky, ...``)."""
     from domain.results import summary_line
 
     lines = []
@@ -106,6 +109,13 @@ def _failing_lines(result: dict[str, Any]) -> list[str]:
             message = summary_line(suite.get("message") or "")
             lines.append(f"  {output.FAIL} {suite.get('name')}"
                          + (f": {output.shorten(message, 160)}" if message else ""))
+        for case in suite.get("test_cases") or []:
+            if case.get("flaky"):
+                message = summary_line(case.get("error_message") or "")
+                lines.append(f"  {output.WARN} {suite.get('name')}: {case.get('name')}: flaky, "
+                             f"passed on attempt {case.get('attempts')}"
+                             + (f" (first failure: {output.shorten(message, 120)})"
+                                if message else ""))
     return lines
 
 
@@ -128,7 +138,8 @@ def show(ref: str, as_json: bool) -> None:
                          ("Tags", ", ".join(pack.tags)),
                          ("Depends on", ", ".join(f"{dep} {wanted}" for dep, wanted
                                                   in pack.dependencies.items())),
-                         ("Installed from", pack.origin and output.origin(pack.origin)),
+                         ("Activated from" if isinstance(pack.origin, ReleaseOrigin)
+                          else "Installed from", pack.origin and output.origin(pack.origin)),
                          ("Source" if pack.origin is None else "Files", pack.source_path),
                          ("Release", details.release_path
                           if details.release_path != pack.source_path else None),
@@ -163,8 +174,8 @@ def history(ref: str, limit: int, as_json: bool) -> None:
     """Show every registration attempt of REF, newest first: status, who asked and who ended
     it, when, where it came from, flags.
 
-    Under a row: the source of an install, and the reason given to a rollback, unregister or
-    cancel (`--reason`).
+    Under a row: the source of an install, the run whose result it reused (`--reuse`, flag
+    `reused`), and the reason given to a rollback, unregister or cancel (`--reason`).
     """
     with reads_session(as_json) as registry:
         rows = registry.registrations(ref, limit=limit)
@@ -184,6 +195,9 @@ def history(ref: str, limit: int, as_json: bool) -> None:
 def _history_lines(row: Any) -> list[str]:
     """Where an install came from, and why the registration was ended, if someone said."""
     lines = [f"  from {output.origin(row.origin)}"] if row.origin is not None else []
+    if row.reused_run_id:
+        lines.append(f"  tests reused from run {row.reused_run_id} (same content and "
+                     "environment)")
     if row.note:
         lines.append(f"  reason given: {row.note}")
     if row.overridden_dependents:
@@ -196,5 +210,6 @@ def _history_lines(row: Any) -> list[str]:
 def _flags(row: Any) -> str:
     flags = [name for name, on in (("force", row.force),
                                    ("replace", row.replace_active and not row.force),
-                                   ("skip-tests", row.skip_tests), ("forced", row.forced)) if on]
+                                   ("skip-tests", row.skip_tests), ("forced", row.forced),
+                                   ("reused", row.reused_run_id)) if on]
     return ",".join(flags) or "-"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,11 +16,13 @@ from adapters.cli.install_deps import (
 )
 from adapters.cli.junit import junit_option, report_rejection, write_report
 from adapters.cli.paths import not_empty
+from adapters.cli.progress import flaky_line
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from application.commands import Queued
+    from application.ports import ReusableRun
 
     from adapters.contract import Registered
 
@@ -29,6 +31,14 @@ skip_dependents_option = click.option(
     "--skip-dependents", is_flag=True,
     help="Replace an active pack without first running the suites of the active packs that "
          "depend on it against the new version (recorded in the registration).")
+
+reuse_option = click.option(
+    "--reuse", is_flag=True,
+    help="If a passing run of the same content (digest) exists, run in the same environment "
+         "(interpreter, the pack's Python environment, the registry's version, pytest, the "
+         "sandbox), decide on it instead of running the suites again; the registration records "
+         "which run it reused. The pack's `testing: {reuse: true}` asks the same. Not with "
+         "--no-wait.")
 
 
 @click.command()
@@ -42,6 +52,7 @@ skip_dependents_option = click.option(
 @click.option("--skip-tests", is_flag=True,
               help="Do not run the pack's tests (nothing is stored as a test result).")
 @skip_dependents_option
+@reuse_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @click.option("--no-wait", is_flag=True,
               help="Queue the suites for `attune worker` processes and return at once with "
@@ -51,7 +62,7 @@ skip_dependents_option = click.option(
 @junit_option
 @json_option
 def register(path: str, force: bool, replace: bool, skip_tests: bool, skip_dependents: bool,
-             quiet: bool, no_wait: bool, install_deps: bool, jobs: int | None,
+             reuse: bool, quiet: bool, no_wait: bool, install_deps: bool, jobs: int | None,
              junit_xml: Path | None, as_json: bool) -> None:
     """Register the pack in directory PATH.
 
@@ -67,8 +78,8 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, skip_depen
     from adapters.cli.progress import SuiteProgress
 
     command = RegisterCommand(path=path, force=force, replace=replace, skip_tests=skip_tests,
-                              skip_dependents=skip_dependents, jobs=jobs, requested_by=actor(),
-                              install_deps=install_deps)
+                              skip_dependents=skip_dependents, reuse=reuse, jobs=jobs,
+                              requested_by=actor(), install_deps=install_deps)
     with registry_session(as_json, create=True) as registry:
         if install_deps and no_wait:
             no_wait_with_install_deps()
@@ -106,6 +117,7 @@ def report(registered: Registered, as_json: bool, verb: str) -> None:
             "data": {"pack": msgspec.to_builtins(row),
                      "test_result": msgspec.to_builtins(outcome.test_result),
                      "tests_skipped": outcome.tests_skipped,
+                     **reused_json(outcome.reused),
                      **installed_json(registered.installed_dependencies)},
             "message": f"Pack {verb} successfully",
         })
@@ -121,6 +133,28 @@ def report(registered: Registered, as_json: bool, verb: str) -> None:
     if result is None:
         output.line("Tests were skipped")
         return
-    output.line(output.verdict(result.status, result.failed))
-    output.line(f"Tests: {result.passed}/{result.total_tests} passed")
+    if outcome.reused is not None:
+        output.line(reused_line(outcome.reused))
+    else:
+        output.line(output.verdict(result.status, result.failed))
+        output.line(f"Tests: {result.passed}/{result.total_tests} passed")
+    flaky = flaky_line(result.test_suites)
+    if flaky is not None:
+        output.line(flaky)
 
+
+def reused_json(run: ReusableRun | None) -> dict[str, Any]:
+    """``tests_reused``, and the run a registration reused (``reused_run``; None if none)."""
+    return {"tests_reused": run is not None, "reused_run": None if run is None else {
+        "run_id": run.run_id, "registration_id": run.registration_id,
+        "pack_version": run.pack_version, "fingerprint": run.fingerprint}}
+
+
+def reused_line(run: ReusableRun) -> str:
+    """What a registration that reused a run says instead of its own tests' verdict."""
+    from adapters.reads.timeline import of_registration
+
+    result = run.result
+    return (f"Tests reused from run {run.run_id} of {run.pack_version}"
+            f"{of_registration(run.run_id, run.registration_id)}, same content and "
+            f"environment: {result.passed}/{result.total_tests} passed")

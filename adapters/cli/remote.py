@@ -18,6 +18,7 @@ import msgspec
 from domain.errors import RegistryError
 from domain.results import TestResult
 
+from projections.case_stats import FlakyCase
 from projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
 
 from adapters.contract import (
@@ -33,16 +34,21 @@ from adapters.settings import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from domain.comparison import RunSelector, Thresholds
     from domain.vocabulary import RunStatus, TriggerReason
 
+    from application.activate import ActivateCommand
     from application.commands import InstallCommand, Queued, RegisterCommand, RegistrationOptions
-    from application.ports import Progress
+    from application.ports import Progress, ReusableRun
     from application.test_pack import TestRunOutcome
 
     from projections.activity_queries import ActivityFilter, Feed, RefState
     from projections.view import ProjectionStatus
 
+    from adapters.activation import Activation
     from adapters.contract import Health, RegistrationUpdate
+    from adapters.reads.compare import RunComparison
+    from adapters.reads.versions import PackVersions
 
 TIMEOUT = httpx.Timeout(10.0, read=None)  # registrations wait for their tests
 T = TypeVar("T")
@@ -139,7 +145,8 @@ class RemoteRegistry:
         return self._registered(self._call("POST", "/packs/register", json={
             "path": str(Path(command.path).expanduser().absolute()), "force": command.force,
             "replace": command.replace, "skip_tests": command.skip_tests,
-            "skip_dependents": command.skip_dependents, **_install_deps(command)})["data"])
+            "skip_dependents": command.skip_dependents, **_reuse(command),
+            **_install_deps(command)})["data"])
 
     def install(self, command: InstallCommand,
                 progress: Progress | None = None) -> Registered:
@@ -162,7 +169,7 @@ class RemoteRegistry:
         return {"source": source, "ref_spec": command.git_ref, "digest": command.expected_digest,
                 "force": command.force, "replace": command.replace,
                 "skip_tests": command.skip_tests, "skip_dependents": command.skip_dependents,
-                **_install_deps(command)}
+                **_reuse(command), **_install_deps(command)}
 
     @staticmethod
     def _queued(body: dict[str, Any]) -> Queued:
@@ -182,7 +189,7 @@ class RemoteRegistry:
             registration_id=UUID(pack.registration_id), pack_ref=pack.ref,
             pack_version=pack.version, tests_skipped=body["tests_skipped"],
             forced=bool(result and result.status != "passed"), test_result=result,
-            notification_id=0)
+            notification_id=0, reused=_reused_run(body.get("reused_run"), result))
         return Registered(outcome=outcome, pack=pack, installed_dependencies=tuple(
             InstalledDependency(item["ref"], item["version"], UUID(item["registration_id"]))
             for item in body.get("installed_dependencies") or ()))
@@ -218,8 +225,39 @@ class RemoteRegistry:
     def verify(self, ref: str) -> Verification:
         return self._data(Verification, "GET", f"/packs/{ref}/verify")
 
+    def compare_tests(self, ref: str, from_: RunSelector | None = None,
+                      to: RunSelector | None = None,
+                      thresholds: Thresholds | None = None) -> RunComparison:
+        from adapters.reads.compare import RunComparison, selector_params
+
+        return self._data(RunComparison, "GET", f"/packs/{ref}/tests/compare",
+                          params=selector_params(from_, to, thresholds))
+
     def dependencies(self, ref: str) -> PackDependencies:
         return self._data(PackDependencies, "GET", f"/packs/{ref}/dependencies")
+
+    def versions(self, ref: str) -> PackVersions:
+        from adapters.reads.versions import PackVersions
+
+        return self._data(PackVersions, "GET", f"/packs/{ref}/versions")
+
+    def activate(self, command: ActivateCommand,
+                 progress: Progress | None = None) -> Activation:
+        from adapters.activation import ActivatedRelease, Activation
+
+        wanted = command.wanted
+        named = ({"version": wanted.version} if wanted.version is not None
+                 else {"digest": wanted.digest})
+        data = self._call("POST", f"/packs/{command.ref}/activate", json={
+            **named, "force": command.force, "reuse": command.reuse,
+            "skip_dependents": command.skip_dependents})["data"]
+        reused = data.get("reused_run")
+        return Activation(self._registered(data),
+                          msgspec.convert(data["release"], type=ActivatedRelease),
+                          reused["run_id"] if isinstance(reused, dict) else None)
+
+    def flaky_cases(self, ref: str) -> list[FlakyCase]:
+        return self._data(list[FlakyCase], "GET", f"/packs/{ref}/flaky")
 
     def list_packs(self) -> list[PackRow]:
         rows: list[PackRow] = []
@@ -306,7 +344,7 @@ class RemoteRegistry:
         return self._queued(self._call("POST", "/packs/register", json={
             "path": str(Path(command.path).expanduser().absolute()), "force": command.force,
             "replace": command.replace, "skip_tests": command.skip_tests,
-            "skip_dependents": command.skip_dependents, "wait": False}))
+            "skip_dependents": command.skip_dependents, **_reuse(command), "wait": False}))
 
     def cancel(self, ref: str, *, actor: str, force: bool = False,
                note: str | None = None) -> UUID:
@@ -393,6 +431,22 @@ def _install_deps(command: RegistrationOptions) -> dict[str, bool]:
     """``install_deps`` in a register or install body, only when asked (a server from before
     it refuses the unknown field)."""
     return {"install_deps": True} if command.install_deps else {}
+
+
+def _reuse(command: RegistrationOptions) -> dict[str, bool]:
+    """``reuse`` in a register or install body, only when asked (as ``_install_deps``)."""
+    return {"reuse": True} if command.reuse else {}
+
+
+def _reused_run(data: dict[str, Any] | None, result: TestResult | None) -> ReusableRun | None:
+    """The run the server says a registration reused (its result is the one answered)."""
+    if data is None or result is None:
+        return None
+    from application.ports import ReusableRun
+
+    return ReusableRun(run_id=data["run_id"], registration_id=data["registration_id"],
+                       pack_version=data["pack_version"], fingerprint=data["fingerprint"],
+                       result=result)
 
 
 def _force(force: bool) -> dict[str, str]:

@@ -30,7 +30,7 @@ def test(target: str, verbose: bool, quiet: bool, jobs: int | None, junit_xml: P
     \b
     Exit status: 0 all tests passed, 1 tests failed or could not run, 2 usage error.
     """
-    from adapters.cli.progress import SuiteProgress, suite_summary
+    from adapters.cli.progress import SuiteProgress, flaky_line, suite_summary
 
     is_path = "/" in target or target in (".", "..")
     with registry_session(as_json, create=True) as registry, directory_hint(target, as_json):
@@ -58,6 +58,9 @@ def test(target: str, verbose: bool, quiet: bool, jobs: int | None, junit_xml: P
             output.line(text)
     output.line(f"Total: {result.total_tests} tests, {result.passed} passed, "
                 f"{result.failed} failed, {result.skipped} skipped")
+    flaky = flaky_line(result.test_suites)
+    if flaky is not None:
+        output.line(flaky)
     output.line(f"Pass rate: {output.percent(result.pass_rate)}")
     output.line(f"Duration: {output.duration(result.duration_ms)}")
     # The fraction is passed/total, as everywhere ("passed" spelled out when some failed).

@@ -17,6 +17,7 @@ from domain.errors import RegistryError
 
 from adapters.contract import ServedRegistry
 from adapters.http.activity import ActivityController, RefController
+from adapters.http.compare import CompareController
 from adapters.http.errors import (
     config_error,
     http_error,
@@ -24,12 +25,14 @@ from adapters.http.errors import (
     registry_error,
     validation_error,
 )
+from adapters.http.flaky import FlakyController
 from adapters.http.headers import add_safe_headers
 from adapters.http.index import index
 from adapters.http.observe import observe
 from adapters.http.packs import PackController
 from adapters.http.registrations import RegistrationController, health
 from adapters.http.schema_page import SwaggerPage
+from adapters.http.versions import VersionsController
 from adapters.http.webhooks import WebhookController, webhook_lifespan
 from adapters.http.workers import WorkerController
 from adapters.observability.logs import litestar_logging_config
@@ -69,6 +72,9 @@ def create_app(settings: Settings | None = None,
     api.register(ActivityController)
     api.register(RefController)
     api.register(WebhookController)
+    api.register(VersionsController)
+    api.register(CompareController)
+    api.register(FlakyController)
     app = Litestar(
         route_handlers=[index, api, dashboard_router()],
         lifespan=[lifespan, webhook_lifespan(settings, deliver=deliver_webhooks)],

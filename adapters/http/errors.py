@@ -19,7 +19,8 @@ from adapters.settings import ConfigError
 STATUS_BY_CODE = {"BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
                   "CONFLICT": 409, "NOT_IMPLEMENTED": 501,
                   # The state of other packs refuses the request: a conflict, like CONFLICT.
-                  "DEPENDENCIES_UNMET": 409, "DEPENDENTS_ACTIVE": 409}
+                  "DEPENDENCIES_UNMET": 409, "DEPENDENTS_ACTIVE": 409,
+                  "RELEASE_NOT_FOUND": 404, "ALREADY_ACTIVE": 409}
 CODE_BY_STATUS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                   405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE",
                   415: "UNSUPPORTED_MEDIA_TYPE", 422: "VALIDATION_ERROR",

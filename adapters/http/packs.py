@@ -112,8 +112,8 @@ class PackController(Controller):
         check_pack_root(data.path, request.app.state.pack_roots)
         command = RegisterCommand(
             path=data.path, force=data.force, replace=data.replace, skip_tests=data.skip_tests,
-            skip_dependents=data.skip_dependents, requested_by=request.state.actor,
-            install_deps=data.install_deps)
+            skip_dependents=data.skip_dependents, reuse=data.reuse,
+            requested_by=request.state.actor, install_deps=data.install_deps)
         if data.install_deps:
             with dependency_sources(request.app.state, data.wait):
                 done = registry.register(command)
@@ -143,7 +143,7 @@ class PackController(Controller):
         command = InstallCommand(
             source=source, git_ref=data.ref_spec, force=data.force, replace=data.replace,
             skip_tests=data.skip_tests, skip_dependents=data.skip_dependents,
-            requested_by=request.state.actor, install_deps=data.install_deps,
+            reuse=data.reuse, requested_by=request.state.actor, install_deps=data.install_deps,
             expected_digest=parse_digest(data.digest) if data.digest is not None else None)
         if data.install_deps:
             with dependency_sources(state, data.wait):

@@ -30,6 +30,9 @@ class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     skip_dependents: bool = False
     """Replace an active pack without running its active dependents' suites against the new
     version first (recorded)."""
+    reuse: bool = False
+    """Decide on a passing run of the same content in the same environment, if there is one,
+    instead of running the suites (recorded); not with ``wait: false``."""
     install_deps: bool = False
     """First install the pack's missing dependencies from the server's pack index
     (``ATTUNE_PACK_INDEX``); needs ``wait``."""
@@ -54,6 +57,8 @@ class InstallRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     skip_tests: bool = False
     skip_dependents: bool = False
     """As for a registration: do not run the active dependents' suites (recorded)."""
+    reuse: bool = False
+    """As for a registration: reuse a passing run of the same content and environment."""
     install_deps: bool = False
     """First install the pack's missing dependencies from the server's pack index
     (``ATTUNE_PACK_INDEX``); needs ``wait``."""
@@ -94,22 +99,41 @@ class InstalledDependency(msgspec.Struct):
     registration_id: str
 
 
+class ReusedRun(msgspec.Struct):
+    """The passing run a registration reused instead of running its suites (``reuse``)."""
+
+    run_id: str
+    registration_id: str
+    """The registration whose release that run tested."""
+    pack_version: str
+    fingerprint: str
+    """The environment both share (64 hex digits)."""
+
+
 class Registered(msgspec.Struct, omit_defaults=True):
     """The pack a registration or install activated, and its test result; with
-    ``install_deps``, the dependencies installed first, in order (left out when none)."""
+    ``install_deps``, the dependencies installed first, in order (left out when none);
+    ``reused_run``: the run it reused (left out when its suites ran or were skipped)."""
 
     pack: PackRow
     test_result: TestResult | None
     tests_skipped: bool
+    tests_reused: bool
     installed_dependencies: list[InstalledDependency] = msgspec.field(default_factory=list)
+    reused_run: ReusedRun | None = None
 
     @classmethod
     def of(cls, registered: contract.Registered) -> Registered:
         outcome = registered.outcome
+        reused = outcome.reused
         return cls(pack=registered.pack, test_result=outcome.test_result,
-                   tests_skipped=outcome.tests_skipped, installed_dependencies=[
+                   tests_skipped=outcome.tests_skipped, tests_reused=reused is not None,
+                   installed_dependencies=[
                        InstalledDependency(i.ref, i.version, str(i.registration_id))
-                       for i in registered.installed_dependencies])
+                       for i in registered.installed_dependencies],
+                   reused_run=None if reused is None else ReusedRun(
+                       reused.run_id, reused.registration_id, reused.pack_version,
+                       reused.fingerprint))
 
 
 class RegisteredEnvelope(msgspec.Struct):

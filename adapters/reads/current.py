@@ -12,6 +12,7 @@ from domain.dependencies import ActivePacks
 from application.registry import STORE_FAILURES, PackRegistry
 
 from projections.activity_queries import ActivityFilter, Feed, RefState
+from projections.case_stats import FlakyCase
 from projections.rows import (
     PackRow,
     RegistrationRow,
@@ -25,7 +26,11 @@ from adapters.contract import Health, PackDependencies, PackDetails, Page, Verif
 from adapters.reads.lookup import Reads
 
 if TYPE_CHECKING:
+    from domain.comparison import RunSelector, Thresholds
+
     from adapters.packs.releases import ReleaseStore
+    from adapters.reads.compare import RunComparison
+    from adapters.reads.versions import PackVersions
 
 if TYPE_CHECKING:
     from domain.vocabulary import RunStatus, TriggerReason
@@ -109,6 +114,12 @@ class CurrentReads:
         return self.reads.test_execution(ref, execution_id)
 
     @current
+    def compare_tests(self, ref: str, from_: RunSelector | None = None,
+                      to: RunSelector | None = None,
+                      thresholds: Thresholds | None = None) -> RunComparison:
+        return self.reads.compare_tests(ref, from_, to, thresholds)
+
+    @current
     def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
         return self.reads.registrations(ref, limit=limit)
 
@@ -119,6 +130,10 @@ class CurrentReads:
     @current
     def dependencies(self, ref: str) -> PackDependencies:
         return self.reads.dependencies(ref)
+
+    @current
+    def flaky_cases(self, ref: str) -> list[FlakyCase]:
+        return self.reads.flaky_cases(ref)
 
     @current
     def verify(self, ref: str) -> Verification:
@@ -148,6 +163,10 @@ class CurrentReads:
     @current
     def ref_states(self) -> list[RefState]:
         return self.reads.ref_states()
+
+    @current
+    def versions(self, ref: str) -> PackVersions:
+        return self.reads.versions(ref)
 
     @current
     def ref_states_page(self, *, limit: int, offset: int) -> Page[RefState]:

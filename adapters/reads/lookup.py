@@ -6,10 +6,12 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
+from domain.comparison import RunSelector, Thresholds
 from domain.dependencies import allows
 from domain.errors import NoTestResultsError, PackNotFoundError
 
 from projections.activity_queries import ActivityFilter, Feed, RefState
+from projections.case_stats import FlakyCase
 from projections.queries import ReadModelQueries, SortKey
 from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, TestExecutionRow
 
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from domain.vocabulary import RunStatus, TriggerReason
 
     from adapters.packs.releases import ReleaseStore
+    from adapters.reads.compare import RunComparison
+    from adapters.reads.versions import PackVersions
 
 
 class Reads:
@@ -73,6 +77,14 @@ class Reads:
         """Test run ``execution_id`` of ``ref``; None when ``ref`` has no such run."""
         return self.view.test_execution(ref, execution_id)
 
+    def compare_tests(self, ref: str, from_: RunSelector | None = None,
+                      to: RunSelector | None = None,
+                      thresholds: Thresholds | None = None) -> RunComparison:
+        """Two finished runs of ``ref`` case by case (see ``adapters.reads.compare``)."""
+        from adapters.reads.compare import compare_runs
+
+        return compare_runs(self.view, ref, from_, to, thresholds or Thresholds())
+
     def verify(self, ref: str) -> Verification:
         """Recompute the digest of active pack ``ref``'s release and compare. A registration
         from before releases gets one here if its recorded files are unchanged.
@@ -114,6 +126,13 @@ class Reads:
                                   satisfied=allows(active.dependencies[other][ref], version))
                         for other in dependents])
 
+    def flaky_cases(self, ref: str) -> list[FlakyCase]:
+        """Raises: PackNotFoundError when ``ref`` was never submitted."""
+        found = self.view.flaky_cases(ref)
+        if not found and not self.view.has_history(ref):
+            raise PackNotFoundError(ref)
+        return found
+
     def registrations(self, ref: str, *, limit: int = 50) -> list[RegistrationRow]:
         """Every registration attempt of ``ref``, newest first.
 
@@ -137,6 +156,12 @@ class Reads:
 
     def ref_states(self) -> list[RefState]:
         return self.view.ref_states()
+
+    def versions(self, ref: str) -> PackVersions:
+        """Raises: PackNotFoundError when ``ref`` was never submitted."""
+        from adapters.reads.versions import pack_versions
+
+        return pack_versions(self.view, self.releases, ref)
 
     def ref_states_page(self, *, limit: int, offset: int) -> Page[RefState]:
         return Page(self.view.ref_states(limit=limit, offset=offset),

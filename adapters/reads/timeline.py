@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from domain.origin import Origin, describe, origin_from_dict
+from domain.origin import Origin, ReleaseOrigin, describe, origin_from_dict
 from domain.registration import Registration
 from domain.results import summary_line
 from domain.vocabulary import (
@@ -39,7 +39,7 @@ _EVENTS: dict[str, type[Any]] = {cls.TOPIC: cls for cls in (
     Registration.PackRegistrationRequested, Registration.TestSuiteCompleted,
     Registration.RegistrationCommitted, Registration.RegistrationRejected,
     Registration.RegistrationRolledBack, Registration.DependentsOverridden,
-    Registration.EnvironmentPrepared)}
+    Registration.EnvironmentPrepared, Registration.TestsReused)}
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,6 +79,23 @@ class Suite(msgspec.Struct, frozen=True, kw_only=True):
     """The mechanism that isolated it; None for suites recorded before the sandbox."""
     failing: list[str]
     """``case: message`` for its first failing cases (at most ``MAX_FAILURES``)."""
+    flaky: list[str] = msgspec.field(default_factory=list)
+    """``case: flaky, passed on attempt N`` for its first cases that passed only on a retry
+    (at most ``MAX_FAILURES``)."""
+    flaky_count: int = 0
+    """How many of its cases passed only on a retry."""
+
+
+class Reused(msgspec.Struct, frozen=True, kw_only=True):
+    """The passing run a registration reused instead of running its suites (``--reuse``)."""
+
+    at: str
+    run_id: str
+    registration_id: str
+    """The registration whose release that run tested."""
+    pack_version: str
+    fingerprint: str
+    summary: dict[str, Any]
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,6 +150,8 @@ class AuditSummary(msgspec.Struct, frozen=True, kw_only=True):
     """None while it is still running."""
     ended: Ending | None
     timeline: list[Step]
+    reused: Reused | None = None
+    """The run it reused instead of running its suites; None when they ran (or not)."""
 
 
 def summarize(registration_id: object, events: list[StoredEvent]) -> AuditSummary:
@@ -152,9 +171,15 @@ def summarize(registration_id: object, events: list[StoredEvent]) -> AuditSummar
                   if cls is Registration.RegistrationRolledBack), None)
     status: RegistrationStatus = ("rolled_back" if ended else decision.status if decision
                                   else "testing" if suites else "requested")
+    reused = next((Reused(at=state["timestamp"], run_id=state["run_id"],
+                          registration_id=state["registration_id"],
+                          pack_version=state["pack_version"], fingerprint=state["fingerprint"],
+                          summary=state["summary"])
+                   for cls, state in states if cls is Registration.TestsReused), None)
     steps = [request_step(first["pack_ref"], first["pack_version"], request),
              *[environment_step(state) for cls, state in states
                if cls is Registration.EnvironmentPrepared],
+             *([reused_step(reused)] if reused else []),
              *[suite_step(suite) for suite in suites]]
     if decision is not None:
         steps.append(decision_step(decision))
@@ -162,7 +187,8 @@ def summarize(registration_id: object, events: list[StoredEvent]) -> AuditSummar
         steps.append(ending_step(ended))
     return AuditSummary(registration_id=str(registration_id), pack_ref=first["pack_ref"],
                         pack_version=first["pack_version"], status=status, request=request,
-                        suites=suites, decision=decision, ended=ended, timeline=steps)
+                        suites=suites, decision=decision, ended=ended, timeline=steps,
+                        reused=reused)
 
 
 def upcast(event: StoredEvent) -> dict[str, Any]:
@@ -195,6 +221,8 @@ def _suite(state: dict[str, Any]) -> Suite:
     failing = [f"{case.get('name')}: {summary_line(case.get('error_message') or '')}"
                for case in state.get("test_cases") or []
                if case.get("status") in ("failed", "error")]
+    flaky = [f"{case.get('name')}: flaky, passed on attempt {case.get('attempts')}"
+             for case in state.get("test_cases") or [] if case.get("flaky")]
     return Suite(at=state["timestamp"], name=state["name"], runner_type=state["runner_type"],
                  status=state["status"], total=state["total"], passed=state["passed"],
                  failed=state["failed"], skipped=state["skipped"],
@@ -202,7 +230,8 @@ def _suite(state: dict[str, Any]) -> Suite:
                  worker=Worker(str(worker["host"]), int(worker["pid"]))
                  if "host" in worker and "pid" in worker else None,
                  sandbox=(state.get("isolation") or {}).get("mechanism"),
-                 failing=failing[:MAX_FAILURES])
+                 failing=failing[:MAX_FAILURES],
+                 flaky=flaky[:MAX_FAILURES], flaky_count=len(flaky))
 
 
 def _decision(cls: type[Any] | None, state: dict[str, Any]) -> Decision:
@@ -228,6 +257,8 @@ def _ending(state: dict[str, Any], overridden: list[dict[str, str]]) -> Ending:
 def request_step(ref: str, version: str, request: Request) -> Step:
     what = (f"install {ref} {version} from {origin_text(request.origin)}"
             if request.origin is not None else f"register {ref} {version}")
+    if isinstance(request.origin, ReleaseOrigin):  # ``pack activate``
+        what = f"activate {ref} {version} again: the {origin_text(request.origin)}"
     tests = (" without running its tests" if request.skip_tests else
              f"; suites to run: {', '.join(request.suites) or 'none'}")
     details = [f"source: {request.source_path}", f"content: sha256:{request.content_digest}"]
@@ -256,13 +287,31 @@ def environment_step(state: dict[str, Any]) -> Step:
                  for package in packages if package.get("hash")])
 
 
+def reused_step(reused: Reused) -> Step:
+    """The run that stood for the suites, and why it may."""
+    summary = reused.summary
+    return Step(at=reused.at, text=(
+        f"Tests reused from run {reused.run_id} of {reused.pack_version}"
+        f"{of_registration(reused.run_id, reused.registration_id)}, same content and "
+        f"environment: {summary['passed']}/{summary['total_tests']} passed"), tone="good",
+        details=[f"environment fingerprint: {reused.fingerprint}",
+                 "no suite ran for this registration (--reuse)"])
+
+
+def of_registration(run_id: str, registration_id: str) -> str:
+    """Which registration's release a reused run tested, when the run is a test run (a
+    registration's own run has the registration's id)."""
+    return "" if run_id == registration_id else f" (registration {registration_id})"
+
+
 def suite_step(suite: Suite) -> Step:
     where = f" on {suite.worker.host} (pid {suite.worker.pid})" if suite.worker else ""
     return Step(at=suite.at, text=(
         f"Suite {suite.name} ({suite.runner_type}) {suite.status}: {suite.passed} passed, "
         f"{suite.failed} failed, {suite.skipped} skipped in {seconds(suite.duration_ms)}"
-        f"{where}"), tone="good" if suite.status == "passed" else "bad",
-        details=list(suite.failing))
+        + (f", {suite.flaky_count} flaky" if suite.flaky_count else "")
+        + f"{where}"), tone="good" if suite.status == "passed" else "bad",
+        details=[*suite.failing, *suite.flaky])
 
 
 def decision_step(decision: Decision) -> Step:

@@ -60,8 +60,9 @@ def _suite(root: ET.Element, suite: Mapping[str, Any], timestamp: str) -> dict[s
         element.set("timestamp", clean(timestamp))
     counts = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     cases = list(suite.get("test_cases") or [])
+    reruns = _rerun_failures(suite)
     for case in cases:
-        status = _case(element, case, name)
+        status = _case(element, case, name, reruns)
         counts["tests"] += 1
         if status in _COUNTED:
             counts[_COUNTED[status]] += 1
@@ -78,7 +79,8 @@ def _suite(root: ET.Element, suite: Mapping[str, Any], timestamp: str) -> dict[s
     return counts
 
 
-def _case(parent: ET.Element, case: Mapping[str, Any], suite_name: str) -> str:
+def _case(parent: ET.Element, case: Mapping[str, Any], suite_name: str,
+          reruns: Mapping[str, list[str]] | None = None) -> str:
     classname, name = _split(clean(str(case.get("name", ""))), suite_name)
     element = ET.SubElement(parent, "testcase", classname=classname, name=name,
                             time=_seconds(int(case.get("duration_ms") or 0)))
@@ -92,7 +94,26 @@ def _case(parent: ET.Element, case: Mapping[str, Any], suite_name: str) -> str:
         skipped = ET.SubElement(element, "skipped")
         if message:
             skipped.set("message", message)
+    elif case.get("flaky"):
+        # Maven Surefire's form, which CI systems read: a passed case with a child per
+        # failed attempt (the first, then those of the reruns before it passed).
+        failures = [message, *(reruns or {}).get(str(case.get("name", "")), [])]
+        for failure in failures:
+            flaky = ET.SubElement(element, "flakyFailure",
+                                  message=failure.split("\n", 1)[0] or "failed")
+            flaky.text = failure or None
     return status
+
+
+def _rerun_failures(suite: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The failure messages of each case in the suite's reruns, in order."""
+    found: dict[str, list[str]] = {}
+    for attempt in suite.get("retries") or []:
+        for case in attempt.get("test_cases") or []:
+            if case.get("status") in ("failed", "error"):
+                found.setdefault(str(case.get("name", "")), []).append(
+                    clean(str(case.get("error_message") or "")))
+    return found
 
 
 def _split(case_name: str, suite_name: str) -> tuple[str, str]:

@@ -25,12 +25,13 @@ FINGERPRINT_LAYOUT = 1
 def fingerprint(mechanism: SandboxMechanism, context: SuiteContext = NO_CONTEXT) -> str:
     """The interpreter, the pack's Python environment (its key: requirements, interpreter,
     index) or the registry's own runner packages, the registry's version (its runners), the
-    platform and the sandbox ``mechanism``, as 64 hex digits."""
+    platform, the sandbox ``mechanism`` and the content of the packs ``PACKS_PATH`` shows, as
+    64 hex digits."""
     identity = {"layout": FINGERPRINT_LAYOUT, "python": sys.version,
                 "platform": f"{sys.platform}-{platform.machine()}",
                 "environment": context.environment_key, "registry": _distribution_version(),
                 "pytest": None if context.environment_key else _pytest_version(),
-                "sandbox": mechanism}
+                "sandbox": mechanism, "packs": [list(pair) for pair in context.dependencies]}
     encoded = json.dumps(identity, sort_keys=True).encode()
     return hashlib.sha256(encoded).hexdigest()
 

@@ -143,6 +143,7 @@ class DashboardController(Controller):
             status=status, trigger=trigger, statuses=RUN_STATUSES, triggers=TRIGGERS,
             timeline=[views.timeline_entry(row) for row in timeline.rows],
             more_registrations=timeline.total - len(timeline.rows),
+            flaky=registry.flaky_cases(ref),
             rate_chart=Markup(pass_rate_chart(points, href=lambda p: f"{link}{p.id}")),
             duration_chart=Markup(duration_chart(points, href=lambda p: f"{link}{p.id}")))
 
@@ -155,7 +156,8 @@ class DashboardController(Controller):
             raise NotFoundException(f"Test run {execution_id} of pack '{ref}' not found")
         suites = views.suites_of(found.result)
         return page("run.html", actor=actor, ref=ref, run=found, suites=suites,
-                    failing=[case for suite in suites for case in suite.failing])
+                    failing=[case for suite in suites for case in suite.failing],
+                    flaky=[case for suite in suites for case in suite.flaky])
 
     @get("/registrations/{registration_id:uuid}", sync_to_thread=True)
     def registration(self, actor: Viewer, registry: Store, registration_id: FromPath[UUID],

@@ -14,6 +14,7 @@ from litestar.template.config import TemplateConfig
 from domain.errors import RegistryError
 
 from adapters.web import views
+from adapters.web.compare import CompareController
 from adapters.web.pages import (
     DashboardController,
     NotSignedInError,
@@ -29,7 +30,8 @@ def dashboard_router() -> Router:
     static = create_static_files_router(
         path="/ui/static", directories=[HERE / "static"], include_in_schema=False,
         cache_control=CacheControlHeader(max_age=3600))
-    return Router(path="/", route_handlers=[DashboardController, SignInController, static],
+    return Router(path="/", route_handlers=[DashboardController, SignInController, static,
+                                                  CompareController],
                   exception_handlers={NotSignedInError: not_signed_in,
                                       RegistryError: error_page, HTTPException: error_page,
                                       Exception: error_page})

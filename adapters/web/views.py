@@ -65,6 +65,7 @@ class FailingCase:
     status: str
     summary: str
     message: str
+    attempts: int = 1
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class SuiteView:
     failing: list[FailingCase]
     stdout: str
     stderr: str
+    flaky: list[FailingCase] = field(default_factory=list)
+    """Cases that passed only on a retry, with their first failure."""
 
 
 def suites_of(result: dict[str, Any]) -> list[SuiteView]:
@@ -90,6 +93,11 @@ def suites_of(result: dict[str, Any]) -> list[SuiteView]:
                                message=capped(case.get("error_message") or "", 4096))
                    for case in suite.get("test_cases") or []
                    if case.get("status") in ("failed", "error")]
+        flaky = [FailingCase(suite=suite["name"], name=case["name"], status="flaky",
+                             summary=summary_line(case.get("error_message") or ""),
+                             message=capped(case.get("error_message") or "", 4096),
+                             attempts=case.get("attempts") or 1)
+                 for case in suite.get("test_cases") or [] if case.get("flaky")]
         isolation = suite.get("isolation") or {}
         views.append(SuiteView(
             name=suite["name"], runner=suite.get("runner_type", ""), status=suite["status"],
@@ -97,7 +105,8 @@ def suites_of(result: dict[str, Any]) -> list[SuiteView]:
                    f"{suite['skipped']} skipped of {suite['total']}",
             duration=seconds(suite.get("duration_ms")), message=suite.get("message") or "",
             isolation=isolation.get("mechanism", ""), failing=failing,
-            stdout=capped(suite.get("stdout") or ""), stderr=capped(suite.get("stderr") or "")))
+            stdout=capped(suite.get("stdout") or ""), stderr=capped(suite.get("stderr") or ""),
+            flaky=flaky))
     return views
 
 
@@ -119,7 +128,8 @@ def timeline_entry(row: RegistrationRow) -> TimelineEntry:
     flags = [name for name, on in (("forced despite failing tests", bool(row.forced)),
                                    ("--force", row.force and not row.forced),
                                    ("--replace", row.replace_active and not row.force),
-                                   ("tests skipped", row.skip_tests)) if on]
+                                   ("tests skipped", row.skip_tests),
+                                   ("tests reused", bool(row.reused_run_id))) if on]
     how: str = row.trigger_reason
     if isinstance(row.origin, ReleaseOrigin):
         how = f"activate {row.origin.version} (a kept release)"

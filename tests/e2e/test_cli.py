@@ -152,7 +152,7 @@ class TestRegister:
         result = body["data"]["test_result"]
         assert result["status"] == "passed" and result["total_tests"] == result["passed"]
         case = result["test_suites"][0]["test_cases"][0]
-        assert set(case) == {"name", "status", "duration_ms", "error_message"}
+        assert set(case) == {"name", "status", "duration_ms", "error_message", "attempts", "flaky"}
 
     def test_errors_in_json_mode_are_json(self, cli, tmp_path):
         done = cli("pack", "register", str(tmp_path / "absent"), "--json")

@@ -450,7 +450,7 @@ class TestOpenApi:
         request = schema["components"]["schemas"][body.rsplit("/", 1)[1]]
         assert set(request["properties"]) == {"source", "ref_spec", "digest", "force", "replace",
                                               "skip_tests", "wait", "install_deps",
-                                              "skip_dependents"}
+                                              "skip_dependents", "reuse"}
         assert request["required"] == ["source"]
         assert verify["operationId"] == "verifyPack" and "200" in verify["responses"]
         answer = verify["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]

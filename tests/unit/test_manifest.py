@@ -155,8 +155,8 @@ class TestUpstreamRunnersDialect:
          "testing.runners.x.timeout: must be between 1 and 3600"),
         ({"x": {"type": "script", "entry_point": "/bin/true"}},
          "testing.runners.x.entry_point: '/bin/true' must be a relative path"),
-        ({"x": {"type": "script", "entry_point": "t.sh", "retries": 3}},
-         "testing.runners.x.retries: unknown field"),
+        ({"x": {"type": "script", "entry_point": "t.sh", "retry_count": 3}},
+         "testing.runners.x.retry_count: unknown field"),
         ({"x": "tests/run.sh"}, "testing.runners.x: expected object, got str"),
         (["not", "a", "map"], "testing.runners: expected object, got a list"),
     ])

@@ -138,14 +138,27 @@ def load_by_path(start, top, pattern):
     return suite
 
 
+def rerun_only(suite, listed):
+    """The tests of ``suite`` named in ``listed`` (ATTUNE_RERUN_CASES: one case name per line,
+    as this collector reports them), when the registry reruns a suite's failed cases."""
+    wanted = set(listed.split("\n"))
+    chosen = unittest.TestSuite()
+    chosen.addTests(test for test in iter_tests(suite) if case_name(test) in wanted)
+    return chosen
+
+
 def main(argv):
     results_fd, start, top, *patterns = argv
+    # Read and removed before any test runs: the tests' own processes need not see it.
+    rerun = os.environ.pop("ATTUNE_RERUN_CASES", None)
     # This script's own folder is sys.path[0]; the pack's modules must win over anything here.
     del sys.path[0]
     os.set_inheritable(int(results_fd), False)  # not for the processes the tests start
     with open(int(results_fd), "w", encoding="utf-8") as sink:
         try:
             suite = collect(start, top, patterns)
+            if rerun is not None:
+                suite = rerun_only(suite, rerun)
         except Exception:
             sink.write(json.dumps({"started": "test discovery"}) + "\n")
             sink.write(json.dumps({"name": "test discovery", "status": "error", "duration_ms": 0,

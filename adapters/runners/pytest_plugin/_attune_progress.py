@@ -22,10 +22,26 @@ def pytest_configure(config):
 
 
 def _name(nodeid):
-    """``tests/test_x.py::TestC::test_y`` -> ``tests.test_x.TestC.test_y`` (as in JUnit XML)."""
-    path, _, rest = nodeid.partition("::")
+    """``tests/test_x.py::TestC::test_y[a]`` -> ``tests.test_x.TestC.test_y[a]`` (as in JUnit
+    XML: a parameter's ``::`` or ``/`` stays as it is)."""
+    address, bracket, params = nodeid.partition("[")
+    path, _, rest = address.partition("::")
     module = path[:-3] if path.endswith(".py") else path
-    return ".".join([module.replace("/", "."), *filter(None, rest.split("::"))])
+    return ".".join([module.replace("/", "."), *filter(None, rest.split("::"))]) + bracket + params
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """On a rerun of a suite's failed cases (ATTUNE_RERUN_CASES: their names, one a line, as
+    the registry read them from the JUnit report), only those run."""
+    listed = os.environ.pop("ATTUNE_RERUN_CASES", None)
+    if listed is None:
+        return
+    wanted = set(listed.split("\n"))
+    kept = [item for item in items if _name(item.nodeid) in wanted]
+    dropped = [item for item in items if _name(item.nodeid) not in wanted]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
 
 
 def _write(record):
