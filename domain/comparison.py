@@ -15,7 +15,7 @@ import msgspec
 
 from domain.errors import InvalidRunSelectorError
 from domain.manifest import SEMVER_PATTERN
-from domain.results import summary_line
+from domain.results import TestCaseResult, summary_line
 from domain.vocabulary import CaseStatus, SuiteStatus
 
 DEFAULT_THRESHOLD_PCT = 50
@@ -165,24 +165,15 @@ class CaseDiff(msgspec.Struct, frozen=True, kw_only=True):
             change.to_status in FAILING for change in self.added)
 
 
-class _Case(msgspec.Struct, frozen=True):
-    name: str
-    status: CaseStatus
-    duration_ms: int = 0
-    error_message: str | None = None
-    attempts: int = 1
-    flaky: bool = False
-
-
 class _Suite(msgspec.Struct, frozen=True):
     name: str
     status: SuiteStatus
     message: str | None = None
-    test_cases: list[_Case] = msgspec.field(default_factory=list)
+    test_cases: list[TestCaseResult] = msgspec.field(default_factory=list)
 
 
 Key = tuple[str, str, int]
-Pair = tuple[str, str, _Case | None, _Case | None]
+Pair = tuple[str, str, TestCaseResult | None, TestCaseResult | None]
 Category = Literal["newly_failing", "fixed", "still_failing", "now_skipped",
                    "no_longer_skipped", "unchanged"]
 
@@ -243,9 +234,9 @@ def _suites(stored: list[dict[str, Any]]) -> list[_Suite]:
     return msgspec.convert(stored or [], type=list[_Suite])
 
 
-def _cases(suites: list[_Suite]) -> dict[Key, _Case]:
+def _cases(suites: list[_Suite]) -> dict[Key, TestCaseResult]:
     """Every case by (suite, name, occurrence), in the run's order."""
-    found: dict[Key, _Case] = {}
+    found: dict[Key, TestCaseResult] = {}
     for suite in suites:
         seen: dict[str, int] = {}
         for case in suite.test_cases:
@@ -254,14 +245,14 @@ def _cases(suites: list[_Suite]) -> dict[Key, _Case]:
     return found
 
 
-def _change(key: Key, old: _Case | None, new: _Case | None) -> CaseChange:
+def _change(key: Key, old: TestCaseResult | None, new: TestCaseResult | None) -> CaseChange:
     failure = next((case.error_message for case in (new, old)
                     if case is not None and case.status in FAILING), None)
     return CaseChange(suite=key[0], name=key[1], from_status=old.status if old else None,
                       to_status=new.status if new else None, message=_line(failure))
 
 
-def _duration(key: Key, old: _Case, new: _Case) -> DurationChange:
+def _duration(key: Key, old: TestCaseResult, new: TestCaseResult) -> DurationChange:
     change = (round(100 * (new.duration_ms - old.duration_ms) / old.duration_ms, 1)
               if old.duration_ms else None)
     return DurationChange(suite=key[0], name=key[1], from_ms=old.duration_ms,

@@ -10,15 +10,14 @@ a pass, then a failure.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ATTUNE
 from tests.e2e.test_dashboard import sign_in
 from tests.e2e.test_http import running_api
+from tests.e2e.test_remote_cli import remote as remote_cli
 from tests.packs import manifest, write_pack
 from tests.sandboxed import shared_folder, sharing
 
@@ -174,13 +173,8 @@ def test_the_api_and_the_dashboard_show_them(cli, app, settings, tmp_path):
 
 
 def test_the_remote_cli_prints_what_the_local_one_does(server, cli, app):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
-    env.update(ATTUNE_API_URL=server.url, ATTUNE_TOKEN=server.read_token,
-               ATTUNE_HOME="/nonexistent-on-purpose")
-
     def remote(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True,
-                              timeout=300)
+        return remote_cli(server, *args, token=server.read_token)
 
     for args in (("pack", "flaky", "app"), ("pack", "flaky", "app", "--json")):
         there, here = remote(*args), cli(*args)

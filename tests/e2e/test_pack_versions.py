@@ -5,15 +5,14 @@ test client, both stores) and the remote CLI (a real server)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ATTUNE
 from tests.e2e.test_http import running_api
+from tests.e2e.test_remote_cli import remote as remote_cli
 from tests.packs import manifest, write_pack
 
 
@@ -369,13 +368,8 @@ def test_the_api_lists_and_activates_versions(settings, tmp_path):
 
 
 def test_the_remote_cli_prints_what_the_local_one_does(server, cli):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
-    env.update(ATTUNE_API_URL=server.url, ATTUNE_TOKEN=server.write_token,
-               ATTUNE_HOME="/nonexistent-on-purpose")
-
     def remote(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True,
-                              timeout=300)
+        return remote_cli(server, *args, token=server.write_token)
 
     for version, flags in (("1.0.0", ()), ("2.0.0", ("--replace",))):
         done = remote("pack", "register", str(version_of(server.root, "demo", version)),

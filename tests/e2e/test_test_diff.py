@@ -5,14 +5,13 @@ the CLI (local and `--api-url`) and the API, on both stores."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ATTUNE
 from tests.e2e.test_http import running_api
+from tests.e2e.test_remote_cli import remote as remote_cli
 from tests.packs import manifest, write_pack
 
 REF = "diffy"
@@ -226,13 +225,8 @@ def test_a_run_in_progress_is_refused(cli, settings, tmp_path):
 
 
 def test_the_remote_cli_prints_what_the_local_one_does(server, cli):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
-    env.update(ATTUNE_API_URL=server.url, ATTUNE_TOKEN=server.read_token,
-               ATTUNE_HOME="/nonexistent-on-purpose")
-
     def remote(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([ATTUNE, *args], env=env, capture_output=True, text=True,
-                              timeout=300)
+        return remote_cli(server, *args, token=server.read_token)
 
     def register(path: Path) -> None:
         done = cli("pack", "register", str(path), "--force")
