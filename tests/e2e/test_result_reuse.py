@@ -191,10 +191,8 @@ class TestReuseLocally:
         assert not [row for row in counts if row["status"] == "running" and row["n"]]
 
 
-@pytest.mark.postgres
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)  # workers need it
 def test_reuse_is_refused_with_suites_run_by_workers(settings, cli, tmp_path):
-    if not settings.database_url:
-        pytest.skip("workers need PostgreSQL")
     pack = write_pack(tmp_path / "demo", manifest("demo"))
 
     done = cli("pack", "register", str(pack), "--reuse", "--no-wait")

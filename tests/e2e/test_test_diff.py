@@ -199,9 +199,9 @@ class TestCli:
         assert "has no finished test run before run" in alone.stderr
 
 
+# Only PostgreSQL queues a registration (``--no-wait``) for workers.
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 def test_a_run_in_progress_is_refused(cli, settings, tmp_path):
-    if not settings.database_url:
-        pytest.skip("only PostgreSQL queues a registration (`--no-wait`) for workers")
     first = write_pack(tmp_path / "one", manifest(REF, "1.0.0"))
     assert cli("pack", "register", str(first)).returncode == 0
     queued = cli("pack", "register", str(write_pack(tmp_path / "two", manifest(REF, "1.1.0"))),
