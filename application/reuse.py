@@ -2,9 +2,9 @@
 same environment instead of running its suites again (``--reuse``, ``testing.reuse``).
 
 The content digest covers every file of the pack; the fingerprint covers what the registry
-knows of the environment (see ``SuiteRunner.fingerprint``). Neither covers what the suites
-reach outside them (the network, the clock, the files of the packs they depend on): that is
-why reuse is asked for, never assumed.
+knows of the environment, the packs ``PACKS_PATH`` shows included (see
+``SuiteRunner.fingerprint``). Neither covers what the suites reach outside them (the network,
+the clock): that is why reuse is asked for, never assumed.
 """
 
 from __future__ import annotations
