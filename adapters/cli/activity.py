@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from adapters.cli import output
+from adapters.cli.complete import pack_refs
 from adapters.cli.context import json_option, reads_session
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ class SinceTime(click.ParamType[datetime]):
 @click.option("--since", type=SinceTime(),
               help="Only events recorded at or after TIME: ISO 8601 (2026-11-25, "
                    "2026-11-25T12:00Z; without an offset, UTC), or an age (30m, 2h, 7d, 1w).")
-@click.option("--ref", metavar="REF", help="Only the events of pack REF.")
+@click.option("--ref", metavar="REF", shell_complete=pack_refs,
+              help="Only the events of pack REF.")
 @click.option("--actor", metavar="ACTOR",
               help="Only the events of ACTOR, as shown in the ACTOR column (cli:alice, "
                    "token:ci).")

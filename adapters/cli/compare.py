@@ -17,6 +17,7 @@ from domain.comparison import (
 from domain.errors import InvalidRunSelectorError
 
 from adapters.cli import output
+from adapters.cli.complete import pack_refs
 from adapters.cli.context import json_option, reads_session
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _selector(_: click.Context, param: click.Parameter, value: str | None) -> Ru
 
 
 @click.command("test-diff")
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @click.option("--from", "from_", metavar="RUN|VERSION", callback=_selector,
               help="The older run: a run's id (as `pack test-history --json` shows it) or a "
                    "version (its newest finished run). Default: the finished run before --to.")

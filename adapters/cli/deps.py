@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from adapters.cli import output
+from adapters.cli.complete import pack_refs
 from adapters.cli.context import json_option, reads_session
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @click.option("--reverse", is_flag=True,
               help="List the active packs that depend on REF instead, with their ranges.")
 @json_option

@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from adapters.cli import output
+from adapters.cli.complete import pack_refs
 from adapters.cli.context import json_option, reads_session
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @json_option
 def flaky(ref: str, as_json: bool) -> None:
     """List the flaky test cases of pack REF, most recently seen first.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from adapters.cli import output
+from adapters.cli.complete import pack_refs
 from adapters.cli.context import (
     actor,
     jobs_option,
@@ -99,7 +100,7 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @json_option
 def verify(ref: str, as_json: bool) -> None:
     """Check that active pack REF's release still has the digest recorded when it was

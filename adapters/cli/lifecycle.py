@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from adapters.cli import output
+from adapters.cli.complete import pack_refs
 from adapters.cli.context import actor, json_option, registry_session
 
 
@@ -31,7 +32,7 @@ dependents_force_option = click.option(
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @reason_option
 @dependents_force_option
 @json_option
@@ -53,7 +54,7 @@ def unregister(ref: str, reason: str | None, force: bool, as_json: bool) -> None
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @reason_option
 @dependents_force_option
 @json_option
@@ -80,7 +81,7 @@ def rollback(ref: str, reason: str | None, force: bool, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @click.option("--force", is_flag=True,
               help="Cancel even if the registering process may still be running (on another "
                    "machine, or alive): it records nothing more once cancelled.")

@@ -7,6 +7,7 @@ import click
 from adapters.cli.compare import test_diff
 from adapters.cli.deps import deps
 from adapters.cli.flaky import flaky
+from adapters.cli.init import init
 from adapters.cli.install import install, prune, verify
 from adapters.cli.lifecycle import cancel, rollback, unregister
 from adapters.cli.reading import history, list_packs, show, test_history
@@ -28,3 +29,4 @@ pack.add_command(versions)
 pack.add_command(activate)
 pack.add_command(test_diff)
 pack.add_command(flaky)
+pack.add_command(init)

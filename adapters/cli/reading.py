@@ -10,6 +10,7 @@ from domain.origin import ReleaseOrigin
 from domain.vocabulary import RunStatus, TriggerReason
 
 from adapters.cli import output
+from adapters.cli.complete import pack_refs
 from adapters.cli.context import json_option, reads_session
 
 
@@ -42,7 +43,7 @@ def list_packs(every_ref: bool, as_json: bool) -> None:
 
 
 @click.command("test-history")
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @click.option("-n", "--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="How many runs to show, newest first.")
 @click.option("--status", type=click.Choice(get_args(RunStatus)),
@@ -120,7 +121,7 @@ def _failing_lines(result: dict[str, Any]) -> list[str]:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @json_option
 def show(ref: str, as_json: bool) -> None:
     """Show active pack REF: its manifest fields, components and latest test run."""
@@ -166,7 +167,7 @@ def show(ref: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @click.option("-n", "--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="How many registrations to show, newest first.")
 @json_option

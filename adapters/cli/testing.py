@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from adapters.cli import output
+from adapters.cli.complete import pack_refs_or_dirs
 from adapters.cli.context import actor, jobs_option, json_option, registry_session
 from adapters.cli.junit import junit_option, write_report
 from adapters.cli.paths import directory_hint, not_empty
 
 
 @click.command()
-@click.argument("target", callback=not_empty)
+@click.argument("target", callback=not_empty, shell_complete=pack_refs_or_dirs)
 @click.option("-v", "--verbose", is_flag=True, help="One line per test case (✓ ✗ ○).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @jobs_option

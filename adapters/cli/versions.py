@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from adapters.cli import output
+from adapters.cli.complete import pack_refs
 from adapters.cli.context import actor, json_option, reads_session, registry_session
 from adapters.cli.junit import junit_option, report_rejection, write_report
 from adapters.cli.register import skip_dependents_option
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @json_option
 def versions(ref: str, as_json: bool) -> None:
     """List every release of REF that was committed, newest first, side by side.
@@ -110,7 +111,7 @@ def _release(ctx: click.Context, param: click.Parameter, value: str) -> ReleaseW
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=pack_refs)
 @click.argument("release", metavar="VERSION|DIGEST", callback=_release)
 @click.option("--force", is_flag=True,
               help="Activate it even if its tests fail now (recorded as forced).")
