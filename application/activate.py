@@ -20,8 +20,8 @@ from domain.errors import (
     ReleaseMissingError,
     ReleaseNotFoundError,
 )
-from domain.manifest import SEMVER_PATTERN
 from domain.origin import ReleaseOrigin
+from domain.refs import SEMVER_PATTERN
 
 from application.commands import RegisterCommand
 from application.ports import Releases

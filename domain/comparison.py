@@ -14,7 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from domain.errors import InvalidRunSelectorError
-from domain.manifest import SEMVER_PATTERN
+from domain.refs import SEMVER_PATTERN
 from domain.results import TestCaseResult, summary_line
 from domain.vocabulary import CaseStatus, SuiteStatus
 

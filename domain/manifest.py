@@ -10,15 +10,9 @@ import msgspec
 from domain.dependencies import dependencies_from_stored, parse_dependencies
 from domain.errors import ManifestError, NoTestingConfigError, TestingDisabledError
 from domain.refs import REF_PATTERN as REF_PATTERN  # re-exported: adapters import it here
+from domain.refs import SEMVER_PATTERN
 from domain.text import has_control, path_part, quoted
 
-# Semantic Versioning 2.0.0, from semver.org's grammar (no leading zeros, optional pre-release
-# and build).
-SEMVER_PATTERN = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
 # Runner names a manifest may use, and the canonical runner each one means.
 RUNNER_ALIASES = {
     "python_unittest": "python_unittest",

@@ -14,9 +14,10 @@ import os
 from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from adapters.settings import Settings
 
 # Bounded so that a Tab never hangs on an unreachable server.
@@ -25,6 +26,8 @@ CONNECT_TIMEOUT_SECONDS = 2
 
 def pack_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """The refs ever submitted that start with ``incomplete``, in order."""
+    from click.shell_completion import CompletionItem  # only when completing
+
     try:
         if ctx.find_root().params.get("api_url") or os.environ.get("ATTUNE_API_URL"):
             return []
@@ -73,5 +76,7 @@ def pack_refs_or_dirs(ctx: click.Context, param: click.Parameter,
     """For an argument that is a ref or a directory (``attune pack test``): what looks like a
     path (a slash, or a leading dot) completes as a directory, anything else as a ref."""
     if "/" in incomplete or incomplete.startswith("."):
+        from click.shell_completion import CompletionItem
+
         return [CompletionItem(incomplete, type="dir")]
     return pack_refs(ctx, param, incomplete)

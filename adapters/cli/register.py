@@ -16,7 +16,6 @@ from adapters.cli.install_deps import (
 )
 from adapters.cli.junit import junit_option, report_rejection, write_report
 from adapters.cli.paths import not_empty
-from adapters.cli.progress import flaky_line
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -138,6 +137,8 @@ def report(registered: Registered, as_json: bool, verb: str) -> None:
     else:
         output.line(output.verdict(result.status, result.failed))
         output.line(f"Tests: {result.passed}/{result.total_tests} passed")
+    from adapters.cli.progress import flaky_line  # only once there is a result to show
+
     flaky = flaky_line(result.test_suites)
     if flaky is not None:
         output.line(flaky)

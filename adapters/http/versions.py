@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from domain.errors import InvalidReleaseError, RegistryError
-from domain.manifest import SEMVER_PATTERN
+from domain.refs import SEMVER_PATTERN
 from domain.results import TestResult
 
 from application.activate import ActivateCommand, ReleaseWanted, parse_release

@@ -9,7 +9,6 @@ maps and shell ``${...}`` need their braces).
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 
@@ -82,6 +81,8 @@ def write_pack(target: Path, ref: str, runner: str) -> list[str]:
                 path.chmod(mode | (mode & 0o444) >> 2)  # execute wherever it can be read
         os.rename(staging, target)  # replaces an empty directory, refuses anything else
     except OSError as exc:
+        import shutil  # only on failure: every CLI call imports this module
+
         shutil.rmtree(staging, ignore_errors=True)
         raise ScaffoldError(f"cannot write {target}: {exc.strerror or exc}") from None
     return sorted(files)
