@@ -28,6 +28,7 @@ from adapters.http.errors import (
 from adapters.http.flaky import FlakyController
 from adapters.http.headers import add_safe_headers
 from adapters.http.index import index
+from adapters.http.metrics import stop_store_reads
 from adapters.http.observe import observe
 from adapters.http.packs import PackController
 from adapters.http.registrations import RegistrationController, health
@@ -56,12 +57,14 @@ def create_app(settings: Settings | None = None,
         if registry is not None:
             app.state.registry = registry
             yield
+            stop_store_reads(app.state)
             return
         from adapters.bootstrap import build_registry
 
         with build_registry(settings) as built:
             app.state.registry = built
             yield
+            stop_store_reads(app.state)  # before the store closes under them
 
     def provide_registry(state: State) -> ServedRegistry:
         registry: ServedRegistry = state.registry

@@ -48,6 +48,15 @@ def warm_up(app: Litestar) -> None:
     store_reads(app.state, app.state.registry).warm_up()
 
 
+def stop_store_reads(state: State) -> None:
+    """Stop this process's reads for scrapes (the fold started at start-up), as the server
+    stops and before its store is closed."""
+    with _building:
+        reads: StoreReads | None = state.get("store_reads")
+    if reads is not None:
+        reads.close()
+
+
 def store_reads(state: State, registry: ServedRegistry) -> StoreReads:
     """This process's reads for scrapes, made on first use: its fold of the event log (none
     for a registry that has no event log here) and the health figures."""

@@ -94,6 +94,7 @@ class LogFigures:
         # the log up to ``position``) rather than wait.
         self._updating = threading.Lock()
         self._lock = threading.Lock()
+        self._closed = False
         # The trigger of each registration still undecided, for its decision's label.
         self._triggers: dict[UUID, str] = {}
         # Every series that can exist starts at 0, so that an alert on ``increase()`` sees
@@ -115,7 +116,7 @@ class LogFigures:
         """
         read = 0
         with self._updating:
-            while True:
+            while not self._closed:
                 found = self.recorder.select_notifications(
                     start=self.position, limit=BATCH, topics=TOPICS, inclusive_of_start=False)
                 with self._lock:
@@ -125,7 +126,16 @@ class LogFigures:
                         self.position = notification.id
                 read += len(found)
                 if len(found) < BATCH:
-                    return read
+                    break
+        return read
+
+    def close(self) -> None:
+        """Stop folding before the store is closed: an update in progress ends after its
+        batch, none starts again. Returns once none runs: SQLite's module crashes the
+        process when a connection is closed under a query another thread runs."""
+        self._closed = True
+        with self._updating:
+            pass
 
     def _fold(self, topic: str, originator_id: Any, state: bytes) -> None:
         if topic == REQUESTED:

@@ -113,6 +113,13 @@ class SingleFlight:
                                  daemon=True).start()
             return self._running
 
+    def settle(self, deadline: float) -> None:
+        """Wait, until ``deadline`` at most, for the call running now (if any) to end."""
+        with self._lock:
+            running = self._running
+        if running is not None:
+            running.done.wait(max(0.0, deadline - time.monotonic()))
+
     def _run(self, flight: _Flight) -> None:
         try:
             flight.value = self.call()
@@ -145,6 +152,14 @@ class StoreReads:
         self.figures = figures
         self._fold = SingleFlight(figures.update, "metrics-fold") if figures else None
         self._health = SingleFlight(read_health, "metrics-health")
+
+    def close(self, wait: float = STORE_WAIT_SECONDS) -> None:
+        """Before the store closes (the server stops): the fold stops after its batch, and a
+        health read still running is waited for, ``wait`` seconds at most."""
+        deadline = time.monotonic() + wait
+        if self.figures is not None:
+            self.figures.close()
+        self._health.settle(deadline)
 
     def warm_up(self) -> None:
         """Start folding the log (a new process reads all of it once)."""

@@ -143,3 +143,35 @@ def test_with_the_health_figures_the_store_is_up_and_the_lag_shown(registry, tmp
     # The queue's figures exist where a queue does: on PostgreSQL.
     assert (queue in found) == (health.queue_depth is not None)
     assert store_families(None, figures)[0].samples[0].value == 0  # the store is down
+
+
+def test_a_closed_fold_reads_nothing_more_and_a_server_stops_its_fold_before_its_store(
+        settings, tmp_path):
+    """The fold runs in a thread of its own from start-up; the store must not close under it
+    (SQLite's module crashes the process when a connection closes under another thread's
+    query). Closing stops it after its batch and waits for it; stopping the server closes it."""
+    import threading
+
+    from litestar.testing import TestClient
+
+    from adapters.http.app import create_app
+
+    with build_registry(settings) as registry:
+        for index in range(3):
+            registry.register(RegisterCommand(
+                path=str(write_pack(tmp_path / f"p{index}", manifest(f"p{index}"))),
+                skip_tests=True))
+        figures = LogFigures(registry.app.recorder)
+        figures.close()
+        assert figures.update() == 0 and figures.position == 0
+
+        with TestClient(create_app(settings, registry)) as client:
+            assert client.get("/api/v1/health").status_code == 200
+            reads = client.app.state["store_reads"]
+        # The server stopped: no thread of its fold is left reading, and it folds no more.
+        assert not [t for t in threading.enumerate() if t.name == "metrics-fold"]
+        registry.register(RegisterCommand(path=str(write_pack(tmp_path / "late",
+                                                              manifest("late"))),
+                                          skip_tests=True))
+        assert reads.figures.update() == 0
+        assert LogFigures(registry.app.recorder).update() > 0  # there was something to read
