@@ -5,6 +5,7 @@ the CLI (local and `--api-url`) and the API, on both stores."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -54,7 +55,7 @@ class TestCases(unittest.TestCase):
         self.assertTrue(True)
 
     def test_slows(self):
-        time.sleep(0.6)  # slower by far more than the 100 ms floor and 50%
+        time.sleep(1.0)  # slower by far more than the 100 ms floor and 50%
 """
 
 CASE = "test_cases.TestCases."
@@ -77,20 +78,23 @@ def assert_the_expected_diff(data: dict) -> None:
     diff = data["diff"]
     names = {key: [(c["suite"], c["name"]) for c in diff[key]]
              for key in ("newly_failing", "fixed", "still_failing", "added", "removed",
-                         "slower", "faster", "flaky")}
+                         "flaky")}
     assert names == {
         "newly_failing": [("Unit Tests", CASE + "test_breaks")],
         "fixed": [("Unit Tests", CASE + "test_mended")],
         "still_failing": [],
         "added": [("Unit Tests", CASE + "test_new")],
         "removed": [("Unit Tests", CASE + "test_retired")],
-        "slower": [("Unit Tests", CASE + "test_slows")],
-        "faster": [],
         "flaky": []}
+    # A sub-millisecond case can take 100 ms more on a loaded machine and be listed too: the
+    # case slowed on purpose is the one that is certain to be slower, and never faster.
+    assert CASE + "test_slows" in [c["name"] for c in diff["slower"]]
+    assert CASE + "test_slows" not in [c["name"] for c in diff["faster"]]
     assert diff["newly_failing"][0]["message"] == "AssertionError: 'a' != 'b'"
     assert diff["newly_failing"][0]["from_status"] == "passed"
     assert diff["newly_failing"][0]["to_status"] == "failed"
-    assert diff["slower"][0]["to_ms"] >= 600
+    slowed = next(c for c in diff["slower"] if c["name"] == CASE + "test_slows")
+    assert slowed["to_ms"] >= 1000
     # Same outcome in both: test_stays, and test_slows (slower, but passed in both).
     assert diff["counts"]["unchanged"] == 2
     assert diff["suites"] == []  # the suite failed in both runs
@@ -126,8 +130,9 @@ class TestCli:
         assert f"Added (1):\n  + Unit Tests: {CASE}test_new (passed)" in text
         assert f"Removed (1):\n  - Unit Tests: {CASE}test_retired (was passed)" in text
         assert "Slower (1; by 50% and 100 ms or more):\n  Unit Tests: " in text
-        assert ("1 newly failing, 1 fixed, 0 still failing, 1 added, 1 removed, 1 slower, "
-                "0 faster, 0 flaky, 2 unchanged") in text
+        assert re.search(r"1 newly failing, 1 fixed, 0 still failing, 1 added, 1 removed, "
+                         r"[1-9]\d* slower, \d+ faster, 0 flaky, 2 unchanged", text)
+        assert f"{CASE}test_slows" in text.split("Slower (", 1)[1]
         assert "Still failing" not in text  # empty lists are not shown
 
     def test_versions_and_ids_select_the_same_runs(self, history):
@@ -144,7 +149,7 @@ class TestCli:
         back = json.loads(history("pack", "test-diff", REF, "--from", "1.1.0", "--to",
                                   "1.0.0", "--json").stdout)["data"]["diff"]
         assert [c["name"] for c in back["newly_failing"]] == [CASE + "test_mended"]
-        assert [c["name"] for c in back["faster"]] == [CASE + "test_slows"]
+        assert CASE + "test_slows" in [c["name"] for c in back["faster"]]
 
     def test_thresholds_change_what_counts_as_slower(self, history):
         strict = history("pack", "test-diff", REF, "--min-ms", "5000", "--json")
