@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from domain.errors import PackNotFoundError
+from attune_registry.domain.errors import PackNotFoundError
 
-from application.activate import ActivateCommand, Chosen, CommittedRelease, choose
+from attune_registry.application.activate import ActivateCommand, Chosen, CommittedRelease, choose
 
 if TYPE_CHECKING:
-    from application.ports import Progress
+    from attune_registry.application.ports import Progress
 
-    from adapters.contract import Registered
-    from adapters.service import RegistryService
+    from attune_registry.adapters.contract import Registered
+    from attune_registry.adapters.service import RegistryService
 
 
 class ActivatedRelease(msgspec.Struct, frozen=True, kw_only=True):

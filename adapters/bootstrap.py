@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
-from application.registry import PackRegistry
+from attune_registry.application.registry import PackRegistry
 
-from projections.view import PROJECTION_NAME, RegistryView
+from attune_registry.projections.view import PROJECTION_NAME, RegistryView
 
-from adapters.observability.events import ObservedRegistry
-from adapters.packs.releases import ReleaseStore
-from adapters.reads.reusable import ReadModelRuns
-from adapters.service import RegistryService, UseCases
-from adapters.settings import Settings
-from adapters.store.config import StoreConfig, store_config
-from adapters.store.setup import (
+from attune_registry.adapters.observability.events import ObservedRegistry
+from attune_registry.adapters.packs.releases import ReleaseStore
+from attune_registry.adapters.reads.reusable import ReadModelRuns
+from attune_registry.adapters.service import RegistryService, UseCases
+from attune_registry.adapters.settings import Settings
+from attune_registry.adapters.store.config import StoreConfig, store_config
+from attune_registry.adapters.store.setup import (
     diagnose,
     ensure_schema,
     is_set_up,
@@ -27,21 +27,21 @@ from adapters.store.setup import (
 )
 
 if TYPE_CHECKING:
-    from application.dependents import DependentsTests
-    from application.install_deps import InstallDependencies
-    from application.packs_path import DependencyFolders
-    from application.ports import (
+    from attune_registry.application.dependents import DependentsTests
+    from attune_registry.application.install_deps import InstallDependencies
+    from attune_registry.application.packs_path import DependencyFolders
+    from attune_registry.application.ports import (
         ActivePackReader,
         PackFetcher,
         PackLoader,
         Releases,
         ReusableRuns,
     )
-    from application.queued import QueueRegistration
+    from attune_registry.application.queued import QueueRegistration
 
-    from adapters.queue.status import QueueStatus
-    from adapters.runners import SandboxRunner
-    from adapters.store.release_blobs import ReleaseBlobs
+    from attune_registry.adapters.queue.status import QueueStatus
+    from attune_registry.adapters.runners import SandboxRunner
+    from attune_registry.adapters.store.release_blobs import ReleaseBlobs
 
 
 def build_registry(settings: Settings | None = None, *, create: bool = True) -> RegistryService:
@@ -55,7 +55,7 @@ def build_registry(settings: Settings | None = None, *, create: bool = True) -> 
     stamp = setup_stamp()
     set_up = is_set_up(config, stamp)
     if not (create or set_up) and config.is_postgres:  # (store_config checked a SQLite file)
-        from adapters.store.probe import exists, not_found
+        from attune_registry.adapters.store.probe import exists, not_found
 
         if not exists(config):
             raise not_found(config, "ATTUNE_DATABASE_URL")
@@ -88,15 +88,15 @@ def build_use_cases(app: PackRegistry, settings: Settings,
     """The use cases that read pack files and run tests. Built on first use: reading commands
     never import the runners, the YAML loader or the test-running code. ``reusable``: the
     passing runs a registration may reuse (``--reuse``)."""
-    from application.install import InstallPack
-    from application.queued import QueueInstall
-    from application.register import RegisterPack
-    from application.test_pack import TestPack
+    from attune_registry.application.install import InstallPack
+    from attune_registry.application.queued import QueueInstall
+    from attune_registry.application.register import RegisterPack
+    from attune_registry.application.test_pack import TestPack
 
-    from adapters import holder
-    from adapters.environments.cache import EnvironmentCache
-    from adapters.install.sources import SourceFetcher
-    from adapters.packs.loader import FilesystemPackLoader
+    from attune_registry.adapters import holder
+    from attune_registry.adapters.environments.cache import EnvironmentCache
+    from attune_registry.adapters.install.sources import SourceFetcher
+    from attune_registry.adapters.packs.loader import FilesystemPackLoader
 
     loader = FilesystemPackLoader(work_dir=settings.work_dir)
     runner = build_runner(settings)
@@ -130,13 +130,13 @@ def build_dependents(app: PackRegistry, settings: Settings, loader: PackLoader,
     """What suites see of the packs they depend on (PACKS_PATH, in the work area), and the
     step that tests an upgrade against its active dependents (``releases``: this host's, or
     a worker's, filled from the database)."""
-    from application.dependencies import NoActivePacks
-    from application.dependents import DependentsTests
-    from application.packs_path import DependencyFolders
+    from attune_registry.application.dependencies import NoActivePacks
+    from attune_registry.application.dependents import DependentsTests
+    from attune_registry.application.packs_path import DependencyFolders
 
-    from adapters import holder
-    from adapters.environments.cache import EnvironmentCache
-    from adapters.packs.packs_path import PacksPathFolders
+    from attune_registry.adapters import holder
+    from attune_registry.adapters.environments.cache import EnvironmentCache
+    from attune_registry.adapters.packs.packs_path import PacksPathFolders
 
     folders = DependencyFolders(app, releases, PacksPathFolders())
     return folders, DependentsTests(app, loader, runner, releases=releases, folders=folders,
@@ -148,10 +148,10 @@ def build_dependents(app: PackRegistry, settings: Settings, loader: PackLoader,
 def build_install_deps(settings: Settings, loader: PackLoader, fetcher: PackFetcher,
                        active: ActivePackReader | None) -> InstallDependencies:
     """``--install-deps`` from the pack index of ``ATTUNE_PACK_INDEX``."""
-    from application.dependencies import NoActivePacks
-    from application.install_deps import InstallDependencies
+    from attune_registry.application.dependencies import NoActivePacks
+    from attune_registry.application.install_deps import InstallDependencies
 
-    from adapters.install.index import ConfiguredIndex
+    from attune_registry.adapters.install.index import ConfiguredIndex
 
     index = ConfiguredIndex(settings.pack_index, settings.work_dir,
                             lambda: settings.fetch_timeout)
@@ -160,8 +160,8 @@ def build_install_deps(settings: Settings, loader: PackLoader, fetcher: PackFetc
 
 def build_runner(settings: Settings) -> SandboxRunner:
     """The suites' runner, in the sandbox the settings ask for."""
-    from adapters.runners import SandboxRunner
-    from adapters.sandbox import Sandbox, SandboxPolicy
+    from attune_registry.adapters.runners import SandboxRunner
+    from attune_registry.adapters.sandbox import Sandbox, SandboxPolicy
 
     policy = SandboxPolicy.from_settings(
         settings.sandbox_setting, settings.sandbox_network_setting,
@@ -174,9 +174,9 @@ def build_queued(app: PackRegistry, settings: Settings, loader: PackLoader,
                  releases: ReleaseStore,
                  active: ActivePackReader | None = None) -> QueueRegistration:
     """Queued registrations: PostgreSQL only (the queue and the releases live there)."""
-    from application.queued import QueueRegistration
+    from attune_registry.application.queued import QueueRegistration
 
-    from adapters.queue.jobs import SuiteJobs, queue_app
+    from attune_registry.adapters.queue.jobs import SuiteJobs, queue_app
 
     config = queue_config(settings)
     _, dependents = build_dependents(app, settings, loader, build_runner(settings), releases,
@@ -191,7 +191,7 @@ def queue_status(config: StoreConfig) -> QueueStatus | None:
     """Reads of the queue's workers and figures; None on the embedded store (no queue)."""
     if not config.is_postgres:
         return None
-    from adapters.queue.status import QueueStatus
+    from attune_registry.adapters.queue.status import QueueStatus
 
     return QueueStatus(config)
 
@@ -201,7 +201,7 @@ def queue_config(settings: Settings) -> StoreConfig:
 
     Raises: QueueNeedsPostgresError on the embedded store.
     """
-    from adapters.queue.jobs import QueueNeedsPostgresError, ensure_queue_schema
+    from attune_registry.adapters.queue.jobs import QueueNeedsPostgresError, ensure_queue_schema
 
     config = store_config(settings)
     if not config.is_postgres:
@@ -214,8 +214,8 @@ def queue_config(settings: Settings) -> StoreConfig:
 
 
 def release_blobs(config: StoreConfig, settings: Settings) -> ReleaseBlobs:
-    from adapters.store.release_blobs import ReleaseBlobs
-    from adapters.store.setup import connect
+    from attune_registry.adapters.store.release_blobs import ReleaseBlobs
+    from attune_registry.adapters.store.setup import connect
 
     return ReleaseBlobs(lambda: connect(config), config.env["POSTGRES_SCHEMA"],
                         max_bytes=settings.blob_max_bytes)
@@ -226,9 +226,9 @@ def build_view(config: StoreConfig, env: dict[str, str]
     factory = InfrastructureFactory.construct(Environment(PROJECTION_NAME, env))
     view_class: type[RegistryView]
     if config.is_postgres:
-        from projections.postgres_view import PostgresRegistryView as view_class
+        from attune_registry.projections.postgres_view import PostgresRegistryView as view_class
     else:
-        from projections.sqlite_view import SQLiteRegistryView as view_class
+        from attune_registry.projections.sqlite_view import SQLiteRegistryView as view_class
     view = factory.tracking_recorder(view_class)
     assert isinstance(view, RegistryView)
     return factory, view

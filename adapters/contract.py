@@ -16,13 +16,18 @@ from uuid import UUID
 
 import msgspec
 
-from domain.origin import Origin
-from domain.results import TestCaseResult
-from domain.vocabulary import RegistrationStatus, RejectReason, RunnerType, SuiteStatus
+from attune_registry.domain.origin import Origin
+from attune_registry.domain.results import TestCaseResult
+from attune_registry.domain.vocabulary import (
+    RegistrationStatus,
+    RejectReason,
+    RunnerType,
+    SuiteStatus,
+)
 
-from projections.activity_queries import ActivityFilter, Feed, RefState
-from projections.case_stats import FlakyCase
-from projections.rows import (
+from attune_registry.projections.activity_queries import ActivityFilter, Feed, RefState
+from attune_registry.projections.case_stats import FlakyCase
+from attune_registry.projections.rows import (
     ComponentRow,
     PackRow,
     RegistrationRow,
@@ -34,22 +39,22 @@ from projections.rows import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from domain.comparison import RunSelector, Thresholds
-    from domain.vocabulary import RunStatus, TriggerReason
+    from attune_registry.domain.comparison import RunSelector, Thresholds
+    from attune_registry.domain.vocabulary import RunStatus, TriggerReason
 
-    from application.activate import ActivateCommand
-    from application.commands import InstallCommand, Queued, RegisterCommand
-    from application.install_deps import InstalledDependency
-    from application.ports import Progress
-    from application.register import RegistrationOutcome
-    from application.test_pack import TestRunOutcome
+    from attune_registry.application.activate import ActivateCommand
+    from attune_registry.application.commands import InstallCommand, Queued, RegisterCommand
+    from attune_registry.application.install_deps import InstalledDependency
+    from attune_registry.application.ports import Progress
+    from attune_registry.application.register import RegistrationOutcome
+    from attune_registry.application.test_pack import TestRunOutcome
 
-    from projections.queries import SortKey
-    from projections.view import ProjectionStatus
+    from attune_registry.projections.queries import SortKey
+    from attune_registry.projections.view import ProjectionStatus
 
-    from adapters.activation import Activation
-    from adapters.reads.compare import RunComparison
-    from adapters.reads.versions import PackVersions
+    from attune_registry.adapters.activation import Activation
+    from attune_registry.adapters.reads.compare import RunComparison
+    from attune_registry.adapters.reads.versions import PackVersions
 
 Row = TypeVar("Row")
 

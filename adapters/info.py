@@ -9,15 +9,20 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from projections.tables import READ_MODEL_VERSION
+from attune_registry.projections.tables import READ_MODEL_VERSION
 
-from adapters.redact import MASK, redact_url
-from adapters.settings import ConfigError, Settings, allow_private_addresses, changed_settings
-from adapters.store.config import StoreConfig, store_location
-from adapters.store.probe import ReadModelState, exists, read_models, where
+from attune_registry.adapters.redact import MASK, redact_url
+from attune_registry.adapters.settings import (
+    ConfigError,
+    Settings,
+    allow_private_addresses,
+    changed_settings,
+)
+from attune_registry.adapters.store.config import StoreConfig, store_location
+from attune_registry.adapters.store.probe import ReadModelState, exists, read_models, where
 
 if TYPE_CHECKING:
-    from adapters.sandbox import SandboxPolicy
+    from attune_registry.adapters.sandbox import SandboxPolicy
 
 DISTRIBUTION = "attune-registry"
 # Settings whose value is a secret as a whole: shown as set, never as what.
@@ -134,7 +139,7 @@ def _store(config: StoreConfig) -> StoreInfo:
 
 def sandbox(settings: Settings) -> SandboxInfo:
     """The mechanism suites would run in here (probed: a sandboxed ``true``, once)."""
-    from adapters.sandbox import Sandbox
+    from attune_registry.adapters.sandbox import Sandbox
 
     try:
         mechanism = Sandbox(_sandbox_policy(settings)).ready()
@@ -144,7 +149,7 @@ def sandbox(settings: Settings) -> SandboxInfo:
 
 
 def _workers(config: StoreConfig) -> WorkersInfo | None:
-    from adapters.queue.status import QueueStatus
+    from attune_registry.adapters.queue.status import QueueStatus
 
     status = QueueStatus(config)
     try:
@@ -203,7 +208,7 @@ def problems(settings: Settings) -> list[str]:
 
 
 def _sandbox_policy(settings: Settings) -> SandboxPolicy:
-    from adapters.sandbox import SandboxPolicy
+    from attune_registry.adapters.sandbox import SandboxPolicy
 
     return SandboxPolicy.from_settings(
         settings.sandbox_setting, settings.sandbox_network_setting,

@@ -12,43 +12,49 @@ from uuid import UUID
 
 import msgspec
 
-from domain.errors import RegistrationNotFoundError, TestsFailedError
-from domain.token import token_meant
+from attune_registry.domain.errors import RegistrationNotFoundError, TestsFailedError
+from attune_registry.domain.token import token_meant
 
-from application.registry import STORE_FAILURES, PackRegistry
+from attune_registry.application.registry import STORE_FAILURES, PackRegistry
 
-from projections.rows import PackRow, RegistrationRow, TokenRow
-from projections.view import RegistryView
+from attune_registry.projections.rows import PackRow, RegistrationRow, TokenRow
+from attune_registry.projections.view import RegistryView
 
-from adapters.contract import Health, Registered, RegistrationDetails, StoredEvent, WorkerRow
-from adapters.packs.releases import ReleaseStore
-from adapters.reads.current import CurrentReads, current, store_call
-from adapters.reads.progress import (
+from attune_registry.adapters.contract import (
+    Health,
+    Registered,
+    RegistrationDetails,
+    StoredEvent,
+    WorkerRow,
+)
+from attune_registry.adapters.packs.releases import ReleaseStore
+from attune_registry.adapters.reads.current import CurrentReads, current, store_call
+from attune_registry.adapters.reads.progress import (
     DECISION_TOPICS,
     REQUESTED_TOPIC,
     follow,
     progress_of,
     updates_of,
 )
-from adapters.reads.rejected import stored_run_evidence
+from attune_registry.adapters.reads.rejected import stored_run_evidence
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent as StoredEventRecord
 
-    from domain.registration import Registration
+    from attune_registry.domain.registration import Registration
 
-    from application.activate import ActivateCommand
-    from application.commands import InstallCommand, Queued, RegisterCommand
-    from application.install import InstallPack
-    from application.install_deps import InstallDependencies, InstalledDependency
-    from application.ports import Progress
-    from application.queued import QueueInstall, QueueRegistration
-    from application.register import RegisterPack, RegistrationOutcome
-    from application.test_pack import TestPack, TestRunOutcome
+    from attune_registry.application.activate import ActivateCommand
+    from attune_registry.application.commands import InstallCommand, Queued, RegisterCommand
+    from attune_registry.application.install import InstallPack
+    from attune_registry.application.install_deps import InstallDependencies, InstalledDependency
+    from attune_registry.application.ports import Progress
+    from attune_registry.application.queued import QueueInstall, QueueRegistration
+    from attune_registry.application.register import RegisterPack, RegistrationOutcome
+    from attune_registry.application.test_pack import TestPack, TestRunOutcome
 
-    from adapters.activation import Activation
-    from adapters.contract import RegistrationUpdate
-    from adapters.queue.status import QueueStatus
+    from attune_registry.adapters.activation import Activation
+    from attune_registry.adapters.contract import RegistrationUpdate
+    from attune_registry.adapters.queue.status import QueueStatus
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ class RegistryService(CurrentReads):
         """Wait for the workers' decision on ``queued``, for as long as its lease runs."""
         import time
 
-        from application.queued import wait_for_decision
+        from attune_registry.application.queued import wait_for_decision
 
         deadline = self.app.lease_expiry(queued.pack_ref, queued.registration_id)
         return wait_for_decision(self.app, queued, deadline=deadline or datetime.now(UTC),
@@ -153,7 +159,7 @@ class RegistryService(CurrentReads):
     @store_call
     def activate(self, command: ActivateCommand,
                  progress: Progress | None = None) -> Activation:
-        from adapters.activation import activate
+        from attune_registry.adapters.activation import activate
 
         return activate(self, command, progress)
 
@@ -244,7 +250,7 @@ class RegistryService(CurrentReads):
     @store_call
     def cancel(self, ref: str, *, actor: str, force: bool = False,
                note: str | None = None) -> UUID:
-        from adapters.holder import is_gone
+        from attune_registry.adapters.holder import is_gone
 
         with self._then_catch_up():
             return self.app.cancel_registration(ref, actor=actor, now=datetime.now(UTC),
@@ -323,7 +329,7 @@ class RegistryService(CurrentReads):
 
     @store_call
     def create_token(self, name: str, scope: str, *, actor: str) -> tuple[str, TokenRow]:
-        from adapters.tokens import format_token, mint
+        from attune_registry.adapters.tokens import format_token, mint
 
         live = [t.name for t in self.list_tokens() if t.revoked_at is None]
         secret, secret_hash = mint()
@@ -349,13 +355,13 @@ class RegistryService(CurrentReads):
     @store_call
     def authenticate(self, token: str | None, scope: str) -> str:
         """Who the bearer of ``token`` is, if it allows ``scope`` (see adapters.tokens)."""
-        from adapters.tokens import authenticate
+        from attune_registry.adapters.tokens import authenticate
 
         return authenticate(self.app, token, scope)
 
     def session_actor(self, token_id: UUID, scope: str) -> str:
         """Who a dashboard session acts as: its token, checked again (see adapters.tokens)."""
-        from adapters.tokens import authenticate_id
+        from attune_registry.adapters.tokens import authenticate_id
 
         return authenticate_id(self.app, token_id, scope)
 
@@ -366,7 +372,7 @@ class RegistryService(CurrentReads):
     def workers(self) -> list[WorkerRow]:
         """Raises: QueueNeedsPostgresError on the embedded store."""
         if self.queue_status is None:
-            from adapters.queue.jobs import QueueNeedsPostgresError
+            from attune_registry.adapters.queue.jobs import QueueNeedsPostgresError
 
             raise QueueNeedsPostgresError()
         return self.queue_status.workers()

@@ -11,9 +11,9 @@ import hmac
 import secrets
 from uuid import UUID
 
-from domain.errors import RegistryError, TokenNotFoundError
+from attune_registry.domain.errors import RegistryError, TokenNotFoundError
 
-from application.registry import PackRegistry
+from attune_registry.application.registry import PackRegistry
 
 PREFIX = "attn"
 

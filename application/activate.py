@@ -13,18 +13,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from domain.errors import (
+from attune_registry.domain.errors import (
     AmbiguousDigestError,
     InvalidReleaseError,
     ReleaseAlreadyActiveError,
     ReleaseMissingError,
     ReleaseNotFoundError,
 )
-from domain.origin import ReleaseOrigin
-from domain.refs import SEMVER_PATTERN
+from attune_registry.domain.origin import ReleaseOrigin
+from attune_registry.domain.refs import SEMVER_PATTERN
 
-from application.commands import RegisterCommand
-from application.ports import Releases
+from attune_registry.application.commands import RegisterCommand
+from attune_registry.application.ports import Releases
 
 MIN_DIGEST_PREFIX = 12
 _DIGEST = re.compile(rf"(?:sha256:)?([0-9a-fA-F]{{{MIN_DIGEST_PREFIX},64}})")

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, fields
 from uuid import UUID
 
-from domain.errors import RegistryError
-from domain.origin import Origin
-from domain.vocabulary import TriggerReason
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.origin import Origin
+from attune_registry.domain.vocabulary import TriggerReason
 
 _DIGEST = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
 

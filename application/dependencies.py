@@ -3,11 +3,11 @@ active at a version its range allows."""
 
 from __future__ import annotations
 
-from domain.dependencies import NOTHING_ACTIVE, ActivePacks
-from domain.errors import DependenciesUnmetError
-from domain.manifest import PackManifest
+from attune_registry.domain.dependencies import NOTHING_ACTIVE, ActivePacks
+from attune_registry.domain.errors import DependenciesUnmetError
+from attune_registry.domain.manifest import PackManifest
 
-from application.ports import ActivePackReader
+from attune_registry.application.ports import ActivePackReader
 
 
 class NoActivePacks:

@@ -21,23 +21,23 @@ from uuid import UUID
 
 import msgspec
 
-from domain import policy
-from domain.dependencies import dependents_broken_by, dependents_of
-from domain.errors import (
+from attune_registry.domain import policy
+from attune_registry.domain.dependencies import dependents_broken_by, dependents_of
+from attune_registry.domain.errors import (
     DependentsActiveError,
     DependentsFailedError,
     PackNotFoundError,
     RegistryError,
     ReleaseMissingError,
 )
-from domain.manifest import PackManifest, TestingConfig, TestSuite
-from domain.registration import Registration
-from domain.results import SuiteResult, TestCaseResult, TestResult
-from domain.retries import time_budget
+from attune_registry.domain.manifest import PackManifest, TestingConfig, TestSuite
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.results import SuiteResult, TestCaseResult, TestResult
+from attune_registry.domain.retries import time_budget
 
-from application.commands import RegistrationOptions
-from application.packs_path import DependencyFolders
-from application.ports import (
+from attune_registry.application.commands import RegistrationOptions
+from attune_registry.application.packs_path import DependencyFolders
+from attune_registry.application.ports import (
     ActivePackReader,
     Environments,
     NoProgress,
@@ -46,9 +46,9 @@ from application.ports import (
     Releases,
     SuiteRunner,
 )
-from application.registry import PackRegistry
-from application.retries import RetryProgress
-from application.test_pack import run_recorded
+from attune_registry.application.registry import PackRegistry
+from attune_registry.application.retries import RetryProgress
+from attune_registry.application.test_pack import run_recorded
 
 
 @dataclass(frozen=True)

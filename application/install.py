@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from application.commands import InstallCommand
-from application.ports import PackFetcher, Progress
-from application.register import RegisterPack, RegistrationOutcome
+from attune_registry.application.commands import InstallCommand
+from attune_registry.application.ports import PackFetcher, Progress
+from attune_registry.application.register import RegisterPack, RegistrationOutcome
 
 
 class InstallPack:

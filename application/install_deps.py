@@ -17,12 +17,16 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain.errors import RegistryError, TestsFailedError
-from domain.manifest import PackManifest
-from domain.resolution import IndexEntry, Resolution, Root, resolve
+from attune_registry.domain.errors import RegistryError, TestsFailedError
+from attune_registry.domain.manifest import PackManifest
+from attune_registry.domain.resolution import IndexEntry, Resolution, Root, resolve
 
-from application.commands import InstallCommand, RegisterCommand, RegistrationOptions
-from application.ports import (
+from attune_registry.application.commands import (
+    InstallCommand,
+    RegisterCommand,
+    RegistrationOptions,
+)
+from attune_registry.application.ports import (
     ActivePackReader,
     DependencyProgress,
     FetchedPack,
@@ -31,7 +35,7 @@ from application.ports import (
     PackLoader,
     Progress,
 )
-from application.register import RegistrationOutcome
+from attune_registry.application.register import RegistrationOutcome
 
 Register = Callable[[RegisterCommand, "Progress | None"], RegistrationOutcome]
 """How one registration is made and recorded (the service's: it waits for workers when

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 
-from domain.errors import PackNotFoundError
+from attune_registry.domain.errors import PackNotFoundError
 
-from application.ports import NO_CONTEXT, PacksPath, Releases, SuiteContext
-from application.registry import PackRegistry
+from attune_registry.application.ports import NO_CONTEXT, PacksPath, Releases, SuiteContext
+from attune_registry.application.registry import PackRegistry
 
 
 class DependencyFolders:

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
-from domain.component import Component
-from domain.dependencies import ActivePacks
-from domain.manifest import PackManifest, TestingConfig, TestSuite
-from domain.origin import Origin
-from domain.resolution import IndexEntry, PackIndexEntries
-from domain.results import SuiteResult, TestCaseResult, TestResult
+from attune_registry.domain.component import Component
+from attune_registry.domain.dependencies import ActivePacks
+from attune_registry.domain.manifest import PackManifest, TestingConfig, TestSuite
+from attune_registry.domain.origin import Origin
+from attune_registry.domain.resolution import IndexEntry, PackIndexEntries
+from attune_registry.domain.results import SuiteResult, TestCaseResult, TestResult
 
 
 class ActivePackReader(Protocol):

@@ -12,8 +12,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from domain import policy
-from domain.errors import (
+from attune_registry.domain import policy
+from attune_registry.domain.errors import (
     DependentsFailedError,
     DigestMismatchError,
     EnvironmentFailedError,
@@ -22,17 +22,17 @@ from domain.errors import (
     ReuseNotQueuedError,
     TestsFailedError,
 )
-from domain.manifest import PackManifest, TestSuite, required_testing
-from domain.registration import Registration
-from domain.results import SuiteResult, TestResult
-from domain.retries import time_budget
-from domain.suite_event import SuiteCompleted
+from attune_registry.domain.manifest import PackManifest, TestSuite, required_testing
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.results import SuiteResult, TestResult
+from attune_registry.domain.retries import time_budget
+from attune_registry.domain.suite_event import SuiteCompleted
 
-from application.commands import InstallCommand, Queued, RegisterCommand
-from application.dependencies import NoActivePacks, check_dependencies
-from application.dependents import NOTHING_TO_RUN, DependentsPlan, DependentsTests
-from application.packs_path import DependencyFolders
-from application.ports import (
+from attune_registry.application.commands import InstallCommand, Queued, RegisterCommand
+from attune_registry.application.dependencies import NoActivePacks, check_dependencies
+from attune_registry.application.dependents import NOTHING_TO_RUN, DependentsPlan, DependentsTests
+from attune_registry.application.packs_path import DependencyFolders
+from attune_registry.application.ports import (
     NO_CONTEXT,
     ActivePackReader,
     Environments,
@@ -45,9 +45,9 @@ from application.ports import (
     SuiteRunner,
     merged,
 )
-from application.register import LEASE_GRACE, RegistrationOutcome
-from application.registry import SAVE_ATTEMPTS, PackRegistry
-from application.retries import run_with_retries
+from attune_registry.application.register import LEASE_GRACE, RegistrationOutcome
+from attune_registry.application.registry import SAVE_ATTEMPTS, PackRegistry
+from attune_registry.application.retries import run_with_retries
 
 # How long a queued registration may wait for workers before its lease lets another attempt
 # take the ref over (the default of the operator's setting); `pack cancel` ends it sooner.

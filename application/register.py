@@ -9,23 +9,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from domain import policy
-from domain.errors import (
+from attune_registry.domain import policy
+from attune_registry.domain.errors import (
     DependentsFailedError,
     DigestMismatchError,
     EnvironmentFailedError,
     RegistrationEndedError,
     TestsFailedError,
 )
-from domain.manifest import PackManifest, TestingConfig, required_testing
-from domain.results import TestResult
-from domain.retries import time_budget
+from attune_registry.domain.manifest import PackManifest, TestingConfig, required_testing
+from attune_registry.domain.results import TestResult
+from attune_registry.domain.retries import time_budget
 
-from application.commands import RegisterCommand
-from application.dependencies import NoActivePacks, check_dependencies
-from application.dependents import NOTHING_TO_RUN, DependentsPlan, DependentsTests, rejection
-from application.packs_path import DependencyFolders
-from application.ports import (
+from attune_registry.application.commands import RegisterCommand
+from attune_registry.application.dependencies import NoActivePacks, check_dependencies
+from attune_registry.application.dependents import (
+    NOTHING_TO_RUN,
+    DependentsPlan,
+    DependentsTests,
+    rejection,
+)
+from attune_registry.application.packs_path import DependencyFolders
+from attune_registry.application.ports import (
     NO_CONTEXT,
     ActivePackReader,
     Environments,
@@ -41,9 +46,9 @@ from application.ports import (
     SuiteRunner,
     merged,
 )
-from application.registry import STORE_FAILURES, PackRegistry
-from application.reuse import RunReuse, wanted
-from application.suites import run_suites
+from attune_registry.application.registry import STORE_FAILURES, PackRegistry
+from attune_registry.application.reuse import RunReuse, wanted
+from attune_registry.application.suites import run_suites
 
 # Time a registration may need beyond its suites' timeouts (snapshot, bookkeeping) before
 # another process may consider it abandoned and take its lease over (the default of the

@@ -13,10 +13,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from eventsourcing.utils import Environment, EnvType
 
-from domain.component import Component
-from domain.dependencies import NOTHING_ACTIVE, ActivePacks, dependents_broken_by
-from domain.environment_event import recorded_environments
-from domain.errors import (
+from attune_registry.domain.component import Component
+from attune_registry.domain.dependencies import NOTHING_ACTIVE, ActivePacks, dependents_broken_by
+from attune_registry.domain.environment_event import recorded_environments
+from attune_registry.domain.errors import (
     ConcurrentChangeError,
     DependentsActiveError,
     PackNotFoundError,
@@ -26,19 +26,19 @@ from domain.errors import (
     ReleaseMissingError,
     TokenNotFoundError,
 )
-from domain.manifest import PackManifest
-from domain.note import checked_note
-from domain.pack import Pack
-from domain.registration import Registration
-from domain.results import SuiteResult, TestResult
-from domain.test_run import TestRun
-from domain.token import ApiToken
-from domain.vocabulary import RejectReason
-from domain.webhook import Webhook  # noqa: F401 - its topics must resolve wherever the log is read
+from attune_registry.domain.manifest import PackManifest
+from attune_registry.domain.note import checked_note
+from attune_registry.domain.pack import Pack
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.results import SuiteResult, TestResult
+from attune_registry.domain.test_run import TestRun
+from attune_registry.domain.token import ApiToken
+from attune_registry.domain.vocabulary import RejectReason
+from attune_registry.domain.webhook import Webhook  # noqa: F401 - its topics must resolve wherever the log is read
 
 if TYPE_CHECKING:
-    from application.commands import RegisterCommand
-    from application.ports import ReusableRun
+    from attune_registry.application.commands import RegisterCommand
+    from attune_registry.application.ports import ReusableRun
 
 # A concurrent writer can change the Pack stream between our read and our write; the store
 # then refuses our events. We re-read and decide again this many times before giving up.

@@ -7,11 +7,11 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from domain.manifest import TestSuite
-from domain.results import SuiteResult, TestCaseResult
-from domain.retries import merge_rerun, not_retried, rerun_cases
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.results import SuiteResult, TestCaseResult
+from attune_registry.domain.retries import merge_rerun, not_retried, rerun_cases
 
-from application.ports import NO_CONTEXT, SuiteContext, SuiteRunner
+from attune_registry.application.ports import NO_CONTEXT, SuiteContext, SuiteRunner
 
 RERUN_VARIABLE = "ATTUNE_RERUN_CASES"
 """The cases a rerun runs, one name per line, as the runners report them: the unittest

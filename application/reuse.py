@@ -9,10 +9,10 @@ the clock): that is why reuse is asked for, never assumed.
 
 from __future__ import annotations
 
-from domain.manifest import TestingConfig
+from attune_registry.domain.manifest import TestingConfig
 
-from application.commands import RegistrationOptions
-from application.ports import ReusableRun, ReusableRuns, SuiteContext, SuiteRunner
+from attune_registry.application.commands import RegistrationOptions
+from attune_registry.application.ports import ReusableRun, ReusableRuns, SuiteContext, SuiteRunner
 
 
 def wanted(command: RegistrationOptions, testing: TestingConfig) -> bool:

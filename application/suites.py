@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 
-from domain import policy
-from domain.manifest import TestSuite
-from domain.results import SuiteResult, TestResult
+from attune_registry.domain import policy
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.results import SuiteResult, TestResult
 
-from application.ports import NO_CONTEXT, Progress, SuiteContext, SuiteRunner
-from application.retries import run_with_retries
+from attune_registry.application.ports import NO_CONTEXT, Progress, SuiteContext, SuiteRunner
+from attune_registry.application.retries import run_with_retries
 
 
 def run_suites(

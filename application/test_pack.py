@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.errors import ReleaseMissingError
-from domain.manifest import PackManifest, TestingConfig, required_testing
-from domain.results import TestResult
+from attune_registry.domain.errors import ReleaseMissingError
+from attune_registry.domain.manifest import PackManifest, TestingConfig, required_testing
+from attune_registry.domain.results import TestResult
 
-from application.packs_path import DependencyFolders
-from application.ports import (
+from attune_registry.application.packs_path import DependencyFolders
+from attune_registry.application.ports import (
     NO_CONTEXT,
     Environments,
     NoProgress,
@@ -25,8 +25,8 @@ from application.ports import (
     SuiteRunner,
     merged,
 )
-from application.registry import PackRegistry
-from application.suites import run_suites
+from attune_registry.application.registry import PackRegistry
+from attune_registry.application.suites import run_suites
 
 
 def run_recorded(registry: PackRegistry, runner: SuiteRunner, run_id: UUID,

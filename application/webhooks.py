@@ -7,9 +7,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from domain.webhook import Webhook, WebhookNotFoundError
+from attune_registry.domain.webhook import Webhook, WebhookNotFoundError
 
-from application.registry import PackRegistry
+from attune_registry.application.registry import PackRegistry
 
 
 def add_webhook(app: PackRegistry, *, url: str, event_types: Iterable[str], added_by: str,

@@ -38,11 +38,11 @@ from typing import Any
 import msgspec
 from support.stores import POSTGRES_URL, throwaway_store
 
-from projections.activity_queries import ActivityFilter
-from projections.sql import Writer
+from attune_registry.projections.activity_queries import ActivityFilter
+from attune_registry.projections.sql import Writer
 
-from adapters.bootstrap import build_registry
-from adapters.http.activity import ActivityPage, FeedPagination
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http.activity import ActivityPage, FeedPagination
 
 SMALL, BIG = 1_000, 1_000_000
 PAGE = 50

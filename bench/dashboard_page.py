@@ -28,10 +28,10 @@ from pathlib import Path
 from history_scale import fill, median_ms
 from support.stores import POSTGRES_URL, throwaway_store
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MS = 100.0
@@ -40,7 +40,7 @@ TARGET_MS = 100.0
 def run_store(store: str, settings: Settings, runs: int, repeat: int) -> None:
     from litestar.testing import TestClient
 
-    from adapters.http import create_app
+    from attune_registry.adapters.http import create_app
 
     with build_registry(settings) as registry:
         registry.register(RegisterCommand(path=str(REPO / "packs" / "core"), skip_tests=True,

@@ -37,13 +37,13 @@ from typing import Any
 import msgspec
 from support.stores import POSTGRES_URL, throwaway_store
 
-from projections.queries import SortKey
-from projections.sql import Writer
+from attune_registry.projections.queries import SortKey
+from attune_registry.projections.sql import Writer
 
-from adapters.bootstrap import build_registry
-from adapters.http.cursor import encode_cursor
-from adapters.http.schemas import TestExecutionPage, cursor_pagination
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http.cursor import encode_cursor
+from attune_registry.adapters.http.schemas import TestExecutionPage, cursor_pagination
+from attune_registry.adapters.settings import Settings
 
 SMALL, BIG = 1_000, 1_000_000
 PAGE = 50
@@ -181,7 +181,7 @@ def run_store(store: str, settings: Settings, repeat: int, http: bool) -> None:
         if http:
             from litestar.testing import TestClient
 
-            from adapters.http import create_app
+            from attune_registry.adapters.http import create_app
 
             client_context = TestClient(app=create_app(settings, registry=registry))
         client = client_context.__enter__() if client_context else None

@@ -19,22 +19,22 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-from domain import policy
-from domain.manifest import parse_manifest
-from domain.results import TestCaseResult
+from attune_registry.domain import policy
+from attune_registry.domain.manifest import parse_manifest
+from attune_registry.domain.results import TestCaseResult
 
-from adapters.bootstrap import build_registry
-from adapters.observability.figures import LogFigures
-from adapters.observability.metrics import exposition
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.observability.figures import LogFigures
+from attune_registry.adapters.observability.metrics import exposition
+from attune_registry.adapters.settings import Settings
 
 
 def write_tested_history(registry, count: int, cases: int, batch: int = 50,
                          prefix: str = "bench") -> None:
     """Committed registrations that ran one suite each, ``batch`` per transaction, of refs
     ``<prefix><n>`` (a prefix of their own for each call)."""
-    from domain.pack import Pack
-    from domain.registration import Registration
+    from attune_registry.domain.pack import Pack
+    from attune_registry.domain.registration import Registration
 
     now = datetime.now(UTC)
     suite = policy.suite_result(

@@ -18,19 +18,19 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-from domain.manifest import parse_manifest
+from attune_registry.domain.manifest import parse_manifest
 
-from projections.tables import READ_MODEL_TABLES
+from attune_registry.projections.tables import READ_MODEL_TABLES
 
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
 
 
 def write_history(registry, count: int, batch: int = 50) -> None:
     """Committed registrations, as the register use case records them, written ``batch`` at a
     time per transaction (distinct refs within a batch, so each Pack appears once per save)."""
-    from domain.pack import Pack
-    from domain.registration import Registration
+    from attune_registry.domain.pack import Pack
+    from attune_registry.domain.registration import Registration
 
     now = datetime.now(UTC)
     refs = [f"bench{n}" for n in range(200)]

@@ -133,8 +133,8 @@ class Cluster:
 
     def prepare(self) -> None:
         """Create the store's and the queue's tables, then the event-keeping trigger."""
-        from adapters.bootstrap import queue_config
-        from adapters.settings import Settings
+        from attune_registry.adapters.bootstrap import queue_config
+        from attune_registry.adapters.settings import Settings
 
         queue_config(Settings(home=self.root / "setup", database_url=self.database_url))
         self.sql(KEEP_EVENTS.format(schema=f'"{self.schema}"'))

@@ -30,10 +30,10 @@ from pathlib import Path
 
 from support.stores import POSTGRES_URL, throwaway_store
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
 
 ATTUNE = str(Path(sys.executable).parent / "attune")
 MODES = {"skip-tests": {"skip_tests": True}, "reuse": {"reuse": True}, "run": {}}

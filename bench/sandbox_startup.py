@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from adapters.runners.process import run_process, sandbox_env
-from adapters.sandbox import Jail, SandboxUnavailable
-from adapters.sandbox.mechanism import choose
-from adapters.sandbox.policy import DEFAULT_LIMITS
+from attune_registry.adapters.runners.process import run_process, sandbox_env
+from attune_registry.adapters.sandbox import Jail, SandboxUnavailable
+from attune_registry.adapters.sandbox.mechanism import choose
+from attune_registry.adapters.sandbox.policy import DEFAULT_LIMITS
 
 TARGET_MS = 50.0
 

@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from domain.errors import InvalidRunSelectorError
-from domain.refs import SEMVER_PATTERN
-from domain.results import TestCaseResult, summary_line
-from domain.vocabulary import CaseStatus, SuiteStatus
+from attune_registry.domain.errors import InvalidRunSelectorError
+from attune_registry.domain.refs import SEMVER_PATTERN
+from attune_registry.domain.results import TestCaseResult, summary_line
+from attune_registry.domain.vocabulary import CaseStatus, SuiteStatus
 
 DEFAULT_THRESHOLD_PCT = 50
 """A case is slower (faster) when it took at least this much longer (less): 50 means 1.5

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from domain.vocabulary import ComponentKind
+from attune_registry.domain.vocabulary import ComponentKind
 
 
 class Component(msgspec.Struct, frozen=True, kw_only=True):

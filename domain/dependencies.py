@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain.errors import ManifestError
-from domain.refs import REF_PATTERN
-from domain.text import quoted
-from domain.versions import ANY, VersionRange, VersionRangeError
+from attune_registry.domain.errors import ManifestError
+from attune_registry.domain.refs import REF_PATTERN
+from attune_registry.domain.text import quoted
+from attune_registry.domain.versions import ANY, VersionRange, VersionRangeError
 
 FIELD = "dependencies"
 # Bounds that keep checks linear and messages short whatever a manifest declares.

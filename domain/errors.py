@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.results import summary_line
+from attune_registry.domain.results import summary_line
 
 
 class RegistryError(Exception):

@@ -7,11 +7,13 @@ from typing import Any
 
 import msgspec
 
-from domain.dependencies import dependencies_from_stored, parse_dependencies
-from domain.errors import ManifestError, NoTestingConfigError, TestingDisabledError
-from domain.refs import REF_PATTERN as REF_PATTERN  # re-exported: adapters import it here
-from domain.refs import SEMVER_PATTERN
-from domain.text import has_control, path_part, quoted
+from attune_registry.domain.dependencies import dependencies_from_stored, parse_dependencies
+from attune_registry.domain.errors import ManifestError, NoTestingConfigError, TestingDisabledError
+from attune_registry.domain.refs import (
+    REF_PATTERN as REF_PATTERN,  # re-exported: adapters import it here
+)
+from attune_registry.domain.refs import SEMVER_PATTERN
+from attune_registry.domain.text import has_control, path_part, quoted
 
 # Runner names a manifest may use, and the canonical runner each one means.
 RUNNER_ALIASES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
 MAX_NOTE_CHARS = 500
 # What would not show as one line of text: C0 and C1 controls and DEL (newline, tab, escape),

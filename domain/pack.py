@@ -8,14 +8,14 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import (
+from attune_registry.domain.errors import (
     NotCancellableError,
     NothingToRollBackError,
     PackAlreadyExistsError,
     PackNotFoundError,
     RegistrationInProgressError,
 )
-from domain.registration import RegistrationStateError
+from attune_registry.domain.registration import RegistrationStateError
 
 
 class Pack(Aggregate):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.manifest import TestingConfig
-from domain.results import SuiteResult, TestCaseResult, TestResult
-from domain.vocabulary import RunnerType, SuiteStatus
+from attune_registry.domain.manifest import TestingConfig
+from attune_registry.domain.results import SuiteResult, TestCaseResult, TestResult
+from attune_registry.domain.vocabulary import RunnerType, SuiteStatus
 
 
 def suite_result(

@@ -8,15 +8,20 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.component import Component
-from domain.environment_event import EnvironmentPrepared as EnvironmentEvent
-from domain.environment_event import environment_fields, environment_prepared
-from domain.manifest import PackManifest
-from domain.note import checked_note
-from domain.origin import Origin, origin_to_dict
-from domain.results import SuiteResult, TestSummary
-from domain.suite_event import SuiteCompleted, suite_completed
-from domain.vocabulary import RegistrationStatus, RejectReason, RollbackReason, TriggerReason
+from attune_registry.domain.component import Component
+from attune_registry.domain.environment_event import EnvironmentPrepared as EnvironmentEvent
+from attune_registry.domain.environment_event import environment_fields, environment_prepared
+from attune_registry.domain.manifest import PackManifest
+from attune_registry.domain.note import checked_note
+from attune_registry.domain.origin import Origin, origin_to_dict
+from attune_registry.domain.results import SuiteResult, TestSummary
+from attune_registry.domain.suite_event import SuiteCompleted, suite_completed
+from attune_registry.domain.vocabulary import (
+    RegistrationStatus,
+    RejectReason,
+    RollbackReason,
+    TriggerReason,
+)
 
 
 class RegistrationStateError(Exception):

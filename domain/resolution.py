@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain.errors import RegistryError
-from domain.versions import VersionRange, VersionRangeError, newest_first
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.versions import VersionRange, VersionRangeError, newest_first
 
 # A choice that changes what the chosen entries need may change other choices: the loop
 # stops after this many rounds (real graphs settle in a few).

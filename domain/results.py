@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from domain.vocabulary import CaseStatus, RunnerType, SandboxMechanism, SuiteStatus
+from attune_registry.domain.vocabulary import CaseStatus, RunnerType, SandboxMechanism, SuiteStatus
 
 # The limits a sandbox applies to each process of a suite, by their pack.yaml names.
 LIMIT_UNITS = {"memory_mb": "MiB of memory", "processes": "processes", "open_files": "open files",

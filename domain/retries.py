@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import msgspec
 
-from domain import policy
-from domain.manifest import TestSuite
-from domain.results import RetryAttempt, SuiteResult, TestCaseResult
+from attune_registry.domain import policy
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.results import RetryAttempt, SuiteResult, TestCaseResult
 
 # More failing cases than this are not rerun (and bound what a rerun records).
 MAX_RETRY_CASES = 1000

@@ -7,7 +7,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.vocabulary import RunnerType, SuiteStatus
+from attune_registry.domain.vocabulary import RunnerType, SuiteStatus
 
 
 class SuiteCompleted(Aggregate.Event):

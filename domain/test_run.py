@@ -7,12 +7,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.environment_event import EnvironmentPrepared as EnvironmentEvent
-from domain.environment_event import environment_fields, environment_prepared
-from domain.registration import RegistrationStateError
-from domain.results import SuiteResult, TestSummary
-from domain.suite_event import SuiteCompleted, suite_completed
-from domain.vocabulary import TriggerReason
+from attune_registry.domain.environment_event import EnvironmentPrepared as EnvironmentEvent
+from attune_registry.domain.environment_event import environment_fields, environment_prepared
+from attune_registry.domain.registration import RegistrationStateError
+from attune_registry.domain.results import SuiteResult, TestSummary
+from attune_registry.domain.suite_event import SuiteCompleted, suite_completed
+from attune_registry.domain.vocabulary import TriggerReason
 
 
 class TestRun(Aggregate):

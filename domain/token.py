@@ -6,8 +6,8 @@ from collections.abc import Collection, Iterable
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import RegistryError, TokenNotFoundError
-from domain.vocabulary import TOKEN_SCOPES, TokenScope
+from attune_registry.domain.errors import RegistryError, TokenNotFoundError
+from attune_registry.domain.vocabulary import TOKEN_SCOPES, TokenScope
 
 MAX_NAME_CHARS = 100
 

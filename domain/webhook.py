@@ -12,8 +12,8 @@ from typing import Literal, get_args
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import RegistryError
-from domain.text import quoted
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.text import quoted
 
 WebhookEventType = Literal["registration.committed", "registration.rejected",
                            "test_run.completed"]

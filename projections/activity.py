@@ -26,10 +26,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from domain.registration import Registration
+from attune_registry.domain.registration import Registration
 
-from projections.activity_text import Entry, describe
-from projections.sql import Writer, from_json
+from attune_registry.projections.activity_text import Entry, describe
+from attune_registry.projections.sql import Writer, from_json
 
 # Keys of an event's state that are never shown: a token's is the hash of its secret, and
 # events added later may carry secrets of their own (a webhook's signing key).

@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from domain.errors import PackNotFoundError
+from attune_registry.domain.errors import PackNotFoundError
 
-from projections.sql import from_json, from_timestamp
+from attune_registry.projections.sql import from_json, from_timestamp
 
 RefStateName = Literal["active", "in_progress", "rejected", "unregistered"]
 

@@ -10,10 +10,10 @@ from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.utils import resolve_topic
 
-from domain.pack import Pack
-from domain.registration import Registration
-from domain.test_run import TestRun
-from domain.token import ApiToken
+from attune_registry.domain.pack import Pack
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.test_run import TestRun
+from attune_registry.domain.token import ApiToken
 
 MESSAGE_CHARS = 160
 

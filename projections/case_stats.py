@@ -16,9 +16,9 @@ from typing import Any
 
 import msgspec
 
-from domain.results import summary_line
+from attune_registry.domain.results import summary_line
 
-from projections.sql import Writer, from_timestamp
+from attune_registry.projections.sql import Writer, from_timestamp
 
 # The failure line kept per row: enough to recognise it, bounded whatever a runner reports.
 MAX_FAILURE_CHARS = 300

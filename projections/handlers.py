@@ -6,13 +6,13 @@ from datetime import datetime
 from functools import singledispatch
 from typing import Any
 
-from domain.dependencies import dependencies_from_stored
-from domain.registration import Registration
-from domain.test_run import TestRun
-from domain.token import ApiToken
+from attune_registry.domain.dependencies import dependencies_from_stored
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.test_run import TestRun
+from attune_registry.domain.token import ApiToken
 
-from projections.case_stats import record_case_outcomes
-from projections.sql import Writer, from_json
+from attune_registry.projections.case_stats import record_case_outcomes
+from attune_registry.projections.sql import Writer, from_json
 
 SUITE_FIELDS = ("name", "runner_type", "status", "total", "passed", "failed", "skipped",
                 "duration_ms", "exit_code", "timed_out", "message", "test_cases", "stdout",

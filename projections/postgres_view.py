@@ -10,9 +10,9 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
-from projections.sql import postgres_dialect
-from projections.tables import create_statements
-from projections.view import RegistryView
+from attune_registry.projections.sql import postgres_dialect
+from attune_registry.projections.tables import create_statements
+from attune_registry.projections.view import RegistryView
 
 # Arbitrary but fixed key of the PostgreSQL advisory lock that serialises projectors.
 PROJECTOR_LOCK_KEY = 0x617474756E65  # "attune"

@@ -9,12 +9,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
-from domain.dependencies import ActivePacks
+from attune_registry.domain.dependencies import ActivePacks
 
-from projections.activity_queries import ActivityQueries
-from projections.case_stats import CaseStatQueries
-from projections.reuse_queries import ReuseQueries
-from projections.rows import (
+from attune_registry.projections.activity_queries import ActivityQueries
+from attune_registry.projections.case_stats import CaseStatQueries
+from attune_registry.projections.reuse_queries import ReuseQueries
+from attune_registry.projections.rows import (
     ComponentRow,
     PackRow,
     RegistrationRow,
@@ -28,10 +28,10 @@ from projections.rows import (
     registration_row,
     token_row,
 )
-from projections.run_pick_queries import RunPickQueries
-from projections.sql import from_json
-from projections.tables import READ_MODEL_TABLES
-from projections.version_queries import VersionQueries
+from attune_registry.projections.run_pick_queries import RunPickQueries
+from attune_registry.projections.sql import from_json
+from attune_registry.projections.tables import READ_MODEL_TABLES
+from attune_registry.projections.version_queries import VersionQueries
 
 # pack_test_execution's columns, with ``result`` as its JSON text on both stores (PostgreSQL
 # would otherwise decode its JSONB into Python objects).

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from projections.sql import from_json
+from attune_registry.projections.sql import from_json
 
 # Newer passing runs of one content in one environment whose suites differ from the declared
 # ones are rare (the manifest is part of the content): a few candidates are enough.

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from domain.origin import Origin, origin_from_dict
-from domain.vocabulary import (
+from attune_registry.domain.origin import Origin, origin_from_dict
+from attune_registry.domain.vocabulary import (
     ComponentKind,
     RegistrationStatus,
     RejectReason,
@@ -18,7 +18,7 @@ from domain.vocabulary import (
     TriggerReason,
 )
 
-from projections.sql import from_json, from_timestamp
+from attune_registry.projections.sql import from_json, from_timestamp
 
 
 class PackRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from projections.rows import TestExecutionRow, execution_row
+from attune_registry.projections.rows import TestExecutionRow, execution_row
 
 
 class RunPickQueries(ABC):

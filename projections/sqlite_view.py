@@ -8,9 +8,9 @@ from typing import Any
 
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from projections.sql import sqlite_dialect
-from projections.tables import create_statements
-from projections.view import RegistryView
+from attune_registry.projections.sql import sqlite_dialect
+from attune_registry.projections.tables import create_statements
+from attune_registry.projections.view import RegistryView
 
 
 class SQLiteRegistryView(SQLiteTrackingRecorder, RegistryView):

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from projections.rows import RegistrationRow, registration_row
+from attune_registry.projections.rows import RegistrationRow, registration_row
 
 
 class RunSummary(msgspec.Struct, frozen=True, kw_only=True):

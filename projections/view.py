@@ -17,11 +17,11 @@ from typing import Any, Protocol, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from projections.activity import ActivityWriter
-from projections.handlers import apply_event
-from projections.queries import ReadModelQueries
-from projections.sql import Dialect, Writer
-from projections.tables import READ_MODEL_TABLES, READ_MODEL_VERSION
+from attune_registry.projections.activity import ActivityWriter
+from attune_registry.projections.handlers import apply_event
+from attune_registry.projections.queries import ReadModelQueries
+from attune_registry.projections.sql import Dialect, Writer
+from attune_registry.projections.tables import READ_MODEL_TABLES, READ_MODEL_VERSION
 
 # Persisted: names the tracking table on PostgreSQL. Never change it.
 PROJECTION_NAME = "registry_views"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.settings import Settings
+from attune_registry.adapters.settings import Settings
 
 # Fixtures shared by the install tests (the `https_server` with its throwaway CA).
 pytest_plugins = ["tests.remote_packs"]
@@ -105,7 +105,7 @@ def invoke(args: list[str], env: Mapping[str, str | None]) -> CliRun:
     """Run the ``attune`` command in this process with ``env`` set (None unsets a variable)."""
     from click.testing import CliRunner
 
-    from adapters.cli import main
+    from attune_registry.adapters.cli import main
 
     result = CliRunner().invoke(main, args, env=env, prog_name="attune", catch_exceptions=False)
     return CliRun(result.exit_code, result.stdout, result.stderr)

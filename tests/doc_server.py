@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
 
 from tests.conftest import ATTUNE
 

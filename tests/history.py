@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from projections.sql import Writer
+from attune_registry.projections.sql import Writer
 
 
 def insert_runs(view, ref: str, times: list[datetime], *, first_id: int = 1_000) -> None:

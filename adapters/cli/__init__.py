@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli.activity import activity
-from adapters.cli.audit import audit
-from adapters.cli.info import info
-from adapters.cli.pack import pack
-from adapters.cli.projections import projections, projector
-from adapters.cli.registration import registration
-from adapters.cli.serve import serve
-from adapters.cli.tokens import token
-from adapters.cli.webhook import webhook
-from adapters.cli.worker import worker
-from adapters.cli.workers import workers
+from attune_registry.adapters.cli.activity import activity
+from attune_registry.adapters.cli.audit import audit
+from attune_registry.adapters.cli.info import info
+from attune_registry.adapters.cli.pack import pack
+from attune_registry.adapters.cli.projections import projections, projector
+from attune_registry.adapters.cli.registration import registration
+from attune_registry.adapters.cli.serve import serve
+from attune_registry.adapters.cli.tokens import token
+from attune_registry.adapters.cli.webhook import webhook
+from attune_registry.adapters.cli.worker import worker
+from attune_registry.adapters.cli.workers import workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

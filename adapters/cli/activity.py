@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from adapters.cli import output
-from adapters.cli.complete import pack_refs
-from adapters.cli.context import json_option, reads_session
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.complete import pack_refs
+from attune_registry.adapters.cli.context import json_option, reads_session
 
 if TYPE_CHECKING:
-    from projections.activity_queries import ActivityRow
+    from attune_registry.projections.activity_queries import ActivityRow
 
 INT64_MAX = 2**63 - 1
 _AGE = re.compile(r"^(\d{1,9})([smhdw])$")
@@ -79,7 +79,7 @@ def activity(since: datetime | None, ref: str | None, actor: str | None, after: 
     With --since or --after: the first LIMIT events from there; when more follow, the
     command to read on is printed on stderr.
     """
-    from projections.activity_queries import ActivityFilter
+    from attune_registry.projections.activity_queries import ActivityFilter
 
     newest = since is None and after is None
     query = ActivityFilter(limit=limit, after=after, since=since, ref=ref, actor=actor,

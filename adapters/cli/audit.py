@@ -9,12 +9,12 @@ from uuid import UUID
 
 import click
 
-from adapters.cli import output
-from adapters.cli.context import json_option, registry_session
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.context import json_option, registry_session
 
 if TYPE_CHECKING:
-    from adapters.contract import StoredEvent
-    from adapters.reads.timeline import AuditSummary
+    from attune_registry.adapters.contract import StoredEvent
+    from attune_registry.adapters.reads.timeline import AuditSummary
 
 MARKS = {"good": output.OK, "bad": output.FAIL, "": " "}
 
@@ -38,7 +38,7 @@ def audit(registration_id: UUID, summary: bool, as_json: bool) -> None:
     with registry_session(as_json) as registry:
         events = registry.audit(registration_id)
     if summary:
-        from adapters.reads.timeline import summarize
+        from attune_registry.adapters.reads.timeline import summarize
 
         _print_summary(summarize(registration_id, events), as_json)
         return

@@ -19,8 +19,8 @@ def log_start(*, host: str, port: int, workers: int, log_level: str) -> None:
     masked, and whether anything was recorded in it yet), home, pack roots, sandbox, where
     tests run and the dashboard's address. A store that cannot be used is left to the start-up
     error that follows."""
-    from adapters.info import banner, gather
-    from adapters.settings import ConfigError, Settings
+    from attune_registry.adapters.info import banner, gather
+    from attune_registry.adapters.settings import ConfigError, Settings
 
     try:
         info = gather(Settings.from_env())

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from domain.comparison import (
+from attune_registry.domain.comparison import (
     DEFAULT_MIN_MS,
     DEFAULT_THRESHOLD_PCT,
     MAX_MIN_MS,
@@ -14,16 +14,16 @@ from domain.comparison import (
     RunSelector,
     Thresholds,
 )
-from domain.errors import InvalidRunSelectorError
+from attune_registry.domain.errors import InvalidRunSelectorError
 
-from adapters.cli import output
-from adapters.cli.complete import pack_refs
-from adapters.cli.context import json_option, reads_session
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.complete import pack_refs
+from attune_registry.adapters.cli.context import json_option, reads_session
 
 if TYPE_CHECKING:
-    from domain.comparison import CaseChange, DurationChange
+    from attune_registry.domain.comparison import CaseChange, DurationChange
 
-    from adapters.reads.compare import ComparedRun, RunComparison
+    from attune_registry.adapters.reads.compare import ComparedRun, RunComparison
 
 # Per category: its heading, and the mark before each case.
 CASE_LISTS = (("newly_failing", "Newly failing", output.FAIL),

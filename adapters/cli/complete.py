@@ -18,7 +18,7 @@ import click
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
-    from adapters.settings import Settings
+    from attune_registry.adapters.settings import Settings
 
 # Bounded so that a Tab never hangs on an unreachable server.
 CONNECT_TIMEOUT_SECONDS = 2
@@ -38,12 +38,12 @@ def pack_refs(ctx: click.Context, param: click.Parameter, incomplete: str) -> li
 
 
 def _submitted_refs() -> list[str]:
-    from adapters.settings import Settings
+    from attune_registry.adapters.settings import Settings
 
     settings = Settings.from_env()
     if settings.database_url:
         return _postgres_refs(settings)
-    from adapters.reads.quick import quick_reads
+    from attune_registry.adapters.reads.quick import quick_reads
 
     with quick_reads(settings) as reads:
         return [] if reads is None else [state.ref for state in reads.ref_states()]
@@ -54,7 +54,7 @@ def _postgres_refs(settings: Settings) -> list[str]:
     from psycopg import sql
     from psycopg.conninfo import make_conninfo
 
-    from adapters.store.config import libpq_parameters, store_location
+    from attune_registry.adapters.store.config import libpq_parameters, store_location
 
     config = store_location(settings)
     if not config.is_postgres:  # a sqlite:// URL: not worth a second code path here

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from adapters.cli import output
+from attune_registry.adapters.cli import output
 
 if TYPE_CHECKING:
-    from adapters.cli.remote import RemoteRegistry
-    from adapters.contract import Registry, RegistryReads
+    from attune_registry.adapters.cli.remote import RemoteRegistry
+    from attune_registry.adapters.contract import Registry, RegistryReads
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print the result as JSON (the API's body) instead of text.")
@@ -36,8 +36,8 @@ def registry_session(as_json: bool, *, local_only: str | None = None,
             with remote:
                 yield remote
             return
-        from adapters.bootstrap import build_registry
-        from adapters.settings import Settings
+        from attune_registry.adapters.bootstrap import build_registry
+        from attune_registry.adapters.settings import Settings
 
         with build_registry(Settings.from_env(), create=create) as registry:
             yield registry
@@ -48,8 +48,8 @@ def reads_session(as_json: bool) -> Iterator[RegistryReads]:
     """``registry_session`` for a reading command: plain queries on current SQLite read models
     when it can (no event store start-up: see ``adapters.reads.quick``)."""
     with user_errors(as_json):
-        from adapters.reads.quick import quick_reads
-        from adapters.settings import Settings
+        from attune_registry.adapters.reads.quick import quick_reads
+        from attune_registry.adapters.settings import Settings
 
         remote = _remote()
         if remote is not None:
@@ -61,7 +61,7 @@ def reads_session(as_json: bool) -> Iterator[RegistryReads]:
             if reads is not None:
                 yield reads
                 return
-        from adapters.bootstrap import build_registry
+        from attune_registry.adapters.bootstrap import build_registry
 
         with build_registry(settings, create=False) as registry:
             yield registry
@@ -72,16 +72,16 @@ def _remote() -> RemoteRegistry | None:
     options = click.get_current_context().find_root().params
     if not options.get("api_url"):
         return None
-    from adapters.cli.remote import RemoteRegistry
+    from attune_registry.adapters.cli.remote import RemoteRegistry
 
     return RemoteRegistry(options["api_url"], options.get("token"))
 
 
 @contextmanager
 def user_errors(as_json: bool) -> Iterator[None]:
-    from domain.errors import RegistryError
+    from attune_registry.domain.errors import RegistryError
 
-    from adapters.settings import ConfigError
+    from attune_registry.adapters.settings import ConfigError
 
     try:
         yield

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli import output
-from adapters.cli.complete import pack_refs
-from adapters.cli.context import json_option, reads_session
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.complete import pack_refs
+from attune_registry.adapters.cli.context import json_option, reads_session
 
 
 @click.command()

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from adapters.cli import output
-from adapters.cli.context import actor, json_option, user_errors
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.context import actor, json_option, user_errors
 
 if TYPE_CHECKING:
-    from adapters.contract import Health
-    from adapters.info import Info, ReadModelsInfo, WorkersInfo
-    from adapters.settings import Settings
+    from attune_registry.adapters.contract import Health
+    from attune_registry.adapters.info import Info, ReadModelsInfo, WorkersInfo
+    from attune_registry.adapters.settings import Settings
 
 LABEL_WIDTH = 14
 
@@ -36,8 +36,8 @@ def info(as_json: bool) -> None:
     if options.get("api_url"):
         _remote(options["api_url"], bool(options.get("token")), as_json)
         return
-    from adapters.info import gather
-    from adapters.settings import Settings
+    from attune_registry.adapters.info import gather
+    from attune_registry.adapters.settings import Settings
 
     with user_errors(as_json):
         settings = Settings.from_env()
@@ -59,8 +59,8 @@ def info(as_json: bool) -> None:
 
 def _error(found: Info, settings: Settings) -> tuple[str, str] | None:
     """The message and code that make ``info`` exit 1, if any."""
-    from adapters.store.config import store_location
-    from adapters.store.probe import not_found
+    from attune_registry.adapters.store.config import store_location
+    from attune_registry.adapters.store.probe import not_found
 
     store = found.store
     if store.status == "not_found":
@@ -77,7 +77,7 @@ def _error(found: Info, settings: Settings) -> tuple[str, str] | None:
 
 
 def _show(found: Info) -> None:
-    from adapters.info import mechanism_text
+    from attune_registry.adapters.info import mechanism_text
 
     output.line(f"attune {found.version} (local mode)")
     store = found.store
@@ -138,9 +138,9 @@ def _read_models(models: ReadModelsInfo | None, status: str) -> str:
 
 def _remote(api_url: str, has_token: bool, as_json: bool) -> None:
     """What the client knows, and the server's health (which needs no token)."""
-    from adapters.cli.remote import RemoteRegistry
-    from adapters.info import attune_version
-    from adapters.redact import redact_url
+    from attune_registry.adapters.cli.remote import RemoteRegistry
+    from attune_registry.adapters.info import attune_version
+    from attune_registry.adapters.redact import redact_url
 
     with user_errors(as_json), RemoteRegistry(api_url, None) as remote:
         health = remote.health()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from adapters.cli import output
-from adapters.cli.context import json_option
-from adapters.packs.scaffold import (
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.context import json_option
+from attune_registry.adapters.packs.scaffold import (
     DEFAULT_RUNNER,
     RUNNERS,
     ScaffoldError,

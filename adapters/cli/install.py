@@ -7,19 +7,24 @@ from typing import TYPE_CHECKING
 
 import click
 
-from adapters.cli import output
-from adapters.cli.complete import pack_refs
-from adapters.cli.context import (
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.complete import pack_refs
+from attune_registry.adapters.cli.context import (
     actor,
     jobs_option,
     json_option,
     reads_session,
     registry_session,
 )
-from adapters.cli.install_deps import install_deps_option, no_wait_with_install_deps
-from adapters.cli.junit import junit_option, report_rejection, write_report
-from adapters.cli.paths import not_empty
-from adapters.cli.register import queued, report, reuse_option, skip_dependents_option
+from attune_registry.adapters.cli.install_deps import install_deps_option, no_wait_with_install_deps
+from attune_registry.adapters.cli.junit import junit_option, report_rejection, write_report
+from attune_registry.adapters.cli.paths import not_empty
+from attune_registry.adapters.cli.register import (
+    queued,
+    report,
+    reuse_option,
+    skip_dependents_option,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -72,10 +77,10 @@ def install(source: str, ref: str | None, digest: str | None, force: bool, repla
     \b
     Exit status: 0 installed, 1 refused or tests failed, 2 usage error.
     """
-    from application.commands import InstallCommand, parse_digest
+    from attune_registry.application.commands import InstallCommand, parse_digest
 
-    from adapters.cli.progress import SuiteProgress
-    from adapters.redact import redact_url
+    from attune_registry.adapters.cli.progress import SuiteProgress
+    from attune_registry.adapters.redact import redact_url
 
     with registry_session(as_json, create=True) as registry:
         command = InstallCommand(

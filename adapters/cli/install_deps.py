@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from adapters.cli import output
+from attune_registry.adapters.cli import output
 
 if TYPE_CHECKING:
-    from application.install_deps import InstalledDependency
+    from attune_registry.application.install_deps import InstalledDependency
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from domain.results import TestResult
+    from attune_registry.domain.results import TestResult
 
-    from adapters.contract import Registry
+    from attune_registry.adapters.contract import Registry
 
 junit_option = click.option(
     "--junit-xml", "junit_xml", metavar="PATH", type=click.Path(dir_okay=False, path_type=Path),
@@ -24,7 +24,7 @@ def write_report(path: Path | None, result: TestResult | dict[str, Any] | None) 
     """Write ``result`` to ``path`` when both are given."""
     if path is None or result is None:
         return
-    from adapters.reports.junit_xml import junit_xml
+    from attune_registry.adapters.reports.junit_xml import junit_xml
 
     _write(path, junit_xml(result))
 
@@ -44,7 +44,7 @@ def report_rejection(path: Path | None, registry: Registry | None = None) -> Ite
     the API (``registry``, a ``RemoteRegistry``) it names the stored run, fetched here as the
     server's JUnit XML. A run that cannot be fetched is reported on stderr, and the command
     fails as it would without ``--junit-xml``."""
-    from domain.errors import RegistryError
+    from attune_registry.domain.errors import RegistryError
 
     try:
         yield
@@ -58,11 +58,11 @@ def report_rejection(path: Path | None, registry: Registry | None = None) -> Ite
 
 
 def _write_remote_run(path: Path, exc: Exception, registry: Registry | None) -> None:
-    from domain.errors import RegistryError
+    from attune_registry.domain.errors import RegistryError
 
-    from adapters.cli import output
-    from adapters.cli.remote import RemoteError, RemoteRegistry
-    from adapters.settings import ConfigError
+    from attune_registry.adapters.cli import output
+    from attune_registry.adapters.cli.remote import RemoteError, RemoteRegistry
+    from attune_registry.adapters.settings import ConfigError
 
     if not isinstance(exc, RemoteError) or not isinstance(registry, RemoteRegistry):
         return

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli import output
-from adapters.cli.complete import pack_refs
-from adapters.cli.context import actor, json_option, registry_session
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.complete import pack_refs
+from attune_registry.adapters.cli.context import actor, json_option, registry_session
 
 
 def _checked_reason(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A usage error (exit 2, before the store is opened) unless the reason may be recorded."""
-    from domain.note import InvalidNoteError, checked_note
+    from attune_registry.domain.note import InvalidNoteError, checked_note
 
     try:
         return checked_note(value)

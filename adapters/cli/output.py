@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
-from domain.origin import Origin, describe
+from attune_registry.domain.origin import Origin, describe
 
 OK, WARN, FAIL = "✓", "⚠", "✗"
 
@@ -193,7 +193,7 @@ def sandbox_lines(result: dict[str, Any] | None) -> list[str]:
     """Each distinct isolation of a stored run's suites, described in full."""
     import msgspec
 
-    from domain.results import Isolation
+    from attune_registry.domain.results import Isolation
 
     described: list[str] = []
     for suite in (result or {}).get("test_suites") or []:

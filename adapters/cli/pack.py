@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli.compare import test_diff
-from adapters.cli.deps import deps
-from adapters.cli.flaky import flaky
-from adapters.cli.init import init
-from adapters.cli.install import install, prune, verify
-from adapters.cli.lifecycle import cancel, rollback, unregister
-from adapters.cli.reading import history, list_packs, show, test_history
-from adapters.cli.register import register
-from adapters.cli.testing import test
-from adapters.cli.versions import activate, versions
+from attune_registry.adapters.cli.compare import test_diff
+from attune_registry.adapters.cli.deps import deps
+from attune_registry.adapters.cli.flaky import flaky
+from attune_registry.adapters.cli.init import init
+from attune_registry.adapters.cli.install import install, prune, verify
+from attune_registry.adapters.cli.lifecycle import cancel, rollback, unregister
+from attune_registry.adapters.cli.reading import history, list_packs, show, test_history
+from attune_registry.adapters.cli.register import register
+from attune_registry.adapters.cli.testing import test
+from attune_registry.adapters.cli.versions import activate, versions
 
 
 @click.group()

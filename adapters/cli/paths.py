@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from adapters.cli import output
+from attune_registry.adapters.cli import output
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,7 +29,7 @@ def directory_hint(target: str, as_json: bool) -> Iterator[None]:
     """Around the lookup of ``target`` as a pack ref: when no pack has that ref but a
     directory of that name is here, the error line is followed by a hint to test it as
     ``./NAME`` (a bare name is always a ref). JSON output stays the API's error body."""
-    from domain.errors import RegistryError
+    from attune_registry.domain.errors import RegistryError
 
     try:
         yield

@@ -6,11 +6,11 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from domain.manifest import TestSuite
-from domain.resolution import IndexEntry
-from domain.results import SuiteResult, TestCaseResult, summary_line
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.resolution import IndexEntry
+from attune_registry.domain.results import SuiteResult, TestCaseResult, summary_line
 
-from adapters.cli import output
+from attune_registry.adapters.cli import output
 
 MAX_LISTED_FAILURES = 10
 
@@ -70,7 +70,7 @@ class SuiteProgress:
 
     def installing_dependency(self, entry: IndexEntry, step: int, steps: int) -> None:
         """Implements ``application.ports.DependencyProgress`` (``--install-deps``)."""
-        from adapters.redact import redact_url
+        from attune_registry.adapters.redact import redact_url
 
         at = f" at {entry.git_ref}" if entry.git_ref else ""
         with self.lock:

@@ -7,13 +7,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from adapters.cli import output
-from adapters.cli.context import json_option, refuse_remote, registry_session, user_errors
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.context import (
+    json_option,
+    refuse_remote,
+    registry_session,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from adapters.settings import Settings
+    from attune_registry.adapters.settings import Settings
 
 batch_option = click.option("--batch-size", type=click.IntRange(1, 100_000), default=500,
                             show_default=True, help="Events applied per transaction.")
@@ -78,10 +83,10 @@ def projector(batch_size: int, idle: float) -> None:
 
     from eventsourcing.persistence import PersistenceError
 
-    from adapters.bootstrap import build_registry
-    from adapters.settings import ConfigError, Settings
-    from adapters.store.config import store_config
-    from adapters.store.projector import run_projector
+    from attune_registry.adapters.bootstrap import build_registry
+    from attune_registry.adapters.settings import ConfigError, Settings
+    from attune_registry.adapters.store.config import store_config
+    from attune_registry.adapters.store.projector import run_projector
 
     refuse_remote("projector", False)
     stop = threading.Event()
@@ -100,7 +105,7 @@ def projector(batch_size: int, idle: float) -> None:
 
 def projector_report(settings: Settings) -> Callable[[str], None]:
     """Where the projector's lines go: notes on stderr, or JSON log records."""
-    from adapters.observability.logs import configure_logging, projector_record
+    from attune_registry.adapters.observability.logs import configure_logging, projector_record
 
     with user_errors(as_json=False):
         log_format = settings.log_format

@@ -6,12 +6,12 @@ from typing import Any, get_args
 
 import click
 
-from domain.origin import ReleaseOrigin
-from domain.vocabulary import RunStatus, TriggerReason
+from attune_registry.domain.origin import ReleaseOrigin
+from attune_registry.domain.vocabulary import RunStatus, TriggerReason
 
-from adapters.cli import output
-from adapters.cli.complete import pack_refs
-from adapters.cli.context import json_option, reads_session
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.complete import pack_refs
+from attune_registry.adapters.cli.context import json_option, reads_session
 
 
 @click.command("list")
@@ -22,7 +22,7 @@ from adapters.cli.context import json_option, reads_session
 def list_packs(every_ref: bool, as_json: bool) -> None:
     """List the active packs (--all: every ref ever submitted)."""
     if every_ref:
-        from adapters.cli.refs import print_ref_states
+        from attune_registry.adapters.cli.refs import print_ref_states
 
         with reads_session(as_json) as registry:
             print_ref_states(registry, as_json)
@@ -96,7 +96,7 @@ def _failing_lines(result: dict[str, Any]) -> list[str]:
     """A run's failing cases, one line each (``✗ SUITE: CASE: MESSAGE``, as under a rejected
     registration's error); a suite that failed without a failing case (it could not run) gets
     ``✗ SUITE: MESSAGE``; then its flaky cases (``⚠ SUITE: CASE: flaky, ...``)."""
-    from domain.results import summary_line
+    from attune_registry.domain.results import summary_line
 
     lines = []
     for suite in result.get("test_suites") or []:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapters.cli import output
+from attune_registry.adapters.cli import output
 
 if TYPE_CHECKING:
-    from projections.activity_queries import RefState
+    from attune_registry.projections.activity_queries import RefState
 
-    from adapters.contract import RegistryReads
+    from attune_registry.adapters.contract import RegistryReads
 
 
 def print_ref_states(registry: RegistryReads, as_json: bool) -> None:

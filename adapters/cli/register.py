@@ -6,24 +6,24 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from adapters.cli import output
-from adapters.cli.context import actor, jobs_option, json_option, registry_session
-from adapters.cli.install_deps import (
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.context import actor, jobs_option, json_option, registry_session
+from attune_registry.adapters.cli.install_deps import (
     install_deps_option,
     installed_json,
     no_wait_with_install_deps,
     report_installed,
 )
-from adapters.cli.junit import junit_option, report_rejection, write_report
-from adapters.cli.paths import not_empty
+from attune_registry.adapters.cli.junit import junit_option, report_rejection, write_report
+from attune_registry.adapters.cli.paths import not_empty
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from application.commands import Queued
-    from application.ports import ReusableRun
+    from attune_registry.application.commands import Queued
+    from attune_registry.application.ports import ReusableRun
 
-    from adapters.contract import Registered
+    from attune_registry.adapters.contract import Registered
 
 
 skip_dependents_option = click.option(
@@ -72,9 +72,9 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, skip_depen
     \b
     Exit status: 0 registered, 1 refused or tests failed, 2 usage error.
     """
-    from application.commands import RegisterCommand
+    from attune_registry.application.commands import RegisterCommand
 
-    from adapters.cli.progress import SuiteProgress
+    from attune_registry.adapters.cli.progress import SuiteProgress
 
     command = RegisterCommand(path=path, force=force, replace=replace, skip_tests=skip_tests,
                               skip_dependents=skip_dependents, reuse=reuse, jobs=jobs,
@@ -137,7 +137,9 @@ def report(registered: Registered, as_json: bool, verb: str) -> None:
     else:
         output.line(output.verdict(result.status, result.failed))
         output.line(f"Tests: {result.passed}/{result.total_tests} passed")
-    from adapters.cli.progress import flaky_line  # only once there is a result to show
+    from attune_registry.adapters.cli.progress import (
+        flaky_line,  # only once there is a result to show
+    )
 
     flaky = flaky_line(result.test_suites)
     if flaky is not None:
@@ -153,7 +155,7 @@ def reused_json(run: ReusableRun | None) -> dict[str, Any]:
 
 def reused_line(run: ReusableRun) -> str:
     """What a registration that reused a run says instead of its own tests' verdict."""
-    from adapters.reads.timeline import of_registration
+    from attune_registry.adapters.reads.timeline import of_registration
 
     result = run.result
     return (f"Tests reused from run {run.run_id} of {run.pack_version}"

@@ -9,11 +9,16 @@ from uuid import UUID
 
 import click
 
-from adapters.cli import output
-from adapters.cli.context import registry_session
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.context import registry_session
 
 if TYPE_CHECKING:
-    from adapters.contract import DecidedUpdate, RegistrationUpdate, RequestedUpdate, SuiteUpdate
+    from attune_registry.adapters.contract import (
+        DecidedUpdate,
+        RegistrationUpdate,
+        RequestedUpdate,
+        SuiteUpdate,
+    )
 
 
 @click.group()
@@ -34,7 +39,7 @@ def watch(registration_id: UUID, as_json: bool) -> None:
     \b
     Exit status: 0 committed, 1 rejected or not found.
     """
-    from adapters.contract import DecidedUpdate
+    from attune_registry.adapters.contract import DecidedUpdate
 
     display = Display(as_json)
     decided: DecidedUpdate | None = None
@@ -54,7 +59,7 @@ class Display:
         self.pack = "the pack"
 
     def show(self, update: RegistrationUpdate) -> None:
-        from adapters.contract import RequestedUpdate, SuiteUpdate
+        from attune_registry.adapters.contract import RequestedUpdate, SuiteUpdate
 
         if self.as_json:
             import msgspec
@@ -94,9 +99,9 @@ class Display:
 
 def suite_lines(update: SuiteUpdate) -> list[str]:
     """The local progress's end-of-suite lines, with the worker that ran the suite."""
-    from domain.results import SuiteResult
+    from attune_registry.domain.results import SuiteResult
 
-    from adapters.cli.progress import MAX_LISTED_FAILURES, suite_summary
+    from attune_registry.adapters.cli.progress import MAX_LISTED_FAILURES, suite_summary
 
     result = SuiteResult(name=update.name, runner_type=update.runner_type,
                          status=update.status,

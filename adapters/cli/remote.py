@@ -15,13 +15,13 @@ from uuid import UUID
 import httpx
 import msgspec
 
-from domain.errors import RegistryError
-from domain.results import TestResult
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.results import TestResult
 
-from projections.case_stats import FlakyCase
-from projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
+from attune_registry.projections.case_stats import FlakyCase
+from attune_registry.projections.rows import PackRow, RegistrationRow, TestExecutionRow, TokenRow
 
-from adapters.contract import (
+from attune_registry.adapters.contract import (
     PackDependencies,
     PackDetails,
     Registered,
@@ -29,26 +29,31 @@ from adapters.contract import (
     Verification,
     WorkerRow,
 )
-from adapters.settings import ConfigError
+from attune_registry.adapters.settings import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from domain.comparison import RunSelector, Thresholds
-    from domain.vocabulary import RunStatus, TriggerReason
+    from attune_registry.domain.comparison import RunSelector, Thresholds
+    from attune_registry.domain.vocabulary import RunStatus, TriggerReason
 
-    from application.activate import ActivateCommand
-    from application.commands import InstallCommand, Queued, RegisterCommand, RegistrationOptions
-    from application.ports import Progress, ReusableRun
-    from application.test_pack import TestRunOutcome
+    from attune_registry.application.activate import ActivateCommand
+    from attune_registry.application.commands import (
+        InstallCommand,
+        Queued,
+        RegisterCommand,
+        RegistrationOptions,
+    )
+    from attune_registry.application.ports import Progress, ReusableRun
+    from attune_registry.application.test_pack import TestRunOutcome
 
-    from projections.activity_queries import ActivityFilter, Feed, RefState
-    from projections.view import ProjectionStatus
+    from attune_registry.projections.activity_queries import ActivityFilter, Feed, RefState
+    from attune_registry.projections.view import ProjectionStatus
 
-    from adapters.activation import Activation
-    from adapters.contract import Health, RegistrationUpdate
-    from adapters.reads.compare import RunComparison
-    from adapters.reads.versions import PackVersions
+    from attune_registry.adapters.activation import Activation
+    from attune_registry.adapters.contract import Health, RegistrationUpdate
+    from attune_registry.adapters.reads.compare import RunComparison
+    from attune_registry.adapters.reads.versions import PackVersions
 
 TIMEOUT = httpx.Timeout(10.0, read=None)  # registrations wait for their tests
 T = TypeVar("T")
@@ -161,7 +166,7 @@ class RemoteRegistry:
 
     @staticmethod
     def _install_body(command: InstallCommand) -> dict[str, Any]:
-        from adapters.install.sources import local_path
+        from attune_registry.adapters.install.sources import local_path
 
         source = command.source
         if "://" not in source and local_path(source) is not None:
@@ -173,15 +178,15 @@ class RemoteRegistry:
 
     @staticmethod
     def _queued(body: dict[str, Any]) -> Queued:
-        from application.commands import Queued
+        from attune_registry.application.commands import Queued
 
         data = body["data"]
         return Queued(UUID(data["registration_id"]), data["ref"], data["version"],
                       data["suites"])
 
     def _registered(self, body: dict[str, Any]) -> Registered:
-        from application.install_deps import InstalledDependency
-        from application.register import RegistrationOutcome
+        from attune_registry.application.install_deps import InstalledDependency
+        from attune_registry.application.register import RegistrationOutcome
 
         pack = msgspec.convert(body["pack"], type=PackRow)
         result = TestResult.from_dict(body["test_result"]) if body["test_result"] else None
@@ -212,7 +217,7 @@ class RemoteRegistry:
     def test_registered(self, ref: str, *, requested_by: str = "cli",
                         progress: Progress | None = None,
                         jobs: int | None = None) -> TestRunOutcome:
-        from application.test_pack import TestRunOutcome
+        from attune_registry.application.test_pack import TestRunOutcome
 
         result = self._data(TestResult, "POST", f"/packs/{ref}/test")
         return TestRunOutcome(ref, result.pack_version, result, test_run_id=UUID(int=0))
@@ -228,7 +233,7 @@ class RemoteRegistry:
     def compare_tests(self, ref: str, from_: RunSelector | None = None,
                       to: RunSelector | None = None,
                       thresholds: Thresholds | None = None) -> RunComparison:
-        from adapters.reads.compare import RunComparison, selector_params
+        from attune_registry.adapters.reads.compare import RunComparison, selector_params
 
         return self._data(RunComparison, "GET", f"/packs/{ref}/tests/compare",
                           params=selector_params(from_, to, thresholds))
@@ -237,13 +242,13 @@ class RemoteRegistry:
         return self._data(PackDependencies, "GET", f"/packs/{ref}/dependencies")
 
     def versions(self, ref: str) -> PackVersions:
-        from adapters.reads.versions import PackVersions
+        from attune_registry.adapters.reads.versions import PackVersions
 
         return self._data(PackVersions, "GET", f"/packs/{ref}/versions")
 
     def activate(self, command: ActivateCommand,
                  progress: Progress | None = None) -> Activation:
-        from adapters.activation import ActivatedRelease, Activation
+        from attune_registry.adapters.activation import ActivatedRelease, Activation
 
         wanted = command.wanted
         named = ({"version": wanted.version} if wanted.version is not None
@@ -303,7 +308,7 @@ class RemoteRegistry:
     def activity(self, query: ActivityFilter) -> Feed:
         """Up to ``query.limit`` events of ``GET /activity``, page after page by cursor
         (``query.before`` has no API parameter: the cursor carries it)."""
-        from projections.activity_queries import ActivityRow, Feed
+        from attune_registry.projections.activity_queries import ActivityRow, Feed
 
         pairs = (("since", query.since.isoformat() if query.since else None),
                  ("ref", query.ref), ("actor", query.actor), ("after", query.after))
@@ -319,7 +324,7 @@ class RemoteRegistry:
                 return Feed(rows, more=params["cursor"] is not None)
 
     def ref_states(self) -> list[RefState]:
-        from projections.activity_queries import RefState
+        from attune_registry.projections.activity_queries import RefState
 
         rows: list[RefState] = []
         page = 1
@@ -359,7 +364,7 @@ class RemoteRegistry:
     def watch(self, registration_id: UUID, *, after: int = 0) -> Iterator[RegistrationUpdate]:
         """The server's event stream of the registration; when it ends before the decision
         (the server's idle limit, a proxy's), connect again with ``Last-Event-ID``."""
-        from adapters.contract import DecidedUpdate
+        from attune_registry.adapters.contract import DecidedUpdate
 
         while True:
             for update in self._updates(registration_id, after):
@@ -370,8 +375,8 @@ class RemoteRegistry:
             time.sleep(RECONNECT_SECONDS)
 
     def _updates(self, registration_id: UUID, after: int) -> Iterator[RegistrationUpdate]:
-        from adapters.cli.sse import events
-        from adapters.contract import RegistrationUpdate
+        from attune_registry.adapters.cli.sse import events
+        from attune_registry.adapters.contract import RegistrationUpdate
 
         url = f"/registrations/{registration_id}/events"
         headers = {"Accept": "text/event-stream"}
@@ -415,14 +420,14 @@ class RemoteRegistry:
         answers ``"queue": null``)."""
         body = self._call("GET", "/workers")
         if body.get("queue") is None:
-            from adapters.queue.jobs import QueueNeedsPostgresError
+            from attune_registry.adapters.queue.jobs import QueueNeedsPostgresError
 
             raise QueueNeedsPostgresError()
         return msgspec.convert(body["data"], type=list[WorkerRow])
 
     def health(self) -> Health:
         """The server's ``GET /health`` (needs no token)."""
-        from adapters.contract import Health
+        from attune_registry.adapters.contract import Health
 
         return self._data(Health, "GET", "/health")
 
@@ -442,7 +447,7 @@ def _reused_run(data: dict[str, Any] | None, result: TestResult | None) -> Reusa
     """The run the server says a registration reused (its result is the one answered)."""
     if data is None or result is None:
         return None
-    from application.ports import ReusableRun
+    from attune_registry.application.ports import ReusableRun
 
     return ReusableRun(run_id=data["run_id"], registration_id=data["registration_id"],
                        pack_version=data["pack_version"], fingerprint=data["fingerprint"],

@@ -29,28 +29,28 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """
     import uvicorn
 
-    from adapters.hardening import undumpable
+    from attune_registry.adapters.hardening import undumpable
 
     # The master holds the listening socket and the environment (database URL): from start-up,
     # nothing running as the same user may read it or take its descriptors.
     undumpable()
-    from adapters.cli.context import user_errors
-    from adapters.observability.serving import prepare_serving
+    from attune_registry.adapters.cli.context import user_errors
+    from attune_registry.adapters.observability.serving import prepare_serving
 
     with user_errors(as_json=False):  # a bad log or metrics setting: one line, exit 1
         log_config = prepare_serving(log_level)
     with user_errors(as_json=False):  # a bad webhook setting too (the server delivers them)
-        from adapters.settings import Settings
-        from adapters.webhooks.config import WebhookConfig
+        from attune_registry.adapters.settings import Settings
+        from attune_registry.adapters.webhooks.config import WebhookConfig
 
         WebhookConfig.of(Settings.from_env())
-    from adapters.cli.banner import log_start
+    from attune_registry.adapters.cli.banner import log_start
 
     log_start(host=host, port=port, workers=workers, log_level=log_level)
 
     # Registrations keep a request open while pack tests run and load the machine; uvicorn's
     # default 5 s worker health check would then kill busy-but-healthy workers mid-request.
-    uvicorn.run("adapters.http.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, proxy_headers=False,
+    uvicorn.run("attune_registry.adapters.http.app:app_from_env", factory=True, host=host,
+                port=port, workers=workers, log_level=log_level, proxy_headers=False,
                 server_header=False, timeout_worker_healthcheck=60,
                 log_config=log_config)

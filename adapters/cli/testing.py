@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from adapters.cli import output
-from adapters.cli.complete import pack_refs_or_dirs
-from adapters.cli.context import actor, jobs_option, json_option, registry_session
-from adapters.cli.junit import junit_option, write_report
-from adapters.cli.paths import directory_hint, not_empty
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.complete import pack_refs_or_dirs
+from attune_registry.adapters.cli.context import actor, jobs_option, json_option, registry_session
+from attune_registry.adapters.cli.junit import junit_option, write_report
+from attune_registry.adapters.cli.paths import directory_hint, not_empty
 
 
 @click.command()
@@ -31,7 +31,7 @@ def test(target: str, verbose: bool, quiet: bool, jobs: int | None, junit_xml: P
     \b
     Exit status: 0 all tests passed, 1 tests failed or could not run, 2 usage error.
     """
-    from adapters.cli.progress import SuiteProgress, flaky_line, suite_summary
+    from attune_registry.adapters.cli.progress import SuiteProgress, flaky_line, suite_summary
 
     is_path = "/" in target or target in (".", "..")
     with registry_session(as_json, create=True) as registry, directory_hint(target, as_json):

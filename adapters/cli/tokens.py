@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli import output
-from adapters.cli.context import actor, json_option, registry_session
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.context import actor, json_option, registry_session
 
 
 @click.group()

@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from adapters.cli import output
-from adapters.cli.complete import pack_refs
-from adapters.cli.context import actor, json_option, reads_session, registry_session
-from adapters.cli.junit import junit_option, report_rejection, write_report
-from adapters.cli.register import skip_dependents_option
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.complete import pack_refs
+from attune_registry.adapters.cli.context import actor, json_option, reads_session, registry_session
+from attune_registry.adapters.cli.junit import junit_option, report_rejection, write_report
+from attune_registry.adapters.cli.register import skip_dependents_option
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from application.activate import ReleaseWanted
+    from attune_registry.application.activate import ReleaseWanted
 
-    from adapters.activation import Activation
-    from adapters.reads.versions import PackVersion
+    from attune_registry.adapters.activation import Activation
+    from attune_registry.adapters.reads.versions import PackVersion
 
 
 @click.command()
@@ -100,9 +100,9 @@ def _lines(version: PackVersion) -> list[str]:
 
 def _release(ctx: click.Context, param: click.Parameter, value: str) -> ReleaseWanted:
     """A usage error (exit 2, before the store is opened) unless it names a release."""
-    from domain.errors import InvalidReleaseError
+    from attune_registry.domain.errors import InvalidReleaseError
 
-    from application.activate import parse_release
+    from attune_registry.application.activate import parse_release
 
     try:
         return parse_release(value)
@@ -144,9 +144,9 @@ def activate(ref: str, release: ReleaseWanted, force: bool, no_reuse: bool,
     \b
     Exit status: 0 activated, 1 refused or tests failed, 2 usage error.
     """
-    from application.activate import ActivateCommand
+    from attune_registry.application.activate import ActivateCommand
 
-    from adapters.cli.progress import SuiteProgress
+    from attune_registry.adapters.cli.progress import SuiteProgress
 
     command = ActivateCommand(ref=ref, wanted=release, force=force, reuse=not no_reuse,
                               skip_dependents=skip_dependents, requested_by=actor())
@@ -158,7 +158,7 @@ def activate(ref: str, release: ReleaseWanted, force: bool, no_reuse: bool,
 
 def _report(done: Activation, as_json: bool) -> None:
     """What ``pack register`` prints, and the release that was activated."""
-    from adapters.cli.register import report, reused_json
+    from attune_registry.adapters.cli.register import report, reused_json
 
     release, outcome = done.release, done.registered.outcome
     message = f"Pack '{outcome.pack_ref}' {release.version} activated"

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from adapters.cli import output
-from adapters.cli.context import actor, json_option, refuse_remote, user_errors
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.context import actor, json_option, refuse_remote, user_errors
 
 if TYPE_CHECKING:
-    from adapters.cli.webhook_remote import RemoteWebhooks
-    from adapters.webhooks import Webhooks
-    from adapters.webhooks.rows import DeliveryRow
+    from attune_registry.adapters.cli.webhook_remote import RemoteWebhooks
+    from attune_registry.adapters.webhooks import Webhooks
+    from attune_registry.adapters.webhooks.rows import DeliveryRow
 
 # domain.webhook.WEBHOOK_EVENT_TYPES, written out: importing the domain would slow every command.
 EVENT_TYPES = ("registration.committed", "registration.rejected", "test_run.completed")
@@ -30,7 +30,7 @@ def webhooks_session(as_json: bool, *,
         with local_webhooks(as_json, create=create) as webhooks:
             yield webhooks
         return
-    from adapters.cli.webhook_remote import RemoteWebhooks
+    from attune_registry.adapters.cli.webhook_remote import RemoteWebhooks
 
     hooks = RemoteWebhooks(options["api_url"], options.get("token"))
     with user_errors(as_json), hooks:
@@ -41,9 +41,9 @@ def webhooks_session(as_json: bool, *,
 def local_webhooks(as_json: bool, *, create: bool = False) -> Iterator[Webhooks]:
     """The webhooks of the local store (``create``: make the store if it does not exist)."""
     with user_errors(as_json):
-        from adapters.bootstrap import build_registry
-        from adapters.settings import Settings
-        from adapters.webhooks import build_webhooks
+        from attune_registry.adapters.bootstrap import build_registry
+        from attune_registry.adapters.settings import Settings
+        from attune_registry.adapters.webhooks import build_webhooks
 
         settings = Settings.from_env()
         with build_registry(settings, create=create) as registry, \
@@ -210,11 +210,11 @@ def deliver(follow: bool) -> None:
     """
     import threading
 
-    from adapters.cli import Terminated
-    from adapters.settings import Settings
-    from adapters.store.config import store_config
-    from adapters.webhooks.runner import deliver_once, ensure_queue
-    from adapters.webhooks.runner import follow as follow_log
+    from attune_registry.adapters.cli import Terminated
+    from attune_registry.adapters.settings import Settings
+    from attune_registry.adapters.store.config import store_config
+    from attune_registry.adapters.webhooks.runner import deliver_once, ensure_queue
+    from attune_registry.adapters.webhooks.runner import follow as follow_log
 
     refuse_remote("webhook deliver", False)
     with local_webhooks(False) as webhooks:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from adapters.cli.remote import RemoteRegistry
-from adapters.webhooks.rows import DeliveryRow, WebhookCreated, WebhookRow
+from attune_registry.adapters.cli.remote import RemoteRegistry
+from attune_registry.adapters.webhooks.rows import DeliveryRow, WebhookCreated, WebhookRow
 
 
 class RemoteWebhooks(RemoteRegistry):
@@ -40,7 +40,7 @@ def _id(remote: RemoteWebhooks, hook: str) -> str:
     same_url = [row.id for row in remote.hooks() if row.url == hook.strip()]
     if len(same_url) == 1:
         return same_url[0]
-    from domain.webhook import InvalidWebhookError, WebhookNotFoundError
+    from attune_registry.domain.webhook import InvalidWebhookError, WebhookNotFoundError
 
     if same_url:
         raise InvalidWebhookError(f"{len(same_url)} webhooks have this URL; name one by its "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli.context import json_option, refuse_remote, user_errors
+from attune_registry.adapters.cli.context import json_option, refuse_remote, user_errors
 
 
 @click.command()
@@ -27,9 +27,9 @@ def worker(concurrency: int, as_json: bool) -> None:
     \b
     Exit status: 0 stopped by a signal, 1 error (no PostgreSQL, store unreachable).
     """
-    from adapters.observability.logs import configure_logging
-    from adapters.queue.worker import run_worker
-    from adapters.settings import Settings
+    from attune_registry.adapters.observability.logs import configure_logging
+    from attune_registry.adapters.queue.worker import run_worker
+    from attune_registry.adapters.settings import Settings
 
     refuse_remote("worker", as_json)
     with user_errors(as_json):

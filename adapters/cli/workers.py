@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from adapters.cli import output
-from adapters.cli.context import json_option, registry_session
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.context import json_option, registry_session
 
 if TYPE_CHECKING:
-    from adapters.contract import WorkerRow
+    from attune_registry.adapters.contract import WorkerRow
 
 
 @click.command()

@@ -34,26 +34,31 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from domain.errors import EnvironmentFailedError, ManifestError
-from domain.manifest import TestingConfig
+from attune_registry.domain.errors import EnvironmentFailedError, ManifestError
+from attune_registry.domain.manifest import TestingConfig
 
-from application.ports import PreparedEnvironment, SuiteContext
+from attune_registry.application.ports import PreparedEnvironment, SuiteContext
 
-from adapters.environments.pip import PipFailed, PipOptions, install, pip_has_own_copy
-from adapters.environments.requirements import (
+from attune_registry.adapters.environments.pip import (
+    PipFailed,
+    PipOptions,
+    install,
+    pip_has_own_copy,
+)
+from attune_registry.adapters.environments.requirements import (
     Requirements,
     RequirementsError,
     read_requirements,
 )
-from adapters.environments.support import (
+from attune_registry.adapters.environments.support import (
     link_distributions,
     runner_distributions,
     support_key,
 )
-from adapters.packs.workspace import private_dir, remove_tree
+from attune_registry.adapters.packs.workspace import private_dir, remove_tree
 
 if TYPE_CHECKING:
-    from adapters.settings import Settings
+    from attune_registry.adapters.settings import Settings
 
 RECORD_NAME = "attune-environment.json"
 SUPPORT_FILE = "_attune_runner_support.pth"

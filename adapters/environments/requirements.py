@@ -16,9 +16,9 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from domain.errors import ManifestError
-from domain.manifest import TestingConfig
-from domain.text import quoted
+from attune_registry.domain.errors import ManifestError
+from attune_registry.domain.manifest import TestingConfig
+from attune_registry.domain.text import quoted
 
 REQUIREMENTS_FILE = "requirements.txt"
 MAX_REQUIREMENTS_BYTES = 256 * 1024

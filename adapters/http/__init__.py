@@ -1,5 +1,5 @@
 """The HTTP API (Litestar)."""
 
-from adapters.http.app import create_app
+from attune_registry.adapters.http.app import create_app
 
 __all__ = ["create_app"]

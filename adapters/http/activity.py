@@ -12,16 +12,16 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from domain.errors import PackNotFoundError
-from domain.manifest import REF_PATTERN
+from attune_registry.domain.errors import PackNotFoundError
+from attune_registry.domain.manifest import REF_PATTERN
 
-from projections.activity_queries import ActivityFilter, ActivityRow, Feed, RefState
+from attune_registry.projections.activity_queries import ActivityFilter, ActivityRow, Feed, RefState
 
-from adapters.contract import ServedRegistry
-from adapters.http.auth import requires
-from adapters.http.cursor import MAX_CURSOR_LENGTH, InvalidCursorError
-from adapters.http.errors import COMMON_ERRORS, documented_errors
-from adapters.http.schemas import Pagination, pagination
+from attune_registry.adapters.contract import ServedRegistry
+from attune_registry.adapters.http.auth import requires
+from attune_registry.adapters.http.cursor import MAX_CURSOR_LENGTH, InvalidCursorError
+from attune_registry.adapters.http.errors import COMMON_ERRORS, documented_errors
+from attune_registry.adapters.http.schemas import Pagination, pagination
 
 INT64_MAX = 2**63 - 1
 Order = Literal["asc", "desc"]

@@ -13,33 +13,33 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
-from adapters.contract import ServedRegistry
-from adapters.http.activity import ActivityController, RefController
-from adapters.http.compare import CompareController
-from adapters.http.errors import (
+from attune_registry.adapters.contract import ServedRegistry
+from attune_registry.adapters.http.activity import ActivityController, RefController
+from attune_registry.adapters.http.compare import CompareController
+from attune_registry.adapters.http.errors import (
     config_error,
     http_error,
     internal_error,
     registry_error,
     validation_error,
 )
-from adapters.http.flaky import FlakyController
-from adapters.http.headers import add_safe_headers
-from adapters.http.index import index
-from adapters.http.metrics import stop_store_reads
-from adapters.http.observe import observe
-from adapters.http.packs import PackController
-from adapters.http.registrations import RegistrationController, health
-from adapters.http.schema_page import SwaggerPage
-from adapters.http.versions import VersionsController
-from adapters.http.webhooks import WebhookController, webhook_lifespan
-from adapters.http.workers import WorkerController
-from adapters.observability.logs import litestar_logging_config
-from adapters.settings import ConfigError, Settings
-from adapters.web.routes import dashboard_router, template_config
-from adapters.web.session import session_key
+from attune_registry.adapters.http.flaky import FlakyController
+from attune_registry.adapters.http.headers import add_safe_headers
+from attune_registry.adapters.http.index import index
+from attune_registry.adapters.http.metrics import stop_store_reads
+from attune_registry.adapters.http.observe import observe
+from attune_registry.adapters.http.packs import PackController
+from attune_registry.adapters.http.registrations import RegistrationController, health
+from attune_registry.adapters.http.schema_page import SwaggerPage
+from attune_registry.adapters.http.versions import VersionsController
+from attune_registry.adapters.http.webhooks import WebhookController, webhook_lifespan
+from attune_registry.adapters.http.workers import WorkerController
+from attune_registry.adapters.observability.logs import litestar_logging_config
+from attune_registry.adapters.settings import ConfigError, Settings
+from attune_registry.adapters.web.routes import dashboard_router, template_config
+from attune_registry.adapters.web.session import session_key
 
 # Request bodies are small JSON documents; anything larger is refused with 413.
 MAX_BODY_BYTES = 64 * 1024
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None,
             yield
             stop_store_reads(app.state)
             return
-        from adapters.bootstrap import build_registry
+        from attune_registry.adapters.bootstrap import build_registry
 
         with build_registry(settings) as built:
             app.state.registry = built
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None,
 def app_from_env() -> Any:
     """ASGI entry point for servers: ``adapters.http.app:app_from_env`` (a factory), called in
     every worker process, which it first makes non-dumpable (see ``adapters.hardening``)."""
-    from adapters.hardening import undumpable
+    from attune_registry.adapters.hardening import undumpable
 
     undumpable()
     return create_app(deliver_webhooks=True)

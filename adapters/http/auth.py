@@ -9,7 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import ClientException
 from litestar.handlers.base import BaseRouteHandler
 
-from adapters.contract import ServedRegistry
+from attune_registry.adapters.contract import ServedRegistry
 
 
 def requires(scope: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:

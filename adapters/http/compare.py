@@ -9,7 +9,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from domain.comparison import (
+from attune_registry.domain.comparison import (
     DEFAULT_MIN_MS,
     DEFAULT_THRESHOLD_PCT,
     MAX_MIN_MS,
@@ -18,11 +18,11 @@ from domain.comparison import (
     Thresholds,
 )
 
-from adapters.contract import ServedRegistry
-from adapters.http.auth import requires
-from adapters.http.errors import COMMON_ERRORS, documented_errors
-from adapters.http.packs import ref_that_can_exist
-from adapters.reads.compare import RunComparison
+from attune_registry.adapters.contract import ServedRegistry
+from attune_registry.adapters.http.auth import requires
+from attune_registry.adapters.http.errors import COMMON_ERRORS, documented_errors
+from attune_registry.adapters.http.packs import ref_that_can_exist
+from attune_registry.adapters.reads.compare import RunComparison
 
 SELECTOR = ("a test run's id (digits, the `id` of `GET /packs/{ref}/tests`) or a semantic "
             "version (its newest finished run)")

@@ -15,11 +15,11 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from litestar import Request
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
-from projections.queries import SortKey
+from attune_registry.projections.queries import SortKey
 
-from adapters.contract import Page
+from attune_registry.adapters.contract import Page
 
 # Far longer than any cursor we issue; anything longer is refused before decoding it.
 MAX_CURSOR_LENGTH = 512

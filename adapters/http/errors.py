@@ -9,12 +9,12 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
-from application.registry import STORE_FAILURES
+from attune_registry.application.registry import STORE_FAILURES
 
-from adapters.http.schemas import ErrorBody
-from adapters.settings import ConfigError
+from attune_registry.adapters.http.schemas import ErrorBody
+from attune_registry.adapters.settings import ConfigError
 
 STATUS_BY_CODE = {"BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
                   "CONFLICT": 409, "NOT_IMPLEMENTED": 501,

@@ -8,14 +8,14 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from domain.errors import PackNotFoundError
-from domain.manifest import REF_PATTERN
+from attune_registry.domain.errors import PackNotFoundError
+from attune_registry.domain.manifest import REF_PATTERN
 
-from projections.case_stats import FlakyCase
+from attune_registry.projections.case_stats import FlakyCase
 
-from adapters.contract import ServedRegistry
-from adapters.http.auth import requires
-from adapters.http.errors import COMMON_ERRORS, documented_errors
+from attune_registry.adapters.contract import ServedRegistry
+from attune_registry.adapters.http.auth import requires
+from attune_registry.adapters.http.errors import COMMON_ERRORS, documented_errors
 
 
 class FlakyCasesEnvelope(msgspec.Struct):

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
-from adapters.http.roots import check_install_source, install_address_policy
-from adapters.install.index import judged_sources
-from adapters.install.network import address_policy
+from attune_registry.adapters.http.roots import check_install_source, install_address_policy
+from attune_registry.adapters.install.index import judged_sources
+from attune_registry.adapters.install.network import address_policy
 
 
 class InstallDepsNeedsWaitError(RegistryError):

@@ -14,12 +14,12 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 
-from application.registry import PackRegistry
+from attune_registry.application.registry import PackRegistry
 
-from adapters.contract import ServedRegistry
-from adapters.http.auth import requires
-from adapters.observability.figures import LogFigures
-from adapters.observability.metrics import StoreReads, exposition
+from attune_registry.adapters.contract import ServedRegistry
+from attune_registry.adapters.http.auth import requires
+from attune_registry.adapters.observability.figures import LogFigures
+from attune_registry.adapters.observability.metrics import StoreReads, exposition
 
 PATH = "/metrics"
 _building = threading.Lock()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapters.http.metrics import metrics_route, warm_up
-from adapters.observability.requests import ObservedRequests
+from attune_registry.adapters.http.metrics import metrics_route, warm_up
+from attune_registry.adapters.observability.requests import ObservedRequests
 
 if TYPE_CHECKING:
     from litestar import Litestar
 
-    from adapters.settings import Settings
+    from attune_registry.adapters.settings import Settings
 
 
 def observe(app: Litestar, settings: Settings) -> Litestar:

@@ -10,22 +10,36 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from domain.errors import PackNotFoundError
-from domain.manifest import REF_PATTERN
-from domain.vocabulary import RunStatus, TriggerReason
+from attune_registry.domain.errors import PackNotFoundError
+from attune_registry.domain.manifest import REF_PATTERN
+from attune_registry.domain.vocabulary import RunStatus, TriggerReason
 
-from application.commands import InstallCommand, Queued, RegisterCommand, parse_digest
+from attune_registry.application.commands import (
+    InstallCommand,
+    Queued,
+    RegisterCommand,
+    parse_digest,
+)
 
-from projections.queries import SortKey
+from attune_registry.projections.queries import SortKey
 
-from adapters.contract import ServedRegistry
-from adapters.http.auth import requires
-from adapters.http.body import json_body
-from adapters.http.cursor import REGISTRATION_CURSOR, RUN_CURSOR, next_cursor, page_start
-from adapters.http.errors import COMMON_ERRORS, documented_errors
-from adapters.http.install_deps import dependency_sources
-from adapters.http.roots import check_install_source, check_pack_root, install_address_policy
-from adapters.http.schemas import (
+from attune_registry.adapters.contract import ServedRegistry
+from attune_registry.adapters.http.auth import requires
+from attune_registry.adapters.http.body import json_body
+from attune_registry.adapters.http.cursor import (
+    REGISTRATION_CURSOR,
+    RUN_CURSOR,
+    next_cursor,
+    page_start,
+)
+from attune_registry.adapters.http.errors import COMMON_ERRORS, documented_errors
+from attune_registry.adapters.http.install_deps import dependency_sources
+from attune_registry.adapters.http.roots import (
+    check_install_source,
+    check_pack_root,
+    install_address_policy,
+)
+from attune_registry.adapters.http.schemas import (
     Cancelled,
     CancelledEnvelope,
     DependenciesEnvelope,
@@ -48,7 +62,7 @@ from adapters.http.schemas import (
     cursor_pagination,
     pagination,
 )
-from adapters.install.network import address_policy
+from attune_registry.adapters.install.network import address_policy
 
 Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="Page number, from 1.")]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100,
@@ -256,7 +270,7 @@ class PackController(Controller):
     def test_junit(self, ref: FromPath[str], execution_id: FromPath[int],
                    registry: NamedDependency[ServedRegistry]) -> Response[bytes]:
         """Any stored run (``id`` in the test history), rejected and running ones included."""
-        from adapters.reports.junit_xml import junit_xml
+        from attune_registry.adapters.reports.junit_xml import junit_xml
 
         # Past SQLite's and PostgreSQL's integers, no run can have the id: not found, not a 500.
         in_range = 1 <= execution_id < 2**63

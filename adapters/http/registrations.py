@@ -11,11 +11,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter
 from litestar.response import ServerSentEvent
 
-from adapters.contract import ServedRegistry
-from adapters.http.auth import requires
-from adapters.http.errors import COMMON_ERRORS, documented_errors
-from adapters.http.schemas import HealthEnvelope, RegistrationEnvelope
-from adapters.http.stream import progress_stream
+from attune_registry.adapters.contract import ServedRegistry
+from attune_registry.adapters.http.auth import requires
+from attune_registry.adapters.http.errors import COMMON_ERRORS, documented_errors
+from attune_registry.adapters.http.schemas import HealthEnvelope, RegistrationEnvelope
+from attune_registry.adapters.http.stream import progress_stream
 
 LastEventId = Annotated[int | None, HeaderParameter(
     name="Last-Event-ID", ge=0, le=2**63 - 1, required=False,  # the store's 64-bit range

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
-from adapters.install.network import AddressPolicy
-from adapters.settings import allow_private_addresses
+from attune_registry.adapters.install.network import AddressPolicy
+from attune_registry.adapters.settings import allow_private_addresses
 
 
 class OutsidePackRootsError(RegistryError):
@@ -80,7 +80,7 @@ def check_install_source(source: str, roots: tuple[Path, ...], allowed: tuple[st
         InstallSourceError, InvalidPackPathError, OutsidePackRootsError,
         SourceNotAllowedError.
     """
-    from adapters.install.sources import check_allowed_source, local_path
+    from attune_registry.adapters.install.sources import check_allowed_source, local_path
 
     if "\x00" in source:
         raise InvalidPackPathError("Path must not contain NUL characters")

@@ -6,12 +6,17 @@ from typing import Annotated, Any
 
 import msgspec
 
-from domain.results import TestResult
+from attune_registry.domain.results import TestResult
 
-from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, TestExecutionRow
+from attune_registry.projections.rows import (
+    PackRow,
+    RegistrationRow,
+    TestExecutionJsonRow,
+    TestExecutionRow,
+)
 
-from adapters import contract
-from adapters.contract import (
+from attune_registry.adapters import contract
+from attune_registry.adapters.contract import (
     Health,
     PackDependencies,
     PackDetails,

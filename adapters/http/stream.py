@@ -11,11 +11,11 @@ import msgspec
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
-from application.registry import STORE_FAILURES
+from attune_registry.application.registry import STORE_FAILURES
 
-from adapters.contract import DecidedUpdate, RegistrationUpdate
-from adapters.reads.progress import POLL_SECONDS
-from adapters.settings import ConfigError
+from attune_registry.adapters.contract import DecidedUpdate, RegistrationUpdate
+from attune_registry.adapters.reads.progress import POLL_SECONDS
+from attune_registry.adapters.settings import ConfigError
 
 KEEP_ALIVE_SECONDS = 15.0
 """A comment line after this long without an event, so that proxies keep the stream open."""

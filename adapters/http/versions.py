@@ -10,22 +10,22 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from domain.errors import InvalidReleaseError, RegistryError
-from domain.refs import SEMVER_PATTERN
-from domain.results import TestResult
+from attune_registry.domain.errors import InvalidReleaseError, RegistryError
+from attune_registry.domain.refs import SEMVER_PATTERN
+from attune_registry.domain.results import TestResult
 
-from application.activate import ActivateCommand, ReleaseWanted, parse_release
+from attune_registry.application.activate import ActivateCommand, ReleaseWanted, parse_release
 
-from projections.rows import PackRow
+from attune_registry.projections.rows import PackRow
 
-from adapters.activation import ActivatedRelease, Activation
-from adapters.contract import ServedRegistry
-from adapters.http.auth import requires
-from adapters.http.body import json_body
-from adapters.http.errors import COMMON_ERRORS, documented_errors
-from adapters.http.packs import ref_that_can_exist
-from adapters.http.schemas import Registered, ReusedRun
-from adapters.reads.versions import PackVersions
+from attune_registry.adapters.activation import ActivatedRelease, Activation
+from attune_registry.adapters.contract import ServedRegistry
+from attune_registry.adapters.http.auth import requires
+from attune_registry.adapters.http.body import json_body
+from attune_registry.adapters.http.errors import COMMON_ERRORS, documented_errors
+from attune_registry.adapters.http.packs import ref_that_can_exist
+from attune_registry.adapters.http.schemas import Registered, ReusedRun
+from attune_registry.adapters.reads.versions import PackVersions
 
 ERRORS = documented_errors(*COMMON_ERRORS, 409)
 

@@ -15,14 +15,14 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from domain.webhook import WEBHOOK_EVENT_TYPES
+from attune_registry.domain.webhook import WEBHOOK_EVENT_TYPES
 
-from adapters.http.auth import requires
-from adapters.http.body import json_body
-from adapters.http.errors import COMMON_ERRORS, documented_errors
-from adapters.settings import ConfigError, Settings
-from adapters.webhooks import Webhooks
-from adapters.webhooks.rows import DeliveryRow, WebhookCreated, WebhookRow
+from attune_registry.adapters.http.auth import requires
+from attune_registry.adapters.http.body import json_body
+from attune_registry.adapters.http.errors import COMMON_ERRORS, documented_errors
+from attune_registry.adapters.settings import ConfigError, Settings
+from attune_registry.adapters.webhooks import Webhooks
+from attune_registry.adapters.webhooks.rows import DeliveryRow, WebhookCreated, WebhookRow
 
 ERRORS = documented_errors(*COMMON_ERRORS, 409)
 BODY_ERRORS = documented_errors(*COMMON_ERRORS, 409, 415)
@@ -74,7 +74,7 @@ class LazyWebhooks:
     def get(self) -> Webhooks:
         with self.lock:
             if self.built is None:
-                from adapters.webhooks import build_webhooks
+                from attune_registry.adapters.webhooks import build_webhooks
 
                 app = getattr(self.registry(), "app", None)
                 if app is None:
@@ -98,8 +98,8 @@ def webhook_lifespan(settings: Settings, *, deliver: bool
         app.state.webhooks = lazy
         background = None
         if deliver:
-            from adapters.store.config import store_config
-            from adapters.webhooks.runner import BackgroundDelivery, ensure_queue
+            from attune_registry.adapters.store.config import store_config
+            from attune_registry.adapters.webhooks.runner import BackgroundDelivery, ensure_queue
 
             config = store_config(settings)
             ensure_queue(config)

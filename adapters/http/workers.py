@@ -6,9 +6,9 @@ import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
-from adapters.contract import ServedRegistry, WorkerRow
-from adapters.http.auth import requires
-from adapters.http.errors import COMMON_ERRORS, documented_errors
+from attune_registry.adapters.contract import ServedRegistry, WorkerRow
+from attune_registry.adapters.http.auth import requires
+from attune_registry.adapters.http.errors import COMMON_ERRORS, documented_errors
 
 
 class WorkersEnvelope(msgspec.Struct):
@@ -27,7 +27,7 @@ class WorkerController(Controller):
          sync_to_thread=True, operation_id="listWorkers",
          summary="The workers of queued registrations, alive or lost, and what they run")
     def list_workers(self, registry: NamedDependency[ServedRegistry]) -> WorkersEnvelope:
-        from adapters.queue.jobs import QueueNeedsPostgresError
+        from attune_registry.adapters.queue.jobs import QueueNeedsPostgresError
 
         try:
             return WorkersEnvelope(data=registry.workers(), queue="postgres")

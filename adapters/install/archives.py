@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol, cast
 
-from domain.errors import RegistryError
-from domain.text import has_control, quoted
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.text import has_control, quoted
 
-from adapters.packs.workspace import claim_empty_dir, clear_dir
+from attune_registry.adapters.packs.workspace import claim_empty_dir, clear_dir
 
 # Below this many bytes written, a high compression ratio is normal (a small file of blanks).
 RATIO_FLOOR = 1024 * 1024

@@ -12,16 +12,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from domain.errors import RegistryError
-from domain.text import quoted
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.text import quoted
 
-from adapters.install.network import (
+from attune_registry.adapters.install.network import (
     AddressNotAllowedError,
     HostLookupError,
     current_policy,
     judged_addresses,
 )
-from adapters.redact import redact_url
+from attune_registry.adapters.redact import redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import httpcore
     import httpx
 
-    from adapters.install.network import AddressPolicy
+    from attune_registry.adapters.install.network import AddressPolicy
 
 MAX_REDIRECTS = 5
 

@@ -11,13 +11,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.errors import RegistryError
-from domain.text import quoted
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.text import quoted
 
-from adapters.install.location import InstallSourceError, parse_location
-from adapters.install.network import current_policy, judged_addresses
-from adapters.packs.workspace import claim_empty_dir, clear_dir, remove_tree
-from adapters.redact import mask_secrets, redact_url, url_secrets
+from attune_registry.adapters.install.location import InstallSourceError, parse_location
+from attune_registry.adapters.install.network import current_policy, judged_addresses
+from attune_registry.adapters.packs.workspace import claim_empty_dir, clear_dir, remove_tree
+from attune_registry.adapters.redact import mask_secrets, redact_url, url_secrets
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 DEFAULT_PORTS = {"https": 443, "ssh": 22}

@@ -30,16 +30,16 @@ from typing import Any
 
 from semantic_version import Version
 
-from domain.errors import ManifestError, RegistryError
-from domain.refs import REF_PATTERN
-from domain.resolution import IndexEntry, PackIndexEntries
-from domain.text import path_part, quoted, quoted_end
+from attune_registry.domain.errors import ManifestError, RegistryError
+from attune_registry.domain.refs import REF_PATTERN
+from attune_registry.domain.resolution import IndexEntry, PackIndexEntries
+from attune_registry.domain.text import path_part, quoted, quoted_end
 
-from adapters.install.download import download
-from adapters.install.location import InstallSourceError, parse_location
-from adapters.install.sources import ARCHIVE_SUFFIXES
-from adapters.packs.yamlfile import MAX_FILE_BYTES, read_yaml
-from adapters.redact import redact_url
+from attune_registry.adapters.install.download import download
+from attune_registry.adapters.install.location import InstallSourceError, parse_location
+from attune_registry.adapters.install.sources import ARCHIVE_SUFFIXES
+from attune_registry.adapters.packs.yamlfile import MAX_FILE_BYTES, read_yaml
+from attune_registry.adapters.redact import redact_url
 
 ENTRY_KEYS = ("source", "git_ref", "digest")
 MAX_ENTRIES = 10_000
@@ -104,7 +104,7 @@ def load_index(location: str, work_dir: Path, timeout: float) -> PackIndexEntrie
     Raises:
         PackIndexError, DownloadError.
     """
-    from adapters.packs.workspace import private_dir
+    from attune_registry.adapters.packs.workspace import private_dir
 
     shown = f"Pack index {quoted_end(redact_url(location))}"
     if "://" not in location:
@@ -224,7 +224,7 @@ def _scp_like(source: str) -> bool:
 
 
 def _digest(digest: Any, where: str) -> str | None:
-    from application.commands import InvalidDigestError, parse_digest
+    from attune_registry.application.commands import InvalidDigestError, parse_digest
 
     if digest is None:
         return None

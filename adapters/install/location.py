@@ -24,10 +24,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from domain.errors import RegistryError
-from domain.text import quoted_end
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.text import quoted_end
 
-from adapters.redact import redact_url
+from attune_registry.adapters.redact import redact_url
 
 # git's scp-like form as we accept it: an optional user, a host name or [IPv6], a path.
 _SCP = re.compile(r"^(?:(?P<user>[A-Za-z0-9._~-]+)@)?"

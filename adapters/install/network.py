@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from domain.errors import RegistryError
-from domain.text import quoted
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.text import quoted
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # 64:ff9b::/96 (NAT64) and ::/96 (IPv4-compatible) carry an IPv4 address in their last bits.

@@ -21,23 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from domain.errors import RegistryError
-from domain.origin import ArchiveOrigin, DirectoryOrigin, GitOrigin, Origin
-from domain.text import quoted, quoted_end
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.origin import ArchiveOrigin, DirectoryOrigin, GitOrigin, Origin
+from attune_registry.domain.text import quoted, quoted_end
 
-from adapters.install.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
-from adapters.install.download import download
-from adapters.install.git import fetch_git
-from adapters.install.location import (
+from attune_registry.adapters.install.archives import DEFAULT_LIMITS, ArchiveLimits, extract_archive
+from attune_registry.adapters.install.download import download
+from attune_registry.adapters.install.git import fetch_git
+from attune_registry.adapters.install.location import (
     InstallSourceError,
     Location,
     file_url_path,
     parse_location,
 )
-from adapters.packs.tree import SKIPPED_NAMES
-from adapters.packs.workspace import private_dir
-from adapters.redact import redact_url
-from adapters.settings import ConfigError
+from attune_registry.adapters.packs.tree import SKIPPED_NAMES
+from attune_registry.adapters.packs.workspace import private_dir
+from attune_registry.adapters.redact import redact_url
+from attune_registry.adapters.settings import ConfigError
 
 __all__ = ["InstallSourceError", "SourceFetcher", "SourceNotAllowedError", "check_allowed_source",
            "classify", "local_path", "shown_source"]

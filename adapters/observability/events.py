@@ -20,11 +20,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import Recording
 
-from domain.registration import Registration
-from domain.test_run import TestRun
-from domain.token import ApiToken
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.test_run import TestRun
+from attune_registry.domain.token import ApiToken
 
-from application.registry import PackRegistry
+from attune_registry.application.registry import PackRegistry
 
 log = logging.getLogger("attune.events")
 # Nothing configured (the CLI): the records go nowhere, rather than to Python's last-resort

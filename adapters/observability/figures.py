@@ -31,9 +31,14 @@ from prometheus_client.core import (
     Metric,
 )
 
-from domain.registration import Registration
-from domain.test_run import TestRun
-from domain.vocabulary import SUITE_STATUSES, RejectReason, RollbackReason, RunnerType
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.test_run import TestRun
+from attune_registry.domain.vocabulary import (
+    SUITE_STATUSES,
+    RejectReason,
+    RollbackReason,
+    RunnerType,
+)
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import ApplicationRecorder

@@ -28,9 +28,9 @@ from litestar.logging.config import BaseLoggingConfig
 from litestar.types import Empty, EmptyType
 from litestar.types.callable_types import GetLogger
 
-from adapters.observability import context
-from adapters.redact import MASK, redact_url
-from adapters.tokens import PREFIX
+from attune_registry.adapters.observability import context
+from attune_registry.adapters.redact import MASK, redact_url
+from attune_registry.adapters.tokens import PREFIX
 
 LOG_FORMATS = ("text", "json")
 # The loggers of the registry's own code: ``attune.*`` by name, ``adapters.*`` by module.

@@ -25,10 +25,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from adapters.contract import Health
+from attune_registry.adapters.contract import Health
 
 if TYPE_CHECKING:
-    from adapters.observability.figures import LogFigures
+    from attune_registry.adapters.observability.figures import LogFigures
 
 # Seconds: reads answer in milliseconds; a registration waits for its pack's tests.
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,

@@ -21,8 +21,8 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.observability import context
-from adapters.observability.metrics import observe_request
+from attune_registry.adapters.observability import context
+from attune_registry.adapters.observability.metrics import observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Requests that matched no route share one label: paths a client makes up are not labels.

@@ -9,8 +9,8 @@ import shutil
 import tempfile
 from typing import Any
 
-from adapters.observability.logs import uvicorn_log_config
-from adapters.settings import Settings
+from attune_registry.adapters.observability.logs import uvicorn_log_config
+from attune_registry.adapters.settings import Settings
 
 # prometheus-client's multiprocess mode: where each worker process keeps its figures. (Not
 # imported from adapters.observability.metrics: prometheus-client must not be imported here,

@@ -11,23 +11,23 @@ from typing import Any
 
 import msgspec
 
-from domain.component import Component
-from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
-from domain.manifest import PackManifest, TestSuite, parse_manifest
-from domain.text import has_control, quoted
-from domain.vocabulary import ComponentKind
+from attune_registry.domain.component import Component
+from attune_registry.domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
+from attune_registry.domain.manifest import PackManifest, TestSuite, parse_manifest
+from attune_registry.domain.text import has_control, quoted
+from attune_registry.domain.vocabulary import ComponentKind
 
-from adapters.environments.requirements import check_requirements
-from adapters.packs.tree import (
+from attune_registry.adapters.environments.requirements import check_requirements
+from attune_registry.adapters.packs.tree import (
     MAX_PACK_FILES,
     SKIPPED_NAMES,
     PackTooLargeError,
     check_limits,
     copy_tree,
 )
-from adapters.packs.workspace import private_dir
-from adapters.packs.yamlfile import read_yaml
-from adapters.runners.paths import (
+from attune_registry.adapters.packs.workspace import private_dir
+from attune_registry.adapters.packs.yamlfile import read_yaml
+from attune_registry.adapters.runners.paths import (
     GlobBudget,
     GlobLimitError,
     GlobLimits,

@@ -15,13 +15,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from domain.errors import RegistryError
-from domain.refs import REF_PATTERN
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.refs import REF_PATTERN
 
-from application.ports import SuiteContext
+from attune_registry.application.ports import SuiteContext
 
-from adapters.packs.tree import copy_entries
-from adapters.packs.workspace import remove_tree
+from attune_registry.adapters.packs.tree import copy_entries
+from attune_registry.adapters.packs.workspace import remove_tree
 
 VARIABLE = "PACKS_PATH"
 FOLDER = "packs"

@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
-from adapters.packs.tree import PackTooLargeError, copy_entries, digest_of, tree_entries
-from adapters.packs.workspace import private_dir, remove_tree
+from attune_registry.adapters.packs.tree import PackTooLargeError, copy_entries, digest_of, tree_entries
+from attune_registry.adapters.packs.workspace import private_dir, remove_tree
 
 if TYPE_CHECKING:
-    from application.ports import PackSnapshot
+    from attune_registry.application.ports import PackSnapshot
 
-    from adapters.settings import Settings
+    from attune_registry.adapters.settings import Settings
 
 _DIGEST_NAME = re.compile(r"[0-9a-f]{64}")
 

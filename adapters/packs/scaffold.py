@@ -12,7 +12,7 @@ import os
 import uuid
 from pathlib import Path
 
-from domain.refs import REF_PATTERN
+from attune_registry.domain.refs import REF_PATTERN
 
 RUNNERS = ("python_unittest", "pytest", "shell")
 DEFAULT_RUNNER = "python_unittest"

@@ -8,7 +8,7 @@ import stat
 from contextlib import nullcontext
 from pathlib import Path
 
-from domain.errors import ManifestError
+from attune_registry.domain.errors import ManifestError
 
 # A snapshot is a full copy: refuse packs that would fill the disk or take minutes to copy.
 MAX_PACK_BYTES = 512 * 1024 * 1024

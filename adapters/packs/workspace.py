@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from adapters.holder import process_exists
+from attune_registry.adapters.holder import process_exists
 
 
 @contextmanager

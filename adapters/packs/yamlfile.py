@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from domain.errors import ManifestError
-from domain.text import path_part, quoted
+from attune_registry.domain.errors import ManifestError
+from attune_registry.domain.text import path_part, quoted
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_ALIASES = 100

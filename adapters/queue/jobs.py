@@ -16,9 +16,9 @@ from uuid import UUID
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 
-from adapters.settings import ConfigError
-from adapters.store.config import StoreConfig
-from adapters.store.setup import connect, conninfo
+from attune_registry.adapters.settings import ConfigError
+from attune_registry.adapters.store.config import StoreConfig
+from attune_registry.adapters.store.setup import connect, conninfo
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -94,7 +94,7 @@ def ensure_queue_schema(config: StoreConfig) -> None:
     """Create procrastinate's tables in the store's schema unless they exist, and the list of
     workers (``adapters.queue.presence``); call under the store's set-up lock: two processes
     must not run the DDL at once."""
-    from adapters.queue.presence import create_worker_table
+    from attune_registry.adapters.queue.presence import create_worker_table
 
     with connect(config) as conn:
         if not _has_queue_tables(conn, config.env["POSTGRES_SCHEMA"]):

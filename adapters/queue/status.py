@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from adapters.contract import RunningSuite, WorkerRow
-from adapters.queue.presence import worker_table
+from attune_registry.adapters.contract import RunningSuite, WorkerRow
+from attune_registry.adapters.queue.presence import worker_table
 
 if TYPE_CHECKING:
     from psycopg import sql
 
-    from adapters.store.config import StoreConfig
+    from attune_registry.adapters.store.config import StoreConfig
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class QueueStatus:
         from procrastinate's events), and the workers alive; zeros before any queue exists."""
         from psycopg import sql
 
-        from adapters.queue.jobs import RUN_SUITE
+        from attune_registry.adapters.queue.jobs import RUN_SUITE
 
         schema = sql.Identifier(self.schema)
         rows = self._select(sql.SQL(
@@ -90,7 +90,7 @@ class QueueStatus:
         """
         import psycopg
 
-        from adapters.store.setup import connect
+        from attune_registry.adapters.store.setup import connect
 
         try:
             with connect(self.config, timeout=5) as conn:

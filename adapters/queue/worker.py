@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from adapters.packs.workspace import private_dir
-from adapters.settings import Settings
+from attune_registry.adapters.packs.workspace import private_dir
+from attune_registry.adapters.settings import Settings
 
 if TYPE_CHECKING:
-    from application.registry import PackRegistry
+    from attune_registry.application.registry import PackRegistry
 
 
 def run_worker(settings: Settings, *, concurrency: int) -> None:
@@ -30,22 +30,22 @@ def run_worker(settings: Settings, *, concurrency: int) -> None:
     """
     import psycopg
 
-    from application.queued import RunQueuedSuite
+    from attune_registry.application.queued import RunQueuedSuite
 
-    from adapters.bootstrap import (
+    from attune_registry.adapters.bootstrap import (
         build_dependents,
         build_registry,
         build_runner,
         queue_config,
         release_blobs,
     )
-    from adapters.environments.cache import EnvironmentCache
-    from adapters.packs.loader import FilesystemPackLoader
-    from adapters.packs.releases import ReleaseStore
-    from adapters.queue.jobs import QUEUE, Handlers, queue_app
-    from adapters.queue.presence import WorkerPresence
-    from adapters.queue.worker_releases import WorkerReleases
-    from adapters.store.setup import connect
+    from attune_registry.adapters.environments.cache import EnvironmentCache
+    from attune_registry.adapters.packs.loader import FilesystemPackLoader
+    from attune_registry.adapters.packs.releases import ReleaseStore
+    from attune_registry.adapters.queue.jobs import QUEUE, Handlers, queue_app
+    from attune_registry.adapters.queue.presence import WorkerPresence
+    from attune_registry.adapters.queue.worker_releases import WorkerReleases
+    from attune_registry.adapters.store.setup import connect
 
     config = queue_config(settings)  # refuses the embedded store before anything starts
     stall = settings.worker_stall_seconds
@@ -98,7 +98,7 @@ def run_worker(settings: Settings, *, concurrency: int) -> None:
 
 def _suite_name(registry: PackRegistry, registration_id: UUID, index: int) -> str:
     """The name of suite ``index`` of a registration, as the list of workers shows it."""
-    from domain.manifest import PackManifest, required_testing
+    from attune_registry.domain.manifest import PackManifest, required_testing
 
     manifest = registry.get_registration(registration_id).manifest
     suites = required_testing(PackManifest.from_dict(manifest)).test_suites

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adapters.packs.releases import ReleaseStore
-from adapters.packs.workspace import private_dir
+from attune_registry.adapters.packs.releases import ReleaseStore
+from attune_registry.adapters.packs.workspace import private_dir
 
 if TYPE_CHECKING:
-    from application.ports import PackSnapshot
+    from attune_registry.application.ports import PackSnapshot
 
-    from adapters.store.release_blobs import ReleaseBlobs
+    from attune_registry.adapters.store.release_blobs import ReleaseBlobs
 
 
 @dataclass(frozen=True)

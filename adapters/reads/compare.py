@@ -7,14 +7,18 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from domain.comparison import CaseDiff, RunSelector, Thresholds, compare
-from domain.errors import PackNotFoundError, TestRunInProgressError, TestRunNotFoundError
-from domain.vocabulary import RunOutcome, RunStatus, TriggerReason
+from attune_registry.domain.comparison import CaseDiff, RunSelector, Thresholds, compare
+from attune_registry.domain.errors import (
+    PackNotFoundError,
+    TestRunInProgressError,
+    TestRunNotFoundError,
+)
+from attune_registry.domain.vocabulary import RunOutcome, RunStatus, TriggerReason
 
-from projections.rows import TestExecutionRow
+from attune_registry.projections.rows import TestExecutionRow
 
 if TYPE_CHECKING:
-    from projections.queries import ReadModelQueries
+    from attune_registry.projections.queries import ReadModelQueries
 
 
 class ComparedRun(msgspec.Struct, frozen=True, kw_only=True):

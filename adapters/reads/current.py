@@ -7,35 +7,41 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
-from domain.dependencies import ActivePacks
+from attune_registry.domain.dependencies import ActivePacks
 
-from application.registry import STORE_FAILURES, PackRegistry
+from attune_registry.application.registry import STORE_FAILURES, PackRegistry
 
-from projections.activity_queries import ActivityFilter, Feed, RefState
-from projections.case_stats import FlakyCase
-from projections.rows import (
+from attune_registry.projections.activity_queries import ActivityFilter, Feed, RefState
+from attune_registry.projections.case_stats import FlakyCase
+from attune_registry.projections.rows import (
     PackRow,
     RegistrationRow,
     TestExecutionJsonRow,
     TestExecutionRow,
     TokenRow,
 )
-from projections.view import ProjectionStatus, RegistryView
+from attune_registry.projections.view import ProjectionStatus, RegistryView
 
-from adapters.contract import Health, PackDependencies, PackDetails, Page, Verification
-from adapters.reads.lookup import Reads
+from attune_registry.adapters.contract import (
+    Health,
+    PackDependencies,
+    PackDetails,
+    Page,
+    Verification,
+)
+from attune_registry.adapters.reads.lookup import Reads
 
 if TYPE_CHECKING:
-    from domain.comparison import RunSelector, Thresholds
+    from attune_registry.domain.comparison import RunSelector, Thresholds
 
-    from adapters.packs.releases import ReleaseStore
-    from adapters.reads.compare import RunComparison
-    from adapters.reads.versions import PackVersions
+    from attune_registry.adapters.packs.releases import ReleaseStore
+    from attune_registry.adapters.reads.compare import RunComparison
+    from attune_registry.adapters.reads.versions import PackVersions
 
 if TYPE_CHECKING:
-    from domain.vocabulary import RunStatus, TriggerReason
+    from attune_registry.domain.vocabulary import RunStatus, TriggerReason
 
-    from projections.queries import SortKey
+    from attune_registry.projections.queries import SortKey
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -6,16 +6,21 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
-from domain.comparison import RunSelector, Thresholds
-from domain.dependencies import allows
-from domain.errors import NoTestResultsError, PackNotFoundError
+from attune_registry.domain.comparison import RunSelector, Thresholds
+from attune_registry.domain.dependencies import allows
+from attune_registry.domain.errors import NoTestResultsError, PackNotFoundError
 
-from projections.activity_queries import ActivityFilter, Feed, RefState
-from projections.case_stats import FlakyCase
-from projections.queries import ReadModelQueries, SortKey
-from projections.rows import PackRow, RegistrationRow, TestExecutionJsonRow, TestExecutionRow
+from attune_registry.projections.activity_queries import ActivityFilter, Feed, RefState
+from attune_registry.projections.case_stats import FlakyCase
+from attune_registry.projections.queries import ReadModelQueries, SortKey
+from attune_registry.projections.rows import (
+    PackRow,
+    RegistrationRow,
+    TestExecutionJsonRow,
+    TestExecutionRow,
+)
 
-from adapters.contract import (
+from attune_registry.adapters.contract import (
     Dependency,
     Dependent,
     PackDependencies,
@@ -27,11 +32,11 @@ from adapters.contract import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from domain.vocabulary import RunStatus, TriggerReason
+    from attune_registry.domain.vocabulary import RunStatus, TriggerReason
 
-    from adapters.packs.releases import ReleaseStore
-    from adapters.reads.compare import RunComparison
-    from adapters.reads.versions import PackVersions
+    from attune_registry.adapters.packs.releases import ReleaseStore
+    from attune_registry.adapters.reads.compare import RunComparison
+    from attune_registry.adapters.reads.versions import PackVersions
 
 
 class Reads:
@@ -81,7 +86,7 @@ class Reads:
                       to: RunSelector | None = None,
                       thresholds: Thresholds | None = None) -> RunComparison:
         """Two finished runs of ``ref`` case by case (see ``adapters.reads.compare``)."""
-        from adapters.reads.compare import compare_runs
+        from attune_registry.adapters.reads.compare import compare_runs
 
         return compare_runs(self.view, ref, from_, to, thresholds or Thresholds())
 
@@ -91,7 +96,7 @@ class Reads:
 
         Raises: PackNotFoundError when ``ref`` is not active.
         """
-        from adapters.packs.releases import check_drift
+        from attune_registry.adapters.packs.releases import check_drift
 
         pack = self.view.get_pack(ref)
         if pack is None:
@@ -159,7 +164,7 @@ class Reads:
 
     def versions(self, ref: str) -> PackVersions:
         """Raises: PackNotFoundError when ``ref`` was never submitted."""
-        from adapters.reads.versions import pack_versions
+        from attune_registry.adapters.reads.versions import pack_versions
 
         return pack_versions(self.view, self.releases, ref)
 

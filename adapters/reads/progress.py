@@ -9,13 +9,13 @@ from typing import Any
 
 import msgspec
 
-from domain.errors import RegistryError
-from domain.manifest import PackManifest, required_testing
-from domain.registration import Registration
-from domain.results import TestCaseResult
-from domain.vocabulary import RegistrationStatus
+from attune_registry.domain.errors import RegistryError
+from attune_registry.domain.manifest import PackManifest, required_testing
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.results import TestCaseResult
+from attune_registry.domain.vocabulary import RegistrationStatus
 
-from adapters.contract import (
+from attune_registry.adapters.contract import (
     MAX_FAILURES,
     DecidedUpdate,
     RecordedSuite,

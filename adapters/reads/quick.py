@@ -16,14 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from projections.queries import ReadModelQueries
-from projections.tables import READ_MODEL_VERSION
+from attune_registry.projections.queries import ReadModelQueries
+from attune_registry.projections.tables import READ_MODEL_VERSION
 
-from adapters.reads.lookup import Reads
-from adapters.settings import Settings
+from attune_registry.adapters.reads.lookup import Reads
+from attune_registry.adapters.settings import Settings
 
 if TYPE_CHECKING:
-    from adapters.packs.releases import ReleaseStore
+    from attune_registry.adapters.packs.releases import ReleaseStore
 
 # Persisted names: the event log's application (``PackRegistry.name``) as the tracking table
 # records it, and the library's SQLite tables.
@@ -79,6 +79,6 @@ def quick_reads(settings: Settings) -> Iterator[Reads | None]:
 
 
 def _releases(settings: Settings) -> ReleaseStore:
-    from adapters.packs.releases import ReleaseStore
+    from attune_registry.adapters.packs.releases import ReleaseStore
 
     return ReleaseStore.of(settings)

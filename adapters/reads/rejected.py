@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol, cast
 
-from domain.errors import DependentsFailedError, TestsFailedError
-from domain.vocabulary import RunStatus
+from attune_registry.domain.errors import DependentsFailedError, TestsFailedError
+from attune_registry.domain.vocabulary import RunStatus
 
-from application.registry import STORE_FAILURES
+from attune_registry.application.registry import STORE_FAILURES
 
-from projections.rows import TestExecutionRow
+from attune_registry.projections.rows import TestExecutionRow
 
-from adapters.settings import ConfigError
+from attune_registry.adapters.settings import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.results import TestResult
+from attune_registry.domain.results import TestResult
 
-from application.ports import ReusableRun
+from attune_registry.application.ports import ReusableRun
 
-from adapters.reads.current import CurrentReads, current
+from attune_registry.adapters.reads.current import CurrentReads, current
 
 
 class ReadModelRuns:

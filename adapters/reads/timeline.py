@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from domain.origin import Origin, ReleaseOrigin, describe, origin_from_dict
-from domain.registration import Registration
-from domain.results import summary_line
-from domain.vocabulary import (
+from attune_registry.domain.origin import Origin, ReleaseOrigin, describe, origin_from_dict
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.results import summary_line
+from attune_registry.domain.vocabulary import (
     RegistrationStatus,
     RejectReason,
     RollbackReason,
@@ -25,8 +25,8 @@ from domain.vocabulary import (
     TriggerReason,
 )
 
-from adapters.contract import MAX_FAILURES, StoredEvent, Worker
-from adapters.reads.progress import expected_suites
+from attune_registry.adapters.contract import MAX_FAILURES, StoredEvent, Worker
+from attune_registry.adapters.reads.progress import expected_suites
 
 Tone = Literal["good", "bad", ""]
 # A rejection in the auditor's words; the stored message is the API's, with API syntax.

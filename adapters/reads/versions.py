@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from domain.errors import PackNotFoundError
-from domain.origin import Origin
-from domain.vocabulary import TriggerReason
+from attune_registry.domain.errors import PackNotFoundError
+from attune_registry.domain.origin import Origin
+from attune_registry.domain.vocabulary import TriggerReason
 
 if TYPE_CHECKING:
-    from projections.queries import ReadModelQueries
-    from projections.rows import RegistrationRow
-    from projections.version_queries import RunSummary
+    from attune_registry.projections.queries import ReadModelQueries
+    from attune_registry.projections.rows import RegistrationRow
+    from attune_registry.projections.version_queries import RunSummary
 
-    from adapters.packs.releases import ReleaseStore
+    from attune_registry.adapters.packs.releases import ReleaseStore
 
 EndedHow = Literal["replaced", "rolled_back", "unregistered"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from domain.results import TestResult
+from attune_registry.domain.results import TestResult
 
 # What XML 1.0 cannot carry, even escaped: C0 controls other than tab, newline and carriage
 # return, lone surrogates, and U+FFFE/U+FFFF. They are dropped.

@@ -7,19 +7,19 @@ from typing import Protocol
 
 import msgspec
 
-from domain.manifest import TestSuite
-from domain.policy import suite_error
-from domain.results import SuiteResult, TestCaseResult
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.policy import suite_error
+from attune_registry.domain.results import SuiteResult, TestCaseResult
 
-from application.ports import NO_CONTEXT, SuiteContext
+from attune_registry.application.ports import NO_CONTEXT, SuiteContext
 
-from adapters.runners.fingerprint import fingerprint
-from adapters.runners.process import kill_all
-from adapters.runners.pytest_runner import PytestRunner
-from adapters.runners.shell_runner import ShellRunner
-from adapters.runners.unittest_runner import UnittestRunner
-from adapters.sandbox import Jail, Sandbox, SuiteRefused
-from adapters.sandbox.diagnose import limit_hit
+from attune_registry.adapters.runners.fingerprint import fingerprint
+from attune_registry.adapters.runners.process import kill_all
+from attune_registry.adapters.runners.pytest_runner import PytestRunner
+from attune_registry.adapters.runners.shell_runner import ShellRunner
+from attune_registry.adapters.runners.unittest_runner import UnittestRunner
+from attune_registry.adapters.sandbox import Jail, Sandbox, SuiteRefused
+from attune_registry.adapters.sandbox.diagnose import limit_hit
 
 
 class Runner(Protocol):

@@ -14,9 +14,9 @@ import sys
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
-from domain.vocabulary import SandboxMechanism
+from attune_registry.domain.vocabulary import SandboxMechanism
 
-from application.ports import NO_CONTEXT, SuiteContext
+from attune_registry.application.ports import NO_CONTEXT, SuiteContext
 
 # Bump when what goes into a fingerprint changes: older fingerprints then match nothing.
 FINGERPRINT_LAYOUT = 1

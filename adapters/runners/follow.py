@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.results import TestCaseResult
-from domain.vocabulary import CASE_STATUSES, CaseStatus
+from attune_registry.domain.results import TestCaseResult
+from attune_registry.domain.vocabulary import CASE_STATUSES, CaseStatus
 
 MAX_MESSAGE = 8000
 MAX_NAME = 1000

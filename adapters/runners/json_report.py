@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from domain.results import TestCaseResult
+from attune_registry.domain.results import TestCaseResult
 
-from adapters.runners.reading import Counts, Reading, numbered
+from attune_registry.adapters.runners.reading import Counts, Reading, numbered
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 # What CappedOutput puts where it dropped the middle of a stream.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from domain.results import TestCaseResult
-from domain.vocabulary import CaseStatus
+from attune_registry.domain.results import TestCaseResult
+from attune_registry.domain.vocabulary import CaseStatus
 
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 MAX_MESSAGE = 8000

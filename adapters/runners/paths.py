@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from adapters.runners.budget import (
+from attune_registry.adapters.runners.budget import (
     GlobBudget,
     GlobLimitError,
     GlobLimits,

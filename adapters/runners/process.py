@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from application.ports import NO_CONTEXT, SuiteContext
+from attune_registry.application.ports import NO_CONTEXT, SuiteContext
 
-from adapters.hardening import PR_SET_PDEATHSIG, prctl, undumpable
-from adapters.runners.channel import ResultPipe
-from adapters.sandbox.jail import Jail
+from attune_registry.adapters.hardening import PR_SET_PDEATHSIG, prctl, undumpable
+from attune_registry.adapters.runners.channel import ResultPipe
+from attune_registry.adapters.sandbox.jail import Jail
 
 # What is kept of each stream: the first and the last half of this many bytes.
 OUTPUT_LIMIT_BYTES = 64 * 1024
@@ -186,8 +186,10 @@ def _limit_child(jail: Jail | None) -> None:  # runs in the child between fork a
 # The test runs under a small supervisor that leads its process group and is the subreaper of
 # everything the test starts: when the test ends, on SIGTERM, or if the registry dies, even by
 # SIGKILL (PR_SET_PDEATHSIG), it kills the test's whole tree, daemonised processes included.
-# -S: the supervisor needs the standard library only; skipping site saves a start-up.
-SUPERVISOR = [sys.executable, "-I", "-S", str(Path(__file__).parent / "child" / "supervise.py")]
+# -S: the supervisor needs the standard library only; skipping site saves a start-up. Paths are
+# resolved: the sandbox binds the real folder, not the attune_registry/ link in a checkout.
+CHILD = Path(__file__).resolve().parent / "child"
+SUPERVISOR = [sys.executable, "-I", "-S", str(CHILD / "supervise.py")]
 
 _live_groups: set[int] = set()
 _live_lock = threading.Lock()

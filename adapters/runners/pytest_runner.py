@@ -7,21 +7,21 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from domain.manifest import TestSuite
-from domain.policy import suite_error, suite_result
-from domain.results import SuiteResult, TestCaseResult
-from domain.vocabulary import RunnerType
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.policy import suite_error, suite_result
+from attune_registry.domain.results import SuiteResult, TestCaseResult
+from attune_registry.domain.vocabulary import RunnerType
 
-from application.ports import NO_CONTEXT, SuiteContext
+from attune_registry.application.ports import NO_CONTEXT, SuiteContext
 
-from adapters.runners.channel import ResultPipe
-from adapters.runners.follow import CaseReport, CaseStream
-from adapters.runners.junit import MAX_REPORT_BYTES, ReportError, parse_junit
-from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
-from adapters.runners.process import python_of, run_process, sandbox_env
-from adapters.sandbox.jail import Jail
+from attune_registry.adapters.runners.channel import ResultPipe
+from attune_registry.adapters.runners.follow import CaseReport, CaseStream
+from attune_registry.adapters.runners.junit import MAX_REPORT_BYTES, ReportError, parse_junit
+from attune_registry.adapters.runners.paths import SuitePathError, matching_paths, suite_directory
+from attune_registry.adapters.runners.process import python_of, run_process, sandbox_env
+from attune_registry.adapters.sandbox.jail import Jail
 
-PLUGIN_DIR = Path(__file__).parent / "pytest_plugin"
+PLUGIN_DIR = Path(__file__).resolve().parent / "pytest_plugin"
 PROGRESS_PLUGIN = "_attune_progress"
 PROGRESS_ENV = "PACK_TEST_PROGRESS_FD"
 # pytest's exit codes that mean "the run itself went wrong", not "tests failed".

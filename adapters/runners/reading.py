@@ -6,8 +6,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from domain.results import TestCaseResult
-from domain.vocabulary import CaseStatus
+from attune_registry.domain.results import TestCaseResult
+from attune_registry.domain.vocabulary import CaseStatus
 
 # CSI sequences (colours, cursor moves), charset switches like tput's ESC ( B, and other
 # two-byte escapes.

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from domain.results import TestCaseResult
+from attune_registry.domain.results import TestCaseResult
 
-from adapters.runners.json_report import UnreadableReportError, read_json_report
-from adapters.runners.reading import Counts, Reading, numbered, strip_ansi
-from adapters.runners.tap import read_tap
+from attune_registry.adapters.runners.json_report import UnreadableReportError, read_json_report
+from attune_registry.adapters.runners.reading import Counts, Reading, numbered, strip_ansi
+from attune_registry.adapters.runners.tap import read_tap
 
 SUMMARY_LABELS = {"total": "Total Tests:", "passed": "Passed:", "failed": "Failed:",
                   "skipped": "Skipped:"}

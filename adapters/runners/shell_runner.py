@@ -11,15 +11,15 @@ from pathlib import Path
 
 import msgspec
 
-from domain.manifest import TestSuite
-from domain.policy import suite_error, suite_result
-from domain.results import SuiteResult, TestCaseResult
-from domain.vocabulary import RunnerType
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.policy import suite_error, suite_result
+from attune_registry.domain.results import SuiteResult, TestCaseResult
+from attune_registry.domain.vocabulary import RunnerType
 
-from application.ports import NO_CONTEXT, SuiteContext
+from attune_registry.application.ports import NO_CONTEXT, SuiteContext
 
-from adapters.runners.paths import SuitePathError, matching_paths, suite_directory
-from adapters.runners.process import (
+from attune_registry.adapters.runners.paths import SuitePathError, matching_paths, suite_directory
+from attune_registry.adapters.runners.process import (
     MAX_RESULT_BYTES,
     MAX_RESULT_LINES,
     OUTPUT_LIMIT_BYTES,
@@ -28,13 +28,13 @@ from adapters.runners.process import (
     run_process,
     sandbox_env,
 )
-from adapters.runners.shell_output import (
+from attune_registry.adapters.runners.shell_output import (
     RESULT_LINES,
     ScriptReport,
     read_json_output,
     read_output,
 )
-from adapters.sandbox.jail import Jail
+from attune_registry.adapters.sandbox.jail import Jail
 
 # By extension, for scripts that are not executable (".py": the suite's Python).
 INTERPRETERS = {".sh": ["/bin/sh"], ".bash": ["/bin/bash"]}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from domain.results import TestCaseResult
+from attune_registry.domain.results import TestCaseResult
 
-from adapters.runners.reading import Reading, strip_ansi
+from attune_registry.adapters.runners.reading import Reading, strip_ansi
 
 TAP_VERSION = re.compile(r"^TAP version \d+$")
 TAP_PLAN = re.compile(r"^1\.\.(\d+)(?:\s*#.*)?$")

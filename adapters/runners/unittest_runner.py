@@ -6,25 +6,25 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from domain.manifest import TestSuite
-from domain.policy import suite_error, suite_result
-from domain.results import SuiteResult, TestCaseResult
-from domain.vocabulary import RunnerType
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.policy import suite_error, suite_result
+from attune_registry.domain.results import SuiteResult, TestCaseResult
+from attune_registry.domain.vocabulary import RunnerType
 
-from application.ports import NO_CONTEXT, SuiteContext
+from attune_registry.application.ports import NO_CONTEXT, SuiteContext
 
-from adapters.runners.channel import ResultPipe
-from adapters.runners.follow import CaseStream
-from adapters.runners.paths import (
+from attune_registry.adapters.runners.channel import ResultPipe
+from attune_registry.adapters.runners.follow import CaseStream
+from attune_registry.adapters.runners.paths import (
     SuitePathError,
     discoverable_files,
     suite_directory,
     top_level_dir,
 )
-from adapters.runners.process import python_of, run_process, sandbox_env
-from adapters.sandbox.jail import Jail
+from attune_registry.adapters.runners.process import python_of, run_process, sandbox_env
+from attune_registry.adapters.sandbox.jail import Jail
 
-COLLECTOR = Path(__file__).parent / "child" / "unittest_collect.py"
+COLLECTOR = Path(__file__).resolve().parent / "child" / "unittest_collect.py"
 
 
 class UnittestRunner:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import threading
 
-from domain.manifest import TestSuite
-from domain.vocabulary import SandboxMechanism
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.vocabulary import SandboxMechanism
 
-from adapters.sandbox.jail import Jail
-from adapters.sandbox.mechanism import SandboxUnavailable, choose
-from adapters.sandbox.policy import SandboxPolicy, SandboxSettingError, SuiteRefused
+from attune_registry.adapters.sandbox.jail import Jail
+from attune_registry.adapters.sandbox.mechanism import SandboxUnavailable, choose
+from attune_registry.adapters.sandbox.policy import SandboxPolicy, SandboxSettingError, SuiteRefused
 
 
 class Sandbox:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from domain.results import LIMIT_UNITS, SuiteResult
+from attune_registry.domain.results import LIMIT_UNITS, SuiteResult
 
 # What a process prints, or how it ends, when the kernel enforces each limit.
 _SIGNS = (

@@ -11,13 +11,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domain.results import Isolation
-from domain.vocabulary import SandboxMechanism
+from attune_registry.domain.results import Isolation
+from attune_registry.domain.vocabulary import SandboxMechanism
 
-from adapters.sandbox.bwrap import ETC_FILES, bwrap_argv
-from adapters.sandbox.seccomp import filter_program
+from attune_registry.adapters.sandbox.bwrap import ETC_FILES, bwrap_argv
+from attune_registry.adapters.sandbox.seccomp import filter_program
 
-LAUNCHER = Path(__file__).parent / "child" / "enter_namespaces.py"
+LAUNCHER = Path(__file__).resolve().parent / "child" / "enter_namespaces.py"
 # When the registry runs as root, each suite runs as an unprivileged uid of its own from this
 # range (no account has it, no file outside the suite's own belongs to it, and no two suites
 # share one, so they cannot signal each other or share a process count).

@@ -9,11 +9,11 @@ import subprocess
 import sys
 import threading
 
-from domain.vocabulary import SandboxMechanism
+from attune_registry.domain.vocabulary import SandboxMechanism
 
-from adapters.sandbox.bwrap import bwrap_argv
-from adapters.sandbox.jail import LAUNCHER
-from adapters.settings import ConfigError
+from attune_registry.adapters.sandbox.bwrap import bwrap_argv
+from attune_registry.adapters.sandbox.jail import LAUNCHER
+from attune_registry.adapters.settings import ConfigError
 
 PROBE_TIMEOUT = 30.0
 INSTALL_HINT = "Debian and Ubuntu: apt-get install bubblewrap"

@@ -6,10 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from domain.manifest import TestSuite
-from domain.results import LIMIT_UNITS
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.results import LIMIT_UNITS
 
-from adapters.settings import ConfigError
+from attune_registry.adapters.settings import ConfigError
 
 MODES = ("auto", "bwrap", "namespaces", "off")
 # Per process of a suite. Memory is address space (RLIMIT_AS); cpu_seconds defaults to the

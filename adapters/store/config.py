@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from adapters.redact import redact_url
-from adapters.settings import ConfigError, Settings
-from adapters.store.files import make_private_dir, private_sqlite_file
+from attune_registry.adapters.redact import redact_url
+from attune_registry.adapters.settings import ConfigError, Settings
+from attune_registry.adapters.store.files import make_private_dir, private_sqlite_file
 
 DEFAULT_SCHEMA = "attune"
 LIBPQ_PARAMETERS = "ATTUNE_POSTGRES_LIBPQ_PARAMETERS"
@@ -54,7 +54,7 @@ def store_config(settings: Settings, *, create: bool = True) -> StoreConfig:
     config = store_location(settings)
     if not create:
         if not config.is_postgres and not Path(config.env["SQLITE_DBNAME"]).is_file():
-            from adapters.store.probe import not_found
+            from attune_registry.adapters.store.probe import not_found
 
             raise not_found(config, "ATTUNE_DATABASE_URL" if settings.database_url
                             else "ATTUNE_HOME")
@@ -131,7 +131,7 @@ def _postgres(url: str) -> StoreConfig:
     return StoreConfig(
         kind="postgres",
         env={
-            "PERSISTENCE_MODULE": "adapters.store.postgres:PostgresStoreFactory",
+            "PERSISTENCE_MODULE": "attune_registry.adapters.store.postgres:PostgresStoreFactory",
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": params.get("host") or "127.0.0.1",
             "POSTGRES_PORT": params.get("port") or "5432",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
-from adapters.store.config import libpq_parameters
+from attune_registry.adapters.store.config import libpq_parameters
 
 # After this many seconds of failed attempts, a pool stops reconnecting on its own and the
 # next request for a connection starts a new attempt at once (psycopg_pool's default, 5 min of

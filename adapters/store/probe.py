@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from projections.tables import READ_MODEL_VERSION
+from attune_registry.projections.tables import READ_MODEL_VERSION
 
-from adapters.store.config import StoreConfig, StoreConfigError
+from attune_registry.adapters.store.config import StoreConfig, StoreConfigError
 
 T = TypeVar("T")
 
@@ -171,7 +171,7 @@ def _on_postgres(config: StoreConfig, read: Callable[[Any], T]) -> T:
     """``read(connection)`` on a connection of its own, outside the library's pools."""
     import psycopg
 
-    from adapters.store.setup import connect
+    from attune_registry.adapters.store.setup import connect
 
     try:
         with connect(config, timeout=5) as conn:

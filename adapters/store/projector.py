@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 
-from adapters.service import RegistryService
-from adapters.store.config import StoreConfig, StoreUnavailableError
-from adapters.store.setup import connect
+from attune_registry.adapters.service import RegistryService
+from attune_registry.adapters.store.config import StoreConfig, StoreUnavailableError
+from attune_registry.adapters.store.setup import connect
 
 # Fixed key of the session advisory lock the active projector holds (distinct from the
 # per-batch transaction lock of the view).

@@ -23,16 +23,16 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
-from adapters.packs.tree import (
+from attune_registry.adapters.packs.tree import (
     MAX_PACK_BYTES,
     MAX_PACK_FILES,
     PackTooLargeError,
     digest_of,
     tree_entries,
 )
-from adapters.packs.workspace import claim_empty_dir, clear_dir
+from attune_registry.adapters.packs.workspace import claim_empty_dir, clear_dir
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 # The tar around the files: a header (and at most a PAX header) and padding per entry.

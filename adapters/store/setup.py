@@ -8,9 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from projections.tables import READ_MODEL_VERSION
+from attune_registry.projections.tables import READ_MODEL_VERSION
 
-from adapters.store.config import StoreConfig, StoreUnavailableError, libpq_parameters
+from attune_registry.adapters.store.config import (
+    StoreConfig,
+    StoreUnavailableError,
+    libpq_parameters,
+)
 
 
 def setup_stamp() -> str:

@@ -9,11 +9,11 @@ from litestar.di import Provide
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
-from domain.comparison import RunSelector
-from domain.errors import PackNotFoundError
-from domain.manifest import REF_PATTERN
+from attune_registry.domain.comparison import RunSelector
+from attune_registry.domain.errors import PackNotFoundError
+from attune_registry.domain.manifest import REF_PATTERN
 
-from adapters.web.pages import Store, Viewer, page, viewer
+from attune_registry.adapters.web.pages import Store, Viewer, page, viewer
 
 Selector = Annotated[str | None, QueryParameter(max_length=200)]
 # Per case list: its heading and what it means, in the order the page shows them.

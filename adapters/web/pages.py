@@ -21,18 +21,18 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from domain.errors import PackNotFoundError, RegistryError
-from domain.vocabulary import RunStatus, TriggerReason
+from attune_registry.domain.errors import PackNotFoundError, RegistryError
+from attune_registry.domain.vocabulary import RunStatus, TriggerReason
 
-from projections.queries import SortKey
+from attune_registry.projections.queries import SortKey
 
-from adapters.contract import ServedRegistry
-from adapters.http.cursor import RUN_CURSOR, decode_cursor, encode_cursor
-from adapters.http.errors import STATUS_BY_CODE
-from adapters.tokens import AuthenticationError, parse_token
-from adapters.web import views
-from adapters.web.charts import duration_chart, pass_rate_chart, sparkline
-from adapters.web.session import COOKIE, LIFETIME_SECONDS, SessionKey
+from attune_registry.adapters.contract import ServedRegistry
+from attune_registry.adapters.http.cursor import RUN_CURSOR, decode_cursor, encode_cursor
+from attune_registry.adapters.http.errors import STATUS_BY_CODE
+from attune_registry.adapters.tokens import AuthenticationError, parse_token
+from attune_registry.adapters.web import views
+from attune_registry.adapters.web.charts import duration_chart, pass_rate_chart, sparkline
+from attune_registry.adapters.web.session import COOKIE, LIFETIME_SECONDS, SessionKey
 
 RUNS_PER_PAGE = 50
 CHART_RUNS = 50

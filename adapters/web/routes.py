@@ -11,11 +11,11 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
-from adapters.web import views
-from adapters.web.compare import CompareController
-from adapters.web.pages import (
+from attune_registry.adapters.web import views
+from attune_registry.adapters.web.compare import CompareController
+from attune_registry.adapters.web.pages import (
     DashboardController,
     NotSignedInError,
     SignInController,

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
-from adapters.settings import ConfigError, Settings
-from adapters.store.files import PRIVATE_FILE_MODE, make_private_dir
+from attune_registry.adapters.settings import ConfigError, Settings
+from attune_registry.adapters.store.files import PRIVATE_FILE_MODE, make_private_dir
 
 COOKIE = "attune_session"
 LIFETIME_SECONDS = 8 * 3600

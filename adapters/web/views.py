@@ -11,15 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.origin import ReleaseOrigin
-from domain.results import summary_line
+from attune_registry.domain.origin import ReleaseOrigin
+from attune_registry.domain.results import summary_line
 
-from projections.rows import RegistrationRow, TestExecutionJsonRow, TestExecutionRow
+from attune_registry.projections.rows import RegistrationRow, TestExecutionJsonRow, TestExecutionRow
 
-from adapters.contract import StoredEvent
-from adapters.reads.timeline import seconds as seconds  # the templates show durations too
-from adapters.reads.timeline import summarize
-from adapters.web.charts import RunPoint
+from attune_registry.adapters.contract import StoredEvent
+from attune_registry.adapters.reads.timeline import (
+    seconds as seconds,  # the templates show durations too
+)
+from attune_registry.adapters.reads.timeline import summarize
+from attune_registry.adapters.web.charts import RunPoint
 
 OUTPUT_CAP = 8 * 1024  # characters of a suite's stdout/stderr shown on a page
 IN_FLIGHT = ("requested", "testing")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapters.webhooks.service import Webhooks
+from attune_registry.adapters.webhooks.service import Webhooks
 
 if TYPE_CHECKING:
-    from application.registry import PackRegistry
+    from attune_registry.application.registry import PackRegistry
 
-    from adapters.settings import Settings
-    from adapters.webhooks.target import Resolver
+    from attune_registry.adapters.settings import Settings
+    from attune_registry.adapters.webhooks.target import Resolver
 
 
 def build_webhooks(app: PackRegistry, settings: Settings, *,
@@ -26,11 +26,11 @@ def build_webhooks(app: PackRegistry, settings: Settings, *,
     """
     import psycopg
 
-    from adapters.install.network import system_resolver
-    from adapters.store.config import store_config
-    from adapters.store.setup import conninfo, diagnose, setup_lock
-    from adapters.webhooks.config import WebhookConfig
-    from adapters.webhooks.outbox import Outbox, PostgresOutbox, SQLiteOutbox
+    from attune_registry.adapters.install.network import system_resolver
+    from attune_registry.adapters.store.config import store_config
+    from attune_registry.adapters.store.setup import conninfo, diagnose, setup_lock
+    from attune_registry.adapters.webhooks.config import WebhookConfig
+    from attune_registry.adapters.webhooks.outbox import Outbox, PostgresOutbox, SQLiteOutbox
 
     webhook_config = WebhookConfig.of(settings)  # a bad setting fails before any connection
     config = store_config(settings)

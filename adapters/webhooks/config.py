@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.settings import ConfigError, Settings
+from attune_registry.adapters.settings import ConfigError, Settings
 
 # Seconds to wait before each retry: Standard Webhooks' usual schedule (5 s, 5 min, 30 min,
 # 2 h, 5 h, 10 h, 10 h): eight attempts over about 27 hours, growing roughly exponentially.

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from adapters.webhooks.config import WebhookConfig
-from adapters.webhooks.outbox import Outbox
-from adapters.webhooks.send import Attempt, send
-from adapters.webhooks.signing import signed_headers
-from adapters.webhooks.target import Resolver
+from attune_registry.adapters.webhooks.config import WebhookConfig
+from attune_registry.adapters.webhooks.outbox import Outbox
+from attune_registry.adapters.webhooks.send import Attempt, send
+from attune_registry.adapters.webhooks.signing import signed_headers
+from attune_registry.adapters.webhooks.target import Resolver
 
 log = logging.getLogger("attune.webhooks")
 

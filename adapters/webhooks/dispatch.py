@@ -14,16 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.registration import Registration
-from domain.test_run import TestRun
-from domain.webhook import Webhook
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.test_run import TestRun
+from attune_registry.domain.webhook import Webhook
 
-from application.registry import PackRegistry
+from attune_registry.application.registry import PackRegistry
 
-from projections.sql import Writer, from_json
+from attune_registry.projections.sql import Writer, from_json
 
-from adapters.webhooks.outbox import Outbox
-from adapters.webhooks.payloads import message_of
+from attune_registry.adapters.webhooks.outbox import Outbox
+from attune_registry.adapters.webhooks.payloads import message_of
 
 TOPICS = (Webhook.WebhookAdded.TOPIC, Webhook.WebhookRemoved.TOPIC,
           Registration.RegistrationCommitted.TOPIC, Registration.RegistrationRejected.TOPIC,

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 
-from adapters.store.config import StoreConfig, StoreUnavailableError
-from adapters.store.setup import conninfo
-from adapters.webhooks.service import Webhooks
+from attune_registry.adapters.store.config import StoreConfig, StoreUnavailableError
+from attune_registry.adapters.store.setup import conninfo
+from attune_registry.adapters.webhooks.service import Webhooks
 
 log = logging.getLogger(__name__)
 # A store that went away for a moment: one line in the log, and the next tick tries again.

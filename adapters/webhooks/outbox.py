@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from projections.sql import Dialect, Writer, from_json, from_timestamp
+from attune_registry.projections.sql import Dialect, Writer, from_json, from_timestamp
 
-from adapters.webhooks.rows import AttemptRow, DeliveryRow, WebhookRow
-from adapters.webhooks.send import Attempt
-from adapters.webhooks.tables import create_statements
+from attune_registry.adapters.webhooks.rows import AttemptRow, DeliveryRow, WebhookRow
+from attune_registry.adapters.webhooks.send import Attempt
+from attune_registry.adapters.webhooks.tables import create_statements
 
 # Fixed key of the PostgreSQL advisory lock that serialises dispatchers (see dispatch.py).
 DISPATCH_LOCK_KEY = 0x6174747768  # "attwh"
@@ -244,7 +244,7 @@ class SQLiteOutbox(Outbox):
     """The outbox in the embedded store's file (a connection per transaction: any thread)."""
 
     def __init__(self, path: str) -> None:
-        from projections.sql import sqlite_dialect
+        from attune_registry.projections.sql import sqlite_dialect
 
         self.path = path
         self.dialect = sqlite_dialect()
@@ -276,7 +276,7 @@ class PostgresOutbox(Outbox):
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
-        from projections.sql import postgres_dialect
+        from attune_registry.projections.sql import postgres_dialect
 
         self.dialect = postgres_dialect(schema)
         self.ddl = create_statements(self.dialect.prefix, json="JSONB", ts="TIMESTAMPTZ",

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.errors import failing_cases
-from domain.registration import Registration
-from domain.suite_event import SuiteCompleted
-from domain.test_run import TestRun
-from domain.webhook import TEST_EVENT_TYPE
+from attune_registry.domain.errors import failing_cases
+from attune_registry.domain.registration import Registration
+from attune_registry.domain.suite_event import SuiteCompleted
+from attune_registry.domain.test_run import TestRun
+from attune_registry.domain.webhook import TEST_EVENT_TYPE
 
 # A payload names the first failing cases; ``more_failing_cases`` counts the others.
 MAX_FAILING_CASES = 20

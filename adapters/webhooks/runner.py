@@ -16,11 +16,11 @@ import logging
 import threading
 from collections.abc import Callable
 
-from adapters.observability.logs import quiet_side_task_failures
-from adapters.settings import ConfigError
-from adapters.store.config import StoreConfig
-from adapters.webhooks.deliver import SENDERS
-from adapters.webhooks.service import Webhooks
+from attune_registry.adapters.observability.logs import quiet_side_task_failures
+from attune_registry.adapters.settings import ConfigError
+from attune_registry.adapters.store.config import StoreConfig
+from attune_registry.adapters.webhooks.deliver import SENDERS
+from attune_registry.adapters.webhooks.service import Webhooks
 
 log = logging.getLogger("attune.webhooks")
 
@@ -65,7 +65,7 @@ def _follow_sqlite(webhooks: Webhooks, stop: threading.Event) -> None:
 
 async def _postgres(webhooks: Webhooks, config: StoreConfig, *, wait: bool,
                     signals: bool) -> int:
-    from adapters.webhooks.jobs import QUEUE, queue_new, webhook_jobs
+    from attune_registry.adapters.webhooks.jobs import QUEUE, queue_new, webhook_jobs
 
     app = webhook_jobs(config, webhooks)
     quiet_side_task_failures(WORKER_NAME)
@@ -81,8 +81,8 @@ def ensure_queue(config: StoreConfig) -> None:
     """PostgreSQL: the queue's tables, created once under the store's set-up lock."""
     if not config.is_postgres:
         return
-    from adapters.queue.jobs import ensure_queue_schema
-    from adapters.store.setup import ensure_schema, setup_lock
+    from attune_registry.adapters.queue.jobs import ensure_queue_schema
+    from attune_registry.adapters.store.setup import ensure_schema, setup_lock
 
     with setup_lock(config):
         ensure_schema(config)

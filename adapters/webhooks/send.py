@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from domain.errors import RegistryError
+from attune_registry.domain.errors import RegistryError
 
-from adapters.redact import redact_url
-from adapters.webhooks.config import WebhookConfig
-from adapters.webhooks.target import Resolver, parse_target, target_addresses
+from attune_registry.adapters.redact import redact_url
+from attune_registry.adapters.webhooks.config import WebhookConfig
+from attune_registry.adapters.webhooks.target import Resolver, parse_target, target_addresses
 
 if TYPE_CHECKING:
     import httpcore
@@ -108,7 +108,7 @@ def _ssl_context() -> ssl.SSLContext:
 def _pinned_backend(config: WebhookConfig, resolver: Resolver | None) -> httpcore.NetworkBackend:
     import httpcore
 
-    from adapters.install.network import system_resolver
+    from attune_registry.adapters.install.network import system_resolver
 
     class PinnedBackend(httpcore.SyncBackend):
         """Looks the host up once, judges every address, connects to those addresses only."""

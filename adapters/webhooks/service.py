@@ -9,25 +9,25 @@ from datetime import UTC, datetime
 from typing import Concatenate, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
-from domain.webhook import (
+from attune_registry.domain.webhook import (
     InvalidWebhookError,
     WebhookNotFoundError,
     WebhookRemovedError,
     parse_event_types,
 )
 
-from application.registry import STORE_FAILURES, PackRegistry
-from application.webhooks import add_webhook, remove_webhook
+from attune_registry.application.registry import STORE_FAILURES, PackRegistry
+from attune_registry.application.webhooks import add_webhook, remove_webhook
 
-from adapters.install.network import system_resolver
-from adapters.webhooks.config import WebhookConfig
-from adapters.webhooks.deliver import Outcome, attempt, deliver_due
-from adapters.webhooks.dispatch import dispatch
-from adapters.webhooks.outbox import Outbox
-from adapters.webhooks.payloads import test_message
-from adapters.webhooks.rows import DeliveryRow, WebhookCreated, WebhookRow
-from adapters.webhooks.signing import new_secret
-from adapters.webhooks.target import Resolver, judge_target
+from attune_registry.adapters.install.network import system_resolver
+from attune_registry.adapters.webhooks.config import WebhookConfig
+from attune_registry.adapters.webhooks.deliver import Outcome, attempt, deliver_due
+from attune_registry.adapters.webhooks.dispatch import dispatch
+from attune_registry.adapters.webhooks.outbox import Outbox
+from attune_registry.adapters.webhooks.payloads import test_message
+from attune_registry.adapters.webhooks.rows import DeliveryRow, WebhookCreated, WebhookRow
+from attune_registry.adapters.webhooks.signing import new_secret
+from attune_registry.adapters.webhooks.target import Resolver, judge_target
 
 P = ParamSpec("P")
 T = TypeVar("T")

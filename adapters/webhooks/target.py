@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from domain.text import has_control, quoted_end
-from domain.webhook import MAX_URL_CHARS, InvalidWebhookError
+from attune_registry.domain.text import has_control, quoted_end
+from attune_registry.domain.webhook import MAX_URL_CHARS, InvalidWebhookError
 
-from adapters.install.network import refusal, system_resolver
-from adapters.webhooks.config import WebhookConfig
+from attune_registry.adapters.install.network import refusal, system_resolver
+from attune_registry.adapters.webhooks.config import WebhookConfig
 
 Resolver = Callable[[str, int], list[str]]
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from adapters.settings import Settings
+from attune_registry.adapters.settings import Settings
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 

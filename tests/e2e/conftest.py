@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
 
 from tests.cluster import Cluster
 from tests.conftest import ATTUNE

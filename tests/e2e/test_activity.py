@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from adapters.cli.context import actor
+from attune_registry.adapters.cli.context import actor
 
 from tests.conftest import ATTUNE
 from tests.e2e.test_http import running_api

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.commands import InstallCommand, RegisterCommand
+from attune_registry.application.commands import InstallCommand, RegisterCommand
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.e2e.test_http import running_api
 from tests.packs import failing_tests, manifest, write_pack

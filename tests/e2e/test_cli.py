@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.bootstrap import build_registry
-from adapters.cli.output import REJECTION_HINT
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.cli.output import REJECTION_HINT
 
 from tests.conftest import ATTUNE, CORE_PACK, CORE_VERSION, invoke
 from tests.packs import failing_tests, manifest, write_pack

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.bootstrap import build_registry
-from adapters.install.sources import shown_source
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.install.sources import shown_source
 
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack

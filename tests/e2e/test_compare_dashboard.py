@@ -8,7 +8,7 @@ from html import unescape
 
 import pytest
 
-from adapters.http.headers import CONTENT_SECURITY_POLICY
+from attune_registry.adapters.http.headers import CONTENT_SECURITY_POLICY
 
 from tests.e2e.test_dashboard import history, sign_in
 from tests.e2e.test_http import running_api

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.settings import Settings
+from attune_registry.adapters.settings import Settings
 
 from tests.conftest import ATTUNE
 

@@ -10,9 +10,9 @@ from uuid import uuid4
 
 import pytest
 
-from adapters.bootstrap import build_registry
-from adapters.http.headers import CONTENT_SECURITY_POLICY
-from adapters.web.session import COOKIE, LIFETIME_SECONDS, SessionKey
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http.headers import CONTENT_SECURITY_POLICY
+from attune_registry.adapters.web.session import COOKIE, LIFETIME_SECONDS, SessionKey
 
 from tests.e2e.test_http import running_api
 from tests.packs import PASSING_TEST, failing_tests, manifest, write_pack
@@ -186,7 +186,7 @@ class TestPages:
         assert '<option value="failed" selected>' in page.text
 
     def test_a_long_history_pages_by_cursor(self, calc, monkeypatch):
-        monkeypatch.setattr("adapters.web.pages.RUNS_PER_PAGE", 2)
+        monkeypatch.setattr("attune_registry.adapters.web.pages.RUNS_PER_PAGE", 2)
         runs = history(calc, "calc")
 
         first = calc.client.get("/ui/packs/calc").text

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from litestar.testing import TestClient
 
-from adapters.bootstrap import build_registry
-from adapters.http import create_app
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http import create_app
 
 from tests.conftest import CORE_COMPONENTS, CORE_PACK, CORE_VERSION
 from tests.packs import PASSING_TEST, failing_tests, manifest, write_pack

@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 import pytest
 from litestar.testing import TestClient
 
-from adapters.bootstrap import build_registry
-from adapters.http import create_app
-from adapters.http.headers import CONTENT_SECURITY_POLICY, SAFE_HEADERS
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http import create_app
+from attune_registry.adapters.http.headers import CONTENT_SECURITY_POLICY, SAFE_HEADERS
 
 from tests.e2e.test_http import running_api
 

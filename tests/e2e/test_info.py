@@ -18,11 +18,11 @@ import httpx
 import psycopg
 import pytest
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.info import sandbox
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.info import sandbox
+from attune_registry.adapters.settings import Settings
 
 from tests.conftest import ATTUNE, CORE_PACK
 

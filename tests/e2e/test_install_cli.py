@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from domain.text import quoted
+from attune_registry.domain.text import quoted
 
-from adapters.bootstrap import build_registry
-from adapters.cli.output import REJECTION_HINT
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.cli.output import REJECTION_HINT
 
 from tests.conftest import ATTUNE
 from tests.integration.test_install_sources import HOSTILE

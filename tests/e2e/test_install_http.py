@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.install.sources import shown_source
+from attune_registry.adapters.install.sources import shown_source
 
 from tests.e2e.test_http import Api, running_api
 from tests.integration.test_install_sources import HOSTILE

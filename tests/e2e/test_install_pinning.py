@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from litestar.testing import TestClient
 
-from adapters.bootstrap import build_registry
-from adapters.http import create_app
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http import create_app
 
 from tests.packs import manifest, write_pack
 from tests.remote_packs import make_archive, make_repo

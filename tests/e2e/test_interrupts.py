@@ -138,12 +138,12 @@ def test_the_api_cancels_with_a_token_of_write_scope(settings, tmp_path):
     ref (the HTTP path is the same service call the CLI makes)."""
     from litestar.testing import TestClient
 
-    from adapters.bootstrap import build_registry
-    from adapters.http import create_app
+    from attune_registry.adapters.bootstrap import build_registry
+    from attune_registry.adapters.http import create_app
 
     pack = write_pack(tmp_path / "idle", manifest("idle"))
     with build_registry(settings) as registry:
-        from application.commands import RegisterCommand
+        from attune_registry.application.commands import RegisterCommand
 
         registry.register(RegisterCommand(path=str(pack), skip_tests=True))
         secret, _ = registry.create_token("ops", "write", actor="admin")

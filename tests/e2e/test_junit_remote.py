@@ -16,7 +16,7 @@ import httpx
 import pytest
 from junitparser import JUnitXml
 
-from adapters.settings import Settings
+from attune_registry.adapters.settings import Settings
 
 from tests.conftest import ATTUNE
 from tests.e2e.conftest import Server
@@ -187,10 +187,10 @@ def test_an_older_server_gets_the_usual_failure_and_a_note_why_no_file(old_serve
 
 
 def test_a_run_the_store_cannot_look_up_leaves_the_rejection_as_it_is() -> None:
-    from domain.errors import TestsFailedError
+    from attune_registry.domain.errors import TestsFailedError
 
-    from adapters.reads.rejected import stored_run_evidence
-    from adapters.store.config import StoreUnavailableError
+    from attune_registry.adapters.reads.rejected import stored_run_evidence
+    from attune_registry.adapters.store.config import StoreUnavailableError
 
     class DownRegistry:
         def test_history(self, ref: str, **_: object) -> list[Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from junitparser import JUnitXml
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.e2e.test_http import api  # noqa: F401  (the fixture)
 from tests.packs import failing_tests, manifest, write_pack
@@ -110,8 +110,8 @@ class TestApi:
 def test_an_id_no_store_can_hold_is_a_404(settings, tmp_path):
     from litestar.testing import TestClient
 
-    from adapters.bootstrap import build_registry
-    from adapters.http import create_app
+    from attune_registry.adapters.bootstrap import build_registry
+    from attune_registry.adapters.http import create_app
 
     with build_registry(settings) as registry:
         secret, _ = registry.create_token("reader", "read", actor="test")

@@ -12,8 +12,8 @@ import yaml
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.bootstrap import build_registry
-from adapters.http import create_app
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http import create_app
 
 from tests.conftest import REPO
 from tests.packs import failing_tests, manifest, write_pack

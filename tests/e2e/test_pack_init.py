@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from domain.manifest import parse_manifest
+from attune_registry.domain.manifest import parse_manifest
 
-from adapters.settings import Settings
+from attune_registry.adapters.settings import Settings
 
 from tests.conftest import ATTUNE
 

@@ -9,30 +9,31 @@ import sys
 
 import pytest
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.conftest import CORE_PACK
 
 # What a read must not load: the web stack, the runners, the event store and the domain model.
-HEAVY = ("litestar", "uvicorn", "adapters.http", "adapters.runners", "eventsourcing",
-         "application", "domain.pack", "domain.registration")
+HEAVY = ("litestar", "uvicorn", "eventsourcing", "attune_registry.adapters.http",
+         "attune_registry.adapters.runners", "attune_registry.application",
+         "attune_registry.domain.pack", "attune_registry.domain.registration")
 PROBE = """
 import sys
-from adapters.cli import main
+from attune_registry.adapters.cli import main
 try:
     main(sys.argv[1:])
 except SystemExit as exit:
     assert not exit.code, exit.code
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy_roots} or m in {heavy})
+heavy = sorted(m for m in sys.modules if m.startswith({prefixes}) or m in {heavy})
 print("HEAVY", heavy, file=sys.stderr)
 """
 
 
 def loaded_heavy(attune, *args: str) -> list[str]:
-    roots = {m for m in HEAVY if "." not in m}
-    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy_roots=roots, heavy=HEAVY),
+    prefixes = tuple(f"{m}." for m in HEAVY)
+    done = subprocess.run([sys.executable, "-c", PROBE.format(prefixes=prefixes, heavy=HEAVY),
                            *args], env=attune.env, capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 0, done.stderr

@@ -22,10 +22,10 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from adapters.bootstrap import build_registry
-from adapters.cli import output
-from adapters.http import create_app
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.http import create_app
+from attune_registry.adapters.settings import Settings
 
 from tests.cluster import Cluster
 from tests.conftest import ATTUNE, invoke
@@ -235,7 +235,7 @@ class TestStreamEnds:
     def test_a_stream_without_a_decision_ends_after_its_limit_keeping_the_proxy_awake(self):
         import anyio
 
-        from adapters.http.stream import messages
+        from attune_registry.adapters.http.stream import messages
 
         reads: list[int] = []
         ticks = iter(range(0, 1000, 10))  # each look at the clock: 10 s later
@@ -255,8 +255,8 @@ class TestStreamEnds:
         assert reads == [7, 7]  # read after the resume point, then the stream ended
 
     def test_remote_watch_resumes_with_last_event_id_when_a_stream_ends_early(self, replay):
-        from adapters.cli.remote import RemoteRegistry
-        from adapters.contract import DecidedUpdate, RequestedUpdate, SuiteUpdate
+        from attune_registry.adapters.cli.remote import RemoteRegistry
+        from attune_registry.adapters.contract import DecidedUpdate, RequestedUpdate, SuiteUpdate
 
         resumed_from: list[str | None] = []
 
@@ -278,7 +278,7 @@ class TestStreamEnds:
             (RequestedUpdate, 1), (SuiteUpdate, 2), (SuiteUpdate, 3), (DecidedUpdate, 4)]
 
     def test_remote_watch_reports_the_apis_error(self, replay):
-        from adapters.cli.remote import RemoteError, RemoteRegistry
+        from attune_registry.adapters.cli.remote import RemoteError, RemoteRegistry
 
         unknown = uuid.uuid4()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.bootstrap import build_registry
-from adapters.cli.output import REJECTION_HINT
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.cli.output import REJECTION_HINT
 
 from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.e2e.conftest import ATTUNE

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.e2e.test_remote_cli import remote
 from tests.packs import failing_tests, manifest, write_pack
@@ -90,7 +90,7 @@ class TestReuseLocally:
         assert kinds.count("registration.tests_reused") == 1
 
     def test_the_dashboards_timeline_flags_it(self, cli, settings, tmp_path):
-        from adapters.web.views import timeline_entry
+        from attune_registry.adapters.web.views import timeline_entry
 
         pack = write_pack(tmp_path / "demo", manifest("demo"))
         registered(cli, str(pack))

@@ -15,7 +15,7 @@ from uuid import UUID
 import pytest
 from junitparser import JUnitXml
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.packs import manifest, write_pack
 

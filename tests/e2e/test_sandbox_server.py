@@ -75,16 +75,16 @@ def test_a_hostile_pack_finds_nothing_of_the_server(server, settings):
 SERVE_CHECK = """
 import sys
 import uvicorn
-from adapters.hardening import is_dumpable
+from attune_registry.adapters.hardening import is_dumpable
 # Where `attune serve` hands over to uvicorn, report instead whether the master is dumpable.
 uvicorn.run = lambda *args, **kwargs: print("dumpable" if is_dumpable() else "protected")
-from adapters.cli import main
+from attune_registry.adapters.cli import main
 sys.argv = ["attune", "serve"]
 main()
 """
 WORKER_CHECK = """
-from adapters.hardening import is_dumpable
-from adapters.http.app import app_from_env
+from attune_registry.adapters.hardening import is_dumpable
+from attune_registry.adapters.http.app import app_from_env
 print("dumpable" if is_dumpable() else "protected")
 app_from_env()
 print("dumpable" if is_dumpable() else "protected")

@@ -21,9 +21,9 @@ def test_a_waiting_client_gets_the_specification_answers_from_workers(cluster: C
                                                                       tmp_path):
     from litestar.testing import TestClient
 
-    from adapters.bootstrap import build_registry
-    from adapters.http import create_app
-    from adapters.settings import Settings
+    from attune_registry.adapters.bootstrap import build_registry
+    from attune_registry.adapters.http import create_app
+    from attune_registry.adapters.settings import Settings
 
     settings = Settings(home=tmp_path / "api", database_url=cluster.database_url,
                         pack_roots=(tmp_path / "src",), run_tests_setting="workers")
@@ -102,8 +102,8 @@ def test_a_client_that_hangs_up_can_still_read_the_decision(cluster: Cluster, tm
 
     import httpx
 
-    from adapters.bootstrap import build_registry
-    from adapters.settings import Settings
+    from attune_registry.adapters.bootstrap import build_registry
+    from attune_registry.adapters.settings import Settings
 
     from tests.conftest import ATTUNE
     gated = gated_pack(cluster, tmp_path)

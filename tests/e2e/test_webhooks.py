@@ -56,7 +56,7 @@ class TestAdd:
         assert listed.stdout.splitlines()[0].split() == ["ID", "URL", "EVENTS", "ADDED", "BY"]
 
     def test_the_secret_is_not_in_the_event_log(self, hooks_cli, settings):
-        from adapters.bootstrap import build_registry
+        from attune_registry.adapters.bootstrap import build_registry
 
         _, secret = add_hook(hooks_cli, "http://127.0.0.1:9/hook")
 

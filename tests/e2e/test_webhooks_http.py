@@ -14,8 +14,8 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from adapters.bootstrap import build_registry
-from adapters.http.app import create_app
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http.app import create_app
 
 from tests.conftest import ATTUNE
 from tests.e2e.conftest import Server, serving

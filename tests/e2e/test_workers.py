@@ -94,9 +94,9 @@ def test_a_queued_registration_is_cancelled_without_force_and_no_worker_runs_it(
 def test_the_api_answers_202_with_the_registration_to_follow(cluster, tmp_path):
     from litestar.testing import TestClient
 
-    from adapters.bootstrap import build_registry
-    from adapters.http import create_app
-    from adapters.settings import Settings
+    from attune_registry.adapters.bootstrap import build_registry
+    from attune_registry.adapters.http import create_app
+    from attune_registry.adapters.settings import Settings
 
     settings = Settings(home=tmp_path / "api", database_url=cluster.database_url,
                         pack_roots=(tmp_path / "src",))
@@ -228,9 +228,9 @@ def test_a_killed_worker_is_shown_lost_and_a_stopped_one_leaves_the_list(cluster
 def test_health_counts_queued_suites_until_workers_decide_them(cluster, tmp_path):
     from litestar.testing import TestClient
 
-    from adapters.bootstrap import build_registry
-    from adapters.http import create_app
-    from adapters.settings import Settings
+    from attune_registry.adapters.bootstrap import build_registry
+    from attune_registry.adapters.http import create_app
+    from attune_registry.adapters.settings import Settings
 
     settings = Settings(home=tmp_path / "api", database_url=cluster.database_url,
                         pack_roots=(tmp_path / "src",))
@@ -268,9 +268,9 @@ def test_health_counts_queued_suites_until_workers_decide_them(cluster, tmp_path
 def test_the_embedded_store_has_no_workers_to_list(tmp_path):
     from litestar.testing import TestClient
 
-    from adapters.bootstrap import build_registry
-    from adapters.http import create_app
-    from adapters.settings import Settings
+    from attune_registry.adapters.bootstrap import build_registry
+    from attune_registry.adapters.http import create_app
+    from attune_registry.adapters.settings import Settings
 
     settings = Settings(home=tmp_path / "home", database_url="")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")},

@@ -12,14 +12,14 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import PackNotFoundError, TestsFailedError
+from attune_registry.domain.errors import PackNotFoundError, TestsFailedError
 
-from application.commands import InstallCommand, RegisterCommand
+from attune_registry.application.commands import InstallCommand, RegisterCommand
 
-from projections.activity_queries import ActivityFilter, ActivityQueries
-from projections.tables import READ_MODEL_TABLES
+from attune_registry.projections.activity_queries import ActivityFilter, ActivityQueries
+from attune_registry.projections.tables import READ_MODEL_TABLES
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.integration.test_event_upcasting import old_events, store
 from tests.packs import failing_tests, manifest, write_pack

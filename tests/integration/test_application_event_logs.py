@@ -11,12 +11,12 @@ from uuid import UUID
 
 import pytest
 
-from domain.errors import TestsFailedError
+from attune_registry.domain.errors import TestsFailedError
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.observability.logs import JsonFormatter
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.observability.logs import JsonFormatter
 
 from tests.packs import failing_tests, manifest, write_pack
 
@@ -165,7 +165,7 @@ def test_tokens_are_logged_by_name_never_with_their_secret_or_hash(registry, log
 
 
 def test_a_secret_in_a_message_is_masked_in_the_line(logged):
-    from adapters.observability.events import emit
+    from attune_registry.adapters.observability.events import emit
 
     emit(logging.WARNING, "test.secret", "token attn_" + "ab" * 16 + "_s3cretpart used with "
          "postgresql://attune:hunter2@db/attune", source="https://user:pw@git.example/x.git")

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import PackNotFoundError
-from domain.results import SuiteResult, TestCaseResult
+from attune_registry.domain.errors import PackNotFoundError
+from attune_registry.domain.results import SuiteResult, TestCaseResult
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from projections.case_stats import MAX_FAILURE_CHARS
+from attune_registry.projections.case_stats import MAX_FAILURE_CHARS
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.packs import manifest, write_pack
 

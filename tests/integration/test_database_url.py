@@ -12,9 +12,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
-from adapters.store.config import StoreConfigError, StoreUnavailableError, store_config
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
+from attune_registry.adapters.store.config import (
+    StoreConfigError,
+    StoreUnavailableError,
+    store_config,
+)
 
 from tests.conftest import ADMIN_URL
 
@@ -36,7 +40,7 @@ class TestParsing:
                 config.env["POSTGRES_USER"], config.env["POSTGRES_PASSWORD"],
                 config.env["POSTGRES_DBNAME"], config.env["POSTGRES_SCHEMA"]) == (
             "db.example", "5433", "alice", "pa+ss", "attune", "t_x")
-        from adapters.store.config import libpq_parameters
+        from attune_registry.adapters.store.config import libpq_parameters
 
         assert libpq_parameters(config.env) == {
             "sslmode": "verify-full", "sslrootcert": "/etc/ca.pem", "connect_timeout": "5",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import DependentsActiveError
-from domain.manifest import PackManifest
+from attune_registry.domain.errors import DependentsActiveError
+from attune_registry.domain.manifest import PackManifest
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.integration.test_event_upcasting import REQUESTED, old_events, store
 from tests.packs import manifest, write_pack

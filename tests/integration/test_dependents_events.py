@@ -8,10 +8,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
 
 from tests.packs import manifest, write_pack
 

@@ -9,11 +9,11 @@ from uuid import UUID
 
 import pytest
 
-from domain.errors import DependentsActiveError, DependentsFailedError
+from attune_registry.domain.errors import DependentsActiveError, DependentsFailedError
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.dependent_packs import BROKEN_GREETING, core, web
 from tests.packs import manifest, write_pack

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import TestsFailedError
+from attune_registry.domain.errors import TestsFailedError
 
-from application.commands import InstallCommand, RegisterCommand
+from attune_registry.application.commands import InstallCommand, RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
-from adapters.webhooks import build_webhooks
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
+from attune_registry.adapters.webhooks import build_webhooks
 
 from tests.conftest import CORE_PACK
 from tests.packs import failing_tests, manifest, write_pack

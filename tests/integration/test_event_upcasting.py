@@ -14,12 +14,12 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from domain.origin import DirectoryOrigin
+from attune_registry.domain.origin import DirectoryOrigin
 
-from application.commands import InstallCommand, RegisterCommand
+from attune_registry.application.commands import InstallCommand, RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.service import RegistryService
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.service import RegistryService
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "events_v1.json"
 REQUESTED = "attune:Registration.PackRegistrationRequested"
@@ -181,8 +181,8 @@ def test_leases_opened_before_holders_load_with_none_and_cannot_be_cancelled_unf
     opened["state"]["lease_expires"] = {"_type_": "datetime_iso", "_data_": later.isoformat()}
     with build_registry(settings) as registry:
         store_rows(registry, events)
-        from domain.errors import NotCancellableError
-        from domain.pack import Pack
+        from attune_registry.domain.errors import NotCancellableError
+        from attune_registry.domain.pack import Pack
 
         pack = registry.app.repository.get(Pack.create_id("lamp"))
         assert pack.holder is None and pack.in_flight is not None
@@ -232,7 +232,7 @@ def _uuid(value: str) -> dict:
 def test_rollbacks_recorded_before_notes_load_with_none_and_summarize(settings):
     """``RegistrationRolledBack`` version 2 added ``note`` (``--reason``); older ones say None,
     project as before, and the audit summary tells them the same way."""
-    from adapters.reads.timeline import summarize
+    from attune_registry.adapters.reads.timeline import summarize
 
     events = old_events()
     requested = next(e for e in events if e["topic"] == REQUESTED)

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from adapters.install.download import download
-from adapters.install.git import GitSourceError, fetch_git
-from adapters.install.location import InstallSourceError, parse_location
-from adapters.install.network import (
+from attune_registry.adapters.install.download import download
+from attune_registry.adapters.install.git import GitSourceError, fetch_git
+from attune_registry.adapters.install.location import InstallSourceError, parse_location
+from attune_registry.adapters.install.network import (
     AddressNotAllowedError,
     AddressPolicy,
     address_policy,
     judged_addresses,
 )
-from adapters.install.sources import check_allowed_source, classify, local_path
+from attune_registry.adapters.install.sources import check_allowed_source, classify, local_path
 
 from tests.packs import manifest, write_pack
 from tests.remote_packs import archive_bytes, serving
@@ -189,7 +189,7 @@ class TestPinnedConnections:
 
     def test_without_a_policy_the_name_is_looked_up_as_usual(self, pinned_server, tmp_path):
         # localhost is 127.0.0.1 to the system's resolver: nothing listens there on this port.
-        from adapters.install.download import DownloadError
+        from attune_registry.adapters.install.download import DownloadError
 
         with pytest.raises(DownloadError):
             download(f"https://localhost:{pinned_server.port}/lamp.tar.gz", tmp_path / "got",

@@ -11,11 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from domain.text import quoted
+from attune_registry.domain.text import quoted
 
-from adapters.install.archives import DEFAULT_LIMITS, ArchiveError, ArchiveLimits, extract_archive
-from adapters.install.git import GitSourceError, fetch_git
-from adapters.redact import redact_url
+from attune_registry.adapters.install.archives import (
+    DEFAULT_LIMITS,
+    ArchiveError,
+    ArchiveLimits,
+    extract_archive,
+)
+from attune_registry.adapters.install.git import GitSourceError, fetch_git
+from attune_registry.adapters.redact import redact_url
 
 from tests.remote_packs import git
 

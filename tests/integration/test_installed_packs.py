@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from domain.origin import DirectoryOrigin
+from attune_registry.domain.origin import DirectoryOrigin
 
-from adapters.install.sources import InstallSourceError, classify, local_path, shown_source
+from attune_registry.adapters.install.sources import (
+    InstallSourceError,
+    classify,
+    local_path,
+    shown_source,
+)
 
 from tests.packs import manifest, write_pack
 from tests.remote_packs import git
@@ -99,7 +104,7 @@ class TestEscapingLinks:
         ("loop", "loop"),
     ])
     def test_refused_from_a_directory(self, tmp_path, pack, name, target):
-        from adapters.install.sources import SourceFetcher
+        from attune_registry.adapters.install.sources import SourceFetcher
 
         (pack / "here").symlink_to(".")
         (pack / name).symlink_to(target)
@@ -110,7 +115,7 @@ class TestEscapingLinks:
                                      f"a symbolic link to '{target}', outside the pack")
 
     def test_refused_from_git_and_nothing_is_left(self, tmp_path, pack):
-        from adapters.install.sources import SourceFetcher
+        from attune_registry.adapters.install.sources import SourceFetcher
 
         (pack / "tests" / "data").symlink_to("/etc")
         git("init", "-q", str(pack), cwd=tmp_path)
@@ -124,7 +129,7 @@ class TestEscapingLinks:
         assert list((tmp_path / "work").iterdir()) == []
 
     def test_links_within_the_pack_are_kept(self, tmp_path, pack):
-        from adapters.install.sources import SourceFetcher
+        from attune_registry.adapters.install.sources import SourceFetcher
 
         (pack / "tests" / "again.py").symlink_to("test_math.py")
         (pack / "top").symlink_to("tests/../pack.yaml")
@@ -134,7 +139,7 @@ class TestEscapingLinks:
 
 class TestStoreFailures:
     def test_git_missing_from_the_path_is_named(self, tmp_path, monkeypatch):
-        from adapters.install.git import GitSourceError, fetch_git
+        from attune_registry.adapters.install.git import GitSourceError, fetch_git
 
         monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no git on it
         with pytest.raises(GitSourceError) as caught:
@@ -145,7 +150,7 @@ class TestStoreFailures:
 
 
 def test_allowed_install_sources_are_read_from_the_environment():
-    from adapters.settings import Settings
+    from attune_registry.adapters.settings import Settings
 
     env = {"HOME": "/nonexistent", "ATTUNE_INSTALL_SOURCES": " https://a.example/x/ , ,"
                                                              "ssh://git@b.example/ "}

@@ -8,13 +8,13 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from domain.errors import TestsFailedError
+from attune_registry.domain.errors import TestsFailedError
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.observability.figures import SUITE_BUCKETS, LogFigures
-from adapters.observability.metrics import store_families
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.observability.figures import SUITE_BUCKETS, LogFigures
+from attune_registry.adapters.observability.metrics import store_families
 
 from tests.packs import failing_tests, manifest, write_pack
 
@@ -154,7 +154,7 @@ def test_a_closed_fold_reads_nothing_more_and_a_server_stops_its_fold_before_its
 
     from litestar.testing import TestClient
 
-    from adapters.http.app import create_app
+    from attune_registry.adapters.http.app import create_app
 
     with build_registry(settings) as registry:
         for index in range(3):

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import EnvironmentFailedError, ManifestError, TestsFailedError
+from attune_registry.domain.errors import EnvironmentFailedError, ManifestError, TestsFailedError
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.conftest import _running_in_ci
 from tests.packs import manifest, write_pack
@@ -168,9 +168,9 @@ class TestCache:
         assert reused["packages"] == built["packages"]
 
     def test_packs_without_requirements_share_the_empty_environment(self, offline, tmp_path):
-        from domain.manifest import TestingConfig
+        from attune_registry.domain.manifest import TestingConfig
 
-        from adapters.environments.cache import EnvironmentCache
+        from attune_registry.adapters.environments.cache import EnvironmentCache
 
         cache = EnvironmentCache.of(offline)
         prepared = [cache.prepare(str(write_pack(tmp_path / ref, manifest(ref))),
@@ -184,9 +184,9 @@ class TestCache:
     def test_only_an_environment_still_to_build_lengthens_the_lease(self, offline, tmp_path):
         from datetime import timedelta
 
-        from domain.manifest import TestingConfig
+        from attune_registry.domain.manifest import TestingConfig
 
-        from adapters.environments.cache import EnvironmentCache
+        from attune_registry.adapters.environments.cache import EnvironmentCache
 
         cache, testing = EnvironmentCache.of(offline), TestingConfig()
         plain = write_pack(tmp_path / "plain", manifest("plain"))
@@ -204,9 +204,9 @@ class TestCache:
                                                                        tmp_path):
         from concurrent.futures import ThreadPoolExecutor
 
-        from domain.manifest import TestingConfig
+        from attune_registry.domain.manifest import TestingConfig
 
-        from adapters.environments.cache import EnvironmentCache
+        from attune_registry.adapters.environments.cache import EnvironmentCache
 
         packs = [greeting_pack(tmp_path / f"p{n}", requirements_txt=f"{GREETING}==1.0\n")
                  for n in range(4)]

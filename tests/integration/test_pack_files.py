@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
+from attune_registry.domain.errors import (
+    ManifestError,
+    ManifestNotFoundError,
+    PackDirectoryNotFoundError,
+)
 
-from adapters.packs.loader import FilesystemPackLoader
+from attune_registry.adapters.packs.loader import FilesystemPackLoader
 
 from tests.conftest import CORE_PACK
 from tests.packs import manifest, write_pack

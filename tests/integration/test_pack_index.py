@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from domain.resolution import IndexEntry
+from attune_registry.domain.resolution import IndexEntry
 
-from adapters.install.download import DownloadError
-from adapters.install.index import (
+from attune_registry.adapters.install.download import DownloadError
+from attune_registry.adapters.install.index import (
     ConfiguredIndex,
     IndexNotConfiguredError,
     PackIndexError,
     judged_sources,
     load_index,
 )
-from adapters.packs.yamlfile import MAX_FILE_BYTES
-from adapters.settings import Settings
+from attune_registry.adapters.packs.yamlfile import MAX_FILE_BYTES
+from attune_registry.adapters.settings import Settings
 
 from tests.remote_packs import HttpsServer, https_server  # noqa: F401 (a fixture)
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from domain.manifest import TestSuite
+from attune_registry.domain.manifest import TestSuite
 
-from adapters.packs.loader import snapshot_of
-from adapters.packs.packs_path import PacksPathFolders
-from adapters.packs.releases import ReleaseStore
-from adapters.runners import SandboxRunner
-from adapters.sandbox import Sandbox, SandboxPolicy
+from attune_registry.adapters.packs.loader import snapshot_of
+from attune_registry.adapters.packs.packs_path import PacksPathFolders
+from attune_registry.adapters.packs.releases import ReleaseStore
+from attune_registry.adapters.runners import SandboxRunner
+from attune_registry.adapters.sandbox import Sandbox, SandboxPolicy
 
 from tests.conftest import _running_in_ci
 from tests.packs import manifest, write_pack

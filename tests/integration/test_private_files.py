@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.settings import Settings
-from adapters.store.config import store_config
+from attune_registry.adapters.settings import Settings
+from attune_registry.adapters.store.config import store_config
 
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.manifest import parse_manifest
+from attune_registry.domain.manifest import parse_manifest
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.conftest import ATTUNE
 from tests.packs import manifest

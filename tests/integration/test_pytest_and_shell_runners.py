@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.manifest import TestSuite
+from attune_registry.domain.manifest import TestSuite
 
-from adapters.runners import SandboxRunner
+from attune_registry.adapters.runners import SandboxRunner
 
 run = SandboxRunner().run
 
@@ -336,9 +336,9 @@ class TestShellCaseDurations:
         assert sum(durations) <= result.duration_ms
 
     def test_an_even_share_adds_up_and_reported_durations_are_kept(self):
-        from domain.results import TestCaseResult
+        from attune_registry.domain.results import TestCaseResult
 
-        from adapters.runners.shell_runner import timed
+        from attune_registry.adapters.runners.shell_runner import timed
 
         cases = [TestCaseResult(name=n, status="passed") for n in "abc"]
         own = [TestCaseResult(name="a", status="passed", duration_ms=5),

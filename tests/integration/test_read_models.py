@@ -6,18 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.errors import (
+from attune_registry.domain.errors import (
     NothingToRollBackError,
     PackNotFoundError,
     RegistrationNotFoundError,
     TestsFailedError,
 )
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from projections.queries import SortKey
+from attune_registry.projections.queries import SortKey
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.conftest import CORE_PACK
 from tests.history import insert_runs

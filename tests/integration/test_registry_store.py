@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import PackAlreadyExistsError, TestsFailedError
+from attune_registry.domain.errors import PackAlreadyExistsError, TestsFailedError
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
+from attune_registry.adapters.bootstrap import build_registry
 
 from tests.conftest import CORE_PACK, CORE_VERSION
 from tests.packs import failing_tests, manifest, write_pack

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from adapters.packs.tree import digest_of, tree_entries
-from adapters.settings import Settings
-from adapters.store.config import StoreConfig, store_config
-from adapters.store.release_blobs import ReleaseBlobError, ReleaseBlobs
-from adapters.store.setup import connect, ensure_schema
+from attune_registry.adapters.packs.tree import digest_of, tree_entries
+from attune_registry.adapters.settings import Settings
+from attune_registry.adapters.store.config import StoreConfig, store_config
+from attune_registry.adapters.store.release_blobs import ReleaseBlobError, ReleaseBlobs
+from attune_registry.adapters.store.setup import connect, ensure_schema
 
 from tests.packs import manifest, write_pack
 
@@ -283,7 +283,7 @@ class TestRefusedOnUnpack:
     ])
     def test_a_blob_past_the_unpacked_limits_is_refused_while_extracting(
             self, config, blobs, tmp_path, monkeypatch, limit, value, problem):
-        from adapters.store import release_blobs
+        from attune_registry.adapters.store import release_blobs
 
         monkeypatch.setattr(release_blobs, limit, value)
         bomb = [(member(f"f{n}"), b"\0" * 30_000) for n in range(4)]  # compresses to little

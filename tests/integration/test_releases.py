@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.packs.loader import FilesystemPackLoader, snapshot_of
-from adapters.packs.releases import ReleaseFilesError, ReleaseStore, check_drift
+from attune_registry.adapters.packs.loader import FilesystemPackLoader, snapshot_of
+from attune_registry.adapters.packs.releases import ReleaseFilesError, ReleaseStore, check_drift
 
 from tests.packs import manifest, write_pack
 

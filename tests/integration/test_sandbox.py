@@ -6,7 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-from adapters.runners.process import OUTPUT_LIMIT_BYTES, CappedOutput, run_process, sandbox_env
+from attune_registry.adapters.runners.process import (
+    OUTPUT_LIMIT_BYTES,
+    CappedOutput,
+    run_process,
+    sandbox_env,
+)
 
 
 def run(script: str, tmp_path: Path, timeout: float = 30):
@@ -100,7 +105,7 @@ class TestRegistryDeath:
         registry = subprocess.Popen([sys.executable, "-c", f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-from adapters.runners.process import run_process, sandbox_env
+from attune_registry.adapters.runners.process import run_process, sandbox_env
 import os
 os.makedirs({str(tmp_path / 'p')!r}, exist_ok=True)
 run_process(["/bin/sh", "-c", "sleep 300 & echo $! > {pid_file}; wait"], cwd={str(tmp_path)!r},

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from domain.manifest import SuiteLimits, TestSuite
+from attune_registry.domain.manifest import SuiteLimits, TestSuite
 
-from adapters.runners import SandboxRunner
-from adapters.sandbox import Sandbox, SandboxPolicy, SandboxUnavailable
-from adapters.sandbox.mechanism import choose
-from adapters.sandbox.policy import SandboxSettingError
+from attune_registry.adapters.runners import SandboxRunner
+from attune_registry.adapters.sandbox import Sandbox, SandboxPolicy, SandboxUnavailable
+from attune_registry.adapters.sandbox.mechanism import choose
+from attune_registry.adapters.sandbox.policy import SandboxSettingError
 
 from tests.conftest import _running_in_ci
 

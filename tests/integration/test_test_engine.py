@@ -8,12 +8,12 @@ import textwrap
 
 import pytest
 
-from domain.errors import ManifestError, PackNotFoundError, TestsFailedError
+from attune_registry.domain.errors import ManifestError, PackNotFoundError, TestsFailedError
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.packs.loader import FilesystemPackLoader
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.packs.loader import FilesystemPackLoader
 
 from tests.packs import PASSING_TEST, failing_tests, manifest, write_pack
 
@@ -239,7 +239,7 @@ class TestReplace:
 
 
 def test_jobs_setting_must_be_sane():
-    from adapters.settings import ConfigError, Settings
+    from attune_registry.adapters.settings import ConfigError, Settings
 
     lots = Settings.from_env({"ATTUNE_TEST_JOBS": "lots"})  # reading settings still works
     with pytest.raises(ConfigError, match="ATTUNE_TEST_JOBS must be a whole number"):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.manifest import TestSuite
+from attune_registry.domain.manifest import TestSuite
 
-from adapters.runners.unittest_runner import UnittestRunner
+from attune_registry.adapters.runners.unittest_runner import UnittestRunner
 
 run = UnittestRunner().run
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from adapters.webhooks.config import WebhookConfig
-from adapters.webhooks.send import send
-from adapters.webhooks.signing import signed_headers
+from attune_registry.adapters.webhooks.config import WebhookConfig
+from attune_registry.adapters.webhooks.send import send
+from attune_registry.adapters.webhooks.signing import signed_headers
 
 from tests.webhook_receiver import receiver, verify
 

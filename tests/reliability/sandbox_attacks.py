@@ -147,8 +147,8 @@ CORPUS: list[Attack] = [
                sys.path[:0] = [REPO]
                done = []
                try:
-                   from adapters.bootstrap import build_registry
-                   from adapters.settings import Settings
+                   from attune_registry.adapters.bootstrap import build_registry
+                   from attune_registry.adapters.settings import Settings
                    registry = build_registry(Settings(home=Path(ATTUNE_HOME),
                                                       database_url=DB_URL))
                    registry.create_token("pwned-" + TOKEN, "write", actor="attacker")

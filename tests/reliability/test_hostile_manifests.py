@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import ManifestError
+from attune_registry.domain.errors import ManifestError
 
-from adapters.packs.loader import FilesystemPackLoader
-from adapters.runners.budget import (
+from attune_registry.adapters.packs.loader import FilesystemPackLoader
+from attune_registry.adapters.runners.budget import (
     MAX_PATTERN_CHARS,
     MAX_PATTERN_PARTS,
     MAX_RECURSIVE_PARTS,

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from adapters.bootstrap import build_registry
-from adapters.http import create_app
-from adapters.service import RegistryService
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http import create_app
+from attune_registry.adapters.service import RegistryService
+from attune_registry.adapters.settings import Settings
 
 from tests.conftest import ATTUNE, invoke
 from tests.packs import manifest, write_pack

@@ -12,12 +12,12 @@ import pytest
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters.bootstrap import build_registry
-from adapters.http import create_app
-from adapters.observability.metrics import STORE_WAIT_SECONDS
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http import create_app
+from attune_registry.adapters.observability.metrics import STORE_WAIT_SECONDS
+from attune_registry.adapters.settings import Settings
 
 from tests.packs import manifest, write_pack
 from tests.reliability.test_postgres_faults import PostgresProxy

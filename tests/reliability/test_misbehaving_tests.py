@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from adapters.cli.output import REJECTION_HINT
+from attune_registry.adapters.cli.output import REJECTION_HINT
 
 from tests.conftest import ATTUNE
 from tests.packs import manifest, tree_digest, write_pack
@@ -268,8 +268,8 @@ class TestOutput:
 
 class TestResultLines:
     def test_result_lines_are_kept_whole_however_the_output_arrives(self):
-        from adapters.runners.process import MAX_RESULT_LINE, LineSieve
-        from adapters.runners.shell_output import RESULT_LINES
+        from attune_registry.adapters.runners.process import MAX_RESULT_LINE, LineSieve
+        from attune_registry.adapters.runners.shell_output import RESULT_LINES
 
         stream = (b"1..4\nok 1 - a\n" + b"x" * (MAX_RESULT_LINE + 10) + b"\nnot ok 2 - b\n"
                   + b"ok 9 - " + b"too long to be a result " * 3000 + b"\n"

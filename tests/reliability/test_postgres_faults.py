@@ -29,13 +29,13 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
-from domain.pack import Pack
+from attune_registry.domain.pack import Pack
 
-from projections.postgres_view import PROJECTOR_LOCK_KEY
+from attune_registry.projections.postgres_view import PROJECTOR_LOCK_KEY
 
-from adapters.bootstrap import build_registry
-from adapters.http import create_app
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http import create_app
+from attune_registry.adapters.settings import Settings
 
 from tests.conftest import ADMIN_URL, ATTUNE
 from tests.integration.test_projector import ProjectorProcess, wait_until

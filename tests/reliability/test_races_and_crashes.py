@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from domain.pack import Pack
+from attune_registry.domain.pack import Pack
 
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
-from adapters.store.config import store_config
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
+from attune_registry.adapters.store.config import store_config
 
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack

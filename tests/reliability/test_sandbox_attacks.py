@@ -34,11 +34,10 @@ from uuid import UUID
 
 import pytest
 
-from domain.pack import Pack
+from attune_registry.domain.pack import Pack
 
-import adapters
-from adapters.bootstrap import build_registry
-from adapters.settings import Settings
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.settings import Settings
 
 from tests.conftest import ADMIN_URL, ATTUNE, CliRun, invoke
 from tests.packs import manifest, write_pack
@@ -55,19 +54,21 @@ from tests.sandboxed import (
     with_mark,
 )
 
+import attune_registry
+
 pytestmark = pytest.mark.reliability
 
 REF = "hostile"
 # The attune process's own high-water mark: far below what the attacks allocate or send (1.5 GiB,
 # 100 MB of forged results, endless floods), far above what a registration needs.
 MAX_RSS_BYTES = 300 * 2**20
-# The registry's own code, for the attack that imports it (the folder holding ``adapters``).
-REPO = Path(adapters.__file__).resolve().parent.parent
+# The registry's own code, for the attack that imports it (the folder holding ``attune_registry``).
+REPO = Path(attune_registry.__file__).parent.parent
 # Runs attune's entry point, then writes its own peak RSS (ru_maxrss: KiB on Linux) to a file.
 WITH_PEAK_RSS = """
 import os, resource, sys
 out = os.environ.pop("ATTUNE_TEST_RSS_FILE")
-from adapters.cli import main
+from attune_registry.adapters.cli import main
 sys.argv[0] = "attune"
 try:
     main()

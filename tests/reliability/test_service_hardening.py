@@ -33,13 +33,13 @@ import pytest
 from litestar.testing import TestClient
 from psycopg import sql
 
-from application.commands import RegisterCommand
+from attune_registry.application.commands import RegisterCommand
 
-from adapters import tokens
-from adapters.bootstrap import build_registry
-from adapters.http import create_app
-from adapters.install.sources import shown_source
-from adapters.settings import Settings
+from attune_registry.adapters import tokens
+from attune_registry.adapters.bootstrap import build_registry
+from attune_registry.adapters.http import create_app
+from attune_registry.adapters.install.sources import shown_source
+from attune_registry.adapters.settings import Settings
 
 from tests.conftest import ATTUNE
 from tests.packs import manifest, write_pack

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import AmbiguousDigestError, InvalidReleaseError, ReleaseNotFoundError
+from attune_registry.domain.errors import (
+    AmbiguousDigestError,
+    InvalidReleaseError,
+    ReleaseNotFoundError,
+)
 
-from application.activate import CommittedRelease, ReleaseWanted, choose, parse_release
+from attune_registry.application.activate import (
+    CommittedRelease,
+    ReleaseWanted,
+    choose,
+    parse_release,
+)
 
 A, B, C = "a" * 64, "ab" * 32, "c" * 64
 # Newest commit first, as the read models give them: 1.0.0 was committed with two contents.

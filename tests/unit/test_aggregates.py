@@ -7,8 +7,8 @@ from uuid import NAMESPACE_URL, uuid4, uuid5
 
 import pytest
 
-from domain.component import Component
-from domain.errors import (
+from attune_registry.domain.component import Component
+from attune_registry.domain.errors import (
     NotCancellableError,
     NothingToRollBackError,
     PackAlreadyExistsError,
@@ -16,14 +16,14 @@ from domain.errors import (
     RegistrationInProgressError,
     TokenNotFoundError,
 )
-from domain.manifest import parse_manifest
-from domain.origin import GitOrigin
-from domain.pack import Pack
-from domain.policy import suite_result
-from domain.registration import Registration, RegistrationStateError
-from domain.results import TestCaseResult, TestSummary
-from domain.test_run import TestRun
-from domain.token import (
+from attune_registry.domain.manifest import parse_manifest
+from attune_registry.domain.origin import GitOrigin
+from attune_registry.domain.pack import Pack
+from attune_registry.domain.policy import suite_result
+from attune_registry.domain.registration import Registration, RegistrationStateError
+from attune_registry.domain.results import TestCaseResult, TestSummary
+from attune_registry.domain.test_run import TestRun
+from attune_registry.domain.token import (
     ApiToken,
     InvalidScopeError,
     InvalidTokenNameError,

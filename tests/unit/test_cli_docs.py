@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from adapters.cli import main
+from attune_registry.adapters.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

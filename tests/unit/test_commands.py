@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.origin import ArchiveOrigin
+from attune_registry.domain.origin import ArchiveOrigin
 
-from application.commands import (
+from attune_registry.application.commands import (
     InstallCommand,
     InvalidDigestError,
     RegisterCommand,

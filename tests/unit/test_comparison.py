@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from domain.comparison import (
+from attune_registry.domain.comparison import (
     CaseChange,
     DurationChange,
     FlakyCase,
@@ -17,8 +17,8 @@ from domain.comparison import (
     Thresholds,
     compare,
 )
-from domain.errors import InvalidRunSelectorError
-from domain.results import SuiteResult, TestCaseResult
+from attune_registry.domain.errors import InvalidRunSelectorError
+from attune_registry.domain.results import SuiteResult, TestCaseResult
 
 
 def case(name: str, status: str = "passed", ms: int = 10, message: str | None = None,

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from domain.dependencies import (
+from attune_registry.domain.dependencies import (
     ActivePacks,
     Unmet,
     dependents_broken_by,
     dependents_of,
     unmet_dependencies,
 )
-from domain.errors import DependenciesUnmetError, DependentsActiveError, ManifestError
-from domain.manifest import PackManifest, parse_manifest
+from attune_registry.domain.errors import (
+    DependenciesUnmetError,
+    DependentsActiveError,
+    ManifestError,
+)
+from attune_registry.domain.manifest import PackManifest, parse_manifest
 
 from tests.packs import manifest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.resolution import (
+from attune_registry.domain.resolution import (
     DependencyConflictError,
     IndexEntry,
     Resolution,

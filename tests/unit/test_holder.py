@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from adapters.holder import is_gone, this_process
+from attune_registry.adapters.holder import is_gone, this_process
 
 
 def test_this_process_is_not_gone():

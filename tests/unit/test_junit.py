@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.runners import junit
-from adapters.runners.junit import MAX_MESSAGE, ReportError, read_junit
+from attune_registry.adapters.runners import junit
+from attune_registry.adapters.runners.junit import MAX_MESSAGE, ReportError, read_junit
 
 
 def report(tmp_path: Path, *testcases: str, name: str = "report.xml") -> Path:

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from adapters.reports.junit_xml import SUITE_CASE, junit_xml
+from attune_registry.adapters.reports.junit_xml import SUITE_CASE, junit_xml
 
 HOSTILE = 'a < b & "c" \'d\' \x00nul \x1b[31mred\x07 end'
 

@@ -9,8 +9,12 @@ import sys
 
 import pytest
 
-from adapters.observability import context
-from adapters.observability.logs import JsonFormatter, TextFormatter, projector_record
+from attune_registry.adapters.observability import context
+from attune_registry.adapters.observability.logs import (
+    JsonFormatter,
+    TextFormatter,
+    projector_record,
+)
 
 TOKEN = "attn_" + "0f" * 16 + "_Zx9-secret_part"
 
@@ -140,8 +144,8 @@ class TestProjectorLines:
 
 
 def test_with_json_logs_litestar_leaves_the_logging_set_up_alone(tmp_path):
-    from adapters.http import create_app
-    from adapters.settings import Settings
+    from attune_registry.adapters.http import create_app
+    from attune_registry.adapters.settings import Settings
 
     root = logging.getLogger()
     before = list(root.handlers)

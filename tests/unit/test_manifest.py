@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import ManifestError
-from domain.manifest import parse_manifest
+from attune_registry.domain.errors import ManifestError
+from attune_registry.domain.manifest import parse_manifest
 
 from tests.packs import manifest
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.note import MAX_NOTE_CHARS, InvalidNoteError, checked_note
-from domain.registration import Registration
+from attune_registry.domain.note import MAX_NOTE_CHARS, InvalidNoteError, checked_note
+from attune_registry.domain.registration import Registration
 
 
 class TestCheckedNote:

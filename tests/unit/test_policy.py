@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.manifest import TestingConfig, TestSuite
-from domain.policy import accepts, pass_rate, suite_result, test_result
-from domain.results import TestCaseResult
+from attune_registry.domain.manifest import TestingConfig, TestSuite
+from attune_registry.domain.policy import accepts, pass_rate, suite_result, test_result
+from attune_registry.domain.results import TestCaseResult
 
 
 def cases(passed=0, failed=0, errors=0, skipped=0):

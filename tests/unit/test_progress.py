@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
-from domain.manifest import TestSuite
-from domain.policy import suite_result
-from domain.results import TestCaseResult, summary_line
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.policy import suite_result
+from attune_registry.domain.results import TestCaseResult, summary_line
 
-from adapters.cli.progress import MAX_LISTED_FAILURES, SuiteProgress, suite_summary
+from attune_registry.adapters.cli.progress import MAX_LISTED_FAILURES, SuiteProgress, suite_summary
 
 UNIT = TestSuite(name="Unit Tests", runner="pytest", timeout_seconds=120)
 SHELL = TestSuite(name="Shell", runner="shell", timeout_seconds=30)
@@ -265,7 +265,7 @@ class TestLiveStatusLine:
 @pytest.mark.parametrize(("ms", "text"), [(220, "0.22 s"), (59_994, "59.99 s"),
                                           (59_999, "1 min 0 s"), (119_600, "2 min 0 s")])
 def test_durations_never_show_60_seconds(ms, text):
-    from adapters.cli.output import duration
+    from attune_registry.adapters.cli.output import duration
 
     assert duration(ms) == text
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 
-from domain.errors import (
+from attune_registry.domain.errors import (
     NoTestingConfigError,
     PackAlreadyExistsError,
     RegistrationEndedError,
@@ -18,15 +18,15 @@ from domain.errors import (
     TestingDisabledError,
     TestsFailedError,
 )
-from domain.manifest import TestSuite, parse_manifest
-from domain.origin import GitOrigin
-from domain.pack import Pack
-from domain.policy import suite_result
-from domain.results import TestCaseResult
+from attune_registry.domain.manifest import TestSuite, parse_manifest
+from attune_registry.domain.origin import GitOrigin
+from attune_registry.domain.pack import Pack
+from attune_registry.domain.policy import suite_result
+from attune_registry.domain.results import TestCaseResult
 
-from application.commands import RegisterCommand
-from application.register import LEASE_GRACE, RegisterPack
-from application.registry import PackRegistry
+from attune_registry.application.commands import RegisterCommand
+from attune_registry.application.register import LEASE_GRACE, RegisterPack
+from attune_registry.application.registry import PackRegistry
 
 from tests.packs import manifest
 

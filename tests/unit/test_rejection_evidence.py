@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.errors import MAX_FAILING_CASES, TestsFailedError
+from attune_registry.domain.errors import MAX_FAILING_CASES, TestsFailedError
 
-from adapters.cli.output import REJECTION_HINT, rejection_lines
+from attune_registry.adapters.cli.output import REJECTION_HINT, rejection_lines
 
 
 def suite(name: str, status: str, *cases: dict[str, Any], message: str | None = None):

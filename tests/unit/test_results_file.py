@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from adapters.runners.follow import MAX_MESSAGE, report_of
+from attune_registry.adapters.runners.follow import MAX_MESSAGE, report_of
 
 
 def test_cases_a_running_case_and_the_end_are_read_in_order(tmp_path):

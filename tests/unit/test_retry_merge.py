@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from junitparser import JUnitXml
 
-from domain import policy
-from domain.errors import ManifestError
-from domain.manifest import MAX_RETRIES, TestSuite, parse_manifest
-from domain.results import SuiteResult, TestCaseResult
-from domain.retries import (
+from attune_registry.domain import policy
+from attune_registry.domain.errors import ManifestError
+from attune_registry.domain.manifest import MAX_RETRIES, TestSuite, parse_manifest
+from attune_registry.domain.results import SuiteResult, TestCaseResult
+from attune_registry.domain.retries import (
     MAX_RETRY_CASES,
     merge_rerun,
     not_retried,
@@ -21,8 +21,8 @@ from domain.retries import (
     with_reruns,
 )
 
-from adapters.cli.progress import flaky_line, suite_summary
-from adapters.reports.junit_xml import junit_xml
+from attune_registry.adapters.cli.progress import flaky_line, suite_summary
+from attune_registry.adapters.reports.junit_xml import junit_xml
 
 from tests.packs import manifest
 from tests.unit.test_registration_use_case import world  # noqa: F401  (the fixture)
@@ -243,9 +243,9 @@ class TestThroughRegistration:
 
     def test_the_failed_case_is_asked_for_by_name_and_the_lease_covers_the_reruns(
             self, world):  # noqa: F811  (the fixture imported above)
-        from application.commands import RegisterCommand
-        from application.register import LEASE_GRACE
-        from application.retries import RERUN_VARIABLE
+        from attune_registry.application.commands import RegisterCommand
+        from attune_registry.application.register import LEASE_GRACE
+        from attune_registry.application.retries import RERUN_VARIABLE
 
         app, loader, runner, clock, register = world
         asked: list[str | None] = []
@@ -284,14 +284,14 @@ class TestCaseSelection:
         ("test_x.py::test_y[a::b/c]", "test_x.test_y[a::b/c]"),
     ])
     def test_the_pytest_plugin_names_items_as_the_junit_report_does(self, nodeid, name):
-        from adapters.runners.pytest_plugin._attune_progress import _name
+        from attune_registry.adapters.runners.pytest_plugin._attune_progress import _name
 
         assert _name(nodeid) == name
 
     def test_the_unittest_collector_keeps_only_the_listed_cases(self):
         import unittest
 
-        from adapters.runners.child.unittest_collect import rerun_only
+        from attune_registry.adapters.runners.child.unittest_collect import rerun_only
 
         class TestPicked(unittest.TestCase):
             def test_a(self): ...

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import ManifestError
-from domain.manifest import SuiteLimits, TestSuite, parse_manifest
-from domain.results import Isolation
+from attune_registry.domain.errors import ManifestError
+from attune_registry.domain.manifest import SuiteLimits, TestSuite, parse_manifest
+from attune_registry.domain.results import Isolation
 
-from adapters.sandbox.policy import DEFAULT_LIMITS, SandboxPolicy, SuiteRefused
+from attune_registry.adapters.sandbox.policy import DEFAULT_LIMITS, SandboxPolicy, SuiteRefused
 
 
 def suites(testing: dict) -> list[TestSuite]:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from domain.policy import suite_result
-from domain.results import TestCaseResult
+from attune_registry.domain.policy import suite_result
+from attune_registry.domain.results import TestCaseResult
 
-from adapters.runners.shell_output import (
+from attune_registry.adapters.runners.shell_output import (
     cases_from_output,
     read_json_output,
     read_output,
     read_summary,
     strip_ansi,
 )
-from adapters.runners.tap import read_tap
+from attune_registry.adapters.runners.tap import read_tap
 
 GREEN, RED, BOLD, RESET = "\x1b[0;32m", "\x1b[0;31m", "\x1b[1m", "\x1b[0m"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from adapters.observability.logs import TextFormatter, quiet_side_task_failures
+from attune_registry.adapters.observability.logs import TextFormatter, quiet_side_task_failures
 
 
 def logged(action: str) -> str:

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from domain.manifest import TestSuite
-from domain.results import TestCaseResult
+from attune_registry.domain.manifest import TestSuite
+from attune_registry.domain.results import TestCaseResult
 
-from adapters.cli import output
-from adapters.cli.progress import SuiteProgress
+from attune_registry.adapters.cli import output
+from attune_registry.adapters.cli.progress import SuiteProgress
 
 # Set the window title, write the clipboard (OSC 52), clear the screen, a one-byte CSI, DEL,
 # and a right-to-left override that shows "exe.txt" as "txt.exe".

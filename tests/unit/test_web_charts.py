@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from adapters.web.charts import RunPoint, duration_chart, pass_rate_chart, sparkline
+from attune_registry.adapters.web.charts import RunPoint, duration_chart, pass_rate_chart, sparkline
 
 NS = "http://www.w3.org/2000/svg"
 SVG = f"{{{NS}}}"

@@ -8,8 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from adapters.settings import ConfigError, Settings
-from adapters.web.session import KEY_FILE, LIFETIME_SECONDS, SessionKey, session_key
+from attune_registry.adapters.settings import ConfigError, Settings
+from attune_registry.adapters.web.session import KEY_FILE, LIFETIME_SECONDS, SessionKey, session_key
 
 
 @pytest.fixture

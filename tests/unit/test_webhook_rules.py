@@ -7,12 +7,16 @@ import base64
 
 import pytest
 
-from domain.webhook import InvalidWebhookError, Webhook, WebhookRemovedError
+from attune_registry.domain.webhook import InvalidWebhookError, Webhook, WebhookRemovedError
 
-from adapters.settings import ConfigError, Settings
-from adapters.webhooks.config import DEFAULT_RETRY_SECONDS, WebhookConfig
-from adapters.webhooks.signing import new_secret, signature, signed_headers
-from adapters.webhooks.target import TargetNotAllowedError, judge_target, parse_target
+from attune_registry.adapters.settings import ConfigError, Settings
+from attune_registry.adapters.webhooks.config import DEFAULT_RETRY_SECONDS, WebhookConfig
+from attune_registry.adapters.webhooks.signing import new_secret, signature, signed_headers
+from attune_registry.adapters.webhooks.target import (
+    TargetNotAllowedError,
+    judge_target,
+    parse_target,
+)
 
 PUBLIC = WebhookConfig()
 OPEN = WebhookConfig(allow_private=True, allow_http=True)
@@ -168,9 +172,11 @@ class TestWebhookAggregate:
             hook.remove(actor="cli:bob")
 
     def test_the_cli_offers_the_event_types_of_the_domain(self):
-        from domain.webhook import WEBHOOK_EVENT_TYPES
+        from attune_registry.domain.webhook import WEBHOOK_EVENT_TYPES
 
-        from adapters.cli.webhook import EVENT_TYPES  # kept apart: the CLI starts fast
+        from attune_registry.adapters.cli.webhook import (
+            EVENT_TYPES,  # kept apart: the CLI starts fast
+        )
 
         assert EVENT_TYPES == WEBHOOK_EVENT_TYPES
 
