@@ -6,6 +6,7 @@ import click
 
 from attune_registry.adapters.cli.activity import activity
 from attune_registry.adapters.cli.audit import audit
+from attune_registry.adapters.cli.examples import examples
 from attune_registry.adapters.cli.info import info
 from attune_registry.adapters.cli.pack import pack
 from attune_registry.adapters.cli.projections import projections, projector
@@ -78,5 +79,6 @@ for command in (pack, registration, audit, projections, projector, token, serve,
 main.add_command(info)
 main.add_command(activity)
 main.add_command(webhook)
+main.add_command(examples)
 
 __all__ = ["main", "run"]

@@ -8,6 +8,7 @@ import click
 
 from attune_registry.adapters.cli import output
 from attune_registry.adapters.cli.context import actor, jobs_option, json_option, registry_session
+from attune_registry.adapters.cli.examples import example_option, path_or_example
 from attune_registry.adapters.cli.install_deps import (
     install_deps_option,
     installed_json,
@@ -42,7 +43,8 @@ reuse_option = click.option(
 
 @click.command()
 @click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=str),
-                callback=not_empty)
+                required=False, metavar="PATH", callback=not_empty)
+@example_option
 @click.option("--force", is_flag=True,
               help="Replace an active pack of the same ref, and register even if tests fail.")
 @click.option("--replace", is_flag=True,
@@ -60,14 +62,17 @@ reuse_option = click.option(
 @jobs_option
 @junit_option
 @json_option
-def register(path: str, force: bool, replace: bool, skip_tests: bool, skip_dependents: bool,
-             reuse: bool, quiet: bool, no_wait: bool, install_deps: bool, jobs: int | None,
-             junit_xml: Path | None, as_json: bool) -> None:
-    """Register the pack in directory PATH.
+def register(path: str | None, example: str | None, force: bool, replace: bool,
+             skip_tests: bool, skip_dependents: bool, reuse: bool, quiet: bool, no_wait: bool,
+             install_deps: bool, jobs: int | None, junit_xml: Path | None, as_json: bool) -> None:
+    """Register the pack in directory PATH (or the shipped pack --example NAME).
 
     Reads PATH/pack.yaml, validates it, runs the pack's test suites on a private copy and makes
     the pack active only if they pass. Every attempt that passes validation is recorded in the
     event log, rejected ones included.
+
+    --example NAME registers a pack shipped with the registry (`attune examples list`) as if
+    its installed directory were PATH; give one of PATH and --example.
 
     \b
     Exit status: 0 registered, 1 refused or tests failed, 2 usage error.
@@ -75,6 +80,8 @@ def register(path: str, force: bool, replace: bool, skip_tests: bool, skip_depen
     from attune_registry.application.commands import RegisterCommand
 
     from attune_registry.adapters.cli.progress import SuiteProgress
+
+    path = path_or_example(path, example)
 
     command = RegisterCommand(path=path, force=force, replace=replace, skip_tests=skip_tests,
                               skip_dependents=skip_dependents, reuse=reuse, jobs=jobs,

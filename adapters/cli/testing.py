@@ -9,30 +9,36 @@ import click
 from attune_registry.adapters.cli import output
 from attune_registry.adapters.cli.complete import pack_refs_or_dirs
 from attune_registry.adapters.cli.context import actor, jobs_option, json_option, registry_session
+from attune_registry.adapters.cli.examples import example_option, path_or_example
 from attune_registry.adapters.cli.junit import junit_option, write_report
 from attune_registry.adapters.cli.paths import directory_hint, not_empty
 
 
 @click.command()
-@click.argument("target", callback=not_empty, shell_complete=pack_refs_or_dirs)
+@click.argument("target", required=False, metavar="TARGET", callback=not_empty,
+                shell_complete=pack_refs_or_dirs)
+@example_option
 @click.option("-v", "--verbose", is_flag=True, help="One line per test case (✓ ✗ ○).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @jobs_option
 @junit_option
 @json_option
-def test(target: str, verbose: bool, quiet: bool, jobs: int | None, junit_xml: Path | None,
-         as_json: bool) -> None:
+def test(target: str | None, example: str | None, verbose: bool, quiet: bool, jobs: int | None,
+         junit_xml: Path | None, as_json: bool) -> None:
     """Run the test suites of a registered pack REF, or of a pack directory PATH.
 
     A REF runs the active registration's suites on its source directory and adds the run to
     the pack's test history (trigger "manual"). A PATH (anything containing a slash, such as
-    ./core or packs/core, or . and ..) is tested without registering or recording anything.
+    ./core or packs/core, or . and ..) is tested without registering or recording anything;
+    so is a pack shipped with the registry, given as --example NAME (`attune examples list`)
+    instead of TARGET.
 
     \b
     Exit status: 0 all tests passed, 1 tests failed or could not run, 2 usage error.
     """
     from attune_registry.adapters.cli.progress import SuiteProgress, flaky_line, suite_summary
 
+    target = path_or_example(target, example, "TARGET")
     is_path = "/" in target or target in (".", "..")
     with registry_session(as_json, create=True) as registry, directory_hint(target, as_json):
         # The results go to stdout right after; progress only shows what is happening.

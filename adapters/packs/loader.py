@@ -12,7 +12,11 @@ from typing import Any
 import msgspec
 
 from attune_registry.domain.component import Component
-from attune_registry.domain.errors import ManifestError, ManifestNotFoundError, PackDirectoryNotFoundError
+from attune_registry.domain.errors import (
+    ManifestError,
+    ManifestNotFoundError,
+    PackDirectoryNotFoundError,
+)
 from attune_registry.domain.manifest import PackManifest, TestSuite, parse_manifest
 from attune_registry.domain.text import has_control, quoted
 from attune_registry.domain.vocabulary import ComponentKind

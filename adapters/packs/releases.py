@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING
 
 from attune_registry.domain.errors import RegistryError
 
-from attune_registry.adapters.packs.tree import PackTooLargeError, copy_entries, digest_of, tree_entries
+from attune_registry.adapters.packs.tree import (
+    PackTooLargeError,
+    copy_entries,
+    digest_of,
+    tree_entries,
+)
 from attune_registry.adapters.packs.workspace import private_dir, remove_tree
 
 if TYPE_CHECKING:

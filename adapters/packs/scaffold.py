@@ -62,7 +62,7 @@ def write_pack(target: Path, ref: str, runner: str) -> list[str]:
         ScaffoldError: ``target`` exists and is not an empty directory, or its parent is
             missing or not writable.
     """
-    if target.is_symlink() or target.exists() and (not target.is_dir() or any(target.iterdir())):
+    if target.is_symlink() or (target.exists() and (not target.is_dir() or any(target.iterdir()))):
         raise ScaffoldError(f"{target} already exists and is not an empty directory; "
                             "choose another --path or remove it")
     parent = target.parent

@@ -32,11 +32,12 @@ class _LimitedLoader(yaml.SafeLoader):
         self._aliases = 0
         self._depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401 (PyYAML's signature)
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                raise ManifestError(f"more than {MAX_ALIASES} YAML aliases (refusing an alias bomb)")
+                raise ManifestError(
+                    f"more than {MAX_ALIASES} YAML aliases (refusing an alias bomb)")
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise ManifestError(f"nesting deeper than {MAX_DEPTH} levels")
@@ -170,7 +171,8 @@ def _storable(value: Any, field: str) -> Any:
             name = _key_text(key, field)
             if name in mapping:
                 raise _ValueProblem(f"duplicate key {quoted(name)}", field)
-            mapping[name] = _storable(item, f"{field}.{path_part(name)}" if field else path_part(name))
+            where = f"{field}.{path_part(name)}" if field else path_part(name)
+            mapping[name] = _storable(item, where)
         return mapping
     return value
 
