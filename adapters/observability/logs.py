@@ -139,15 +139,24 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+# What procrastinate's side tasks are called in its logs: it logs their errors again, each
+# with its traceback, as it cancels them on the way out.
+SIDE_TASKS = ("update_heartbeats", "deferrer", "poll_jobs_to_abort", "listener")
+SIDE_TASK_ACTIONS = frozenset({"side_task_failed", *(f"{task}_error" for task in SIDE_TASKS)})
+
+
 class SideTaskFailureInOneLine(logging.Filter):
     """procrastinate stops a worker whose side task (its periodic deferrer, its listener)
     failed, and logs the failure with a traceback. The caller starts the worker again; when
     the store went away for a moment, one line that names the exception says all there is."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "action", None) == "side_task_failed" and record.exc_info:
+        if getattr(record, "action", None) in SIDE_TASK_ACTIONS and record.exc_info:
             exc = record.exc_info[1]
-            record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+            # procrastinate's own exception says "Database error."; its cause says which.
+            cause = (exc.__cause__ or exc) if exc is not None else None
+            said = " ".join(f"{record.getMessage()} ({type(cause).__name__}: {cause})".split())
+            record.msg = said
             record.args = None
             record.exc_info = record.exc_text = None
         return True
@@ -155,9 +164,10 @@ class SideTaskFailureInOneLine(logging.Filter):
 
 def quiet_side_task_failures(worker_name: str) -> None:
     """Log the side-task failures of procrastinate's worker ``worker_name`` in one line."""
-    worker_log = logging.getLogger(f"procrastinate.worker.{worker_name}")
-    if not any(isinstance(f, SideTaskFailureInOneLine) for f in worker_log.filters):
-        worker_log.addFilter(SideTaskFailureInOneLine())
+    for logger in (logging.getLogger(f"procrastinate.worker.{worker_name}"),
+                   logging.getLogger("procrastinate.utils")):
+        if not any(isinstance(f, SideTaskFailureInOneLine) for f in logger.filters):
+            logger.addFilter(SideTaskFailureInOneLine())
 
 
 def _handler(formatter: str) -> dict[str, Any]:

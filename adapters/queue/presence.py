@@ -117,6 +117,7 @@ class WorkerPresence:
             self._wake.set()
 
     def _beat(self) -> None:
+        failing = False
         while True:
             self._wake.wait(self.interval)
             self._wake.clear()
@@ -125,8 +126,16 @@ class WorkerPresence:
             try:
                 self._publish()
             except psycopg.Error as exc:
-                log.warning("could not refresh worker %s in the list: %s", self.name, exc)
+                # Said once per outage, not at every beat while the store is away.
+                if not failing:
+                    log.warning("could not refresh worker %s in the list: %s", self.name,
+                                " ".join(str(exc).split()))
+                failing = True
                 self._close()  # a new connection at the next beat
+            else:
+                if failing:
+                    log.warning("worker %s is in the list again", self.name)
+                failing = False
 
     def _publish(self) -> None:
         """Write the whole row (so that it comes back if it was deleted meanwhile)."""

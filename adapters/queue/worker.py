@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 def run_worker(settings: Settings, *, concurrency: int) -> None:
     """Run jobs until SIGTERM or SIGINT; running suites finish first (procrastinate's
-    graceful stop), queued ones stay for other workers.
+    graceful stop), queued ones stay for other workers. A store that goes away for a while
+    stops nothing: the worker starts again when it is back (``adapters.queue.restarts``).
 
     Raises: QueueNeedsPostgresError on the embedded store.
     """
@@ -44,6 +45,7 @@ def run_worker(settings: Settings, *, concurrency: int) -> None:
     from attune_registry.adapters.packs.releases import ReleaseStore
     from attune_registry.adapters.queue.jobs import QUEUE, Handlers, queue_app
     from attune_registry.adapters.queue.presence import WorkerPresence
+    from attune_registry.adapters.queue.restarts import run_until_stopped
     from attune_registry.adapters.queue.worker_releases import WorkerReleases
     from attune_registry.adapters.store.setup import connect
 
@@ -87,11 +89,12 @@ def run_worker(settings: Settings, *, concurrency: int) -> None:
         except psycopg.Error as exc:
             raise config.unavailable(exc) from None
         try:
-            app.run_worker(queues=[QUEUE], concurrency=concurrency, name=presence.name,
-                           update_heartbeat_interval=max(1.0, stall / 3),
-                           stalled_worker_timeout=stall, install_signal_handlers=True,
-                           # The event log is the history: a finished job's row has no use.
-                           delete_jobs="successful")
+            # Started again whenever it stops on its own, as it does when the store is away.
+            run_until_stopped(app, presence.name, queues=[QUEUE], concurrency=concurrency,
+                              update_heartbeat_interval=max(1.0, stall / 3),
+                              stalled_worker_timeout=stall,
+                              # The event log is the history: a finished job's row has no use.
+                              delete_jobs="successful")
         finally:
             presence.stop()  # a killed worker stays listed, then shows as lost
 

@@ -449,6 +449,65 @@ class TestProjector:
         read_models_equal_a_rebuild(store.settings())
 
 
+
+class TestWorker:
+    """`attune worker`, its store behind the proxy."""
+
+    def test_it_outlives_a_store_that_is_away_and_then_runs_the_next_suite(self, store, proxy,
+                                                                          tmp_path):
+        build_registry(store.settings()).close()
+        env = {**store.env(port=proxy.port), "ATTUNE_WORKER_STALL_SECONDS": "3"}
+        log = tmp_path / "worker.log"
+        with log.open("w") as out:
+            worker = subprocess.Popen([ATTUNE, "worker"], env=env, stdout=out,
+                                      stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_until(lambda: listed_workers(store) == [worker.pid] or worker.poll() is not None,
+                       "the worker to list itself")
+            proxy.close()
+            # procrastinate stops a worker whose heartbeat fails; ours starts it again.
+            wait_until(lambda: "starting again in" in log.read_text()
+                       or worker.poll() is not None, "the worker to notice", timeout=120)
+            assert worker.poll() is None, log.read_text()
+            proxy.open()
+            pack = write_pack(tmp_path / "lamp", manifest("lamp"))
+            queued = subprocess.run([ATTUNE, "pack", "register", str(pack), "--no-wait"],
+                                    env=store.env(), capture_output=True, text=True, timeout=120)
+            assert queued.returncode == 0, queued.stderr
+            wait_until(lambda: decided(store, "lamp") or worker.poll() is not None,
+                       "the queued suite", timeout=180)
+            wait_until(lambda: "is in the list again" in log.read_text()
+                       or worker.poll() is not None, "the worker to list itself again")
+            assert worker.poll() is None, log.read_text()
+        finally:
+            if worker.poll() is None:
+                worker.terminate()
+            worker.wait(timeout=120)
+
+        assert worker.returncode == 0
+        row = decided(store, "lamp")
+        assert row is not None and row["status"] == "committed"
+        text = log.read_text()
+        assert "Traceback" not in text and SECRET not in text, text
+        # One line for each thing that happened, however long the store was away.
+        assert "starting again in 1 s" in text, text
+        assert text.count("could not refresh worker") == 1, text
+        assert [line for line in text.splitlines() if line[:1].isspace()] == [], text
+
+
+def listed_workers(store: Store) -> list[int]:
+    done = subprocess.run([ATTUNE, "workers", "--json"], env=store.env(), capture_output=True,
+                          text=True, timeout=60)
+    return [worker["pid"] for worker in json.loads(done.stdout)["data"]] if done.returncode == 0 \
+        else []
+
+
+def decided(store: Store, ref: str) -> dict | None:
+    done = subprocess.run([ATTUNE, "pack", "history", ref, "--json"], env=store.env(),
+                          capture_output=True, text=True, timeout=60)
+    rows = json.loads(done.stdout)["data"] if done.returncode == 0 else []
+    return rows[0] if rows and rows[0]["status"] in ("committed", "rejected") else None
+
 @contextmanager
 def serving(store: Store, root: Path) -> Iterator[str]:
     """`attune serve` with two workers on ``store``; yields its URL."""
