@@ -7,9 +7,7 @@ command can run them on a plain database connection (see ``adapters.reads.quick`
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, NamedTuple
-
-from attune_registry.domain.dependencies import ActivePacks
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from attune_registry.projections.activity_queries import ActivityQueries
 from attune_registry.projections.case_stats import CaseStatQueries
@@ -30,6 +28,10 @@ from attune_registry.projections.rows import (
 )
 from attune_registry.projections.run_pick_queries import RunPickQueries
 from attune_registry.projections.sql import from_json
+
+if TYPE_CHECKING:
+    # Imported where used: its range grammar (semantic_version) would cost every read ~30 ms.
+    from attune_registry.domain.dependencies import ActivePacks
 from attune_registry.projections.tables import READ_MODEL_TABLES
 from attune_registry.projections.version_queries import VersionQueries
 
@@ -67,6 +69,8 @@ class ReadModelQueries(ActivityQueries, CaseStatQueries, ReuseQueries, VersionQu
 
     def active_packs(self) -> ActivePacks:
         """Every active pack's version and declared dependencies."""
+        from attune_registry.domain.dependencies import ActivePacks
+
         rows = self._select("SELECT ref, version, dependencies FROM {t}pack ORDER BY ref", {})
         return ActivePacks(
             versions={row["ref"]: row["version"] for row in rows},

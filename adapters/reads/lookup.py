@@ -7,7 +7,6 @@ import os
 from typing import TYPE_CHECKING
 
 from attune_registry.domain.comparison import RunSelector, Thresholds
-from attune_registry.domain.dependencies import allows
 from attune_registry.domain.errors import NoTestResultsError, PackNotFoundError
 
 from attune_registry.projections.activity_queries import ActivityFilter, Feed, RefState
@@ -114,6 +113,9 @@ class Reads:
     def dependencies(self, ref: str) -> PackDependencies:
         """Raises: PackNotFoundError when ``ref`` was never submitted and no active pack
         depends on it."""
+        # Here, not at the top: the range grammar (semantic_version) costs ~20 ms to import.
+        from attune_registry.domain.dependencies import allows
+
         active = self.view.active_packs()
         version = active.versions.get(ref)
         dependents = active.dependents_of(ref)

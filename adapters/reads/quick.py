@@ -1,12 +1,12 @@
-"""Reading commands on the embedded store without starting the event-sourced application.
+"""Reading commands on the local store without starting the event-sourced application.
 
 `attune pack list` and friends only need rows of the read models. Building the application
 means importing the event store library and creating every aggregate and event class, which
 costs several times Python's own start-up. When the SQLite read models are current (same
 read-model version, tracking position at the head of the log), the rows are read here over a
 plain read-only connection, in one read transaction; otherwise the caller takes the full path,
-which catches up first. PostgreSQL always takes the full path: its driver's import alone
-outweighs what this saves.
+which catches up first. PostgreSQL does the same over one plain psycopg connection
+(``adapters.reads.quick_postgres``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attune_registry.projections.queries import ReadModelQueries
@@ -54,13 +55,35 @@ class SQLiteReadModels(ReadModelQueries):
 
 @contextmanager
 def quick_reads(settings: Settings) -> Iterator[Reads | None]:
-    """Reads on current SQLite read models, or None: the caller must use the full registry
-    (PostgreSQL, no store yet, read models behind or from another version)."""
-    if settings.database_url or not settings.sqlite_path.is_file():
+    """Reads on current read models, or None: the caller must use the full registry (no
+    store yet, read models behind or from another version).
+
+    Raises: StoreConfigError for a database URL the full path would refuse too, and
+    StoreUnavailableError when PostgreSQL cannot be reached.
+    """
+    path = settings.sqlite_path
+    if settings.database_url:
+        from attune_registry.adapters.store.config import store_location
+
+        config = store_location(settings)
+        if config.is_postgres:
+            from attune_registry.adapters.reads.quick_postgres import postgres_reads
+
+            with postgres_reads(config) as view:
+                yield None if view is None else Reads(view, lambda: _releases(settings))
+            return
+        path = Path(config.env["SQLITE_DBNAME"])  # a sqlite:// URL
+    with _sqlite_reads(path) as view:
+        yield None if view is None else Reads(view, lambda: _releases(settings))
+
+
+@contextmanager
+def _sqlite_reads(path: Path) -> Iterator[SQLiteReadModels | None]:
+    if not path.is_file():
         yield None
         return
     try:
-        connection = sqlite3.connect(f"{settings.sqlite_path.as_uri()}?mode=ro", uri=True,
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True,
                                      isolation_level=None, timeout=30)
     except sqlite3.Error:
         yield None
@@ -73,7 +96,7 @@ def quick_reads(settings: Settings) -> Iterator[Reads | None]:
             current = view.is_current()
         except sqlite3.Error:  # tables missing or unreadable: the full path creates/reports
             current = False
-        yield Reads(view, lambda: _releases(settings)) if current else None
+        yield view if current else None
     finally:
         connection.close()
 
