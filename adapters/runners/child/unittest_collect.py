@@ -28,35 +28,58 @@ class CaseReporter(unittest.TextTestResult):
         self.started = {}
         self.sub_failures = {}
         self.emitted = set()
+        self._current = None  # (test, its id, its case name or None) while it runs
 
     def startTest(self, test):
-        self.started[test.id()] = time.monotonic()
+        key = self._key(test)
+        self.started[key] = time.monotonic()
         # Announced before it runs, so a test that hangs or kills the process can be named.
-        self.sink.write(json.dumps({"started": case_name(test)}) + "\n")
+        self.sink.write(started_line(self._name(test, key)))
         self.sink.flush()
         super().startTest(test)
 
     def stopTest(self, test):
+        key = self._key(test)
         # A test whose subtests failed gets no addSuccess/addFailure call of its own.
-        failures = self.sub_failures.pop(test.id(), None)
-        if failures and test.id() not in self.emitted:
+        failures = self.sub_failures.pop(key, None)
+        if failures and key not in self.emitted:
             status = "error" if any(kind == "error" for kind, _ in failures) else "failed"
             self._emit(test, status, "\n".join(text for _, text in failures))
         super().stopTest(test)
+        self._current = None
+
+    def _key(self, test):
+        """``test.id()``, computed once for the test that is running (it is called for each
+        hook: on a suite of thousands of tiny tests, that shows)."""
+        current = self._current
+        if current is not None and current[0] is test:
+            return current[1]
+        key = test.id()
+        self._current = (test, key, None)
+        return key
+
+    def _name(self, test, key):
+        current = self._current
+        if current is not None and current[0] is test and current[2] is not None:
+            return current[2]
+        name = case_name(test)
+        if current is not None and current[0] is test:
+            self._current = (test, key, name)
+        return name
 
     def _emit(self, test, status, message=None):
-        if test.id() in self.emitted:
+        key = self._key(test)
+        if key in self.emitted:
             return
-        self.emitted.add(test.id())
-        name = case_name(test)
-        if test.id() not in self.started:  # a class or module fixture failed: never started
-            self.sink.write(json.dumps({"started": name}) + "\n")
-        begun = self.started.pop(test.id(), None)
+        self.emitted.add(key)
+        name = self._name(test, key)
+        if key not in self.started:  # a class or module fixture failed: never started
+            self.sink.write(started_line(name))
+        begun = self.started.pop(key, None)
         duration = int((time.monotonic() - begun) * 1000) if begun else 0
         if message and len(message) > MAX_MESSAGE:
             message = "[...]\n" + message[-MAX_MESSAGE:]
-        line = {"name": name, "status": status, "duration_ms": duration, "error_message": message}
-        self.sink.write(json.dumps(line) + "\n")
+        self.sink.write(case_line(name, status, duration, message))
         self.sink.flush()
 
     def addSuccess(self, test):
@@ -90,6 +113,28 @@ class CaseReporter(unittest.TextTestResult):
             # unittest.TestResult formats tracebacks so; the method is private but stable.
             text = f"{subtest.id()}\n{self._exc_info_to_string(err, test)}"  # type: ignore[attr-defined]
             self.sub_failures.setdefault(test.id(), []).append((kind, text))
+
+
+def started_line(name):
+    """``json.dumps({"started": name})`` and a newline, without the encoder's per-call
+    set-up (two lines per case: on thousands of tiny tests, json.dumps shows)."""
+    if type(name) is not str:
+        return json.dumps({"started": name}) + "\n"
+    return '{"started": ' + _quoted(name) + "}\n"
+
+
+def case_line(name, status, duration, message):
+    """``json.dumps`` of a finished case's record and a newline, as ``started_line``."""
+    if type(name) is not str or type(message) not in (str, type(None)):
+        return json.dumps({"name": name, "status": status, "duration_ms": duration,
+                           "error_message": message}) + "\n"
+    text = "null" if message is None else _quoted(message)
+    return (f'{{"name": {_quoted(name)}, "status": "{status}", "duration_ms": {duration}, '
+            f'"error_message": {text}}}\n')
+
+
+# What json.dumps quotes strings with (ensure_ascii): the same bytes, minus its overhead.
+_quoted = json.encoder.encode_basestring_ascii
 
 
 def case_name(test):
