@@ -26,14 +26,15 @@ from attune_registry.adapters.bootstrap import build_registry
 from attune_registry.adapters.settings import Settings
 
 
-def write_history(registry, count: int, batch: int = 50) -> None:
+def write_history(registry, count: int, batch: int = 50, prefix: str = "bench") -> None:
     """Committed registrations, as the register use case records them, written ``batch`` at a
-    time per transaction (distinct refs within a batch, so each Pack appears once per save)."""
+    time per transaction (distinct refs within a batch, so each Pack appears once per save),
+    of 200 refs named ``prefix`` and a number (another prefix for another call on one log)."""
     from attune_registry.domain.pack import Pack
     from attune_registry.domain.registration import Registration
 
     now = datetime.now(UTC)
-    refs = [f"bench{n}" for n in range(200)]
+    refs = [f"{prefix}{n}" for n in range(200)]
     packs: dict[str, Pack] = {}
     for start in range(0, count, batch):
         touched = []

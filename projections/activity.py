@@ -34,6 +34,9 @@ from attune_registry.projections.sql import Writer, from_json
 # Keys of an event's state that are never shown: a token's is the hash of its secret, and
 # events added later may carry secrets of their own (a webhook's signing key).
 _SECRET_KEY = re.compile(r"(?i)secret|password|passwd|private_key|signing_key|api_key")
+# The same words in the stored bytes: where none occurs, no key can be one (JSON encoders
+# write ASCII letters as they are), and the walk through the state is skipped.
+_SECRET_BYTES = re.compile(_SECRET_KEY.pattern.encode())
 REDACTED = "[redacted]"
 PACK_TOPICS = "attune:Pack."
 # The events that change what ``pack list --all`` says about a ref.
@@ -50,6 +53,36 @@ _UPSERT_REF = (
     f"INSERT INTO {{t}}pack_ref_state (ref, {', '.join(_REF_COLUMNS)}) VALUES (:ref, "
     + ", ".join(f":{column}" for column in _REF_COLUMNS) + ") ON CONFLICT (ref) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in _REF_COLUMNS))
+
+# PostgreSQL: the same rows as one array per column, unnested by one statement.
+_ACTIVITY_TYPES = {"position": "BIGINT", "at": "TIMESTAMPTZ", "logged_at": "TIMESTAMPTZ",
+                   "kind": "TEXT", "ref": "TEXT", "version": "TEXT", "actor": "TEXT",
+                   "registration_id": "TEXT", "summary": "TEXT", "note": "TEXT",
+                   "topic": "TEXT", "originator_id": "TEXT", "originator_version": "BIGINT",
+                   "state": "JSONB"}
+_REF_TYPES = {"ref": "TEXT", "state": "TEXT", "version": "TEXT", "registration_id": "TEXT",
+              "since": "TIMESTAMPTZ", "actor": "TEXT", "note": "TEXT",
+              "first_seen": "TIMESTAMPTZ", "last_position": "BIGINT", "last_at": "TIMESTAMPTZ",
+              "last_kind": "TEXT", "last_summary": "TEXT", "last_actor": "TEXT"}
+
+
+def _unnest(types: dict[str, str]) -> str:
+    # Binary parameters (``%(name)b``): psycopg sends text arrays as they are, where the text
+    # format escapes every element with a regular expression.
+    return ("SELECT * FROM unnest(" + ", ".join(
+        f"CAST(%({column})b AS {kind}[])" for column, kind in types.items()) + ")")
+
+
+_INSERT_ARRAYS = (f"INSERT INTO {{t}}activity ({', '.join(_ACTIVITY_TYPES)}) "
+                  + _unnest(_ACTIVITY_TYPES))
+_UPSERT_REF_ARRAYS = (
+    f"INSERT INTO {{t}}pack_ref_state ({', '.join(_REF_TYPES)}) " + _unnest(_REF_TYPES)
+    + " ON CONFLICT (ref) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _REF_COLUMNS))
+
+
+def _columns(rows: list[dict[str, Any]], types: dict[str, str]) -> dict[str, list[Any]]:
+    return {column: [row[column] for row in rows] for column in types}
 
 
 class StoredNotification(Protocol):
@@ -74,6 +107,56 @@ class ActivityWriter:
         self.latest: dict[str, dict[str, Any]] = {}  # registration id -> its latest row
         self.refs: dict[str, dict[str, Any]] = {}  # ref -> its pack_ref_state row, changed
         self.logged_at: datetime | None = None
+        # Rows written before the batch, read for it in one statement each (``prefetch``):
+        # by originator id, registration id and ref; an id with no row maps to None.
+        self.known_firsts: dict[str, dict[str, Any] | None] = {}
+        self.known_latest: dict[str, dict[str, Any] | None] = {}
+        self.known_refs: dict[str, dict[str, Any] | None] = {}
+        # (topic,) of the row right before the batch, None for the log's start; () unknown.
+        self.before_batch: tuple[str | None, ...] = ()
+
+    def prefetch(self, batch: list[tuple[StoredNotification, Any]]) -> None:
+        """Read what describing a batch's events will look up in the rows written before it,
+        a statement per table instead of one per event (PostgreSQL; SQLite's reads cost no
+        round trip). What the batch itself writes is found in the batch, and takes precedence.
+        """
+        if not self.w.dialect.postgres:
+            return
+        originators: set[str] = set()
+        registrations: set[str] = set()
+        refs: set[str] = set()
+        for notification, event in batch:
+            if notification.originator_version > 1:
+                originators.add(str(notification.originator_id))
+            registration = getattr(event, "registration_id", None)
+            if notification.topic.startswith(PACK_TOPICS) and registration is not None:
+                registrations.add(str(registration))
+            for other in ("replaced_registration_id", "restored_registration_id"):
+                if getattr(event, other, None) is not None:
+                    originators.add(str(getattr(event, other)))
+            if isinstance(event, Registration.PackRegistrationRequested):
+                refs.add(event.pack_ref)
+        self.known_firsts = dict.fromkeys(originators | registrations)
+        for first in self.w.all(
+                "SELECT originator_id, ref, version, actor, registration_id FROM {t}activity"
+                " WHERE originator_id = ANY(:ids) AND originator_version = 1",
+                {"ids": list(self.known_firsts)}):
+            self.known_firsts[first.pop("originator_id")] = first
+            if first["ref"] is not None:
+                refs.add(first["ref"])
+        self.known_latest = dict.fromkeys(registrations)
+        # One backward step of the (registration_id, position) index per id: DISTINCT ON
+        # over ``= ANY`` made PostgreSQL filter the whole table.
+        for latest in self.w.all(
+                "SELECT r.id AS registration_id, a.kind, a.actor"
+                " FROM unnest(CAST(:ids AS TEXT[])) AS r(id) CROSS JOIN LATERAL"
+                " (SELECT kind, actor FROM {t}activity WHERE registration_id = r.id"
+                " ORDER BY position DESC LIMIT 1) AS a", {"ids": list(registrations)}):
+            self.known_latest[latest.pop("registration_id")] = latest
+        self.known_refs = dict.fromkeys(refs)
+        for state in self.w.all("SELECT * FROM {t}pack_ref_state WHERE ref = ANY(:refs)",
+                                {"refs": list(refs)}):
+            self.known_refs[state.pop("ref")] = state
 
     def record(self, notification: StoredNotification, event: Any, mapper: Any) -> None:
         """Add ``event`` (read from ``notification``) to the feed, and to its ref's state."""
@@ -106,17 +189,30 @@ class ActivityWriter:
 
     def flush(self) -> None:
         """Write the batch's rows and the states of the refs it changed."""
-        if self.rows:
-            self.w.cursor.executemany(self.w.dialect.sql(_INSERT), self.rows)
-        if self.refs:
-            self.w.cursor.executemany(self.w.dialect.sql(_UPSERT_REF),
-                                      [{"ref": ref, **row} for ref, row in self.refs.items()])
+        refs = [{"ref": ref, **row} for ref, row in self.refs.items()]
+        if self.w.dialect.postgres:  # a statement per table, whatever the batch's length
+            if self.rows:
+                self.w.execute(_INSERT_ARRAYS, _columns(self.rows, _ACTIVITY_TYPES))
+            if refs:
+                self.w.execute(_UPSERT_REF_ARRAYS, _columns(refs, _REF_TYPES))
+        else:
+            if self.rows:
+                self.w.cursor.executemany(self.w.dialect.sql(_INSERT), self.rows)
+            if refs:
+                self.w.cursor.executemany(self.w.dialect.sql(_UPSERT_REF), refs)
         # What is written is found in the tables from now on; the next batch starts afresh.
+        self.before_batch = (self.rows[-1]["topic"],) if self.rows else self.before_batch
         self.rows, self.refs = [], {}
         self.firsts, self.first_states, self.latest = {}, {}, {}
+        self._forget_prefetched()
+
+    def _forget_prefetched(self) -> None:
+        self.known_firsts, self.known_latest, self.known_refs = {}, {}, {}
 
     def first(self, originator_id: str) -> dict[str, Any]:
         found = self.firsts.get(originator_id)
+        if found is None and originator_id in self.known_firsts:
+            found = self.known_firsts[originator_id] or {}
         if found is None:
             found = self.w.one("SELECT ref, version, actor, registration_id FROM {t}activity"
                                " WHERE originator_id = :id AND originator_version = 1",
@@ -132,6 +228,8 @@ class ActivityWriter:
 
     def latest_of_registration(self, registration_id: str) -> dict[str, Any]:
         found = self.latest.get(registration_id)
+        if found is None and registration_id in self.known_latest:
+            found = self.known_latest[registration_id] or {}
         if found is None:
             found = self.w.one("SELECT kind, actor FROM {t}activity WHERE registration_id = :id"
                                " ORDER BY position DESC LIMIT 1", {"id": registration_id}) or {}
@@ -141,9 +239,10 @@ class ActivityWriter:
         if self.logged_at is None:
             # Below this position, not from the top: inside a rebuild, PostgreSQL's index
             # still holds every row the rebuild deleted, above the ones written again so far.
-            row = self.w.one("SELECT logged_at FROM {t}activity WHERE position < :position"
+            row = self.w.one("SELECT logged_at, topic FROM {t}activity WHERE position < :position"
                              " ORDER BY position DESC LIMIT 1", {"position": position})
             self.logged_at = _datetime(row["logged_at"]) if row else None
+            self.before_batch = (row["topic"] if row else None,)
         return self.logged_at
 
     def _attribute_pack_events(self, position: int, event: Any, entry: Entry) -> None:
@@ -161,12 +260,22 @@ class ActivityWriter:
             elif row["actor"] is None and row["kind"] == "pack.created" and (
                     row["ref"] == entry.ref):
                 row["actor"] = entry.actor  # the ref's first request
+        if self.before_batch and not str(self.before_batch[0]).startswith(PACK_TOPICS):
+            return  # the batch starts this save: no row before it is one of its Pack events
         before = self.rows[0]["position"] if self.rows else position
         found = self.w.one("SELECT position FROM {t}activity WHERE position < :before"
                            " AND topic NOT LIKE :pack_events ORDER BY position DESC LIMIT 1",
                            {"before": before, "pack_events": PACK_TOPICS + "%"})
-        run = {"low": found["position"] if found else 0, "before": before,
-               "actor": entry.actor}
+        low: int = found["position"] if found else 0
+        if low + 1 >= before:
+            return  # no row between them to attribute
+        # Rows written before the batch change below: what was read of them is read afresh.
+        self.known_latest.pop(registration, None)
+        for originator, first in list(self.known_firsts.items()):
+            if first and first["actor"] is None and (
+                    first["registration_id"] == registration or first["ref"] == entry.ref):
+                del self.known_firsts[originator]
+        run = {"low": low, "before": before, "actor": entry.actor}
         self.w.execute(
             "UPDATE {t}activity SET actor = :actor, version = COALESCE(version, :version)"
             " WHERE position > :low AND position < :before AND actor IS NULL"
@@ -198,6 +307,9 @@ class ActivityWriter:
     def _ref_state(self, ref: str) -> dict[str, Any] | None:
         if ref in self.refs:
             return self.refs[ref]
+        if ref in self.known_refs:
+            known = self.known_refs[ref]
+            return None if known is None else dict(known)
         found = self.w.one("SELECT * FROM {t}pack_ref_state WHERE ref = :ref", {"ref": ref})
         if found is None:
             return None
@@ -250,8 +362,8 @@ def stored_state(notification: StoredNotification, mapper: Any) -> dict[str, Any
         state = mapper.cipher.decrypt(state)
     if mapper.compressor:
         state = mapper.compressor.decompress(state)
-    plain: dict[str, Any] = _redacted(msgspec.to_builtins(mapper.transcoder.decode(state)))
-    return plain
+    plain: dict[str, Any] = msgspec.to_builtins(mapper.transcoder.decode(state))
+    return _redacted(plain) if _SECRET_BYTES.search(state) else plain
 
 
 def _redacted(value: Any) -> Any:

@@ -40,7 +40,19 @@ class PostgresRegistryView(PostgresTrackingRecorder, RegistryView):
     def _projection_transaction(self) -> Iterator[Any]:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK_KEY,))
-            yield cursor
+            # Pipeline mode: a write that returns nothing is sent without waiting for its
+            # answer; a read (fetching a row) waits for everything sent before it. A batch
+            # then costs a round trip per read, not one per statement.
+            connection = cursor.connection
+            threshold = connection.prepare_threshold
+            # Nothing prepared inside it: psycopg's record of the statements it prepared can
+            # part from the server's there ("prepared statement does not exist" later on).
+            connection.prepare_threshold = None
+            try:
+                with connection.pipeline():
+                    yield cursor
+            finally:
+                connection.prepare_threshold = threshold
 
     def _read_transaction(self) -> Any:
         return self.datastore.transaction(commit=False)

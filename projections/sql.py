@@ -35,6 +35,19 @@ class Dialect:
     def timestamp(self, value: datetime) -> Any:
         return value if self.postgres else value.isoformat()
 
+    def json_stored(self, value: Any) -> tuple[Any, Any]:
+        """``value`` as a JSON parameter, and as reading the column back would give it (on
+        PostgreSQL without the NULs ``json_param`` replaces), encoding it once."""
+        if not self.postgres:
+            return self.json_param(value), value
+        from psycopg.types.json import Jsonb
+
+        text = json.dumps(value)
+        if "\\u0000" in text:
+            text = _JSON_NUL.sub(r"\1\\ufffd", text)
+            value = json.loads(text)
+        return Jsonb(value, dumps=lambda _: text), value
+
 
 def sqlite_dialect() -> Dialect:
     return Dialect(prefix="", postgres=False, json_param=_compact_json)
@@ -56,7 +69,9 @@ _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 def _without_nul(value: Any) -> str:
-    return _JSON_NUL.sub(r"\1\\ufffd", json.dumps(value))
+    text = json.dumps(value)
+    # The substring test first: almost no document holds one, and the pattern costs more.
+    return _JSON_NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
 
 
 def _compact_json(value: Any) -> str:
@@ -82,6 +97,15 @@ class Writer:
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self.cursor = cursor
         self.dialect = dialect
+        # Reads on a cursor of their own: in PostgreSQL's pipeline mode a cursor's results
+        # arrive when the pipeline syncs, and a write's sent earlier could stand in a read's.
+        self.reader = cursor.connection.cursor() if dialect.postgres else cursor
+        # What the handlers learnt earlier in this transaction, so they need not read it back
+        # (each read is a round trip on PostgreSQL): ref -> pack id, which never changes once
+        # given; and the rows of registrations requested in the current batch.
+        self.identities: dict[str, int] = {}
+        self.new_refs: set[str] = set()  # refs read and found without an id
+        self.requested: dict[str, dict[str, Any]] = {}
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         self.cursor.execute(self.dialect.sql(sql), params or {})
@@ -91,12 +115,19 @@ class Writer:
         self.cursor.executemany(self.dialect.sql(sql), rows)
 
     def one(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        self.execute(sql, params)
-        row = self.cursor.fetchone()
+        self.reader.execute(self.dialect.sql(sql), params or {})
+        row = self.reader.fetchone()
         return None if row is None else dict(row)
+
+    def all(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        self.reader.execute(self.dialect.sql(sql), params or {})
+        return [dict(row) for row in self.reader.fetchall()]
 
     def json(self, value: Any) -> Any:
         return self.dialect.json_param(value)
+
+    def json_stored(self, value: Any) -> tuple[Any, Any]:
+        return self.dialect.json_stored(value)
 
     def timestamp(self, value: datetime) -> Any:
         return self.dialect.timestamp(value)

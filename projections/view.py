@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from attune_registry.projections.activity import ActivityWriter
-from attune_registry.projections.handlers import apply_event
+from attune_registry.projections.handlers import apply_event, prefetch
 from attune_registry.projections.queries import ReadModelQueries
 from attune_registry.projections.sql import Dialect, Writer
 from attune_registry.projections.tables import READ_MODEL_TABLES, READ_MODEL_VERSION
@@ -137,10 +137,10 @@ class RegistryView(TrackingRecorder, ReadModelQueries, ABC):
         applied = batches = 0
         while max_batches is None or batches < max_batches:
             batch = self._retrying(lambda: self._apply_batch(log, batch_size))
-            if not batch:
-                break
             applied += batch
             batches += 1
+            if batch < batch_size:
+                break  # the end of the log as the batch read it: no transaction to find that
         return applied
 
     def _apply_batch(self, log: EventLog, batch_size: int) -> int:
@@ -173,13 +173,17 @@ class RegistryView(TrackingRecorder, ReadModelQueries, ABC):
                 start=start, limit=batch_size, inclusive_of_start=False)
             if not notifications:
                 break
-            for notification in notifications:
-                event = log.mapper.to_domain_event(notification)
+            batch = [(n, log.mapper.to_domain_event(n)) for n in notifications]
+            prefetch([event for _, event in batch], writer)
+            activity.prefetch(batch)
+            for notification, event in batch:
                 apply_event(event, writer)
                 activity.record(notification, event, log.mapper)
             activity.flush()
+            writer.requested.clear()  # bounded by a batch, even in a rebuild
             start = notifications[-1].id
-            self._insert_tracking(cursor, Tracking(log.name, start))
+            # On the writer's read cursor: the library's statement returns a row.
+            self._insert_tracking(writer.reader, Tracking(log.name, start))
             applied += len(notifications)
             batches += 1
         return applied
