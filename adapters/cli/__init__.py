@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import click
 
-from attune_registry.adapters.cli.activity import activity
-from attune_registry.adapters.cli.audit import audit
-from attune_registry.adapters.cli.examples import examples
-from attune_registry.adapters.cli.info import info
-from attune_registry.adapters.cli.pack import pack
-from attune_registry.adapters.cli.projections import projections, projector
-from attune_registry.adapters.cli.registration import registration
-from attune_registry.adapters.cli.serve import serve
-from attune_registry.adapters.cli.tokens import token
-from attune_registry.adapters.cli.webhook import webhook
-from attune_registry.adapters.cli.worker import worker
-from attune_registry.adapters.cli.workers import workers
+from attune_registry.adapters.cli.lazy import LazyGroup
+
+# Each command family's module is imported when one of its commands runs (see lazy.py).
+COMMANDS = {
+    "pack": "pack:pack",
+    "registration": "registration:registration",
+    "audit": "audit:audit",
+    "projections": "projections:projections",
+    "projector": "projections:projector",
+    "token": "tokens:token",
+    "serve": "serve:serve",
+    "worker": "worker:worker",
+    "workers": "workers:workers",
+    "info": "info:info",
+    "activity": "activity:activity",
+    "webhook": "webhook:webhook",
+    "examples": "examples:examples",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="attune-registry", prog_name="attune")
 @click.option("--api-url", envvar="ATTUNE_API_URL", metavar="URL",
               help="Work through the HTTP API at URL instead of the local store "
@@ -73,12 +80,5 @@ def stop_cleanly_on_signals() -> None:
         if signal.getsignal(signum) is signal.SIG_DFL:  # not ignored by whoever started us
             signal.signal(signum, terminate)
 
-
-for command in (pack, registration, audit, projections, projector, token, serve, worker, workers):
-    main.add_command(command)
-main.add_command(info)
-main.add_command(activity)
-main.add_command(webhook)
-main.add_command(examples)
 
 __all__ = ["main", "run"]

@@ -1,32 +1,33 @@
-"""``attune pack …``: the pack commands, one module per family."""
+"""``attune pack …``: the pack commands, one module per family, each imported when used."""
 
 from __future__ import annotations
 
 import click
 
-from attune_registry.adapters.cli.compare import test_diff
-from attune_registry.adapters.cli.deps import deps
-from attune_registry.adapters.cli.flaky import flaky
-from attune_registry.adapters.cli.init import init
-from attune_registry.adapters.cli.install import install, prune, verify
-from attune_registry.adapters.cli.lifecycle import cancel, rollback, unregister
-from attune_registry.adapters.cli.reading import history, list_packs, show, test_history
-from attune_registry.adapters.cli.register import register
-from attune_registry.adapters.cli.testing import test
-from attune_registry.adapters.cli.versions import activate, versions
+from attune_registry.adapters.cli.lazy import LazyGroup
+
+COMMANDS = {
+    "register": "register:register",
+    "install": "install:install",
+    "test": "testing:test",
+    "list": "reading:list_packs",
+    "show": "reading:show",
+    "history": "reading:history",
+    "test-history": "reading:test_history",
+    "verify": "install:verify",
+    "unregister": "lifecycle:unregister",
+    "rollback": "lifecycle:rollback",
+    "cancel": "lifecycle:cancel",
+    "prune": "install:prune",
+    "deps": "deps:deps",
+    "versions": "versions:versions",
+    "activate": "versions:activate",
+    "test-diff": "compare:test_diff",
+    "flaky": "flaky:flaky",
+    "init": "init:init",
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 def pack() -> None:
     """Register or install packs, test them, and inspect the registry."""
-
-
-for command in (register, install, test, list_packs, show, history, test_history, verify,
-                unregister, rollback, cancel, prune):
-    pack.add_command(command)
-pack.add_command(deps)
-pack.add_command(versions)
-pack.add_command(activate)
-pack.add_command(test_diff)
-pack.add_command(flaky)
-pack.add_command(init)
