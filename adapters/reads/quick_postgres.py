@@ -19,10 +19,9 @@ from psycopg.rows import dict_row
 
 from attune_registry.projections.queries import ReadModelQueries
 from attune_registry.projections.sql import postgres_dialect
-from attune_registry.projections.tables import READ_MODEL_VERSION
 
 from attune_registry.adapters.store.config import StoreConfig
-from attune_registry.adapters.store.probe import LOG_NAME, POSTGRES_EVENTS, POSTGRES_TRACKING
+from attune_registry.adapters.store.probe import postgres_state
 from attune_registry.adapters.store.setup import conninfo
 
 # What the full path waits for a connection before it reports the store unreachable
@@ -33,26 +32,15 @@ CONNECT_TIMEOUT_SECONDS = 10
 class PostgresReadModels(ReadModelQueries):
     """The read-model queries on one PostgreSQL connection, inside one read transaction."""
 
-    def __init__(self, connection: psycopg.Connection[dict[str, Any]], schema: str) -> None:
-        self.connection = connection
+    def __init__(self, cursor: psycopg.Cursor[dict[str, Any]], schema: str) -> None:
+        self.cursor = cursor
         self.dialect = postgres_dialect(schema)
 
     def _select(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return self.connection.execute(self.dialect.sql(sql), params).fetchall()
+        return self.cursor.execute(self.dialect.sql(sql), params).fetchall()
 
     def _timestamp(self, iso: str) -> Any:
         return datetime.fromisoformat(iso)  # as the full path's view passes it (timestamptz)
-
-    def is_current(self) -> bool:
-        """Built by this code's read-model version and at the head of the log (one query)."""
-        row = self._select(
-            "SELECT (SELECT value FROM {t}read_model_meta WHERE key = 'version') AS version,"
-            f" (SELECT MAX(notification_id) FROM {{t}}{POSTGRES_TRACKING}"
-            "   WHERE application_name = :name) AS position,"
-            f" (SELECT MAX(notification_id) FROM {{t}}{POSTGRES_EVENTS}) AS head",
-            {"name": LOG_NAME})[0]
-        return (str(row["version"]) == str(READ_MODEL_VERSION)
-                and (row["position"] or 0) >= (row["head"] or 0))
 
 
 @contextmanager
@@ -64,17 +52,20 @@ def postgres_reads(config: StoreConfig) -> Iterator[PostgresReadModels | None]:
     """
     try:
         connection = psycopg.connect(conninfo(config, timeout=CONNECT_TIMEOUT_SECONDS),
-                                     autocommit=True, row_factory=dict_row)
+                                     autocommit=True)
     except psycopg.Error as exc:
         raise config.unavailable(exc) from None
     try:
         # One snapshot for the check and every query, as the SQLite quick path has.
         connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        view = PostgresReadModels(connection, config.env["POSTGRES_SCHEMA"])
         try:
-            current = view.is_current()
-        except psycopg.Error:  # no such schema or tables...: the full path creates or reports
-            current = False
+            # The same rule as `attune info` and the projector's status (store.probe).
+            state = postgres_state(connection, config)
+        except psycopg.Error:  # a schema we may not read...: the full path reports it
+            state = None
+        current = state is not None and state.current
+        view = PostgresReadModels(connection.cursor(row_factory=dict_row),
+                                  config.env["POSTGRES_SCHEMA"])
         try:
             yield view if current else None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:

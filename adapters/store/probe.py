@@ -130,10 +130,11 @@ def _sqlite_one(connection: sqlite3.Connection, query: str, params: tuple[Any, .
 
 
 def _postgres_read_models(config: StoreConfig) -> ReadModelState | None:
-    return _on_postgres(config, lambda conn: _postgres_state(conn, config))
+    return _on_postgres(config, lambda conn: postgres_state(conn, config))
 
 
-def _postgres_state(conn: Any, config: StoreConfig) -> ReadModelState | None:
+def postgres_state(conn: Any, config: StoreConfig) -> ReadModelState | None:
+    """``read_models`` on an open psycopg connection (tuple rows); None without an event log."""
     from psycopg import sql
 
     tables = _postgres_tables(conn, config)
